@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian 12 machine: system packages, the ONNX Runtime
+# shared library (from the PyPI wheel, no system pip install) and the models.
+# Every step is skipped when its result is already present.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ORT_VERSION="${ORT_VERSION:-1.31.1}"
+ORT_HOME="${FACESTREAM_ORT_HOME:-/opt/onnxruntime}"
+ORT_LIB="$ORT_HOME/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION"
+SHARED_MODELS="${FACESTREAM_SHARED_MODELS:-$ROOT/../shared/models}"
+
+log() { printf '[setup] %s\n' "$*"; }
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES=(build-essential ca-certificates pkg-config libclang-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev
+  mosquitto mosquitto-clients python3-pip curl)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages present"
+fi
+# The broker is started by the tests themselves, never as a system service.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
+  $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+fi
+
+if [ ! -f "$ORT_LIB" ]; then
+  log "fetching ONNX Runtime $ORT_VERSION from the PyPI wheel into $ORT_HOME"
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --only-binary :all: -d "$tmp" "onnxruntime==$ORT_VERSION"
+  $SUDO mkdir -p "$ORT_HOME"
+  $SUDO python3 -m zipfile -e "$tmp"/onnxruntime-"$ORT_VERSION"-*.whl "$ORT_HOME"
+  rm -rf "$tmp"
+  [ -f "$ORT_LIB" ] || { echo "ONNX Runtime library not found at $ORT_LIB after unpacking" >&2; exit 1; }
+else
+  log "ONNX Runtime present at $ORT_LIB"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install Rust (https://rustup.rs) and re-run" >&2
+  exit 1
+fi
+
+"$ROOT/scripts/fetch-models.sh" "$SHARED_MODELS"
+log "done (ORT_DYLIB_PATH=$ORT_LIB)"

@@ -1,0 +1,84 @@
+//! Mask, age and gender: two small classifiers over the face box, run in batches.
+
+use super::crops::{box_crop, Layout};
+use crate::detect::Detection;
+use crate::frame::Frame;
+use crate::models::{batch_tensor, ModelError, ModelSession, Role, SessionSettings};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Attributes {
+    /// Estimated age in years.
+    pub age: f32,
+    /// "male" or "female".
+    pub gender: &'static str,
+    /// Probability that the person is male, 0..1.
+    pub male_probability: f32,
+    /// True when a mask covers the mouth and nose.
+    pub mask: bool,
+    /// Probability of a mask, 0..1.
+    pub mask_probability: f32,
+}
+
+pub struct AttributeModels {
+    mask: ModelSession,
+    age_gender: ModelSession,
+}
+
+const MASK: Layout = Layout { size: 224, nchw: false, bgr: false, mean: [127.5; 3], scale: 1.0 / 127.5 };
+const AGE_GENDER: Layout = Layout { size: 224, nchw: false, bgr: true, mean: [103.939, 116.779, 123.68], scale: 1.0 };
+
+impl AttributeModels {
+    pub fn open(settings: &SessionSettings) -> Result<Self, ModelError> {
+        Ok(Self { mask: ModelSession::open(settings, Role::Mask)?, age_gender: ModelSession::open(settings, Role::AgeGender)? })
+    }
+
+    pub fn classify(&mut self, faces: &[(&Frame, &Detection)]) -> Result<Vec<Attributes>, ModelError> {
+        if faces.is_empty() {
+            return Ok(vec![]);
+        }
+        let mask_items = faces.iter().map(|(f, d)| MASK.fill(f, &box_crop(f, d, 0.0, 224))).collect();
+        let ag_items = faces.iter().map(|(f, d)| AGE_GENDER.fill(f, &box_crop(f, d, 10.0, 224))).collect();
+        let mask = self.mask.run(batch_tensor(&[224, 224, 3], mask_items)?, &["probs"])?.remove(0);
+        let ag = self.age_gender.run(batch_tensor(&[224, 224, 3], ag_items)?, &["age_probs", "male_prob"])?;
+        let (ages, male) = (&ag[0], &ag[1]);
+        let bad = |m: &str| ModelError::Output { model: "attributes".into(), message: m.into() };
+        if mask.shape() != [faces.len(), 2] || ages.shape() != [faces.len(), 100] || male.len() != faces.len() {
+            return Err(bad("unexpected output shapes"));
+        }
+        let male: Vec<f32> = male.iter().copied().collect();
+        Ok((0..faces.len())
+            .map(|i| {
+                let probs: Vec<f32> = (0..100).map(|k| ages[[i, k]]).collect();
+                let p_mask = mask[[i, 0]];
+                Attributes {
+                    age: decode_age(&probs),
+                    gender: if male[i] >= 0.5 { "male" } else { "female" },
+                    male_probability: male[i],
+                    mask: p_mask >= 0.5,
+                    mask_probability: p_mask,
+                }
+            })
+            .collect())
+    }
+}
+
+/// The original's decoding: the two likeliest ages, weighted by their renormalised probabilities.
+fn decode_age(probs: &[f32]) -> f32 {
+    let mut idx: Vec<usize> = (0..probs.len()).collect();
+    idx.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+    let (i, j) = (idx[0], idx[1]);
+    let sum = (probs[i] + probs[j]).max(1e-12);
+    1.0 + (i as f32 * probs[i] + j as f32 * probs[j]) / sum
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn age_is_the_weighted_top_two() {
+        let mut p = vec![0.0; 100];
+        p[29] = 0.3;
+        p[31] = 0.1;
+        p[50] = 0.05;
+        assert!((super::decode_age(&p) - 30.5).abs() < 1e-4);
+    }
+}

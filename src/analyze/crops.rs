@@ -1,0 +1,98 @@
+//! The crops each model expects, expressed as affine maps from model-input pixels to image pixels,
+//! and a writer that lays pixels out in the model's tensor order and normalisation.
+
+use crate::detect::Detection;
+use crate::frame::{similarity_transform, Affine, Frame};
+
+/// ArcFace 112×112 template for the 5 YuNet points (MobileFaceNet).
+pub const ARCFACE_112: [[f32; 2]; 5] =
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
+/// dlib 150×150 template for the 5 YuNet points (docs/models.md explains where it comes from).
+pub const DLIB_150: [[f32; 2]; 5] =
+    [[46.12, 44.49], [101.88, 44.66], [76.08, 78.78], [48.51, 103.35], [97.73, 103.65]];
+
+/// Tensor layout and pixel normalisation of a model input.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub size: usize,
+    pub nchw: bool,
+    pub bgr: bool,
+    /// value = (pixel - mean[c]) * scale, with channels in the model's order.
+    pub mean: [f32; 3],
+    pub scale: f32,
+}
+
+impl Layout {
+    /// Samples `frame` through `dst_to_src` into a flat tensor item of `size × size × 3` values.
+    pub fn fill(&self, frame: &Frame, dst_to_src: &Affine) -> Vec<f32> {
+        let n = self.size;
+        let plane = n * n;
+        let mut out = vec![0f32; 3 * plane];
+        let me = *self;
+        frame.warp(dst_to_src, n, n, |x, y, p| {
+            let px = if me.bgr { [p[2], p[1], p[0]] } else { p };
+            for c in 0..3 {
+                let v = (px[c] - me.mean[c]) * me.scale;
+                let idx = if me.nchw { c * plane + y * n + x } else { (y * n + x) * 3 + c };
+                out[idx] = v;
+            }
+        });
+        out
+    }
+}
+
+/// Similarity warp from the 5 detector points onto a template of side `size` (alignment).
+pub fn align(det: &Detection, template: &[[f32; 2]; 5]) -> Option<Affine> {
+    similarity_transform(&det.landmarks, template)?.invert()
+}
+
+/// The face box (optionally grown by `margin` px per side, clipped to the image), resized to a square.
+pub fn box_crop(frame: &Frame, det: &Detection, margin: f32, size: usize) -> Affine {
+    let x0 = (det.x - margin).max(0.0);
+    let y0 = (det.y - margin).max(0.0);
+    let x1 = (det.x + det.w + margin).min(frame.width as f32);
+    let y1 = (det.y + det.h + margin).min(frame.height as f32);
+    Affine::crop_resize(x0, y0, (x1 - x0).max(1.0), (y1 - y0).max(1.0), size, size)
+}
+
+/// MiniFASNet crop: the box scaled about its centre (factor capped to fit), shifted inside the image.
+pub fn antispoof_crop(frame: &Frame, det: &Detection, scale: f32, size: usize) -> Affine {
+    let (sw, sh) = (frame.width as f32, frame.height as f32);
+    let (bw, bh) = (det.w.max(1.0), det.h.max(1.0));
+    let s = scale.min((sh - 1.0) / bh).min((sw - 1.0) / bw).max(0.1);
+    let (nw, nh) = (bw * s, bh * s);
+    let (cx, cy) = (det.x + bw / 2.0, det.y + bh / 2.0);
+    let (mut l, mut t, mut r, mut b) = (cx - nw / 2.0, cy - nh / 2.0, cx + nw / 2.0, cy + nh / 2.0);
+    if l < 0.0 {
+        r -= l;
+        l = 0.0;
+    }
+    if t < 0.0 {
+        b -= t;
+        t = 0.0;
+    }
+    if r > sw - 1.0 {
+        l -= r - sw + 1.0;
+        r = sw - 1.0;
+    }
+    if b > sh - 1.0 {
+        t -= b - sh + 1.0;
+        b = sh - 1.0;
+    }
+    let (l, t, r, b) = (l.floor(), t.floor(), r.floor(), b.floor());
+    Affine::crop_resize(l, t, r - l + 1.0, b - t + 1.0, size, size)
+}
+
+/// MediaPipe mesh crop: a square of 1.5 × the box's longer side about its centre, rotated so the eyes
+/// are level. The returned map takes crop pixels to image pixels (also used to map landmarks back).
+pub fn mesh_crop(det: &Detection, size: usize) -> Affine {
+    let side = 1.5 * det.w.max(det.h);
+    let (cx, cy) = (det.x + det.w / 2.0, det.y + det.h / 2.0);
+    let [e0, e1] = [det.landmarks[0], det.landmarks[1]];
+    let theta = (e1[1] - e0[1]).atan2(e1[0] - e0[0]);
+    let k = side / size as f32;
+    let (c, s) = (theta.cos(), theta.sin());
+    // src = centre + R(θ)·(k·(u + 0.5) − side/2, k·(v + 0.5) − side/2)
+    let off = 0.5 * k - side / 2.0;
+    Affine([k * c, -k * s, cx + c * off - s * off, k * s, k * c, cy + s * off + c * off])
+}

@@ -1,0 +1,204 @@
+//! Analyze: everything read off a detected face — mesh and pose, quality, mask/age/gender,
+//! passive anti-spoofing and embeddings. Models are opened on first use.
+
+pub mod antispoof;
+pub mod attributes;
+pub mod crops;
+pub mod embed;
+pub mod mesh;
+pub mod quality;
+
+use crate::config::Config;
+use crate::detect::{Detection, Detector};
+use crate::frame::Frame;
+use crate::models::{ModelError, SessionSettings};
+
+pub use attributes::Attributes;
+pub use embed::{Embedder, Embedding};
+pub use mesh::{Mesh, Pose};
+pub use quality::Quality;
+
+/// What to compute besides detection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wanted {
+    pub attributes: bool,
+    pub quality: bool,
+    pub antispoof: bool,
+    pub embedding: bool,
+}
+
+/// One face and what was read off it.
+#[derive(Debug, Clone)]
+pub struct FaceAnalysis {
+    pub detection: Detection,
+    pub attributes: Option<Attributes>,
+    pub pose: Option<Pose>,
+    pub quality: Option<Quality>,
+    /// Passive anti-spoof probability of a live face, 0..1.
+    pub real_score: Option<f32>,
+    pub embedding: Option<Embedding>,
+    /// The mesh model's probability that this is a face, 0..1 (when the mesh ran).
+    pub presence: Option<f32>,
+}
+
+/// Still-image analysis with one session per model (use one Analyzer per thread).
+pub struct Analyzer {
+    cfg: Config,
+    settings: SessionSettings,
+    detector: Detector,
+    mesh: Option<mesh::MeshModel>,
+    attributes: Option<attributes::AttributeModels>,
+    antispoof: Option<antispoof::AntiSpoof>,
+    embedder: Option<Embedder>,
+}
+
+impl Analyzer {
+    pub fn open(cfg: &Config) -> Result<Self, ModelError> {
+        let settings = SessionSettings::from_config(&cfg.models);
+        let detector = Detector::open(&settings, &cfg.detector)?;
+        Ok(Self { cfg: cfg.clone(), settings, detector, mesh: None, attributes: None, antispoof: None, embedder: None })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn detector(&mut self) -> &mut Detector {
+        &mut self.detector
+    }
+
+    pub fn embedder(&mut self) -> Result<&mut Embedder, ModelError> {
+        if self.embedder.is_none() {
+            self.embedder = Some(Embedder::open(&self.settings, self.cfg.models.embedder)?);
+        }
+        Ok(self.embedder.as_mut().expect("just set"))
+    }
+
+    pub fn mesh_model(&mut self) -> Result<&mut mesh::MeshModel, ModelError> {
+        if self.mesh.is_none() {
+            self.mesh = Some(mesh::MeshModel::open(&self.settings)?);
+        }
+        Ok(self.mesh.as_mut().expect("just set"))
+    }
+
+    /// Detects and analyses every face of one image.
+    pub fn analyze(&mut self, frame: &Frame, want: Wanted) -> Result<Vec<FaceAnalysis>, ModelError> {
+        let found = self.detect_verified(frame)?;
+        self.analyze_found(frame, found, want)
+    }
+
+    /// Detection confirmed by the mesh model's face-presence output (when `detector.min_presence` > 0):
+    /// YuNet alone scores some animal faces as high as human ones.
+    pub fn detect_verified(&mut self, frame: &Frame) -> Result<Vec<(Detection, Option<Mesh>)>, ModelError> {
+        let dets = self.detector.detect(frame)?;
+        let min = self.cfg.detector.min_presence;
+        if min <= 0.0 || dets.is_empty() {
+            return Ok(dets.into_iter().map(|d| (d, None)).collect());
+        }
+        let faces: Vec<(&Frame, &Detection)> = dets.iter().map(|d| (frame, d)).collect();
+        let meshes = self.mesh_model()?.landmarks(&faces)?;
+        Ok(dets.into_iter().zip(meshes).filter(|(_, m)| m.presence >= min).map(|(d, m)| (d, Some(m))).collect())
+    }
+
+    /// Analyses faces already detected in `frame`; every model runs once over all faces (batched).
+    pub fn analyze_found(
+        &mut self,
+        frame: &Frame,
+        found: Vec<(Detection, Option<Mesh>)>,
+        want: Wanted,
+    ) -> Result<Vec<FaceAnalysis>, ModelError> {
+        let (dets, mut meshes): (Vec<Detection>, Vec<Option<Mesh>>) = found.into_iter().unzip();
+        let faces: Vec<(&Frame, &Detection)> = dets.iter().map(|d| (frame, d)).collect();
+        if (want.attributes || want.quality) && meshes.iter().any(|m| m.is_none()) {
+            meshes = self.mesh_model()?.landmarks(&faces)?.into_iter().map(Some).collect();
+        }
+        let poses: Vec<Option<Pose>> = meshes.iter().map(|m| m.as_ref().and_then(|m| m.pose())).collect();
+        let attrs = if want.attributes {
+            if self.attributes.is_none() {
+                self.attributes = Some(attributes::AttributeModels::open(&self.settings)?);
+            }
+            self.attributes.as_mut().expect("just set").classify(&faces)?.into_iter().map(Some).collect()
+        } else {
+            vec![None; dets.len()]
+        };
+        let real = if want.antispoof {
+            if self.antispoof.is_none() {
+                self.antispoof = Some(antispoof::AntiSpoof::open(&self.settings)?);
+            }
+            self.antispoof.as_mut().expect("just set").real_scores(&faces)?.into_iter().map(Some).collect()
+        } else {
+            vec![None; dets.len()]
+        };
+        let embeddings = if want.embedding { self.embedder()?.embed(&faces)? } else { vec![None; dets.len()] };
+        let gate = self.cfg.quality.clone();
+        Ok(dets
+            .iter()
+            .zip(poses)
+            .zip(attrs)
+            .zip(real)
+            .zip(embeddings)
+            .zip(&meshes)
+            .map(|(((((d, pose), attributes), real_score), embedding), mesh)| FaceAnalysis {
+                presence: mesh.as_ref().map(|m| m.presence),
+                quality: want.quality.then(|| quality::measure(frame, d, pose, &gate)),
+                detection: d.clone(),
+                attributes,
+                pose,
+                real_score,
+                embedding,
+            })
+            .collect())
+    }
+}
+
+/// Index of the largest face (by box area), if any.
+pub fn largest(dets: &[Detection]) -> Option<usize> {
+    dets.iter().enumerate().max_by(|a, b| a.1.area().total_cmp(&b.1.area())).map(|(i, _)| i)
+}
+
+/// Result of a 1:1 comparison of the largest face of two pictures.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub similarity: f32,
+    pub same_person: bool,
+    pub threshold: f32,
+    pub face1: FaceAnalysis,
+    pub face2: FaceAnalysis,
+}
+
+/// Which picture of a comparison had no face (1 or 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoFaceIn(pub u8);
+
+impl Analyzer {
+    /// Largest face of each picture, embedded in one batch and compared.
+    pub fn compare(&mut self, f1: &Frame, f2: &Frame) -> Result<Result<Comparison, NoFaceIn>, ModelError> {
+        let d1: Vec<Detection> = self.detect_verified(f1)?.into_iter().map(|(d, _)| d).collect();
+        let d2: Vec<Detection> = self.detect_verified(f2)?.into_iter().map(|(d, _)| d).collect();
+        let Some(i1) = largest(&d1) else { return Ok(Err(NoFaceIn(1))) };
+        let Some(i2) = largest(&d2) else { return Ok(Err(NoFaceIn(2))) };
+        let (a, b) = (&d1[i1], &d2[i2]);
+        let mut embs = self.embedder()?.embed(&[(f1, a), (f2, b)])?;
+        let (Some(e2), Some(e1)) = (embs.pop().flatten(), embs.pop().flatten()) else {
+            return Ok(Err(NoFaceIn(1)));
+        };
+        let similarity = e1.similarity(&e2).unwrap_or(0.0);
+        let threshold = self.cfg.compare.threshold_for(self.cfg.models.embedder);
+        let mk = |d: &Detection, e: Embedding| FaceAnalysis {
+            detection: d.clone(),
+            attributes: None,
+            pose: None,
+            quality: None,
+            real_score: None,
+            embedding: Some(e),
+            presence: None,
+        };
+        Ok(Ok(Comparison {
+            similarity,
+            same_person: similarity >= threshold,
+            threshold,
+            face1: mk(a, e1),
+            face2: mk(b, e2),
+        }))
+    }
+}

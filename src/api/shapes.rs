@@ -1,0 +1,125 @@
+//! JSON output shapes. Field names follow the seeds (Huawei FRS) where they exist; keep them stable.
+
+use serde::Serialize;
+
+use crate::analyze::{FaceAnalysis, Quality};
+use crate::detect::Detection;
+
+use super::FaceError;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BoundingBox {
+    pub top_left_x: i32,
+    pub top_left_y: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
+impl From<&Detection> for BoundingBox {
+    fn from(d: &Detection) -> Self {
+        BoundingBox {
+            top_left_x: d.x.round() as i32,
+            top_left_y: d.y.round() as i32,
+            width: d.w.round() as i32,
+            height: d.h.round() as i32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttributesJson {
+    pub age: f32,
+    pub gender: &'static str,
+    pub mask: bool,
+    pub mask_probability: f32,
+    pub male_probability: f32,
+    pub yaw: Option<f32>,
+    pub pitch: Option<f32>,
+    pub roll: Option<f32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FaceJson {
+    pub bounding_box: BoundingBox,
+    pub score: f32,
+    pub landmarks: Vec<[f32; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<AttributesJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<Quality>,
+    /// Passive anti-spoof probability of a live face (extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub real_score: Option<f32>,
+    /// Probability from the mesh model that this is a human face (extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face_probability: Option<f32>,
+}
+
+fn round2(v: f32) -> f32 {
+    (v * 100.0).round() / 100.0
+}
+
+fn round4(v: f32) -> f32 {
+    (v * 10000.0).round() / 10000.0
+}
+
+impl From<&FaceAnalysis> for FaceJson {
+    fn from(f: &FaceAnalysis) -> Self {
+        let d = &f.detection;
+        FaceJson {
+            bounding_box: d.into(),
+            score: round4(d.score),
+            landmarks: d.landmarks.iter().map(|p| [round2(p[0]), round2(p[1])]).collect(),
+            attributes: f.attributes.as_ref().map(|a| AttributesJson {
+                age: a.age.round(),
+                gender: a.gender,
+                mask: a.mask,
+                mask_probability: round4(a.mask_probability),
+                male_probability: round4(a.male_probability),
+                yaw: f.pose.map(|p| round2(p.yaw)),
+                pitch: f.pose.map(|p| round2(p.pitch)),
+                roll: f.pose.map(|p| round2(p.roll)),
+            }),
+            quality: f.quality.clone(),
+            real_score: f.real_score,
+            face_probability: f.presence.map(|p| round4(p)),
+        }
+    }
+}
+
+/// `facestream detect --json`: one object per image.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ImageResult {
+    Faces { image: String, faces: Vec<FaceJson> },
+    Error { image: String, error_code: &'static str, error_msg: String },
+}
+
+impl ImageResult {
+    pub fn error(image: &str, e: &FaceError) -> Self {
+        ImageResult::Error { image: image.to_string(), error_code: e.code(), error_msg: e.to_string() }
+    }
+}
+
+/// `facestream compare --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareResult {
+    pub similarity: f32,
+    pub same_person: bool,
+    pub threshold: f32,
+    pub image1_face: FaceJson,
+    pub image2_face: FaceJson,
+}
+
+/// The seeds' error body.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBody {
+    pub error_code: &'static str,
+    pub error_msg: String,
+}
+
+impl From<&FaceError> for ErrorBody {
+    fn from(e: &FaceError) -> Self {
+        ErrorBody { error_code: e.code(), error_msg: e.to_string() }
+    }
+}

@@ -1,0 +1,54 @@
+//! Command line: `facestream <command>`. Each command lives in its own file.
+
+mod bench;
+mod compare;
+mod demo;
+mod detect;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "facestream", version, about = "Self-hosted streaming face analysis")]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, built-in defaults are used.
+    #[arg(long, global = true, env = "FACESTREAM_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find faces in images; optionally read attributes and quality, and draw the result.
+    Detect(detect::DetectArgs),
+    /// Compare the largest face of two images: similarity 0..1 and a same-person verdict.
+    Compare(compare::CompareArgs),
+    /// Analyse the sample media (the main job's embedded default) and print what was found.
+    Demo(demo::DemoArgs),
+    /// Measure detection and embedding throughput at batch 1 and 8, and the wrapper's overhead.
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the parsed command; returns the process exit code. Errors about input are reported by
+/// the commands themselves (exit code 1); an `Err` here is a setup problem (config, models).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cfg = Config::load_or_default(cli.config.as_deref())?;
+    match cli.command {
+        Command::Detect(a) => detect::run(&cfg, a),
+        Command::Compare(a) => compare::run(&cfg, a),
+        Command::Demo(a) => demo::run(&cfg, a),
+        Command::Bench(a) => bench::run(&cfg, a),
+    }
+}
+
+/// Default location of the sample media: `../shared/media` beside the crate, or `$FACESTREAM_MEDIA`.
+pub fn default_media_dir() -> PathBuf {
+    std::env::var_os("FACESTREAM_MEDIA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/media"))
+}

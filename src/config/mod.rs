@@ -1,0 +1,271 @@
+//! The one TOML configuration file, deserialised into documented structs and validated at start.
+//! Every key has a default, so an empty file (or no file) is a valid configuration.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.to_string(), message: message.into() }
+}
+
+/// Top level of `facestream.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the models and ONNX Runtime are found and how inference runs.
+    pub models: ModelsConfig,
+    /// Face detector settings.
+    pub detector: DetectorConfig,
+    /// Limits applied to still images before any pixel is decoded.
+    pub images: ImageLimits,
+    /// The quality gate (seeds' defaults).
+    pub quality: QualityGate,
+    /// Face comparison (1:1) settings.
+    pub compare: CompareConfig,
+}
+
+/// Which face embedder turns an aligned face into a vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedderKind {
+    /// MobileFaceNet, 192-d, cosine similarity (default).
+    #[default]
+    Mobilefacenet,
+    /// dlib ResNet, 128-d, Euclidean distance.
+    Dlib,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Folder with the .onnx files named in models/manifest.toml. Default: `models` next to the
+    /// binary's crate, or `$FACESTREAM_MODELS`.
+    pub dir: PathBuf,
+    /// Path of libonnxruntime.so. Default: `$ORT_DYLIB_PATH`, then the set-up script's location
+    /// `/opt/onnxruntime/onnxruntime/capi/libonnxruntime.so.1.31.1`.
+    pub onnxruntime: Option<PathBuf>,
+    /// Intra-op threads per ONNX session (1..=64). On 2 cores, decode and inference compete: keep it small.
+    pub intra_threads: usize,
+    /// Embedder used for comparison and search.
+    pub embedder: EmbedderKind,
+    /// Verify each model file's sha256 against the manifest when it is loaded.
+    pub verify_sha256: bool,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self {
+            dir: default_models_dir(),
+            onnxruntime: None,
+            intra_threads: 2,
+            embedder: EmbedderKind::Mobilefacenet,
+            verify_sha256: false,
+        }
+    }
+}
+
+fn default_models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FACESTREAM_MODELS") {
+        return PathBuf::from(dir);
+    }
+    let beside_crate = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    if beside_crate.is_dir() {
+        return beside_crate;
+    }
+    PathBuf::from("/usr/share/facestream/models")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// Longest image side fed to the detector, in pixels (64..=4096). Larger images are downscaled:
+    /// YuNet finds faces of about 10 to 300 px, so big faces need a smaller input.
+    pub max_side: u32,
+    /// Minimum face score 0..1.
+    pub score_threshold: f32,
+    /// IoU above which overlapping detections are merged (non-maximum suppression).
+    pub nms_iou: f32,
+    /// At most this many faces per image, best first.
+    pub max_faces: usize,
+    /// Each detection is confirmed by the 468-point mesh model's face-presence probability (0..1);
+    /// 0 turns the check off. YuNet alone scores some animal faces like human ones.
+    pub min_presence: f32,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self { max_side: 640, score_threshold: 0.6, nms_iou: 0.3, max_faces: 100, min_presence: 0.9 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageLimits {
+    /// Largest accepted width or height in pixels, checked from the header before decoding.
+    pub max_dimension: u32,
+    /// Largest accepted pixel count (width × height), checked before decoding.
+    pub max_pixels: u64,
+    /// Smallest accepted height and width in pixels.
+    pub min_dimension: u32,
+    /// Largest accepted file size in bytes.
+    pub max_file_bytes: u64,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        Self { max_dimension: 8192, max_pixels: 40_000_000, min_dimension: 64, max_file_bytes: 16 * 1024 * 1024 }
+    }
+}
+
+/// A face passes the gate when every check holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QualityGate {
+    /// Largest |yaw|, |pitch| and |roll| in degrees.
+    pub max_pose_deg: f32,
+    /// Largest blur (0 sharp .. 1 blurred).
+    pub max_blur: f32,
+    /// Smallest mean luma of the face (0..255).
+    pub min_illumination: f32,
+    /// Smallest face size (shorter side of the box) in pixels.
+    pub min_face_px: f32,
+    /// Smallest share of the face box inside the image (0..1).
+    pub min_completeness: f32,
+}
+
+impl Default for QualityGate {
+    fn default() -> Self {
+        Self { max_pose_deg: 20.0, max_blur: 0.7, min_illumination: 40.0, min_face_px: 80.0, min_completeness: 0.9 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompareConfig {
+    /// Similarity (0..1) at or above which two faces are called the same person. Calibrated on the
+    /// gallery (docs/calibration.md) for MobileFaceNet; for dlib the similarity is 1 - L2/2 (0.7 ≈ L2 0.6).
+    pub threshold: Option<f32>,
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        Self { threshold: None }
+    }
+}
+
+/// Calibrated same-person thresholds on the similarity scale (docs/calibration.md).
+pub const MOBILEFACENET_THRESHOLD: f32 = 0.66;
+pub const DLIB_THRESHOLD: f32 = 0.70;
+
+impl CompareConfig {
+    pub fn threshold_for(&self, kind: EmbedderKind) -> f32 {
+        self.threshold.unwrap_or(match kind {
+            EmbedderKind::Mobilefacenet => MOBILEFACENET_THRESHOLD,
+            EmbedderKind::Dlib => DLIB_THRESHOLD,
+        })
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let cfg: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Loads `path` when given, else the defaults; validates either way.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Self, ConfigError> {
+        match path {
+            Some(p) => Self::load(p),
+            None => {
+                let cfg = Config::default();
+                cfg.validate()?;
+                Ok(cfg)
+            }
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let m = &self.models;
+        if !(1..=64).contains(&m.intra_threads) {
+            return Err(invalid("models.intra_threads", format!("must be 1..=64, got {}", m.intra_threads)));
+        }
+        let d = &self.detector;
+        if !(64..=4096).contains(&d.max_side) {
+            return Err(invalid("detector.max_side", format!("must be 64..=4096, got {}", d.max_side)));
+        }
+        unit("detector.score_threshold", d.score_threshold)?;
+        unit("detector.nms_iou", d.nms_iou)?;
+        unit("detector.min_presence", d.min_presence)?;
+        if d.max_faces == 0 {
+            return Err(invalid("detector.max_faces", "must be at least 1"));
+        }
+        let i = &self.images;
+        if i.min_dimension < 16 || i.min_dimension >= i.max_dimension {
+            return Err(invalid("images.min_dimension", "must be at least 16 and below images.max_dimension"));
+        }
+        if i.max_pixels == 0 || i.max_file_bytes == 0 {
+            return Err(invalid("images.max_pixels", "limits must be positive"));
+        }
+        let q = &self.quality;
+        if !(0.0..=90.0).contains(&q.max_pose_deg) {
+            return Err(invalid("quality.max_pose_deg", "must be 0..=90"));
+        }
+        unit("quality.max_blur", q.max_blur)?;
+        unit("quality.min_completeness", q.min_completeness)?;
+        if !(0.0..=255.0).contains(&q.min_illumination) {
+            return Err(invalid("quality.min_illumination", "must be 0..=255"));
+        }
+        if q.min_face_px < 0.0 {
+            return Err(invalid("quality.min_face_px", "must not be negative"));
+        }
+        if let Some(t) = self.compare.threshold {
+            unit("compare.threshold", t)?;
+        }
+        Ok(())
+    }
+}
+
+fn unit(key: &str, v: f32) -> Result<(), ConfigError> {
+    if !(0.0..=1.0).contains(&v) {
+        return Err(invalid(key, format!("must be between 0 and 1, got {v}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_default() {
+        let c = Config::parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(c.detector.max_side, 640);
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let e = Config::parse("[detector]\nscore_threshold = 1.5\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("detector.score_threshold"), "{e}");
+        let e = Config::parse("[detector]\nmax_sid = 5\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("max_sid"), "{e}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Detect: faces (boxes, 5 landmarks, scores) in frames, batched across images.
+pub mod yunet;
+pub use yunet::{Detection, Detector};

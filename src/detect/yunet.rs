@@ -1,0 +1,201 @@
+//! YuNet face detector: batched inference, decoding, non-maximum suppression.
+//! Coordinates come back in the original image's pixels.
+
+use crate::config::DetectorConfig;
+use crate::frame::{Affine, Frame};
+use crate::models::{ModelError, ModelSession, Role, SessionSettings};
+
+/// One face found in an image.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Detection {
+    /// Box left, top, width, height in image pixels.
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+    /// Detector confidence 0..1.
+    pub score: f32,
+    /// Subject's right eye, left eye, nose tip, right mouth corner, left mouth corner (image pixels).
+    pub landmarks: [[f32; 2]; 5],
+}
+
+impl Detection {
+    pub fn area(&self) -> f32 {
+        self.w.max(0.0) * self.h.max(0.0)
+    }
+
+    pub fn iou(&self, o: &Detection) -> f32 {
+        let ix = (self.x + self.w).min(o.x + o.w) - self.x.max(o.x);
+        let iy = (self.y + self.h).min(o.y + o.h) - self.y.max(o.y);
+        if ix <= 0.0 || iy <= 0.0 {
+            return 0.0;
+        }
+        let inter = ix * iy;
+        inter / (self.area() + o.area() - inter)
+    }
+}
+
+const STRIDES: [usize; 3] = [8, 16, 32];
+
+pub struct Detector {
+    session: ModelSession,
+    cfg: DetectorConfig,
+    output_names: Vec<String>,
+}
+
+struct Placement {
+    /// Size of the image after the long-side cap.
+    rw: usize,
+    rh: usize,
+    /// Factors from detector input pixels back to image pixels.
+    fx: f32,
+    fy: f32,
+}
+
+fn round_up32(v: usize) -> usize {
+    v.div_ceil(32) * 32
+}
+
+impl Detector {
+    /// Time spent inside ONNX Runtime for this model.
+    pub fn session_time(&self) -> std::time::Duration {
+        self.session.run_time()
+    }
+
+    pub fn open(settings: &SessionSettings, cfg: &DetectorConfig) -> Result<Self, ModelError> {
+        let session = ModelSession::open(settings, Role::Detector)?;
+        let mut output_names = vec![];
+        for kind in ["cls", "obj", "bbox", "kps"] {
+            for s in STRIDES {
+                output_names.push(format!("{kind}_{s}"));
+            }
+        }
+        Ok(Self { session, cfg: cfg.clone(), output_names })
+    }
+
+    pub fn config(&self) -> &DetectorConfig {
+        &self.cfg
+    }
+
+    pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, ModelError> {
+        Ok(self.detect_batch(&[frame])?.pop().unwrap_or_default())
+    }
+
+    /// Detects faces in several images, one inference run per input size. Each image is resized to the
+    /// long-side cap and padded (bottom and right, zeros) to a multiple of 32. Images of the same padded
+    /// size share a run; different sizes are not padded further, because the network's biases make
+    /// extra padding change the scores near the border (a batch must equal single runs).
+    pub fn detect_batch(&mut self, frames: &[&Frame]) -> Result<Vec<Vec<Detection>>, ModelError> {
+        let mut groups: Vec<((usize, usize), Vec<usize>)> = vec![];
+        for (i, f) in frames.iter().enumerate() {
+            let p = self.place(f);
+            let key = (round_up32(p.rh), round_up32(p.rw));
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+        let mut result = vec![vec![]; frames.len()];
+        for (_, idx) in groups {
+            let group: Vec<&Frame> = idx.iter().map(|&i| frames[i]).collect();
+            for (i, dets) in idx.into_iter().zip(self.run_same_size(&group)?) {
+                result[i] = dets;
+            }
+        }
+        Ok(result)
+    }
+
+    fn run_same_size(&mut self, frames: &[&Frame]) -> Result<Vec<Vec<Detection>>, ModelError> {
+        if frames.is_empty() {
+            return Ok(vec![]);
+        }
+        let places: Vec<Placement> = frames.iter().map(|f| self.place(f)).collect();
+        let h = places.iter().map(|p| round_up32(p.rh)).max().unwrap_or(32);
+        let w = places.iter().map(|p| round_up32(p.rw)).max().unwrap_or(32);
+        let plane = h * w;
+        let mut data = vec![0f32; frames.len() * 3 * plane];
+        for (i, (f, pl)) in frames.iter().zip(&places).enumerate() {
+            let base = i * 3 * plane;
+            let m = Affine::crop_resize(0.0, 0.0, f.width as f32, f.height as f32, pl.rw, pl.rh);
+            let buf = &mut data[base..base + 3 * plane];
+            // BGR planes, raw 0..255.
+            f.warp(&m, pl.rw, pl.rh, |x, y, p| {
+                let o = y * w + x;
+                buf[o] = p[2];
+                buf[plane + o] = p[1];
+                buf[2 * plane + o] = p[0];
+            });
+        }
+        let input = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[frames.len(), 3, h, w]), data)
+            .map_err(|e| ModelError::Run { model: self.session.name().into(), message: e.to_string() })?;
+        let names: Vec<&str> = self.output_names.iter().map(|s| s.as_str()).collect();
+        let outs = self.session.run(input, &names)?;
+        let mut result = Vec::with_capacity(frames.len());
+        for (i, pl) in places.iter().enumerate() {
+            let mut dets = vec![];
+            for (si, &s) in STRIDES.iter().enumerate() {
+                let cols = w / s;
+                // Only cells over this image's own padded area, so a batch decodes as single runs do.
+                let own_rows = round_up32(pl.rh) / s;
+                let own_cols = round_up32(pl.rw) / s;
+                let (cls, obj, bbox, kps) = (&outs[si], &outs[3 + si], &outs[6 + si], &outs[9 + si]);
+                let check = |a: &ndarray::ArrayD<f32>, last: usize| a.ndim() == 3 && a.shape()[1] == (h / s) * cols && a.shape()[2] == last;
+                if !(check(cls, 1) && check(obj, 1) && check(bbox, 4) && check(kps, 10)) {
+                    return Err(ModelError::Output { model: self.session.name().into(), message: format!("unexpected shapes at stride {s}") });
+                }
+                for row in 0..own_rows {
+                    for col in 0..own_cols {
+                        let idx = row * cols + col;
+                        let score = (cls[[i, idx, 0]].clamp(0.0, 1.0) * obj[[i, idx, 0]].clamp(0.0, 1.0)).sqrt();
+                        if score < self.cfg.score_threshold {
+                            continue;
+                        }
+                        let sf = s as f32;
+                        let cx = (col as f32 + bbox[[i, idx, 0]]) * sf;
+                        let cy = (row as f32 + bbox[[i, idx, 1]]) * sf;
+                        let bw = bbox[[i, idx, 2]].exp() * sf;
+                        let bh = bbox[[i, idx, 3]].exp() * sf;
+                        let mut landmarks = [[0f32; 2]; 5];
+                        for (j, lm) in landmarks.iter_mut().enumerate() {
+                            lm[0] = (col as f32 + kps[[i, idx, 2 * j]]) * sf * pl.fx;
+                            lm[1] = (row as f32 + kps[[i, idx, 2 * j + 1]]) * sf * pl.fy;
+                        }
+                        dets.push(Detection {
+                            x: (cx - bw / 2.0) * pl.fx,
+                            y: (cy - bh / 2.0) * pl.fy,
+                            w: bw * pl.fx,
+                            h: bh * pl.fy,
+                            score,
+                            landmarks,
+                        });
+                    }
+                }
+            }
+            result.push(nms(dets, self.cfg.nms_iou, self.cfg.max_faces));
+        }
+        Ok(result)
+    }
+
+    fn place(&self, f: &Frame) -> Placement {
+        let long = f.width.max(f.height) as f32;
+        let scale = (self.cfg.max_side as f32 / long).min(1.0);
+        let rw = ((f.width as f32 * scale).round() as usize).max(1);
+        let rh = ((f.height as f32 * scale).round() as usize).max(1);
+        Placement { rw, rh, fx: f.width as f32 / rw as f32, fy: f.height as f32 / rh as f32 }
+    }
+}
+
+/// Greedy non-maximum suppression, best score first.
+pub fn nms(mut dets: Vec<Detection>, iou: f32, max: usize) -> Vec<Detection> {
+    dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut keep: Vec<Detection> = vec![];
+    for d in dets {
+        if keep.len() >= max {
+            break;
+        }
+        if keep.iter().all(|k| k.iou(&d) <= iou) {
+            keep.push(d);
+        }
+    }
+    keep
+}

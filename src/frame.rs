@@ -1,0 +1,193 @@
+//! A decoded picture (RGB, 8 bits, interleaved) and the one sampling primitive every model crop uses:
+//! an affine warp with bilinear interpolation, written straight into the caller's tensor layout.
+
+/// An RGB image in memory.
+#[derive(Clone)]
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    /// `width * height * 3` bytes, row-major, R G B.
+    pub rgb: Vec<u8>,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Frame({}x{})", self.width, self.height)
+    }
+}
+
+impl Frame {
+    pub fn new(width: u32, height: u32, rgb: Vec<u8>) -> Option<Self> {
+        (rgb.len() == width as usize * height as usize * 3).then_some(Self { width, height, rgb })
+    }
+
+    #[inline]
+    fn px(&self, x: i64, y: i64) -> [f32; 3] {
+        if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
+            return [0.0; 3];
+        }
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.rgb[i] as f32, self.rgb[i + 1] as f32, self.rgb[i + 2] as f32]
+    }
+
+    /// Bilinear sample at a sub-pixel position; outside the image is black (as OpenCV's constant border).
+    #[inline]
+    pub fn sample(&self, x: f32, y: f32) -> [f32; 3] {
+        let x0 = x.floor();
+        let y0 = y.floor();
+        let (fx, fy) = (x - x0, y - y0);
+        let (xi, yi) = (x0 as i64, y0 as i64);
+        let inside = xi >= 0 && yi >= 0 && xi + 1 < self.width as i64 && yi + 1 < self.height as i64;
+        let (a, b, c, d) = if inside {
+            let w = self.width as usize;
+            let i = (yi as usize * w + xi as usize) * 3;
+            let j = i + w * 3;
+            let g = |k: usize| [self.rgb[k] as f32, self.rgb[k + 1] as f32, self.rgb[k + 2] as f32];
+            (g(i), g(i + 3), g(j), g(j + 3))
+        } else {
+            (self.px(xi, yi), self.px(xi + 1, yi), self.px(xi, yi + 1), self.px(xi + 1, yi + 1))
+        };
+        let mut out = [0.0; 3];
+        for k in 0..3 {
+            let top = a[k] + (b[k] - a[k]) * fx;
+            let bot = c[k] + (d[k] - c[k]) * fx;
+            out[k] = top + (bot - top) * fy;
+        }
+        out
+    }
+
+    /// Samples an `out_w`×`out_h` picture through `dst_to_src` and hands each pixel (x, y, rgb) to `put`.
+    pub fn warp(&self, dst_to_src: &Affine, out_w: usize, out_h: usize, mut put: impl FnMut(usize, usize, [f32; 3])) {
+        let m = &dst_to_src.0;
+        for y in 0..out_h {
+            let (yf, mut sx, mut sy) = (y as f32, 0.0, 0.0);
+            sx += m[1] * yf + m[2];
+            sy += m[4] * yf + m[5];
+            for x in 0..out_w {
+                let xf = x as f32;
+                put(x, y, self.sample(m[0] * xf + sx, m[3] * xf + sy));
+            }
+        }
+    }
+
+    /// Mean luma (BT.601) inside a rectangle, clipped to the image; None if the rectangle is outside.
+    pub fn mean_luma(&self, x: f32, y: f32, w: f32, h: f32) -> Option<f32> {
+        let x0 = x.max(0.0) as usize;
+        let y0 = y.max(0.0) as usize;
+        let x1 = ((x + w).min(self.width as f32)).max(0.0) as usize;
+        let y1 = ((y + h).min(self.height as f32)).max(0.0) as usize;
+        if x1 <= x0 || y1 <= y0 {
+            return None;
+        }
+        let mut sum = 0.0f64;
+        for yy in y0..y1 {
+            let row = &self.rgb[(yy * self.width as usize + x0) * 3..(yy * self.width as usize + x1) * 3];
+            for p in row.chunks_exact(3) {
+                sum += 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64;
+            }
+        }
+        Some((sum / ((x1 - x0) * (y1 - y0)) as f64) as f32)
+    }
+}
+
+/// 2×3 affine matrix `[a, b, c, d, e, f]`: (x, y) ↦ (a·x + b·y + c, d·x + e·y + f).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Affine(pub [f32; 6]);
+
+impl Affine {
+    /// Maps output pixels of an `out_w`×`out_h` picture onto the source rectangle (x, y, w, h), with
+    /// pixel centres aligned as in OpenCV's `resize`.
+    pub fn crop_resize(x: f32, y: f32, w: f32, h: f32, out_w: usize, out_h: usize) -> Self {
+        let sx = w / out_w as f32;
+        let sy = h / out_h as f32;
+        Affine([sx, 0.0, x + 0.5 * sx - 0.5, 0.0, sy, y + 0.5 * sy - 0.5])
+    }
+
+    pub fn apply(&self, x: f32, y: f32) -> (f32, f32) {
+        let m = &self.0;
+        (m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5])
+    }
+
+    pub fn invert(&self) -> Option<Self> {
+        let [a, b, c, d, e, f] = self.0;
+        let det = a * e - b * d;
+        if det.abs() < 1e-12 {
+            return None;
+        }
+        let (ia, ib, id, ie) = (e / det, -b / det, -d / det, a / det);
+        Some(Affine([ia, ib, -(ia * c + ib * f), id, ie, -(id * c + ie * f)]))
+    }
+
+    /// Uniform scale factor of a similarity transform.
+    pub fn scale(&self) -> f32 {
+        (self.0[0] * self.0[4] - self.0[1] * self.0[3]).abs().sqrt()
+    }
+}
+
+/// Least-squares similarity transform (rotation, uniform scale, translation) taking `src` points
+/// onto `dst` points (Umeyama 1991, 2-D). Returns None for degenerate input.
+pub fn similarity_transform(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Affine> {
+    let n = src.len();
+    if n < 2 || n != dst.len() {
+        return None;
+    }
+    let nf = n as f64;
+    let (mut msx, mut msy, mut mdx, mut mdy) = (0.0f64, 0.0, 0.0, 0.0);
+    for (s, d) in src.iter().zip(dst) {
+        msx += s[0] as f64;
+        msy += s[1] as f64;
+        mdx += d[0] as f64;
+        mdy += d[1] as f64;
+    }
+    msx /= nf;
+    msy /= nf;
+    mdx /= nf;
+    mdy /= nf;
+    // For a similarity, the least-squares optimum is closed-form: a = Σ(s·d)/Σ|s|², b = Σ(s×d)/Σ|s|².
+    let (mut num_a, mut num_b, mut den) = (0.0f64, 0.0, 0.0);
+    for (s, d) in src.iter().zip(dst) {
+        let (sx, sy) = (s[0] as f64 - msx, s[1] as f64 - msy);
+        let (dx, dy) = (d[0] as f64 - mdx, d[1] as f64 - mdy);
+        num_a += sx * dx + sy * dy;
+        num_b += sx * dy - sy * dx;
+        den += sx * sx + sy * sy;
+    }
+    if den < 1e-9 {
+        return None;
+    }
+    let a = num_a / den;
+    let b = num_b / den;
+    let tx = mdx - (a * msx - b * msy);
+    let ty = mdy - (b * msx + a * msy);
+    Some(Affine([a as f32, -b as f32, tx as f32, b as f32, a as f32, ty as f32]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similarity_recovers_a_known_transform() {
+        let t = Affine([0.8, -0.6, 10.0, 0.6, 0.8, -5.0]);
+        let src = [[0.0, 0.0], [10.0, 0.0], [3.0, 7.0], [12.0, 9.0]];
+        let dst: Vec<[f32; 2]> = src.iter().map(|p| {
+            let (x, y) = t.apply(p[0], p[1]);
+            [x, y]
+        }).collect();
+        let est = similarity_transform(&src, &dst).unwrap();
+        for (a, b) in est.0.iter().zip(t.0.iter()) {
+            assert!((a - b).abs() < 1e-4, "{est:?}");
+        }
+        let inv = est.invert().unwrap();
+        let (x, y) = inv.apply(dst[2][0], dst[2][1]);
+        assert!((x - 3.0).abs() < 1e-3 && (y - 7.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn crop_resize_identity_samples_pixels_exactly() {
+        let f = Frame::new(4, 2, (0..24).map(|v| v as u8).collect()).unwrap();
+        let mut got = vec![];
+        f.warp(&Affine::crop_resize(0.0, 0.0, 4.0, 2.0, 4, 2), 4, 2, |_, _, p| got.push(p[0] as u8));
+        assert_eq!(got, vec![0, 3, 6, 9, 12, 15, 18, 21]);
+    }
+}

@@ -1,0 +1,168 @@
+//! ONNX Runtime sessions. One [`ModelSession`] per model and inference thread (`run` needs `&mut`).
+//! The runtime library is loaded with `ort::init_from`, so a missing or too-old library is an error.
+
+pub mod manifest;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ndarray::{ArrayD, IxDyn};
+use ort::session::Session;
+use ort::value::Tensor;
+
+pub use manifest::{Manifest, ModelEntry, Role};
+
+/// Where the set-up script puts the ONNX Runtime library.
+pub const DEFAULT_ORT_PATH: &str = "/opt/onnxruntime/onnxruntime/capi/libonnxruntime.so.1.31.1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("ONNX Runtime library not usable at {path}: {message} (run scripts/setup.sh, or set ORT_DYLIB_PATH or models.onnxruntime)")]
+    Runtime { path: PathBuf, message: String },
+    #[error("model file {path} not found (run scripts/fetch-models.sh; origin in models/manifest.toml)")]
+    Missing { path: PathBuf },
+    #[error("model file {path}: sha256 {got} does not match the manifest's {want}")]
+    Checksum { path: PathBuf, got: String, want: String },
+    #[error("model manifest {path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("cannot load model {path}: {message}")]
+    Load { path: PathBuf, message: String },
+    #[error("inference with {model} failed: {message}")]
+    Run { model: String, message: String },
+    #[error("model {model} returned an unexpected output: {message}")]
+    Output { model: String, message: String },
+}
+
+static RUNTIME: OnceLock<Result<ort::environment::Environment, (PathBuf, String)>> = OnceLock::new();
+
+/// Resolves the ONNX Runtime library path: explicit setting, then `ORT_DYLIB_PATH`, then the set-up location.
+pub fn runtime_path(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(DEFAULT_ORT_PATH)
+}
+
+/// Loads ONNX Runtime once per process. Later calls return the first outcome.
+pub fn runtime(explicit: Option<&Path>) -> Result<ort::environment::Environment, ModelError> {
+    let res = RUNTIME.get_or_init(|| {
+        let path = runtime_path(explicit);
+        if !path.is_file() {
+            return Err((path, "file does not exist".into()));
+        }
+        let built = ort::init_from(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| b.with_name("facestream").build().map_err(|e| e.to_string()));
+        built.map_err(|m| (path, m))
+    });
+    match res {
+        Ok(env) => Ok(env.clone()),
+        Err((path, message)) => Err(ModelError::Runtime { path: path.clone(), message: message.clone() }),
+    }
+}
+
+/// Settings shared by every session this process opens.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub models_dir: PathBuf,
+    pub onnxruntime: Option<PathBuf>,
+    pub intra_threads: usize,
+    pub verify_sha256: bool,
+}
+
+impl SessionSettings {
+    pub fn from_config(cfg: &crate::config::ModelsConfig) -> Self {
+        Self {
+            models_dir: cfg.dir.clone(),
+            onnxruntime: cfg.onnxruntime.clone(),
+            intra_threads: cfg.intra_threads,
+            verify_sha256: cfg.verify_sha256,
+        }
+    }
+}
+
+/// One ONNX session for one model role.
+pub struct ModelSession {
+    name: String,
+    session: Session,
+    /// Time spent inside ONNX Runtime's `run` (for the wrapper-overhead benchmark).
+    run_time: std::time::Duration,
+}
+
+impl ModelSession {
+    pub fn open(settings: &SessionSettings, role: Role) -> Result<Self, ModelError> {
+        let manifest = Manifest::load(&settings.models_dir)?;
+        let entry = manifest.entry(role)?;
+        let path = settings.models_dir.join(&entry.file);
+        if !path.is_file() {
+            return Err(ModelError::Missing { path });
+        }
+        if settings.verify_sha256 {
+            entry.verify(&path)?;
+        }
+        let env = runtime(settings.onnxruntime.as_deref())?;
+        let load = |m: String| ModelError::Load { path: path.clone(), message: m };
+        let session = Session::builder(&env)
+            .map_err(|e| load(e.to_string()))?
+            .with_intra_threads(settings.intra_threads)
+            .map_err(|e| load(e.to_string()))?
+            .with_intra_op_spinning(false)
+            .map_err(|e| load(e.to_string()))?
+            .with_inter_op_spinning(false)
+            .map_err(|e| load(e.to_string()))?
+            .commit_from_file(&path)
+            .map_err(|e| load(e.to_string()))?;
+        Ok(Self { name: entry.file.clone(), session, run_time: Default::default() })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Total time spent in ONNX Runtime's `run` since the session opened.
+    pub fn run_time(&self) -> std::time::Duration {
+        self.run_time
+    }
+
+    /// Runs the model on one input tensor and returns the named outputs as owned arrays.
+    pub fn run(&mut self, input: ArrayD<f32>, outputs: &[&str]) -> Result<Vec<ArrayD<f32>>, ModelError> {
+        let run_err = |m: String| ModelError::Run { model: self.name.clone(), message: m };
+        let tensor = Tensor::from_array(input).map_err(|e| run_err(e.to_string()))?;
+        let started = std::time::Instant::now();
+        let result = self.session.run(ort::inputs![tensor]).map_err(|e| run_err(e.to_string()))?;
+        self.run_time += started.elapsed();
+        let mut out = Vec::with_capacity(outputs.len());
+        for name in outputs {
+            let value = result.get(*name).ok_or_else(|| ModelError::Output {
+                model: self.name.clone(),
+                message: format!("no output named {name}"),
+            })?;
+            let view = value.try_extract_array::<f32>().map_err(|e| ModelError::Output {
+                model: self.name.clone(),
+                message: format!("{name}: {e}"),
+            })?;
+            out.push(view.to_owned());
+        }
+        Ok(out)
+    }
+}
+
+/// Builds an NHWC or NCHW batch tensor from per-image planes already laid out contiguously.
+pub fn batch_tensor(shape_per_item: &[usize], items: Vec<Vec<f32>>) -> Result<ArrayD<f32>, ModelError> {
+    let n = items.len();
+    let mut shape = vec![n];
+    shape.extend_from_slice(shape_per_item);
+    let per: usize = shape_per_item.iter().product();
+    let mut data = Vec::with_capacity(n * per);
+    for it in items {
+        if it.len() != per {
+            return Err(ModelError::Run { model: "batch".into(), message: format!("item has {} values, want {per}", it.len()) });
+        }
+        data.extend(it);
+    }
+    ArrayD::from_shape_vec(IxDyn(&shape), data)
+        .map_err(|e| ModelError::Run { model: "batch".into(), message: e.to_string() })
+}

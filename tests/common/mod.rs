@@ -1,0 +1,55 @@
+//! Shared helpers for the integration tests: real models, real media from ../shared/media.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use facestream::analyze::Analyzer;
+use facestream::config::Config;
+use facestream::frame::Frame;
+use facestream::ingest::image::load_image;
+
+pub fn media() -> PathBuf {
+    let p = std::env::var_os("FACESTREAM_MEDIA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/media"));
+    assert!(p.join("MEDIA.md").is_file(), "test media not found at {} (set FACESTREAM_MEDIA)", p.display());
+    p
+}
+
+pub fn analyzer() -> Analyzer {
+    Analyzer::open(&Config::default()).expect("models and ONNX Runtime (run scripts/setup.sh)")
+}
+
+pub fn load(path: &Path) -> Frame {
+    load_image(path, &Config::default().images).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Image files directly inside `dir`, sorted.
+pub fn images_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+            matches!(ext.as_str(), "jpg" | "jpeg" | "png")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Parses a simple CSV line with double-quoted fields.
+pub fn csv_fields(line: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
