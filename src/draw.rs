@@ -28,7 +28,12 @@ pub fn fill_rect(f: &mut Frame, x: i64, y: i64, w: i64, h: i64, c: Rgb) {
 
 /// Rectangle outline of the given thickness.
 pub fn rect(f: &mut Frame, x: f32, y: f32, w: f32, h: f32, thick: i64, c: Rgb) {
-    let (x, y, w, h) = (x.round() as i64, y.round() as i64, w.round() as i64, h.round() as i64);
+    let (x, y, w, h) = (
+        x.round() as i64,
+        y.round() as i64,
+        w.round() as i64,
+        h.round() as i64,
+    );
     fill_rect(f, x, y, w, thick, c);
     fill_rect(f, x, y + h - thick, w, thick, c);
     fill_rect(f, x, y, thick, h, c);
@@ -52,11 +57,21 @@ pub fn label(f: &mut Frame, x: f32, y: f32, text: &str, scale: i64, c: Rgb) {
     let w = text.chars().count() as i64 * 8 * scale;
     fill_rect(f, x0 - 1, y0 - 1, w + 2, 8 * scale + 2, BLACK);
     for (k, ch) in text.chars().enumerate() {
-        let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]);
+        let glyph = font8x8::BASIC_FONTS
+            .get(ch)
+            .or_else(|| font8x8::BASIC_FONTS.get('?'))
+            .unwrap_or([0; 8]);
         for (row, bits) in glyph.iter().enumerate() {
             for col in 0..8 {
                 if bits & (1 << col) != 0 {
-                    fill_rect(f, x0 + (k as i64 * 8 + col) * scale, y0 + row as i64 * scale, scale, scale, c);
+                    fill_rect(
+                        f,
+                        x0 + (k as i64 * 8 + col) * scale,
+                        y0 + row as i64 * scale,
+                        scale,
+                        scale,
+                        c,
+                    );
                 }
             }
         }
@@ -69,7 +84,10 @@ pub fn stroke_for(f: &Frame) -> i64 {
 }
 
 pub fn save_jpeg(f: &Frame, path: &std::path::Path) -> Result<(), image::ImageError> {
-    let img = image::RgbImage::from_raw(f.width, f.height, f.rgb.clone())
-        .ok_or_else(|| image::ImageError::Parameter(image::error::ParameterError::from_kind(image::error::ParameterErrorKind::DimensionMismatch)))?;
+    let img = image::RgbImage::from_raw(f.width, f.height, f.rgb.clone()).ok_or_else(|| {
+        image::ImageError::Parameter(image::error::ParameterError::from_kind(
+            image::error::ParameterErrorKind::DimensionMismatch,
+        ))
+    })?;
     img.save(path)
 }

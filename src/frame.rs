@@ -27,7 +27,11 @@ impl Frame {
             return [0.0; 3];
         }
         let i = (y as usize * self.width as usize + x as usize) * 3;
-        [self.rgb[i] as f32, self.rgb[i + 1] as f32, self.rgb[i + 2] as f32]
+        [
+            self.rgb[i] as f32,
+            self.rgb[i + 1] as f32,
+            self.rgb[i + 2] as f32,
+        ]
     }
 
     /// Bilinear sample at a sub-pixel position; outside the image is black (as OpenCV's constant border).
@@ -37,15 +41,27 @@ impl Frame {
         let y0 = y.floor();
         let (fx, fy) = (x - x0, y - y0);
         let (xi, yi) = (x0 as i64, y0 as i64);
-        let inside = xi >= 0 && yi >= 0 && xi + 1 < self.width as i64 && yi + 1 < self.height as i64;
+        let inside =
+            xi >= 0 && yi >= 0 && xi + 1 < self.width as i64 && yi + 1 < self.height as i64;
         let (a, b, c, d) = if inside {
             let w = self.width as usize;
             let i = (yi as usize * w + xi as usize) * 3;
             let j = i + w * 3;
-            let g = |k: usize| [self.rgb[k] as f32, self.rgb[k + 1] as f32, self.rgb[k + 2] as f32];
+            let g = |k: usize| {
+                [
+                    self.rgb[k] as f32,
+                    self.rgb[k + 1] as f32,
+                    self.rgb[k + 2] as f32,
+                ]
+            };
             (g(i), g(i + 3), g(j), g(j + 3))
         } else {
-            (self.px(xi, yi), self.px(xi + 1, yi), self.px(xi, yi + 1), self.px(xi + 1, yi + 1))
+            (
+                self.px(xi, yi),
+                self.px(xi + 1, yi),
+                self.px(xi, yi + 1),
+                self.px(xi + 1, yi + 1),
+            )
         };
         let mut out = [0.0; 3];
         for k in 0..3 {
@@ -57,7 +73,13 @@ impl Frame {
     }
 
     /// Samples an `out_w`×`out_h` picture through `dst_to_src` and hands each pixel (x, y, rgb) to `put`.
-    pub fn warp(&self, dst_to_src: &Affine, out_w: usize, out_h: usize, mut put: impl FnMut(usize, usize, [f32; 3])) {
+    pub fn warp(
+        &self,
+        dst_to_src: &Affine,
+        out_w: usize,
+        out_h: usize,
+        mut put: impl FnMut(usize, usize, [f32; 3]),
+    ) {
         let m = &dst_to_src.0;
         for y in 0..out_h {
             let (yf, mut sx, mut sy) = (y as f32, 0.0, 0.0);
@@ -81,7 +103,8 @@ impl Frame {
         }
         let mut sum = 0.0f64;
         for yy in y0..y1 {
-            let row = &self.rgb[(yy * self.width as usize + x0) * 3..(yy * self.width as usize + x1) * 3];
+            let row =
+                &self.rgb[(yy * self.width as usize + x0) * 3..(yy * self.width as usize + x1) * 3];
             for p in row.chunks_exact(3) {
                 sum += 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64;
             }
@@ -115,7 +138,14 @@ impl Affine {
             return None;
         }
         let (ia, ib, id, ie) = (e / det, -b / det, -d / det, a / det);
-        Some(Affine([ia, ib, -(ia * c + ib * f), id, ie, -(id * c + ie * f)]))
+        Some(Affine([
+            ia,
+            ib,
+            -(ia * c + ib * f),
+            id,
+            ie,
+            -(id * c + ie * f),
+        ]))
     }
 
     /// Uniform scale factor of a similarity transform.
@@ -159,7 +189,9 @@ pub fn similarity_transform(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Affine
     let b = num_b / den;
     let tx = mdx - (a * msx - b * msy);
     let ty = mdy - (b * msx + a * msy);
-    Some(Affine([a as f32, -b as f32, tx as f32, b as f32, a as f32, ty as f32]))
+    Some(Affine([
+        a as f32, -b as f32, tx as f32, b as f32, a as f32, ty as f32,
+    ]))
 }
 
 #[cfg(test)]
@@ -170,10 +202,13 @@ mod tests {
     fn similarity_recovers_a_known_transform() {
         let t = Affine([0.8, -0.6, 10.0, 0.6, 0.8, -5.0]);
         let src = [[0.0, 0.0], [10.0, 0.0], [3.0, 7.0], [12.0, 9.0]];
-        let dst: Vec<[f32; 2]> = src.iter().map(|p| {
-            let (x, y) = t.apply(p[0], p[1]);
-            [x, y]
-        }).collect();
+        let dst: Vec<[f32; 2]> = src
+            .iter()
+            .map(|p| {
+                let (x, y) = t.apply(p[0], p[1]);
+                [x, y]
+            })
+            .collect();
         let est = similarity_transform(&src, &dst).unwrap();
         for (a, b) in est.0.iter().zip(t.0.iter()) {
             assert!((a - b).abs() < 1e-4, "{est:?}");
@@ -187,7 +222,12 @@ mod tests {
     fn crop_resize_identity_samples_pixels_exactly() {
         let f = Frame::new(4, 2, (0..24).map(|v| v as u8).collect()).unwrap();
         let mut got = vec![];
-        f.warp(&Affine::crop_resize(0.0, 0.0, 4.0, 2.0, 4, 2), 4, 2, |_, _, p| got.push(p[0] as u8));
+        f.warp(
+            &Affine::crop_resize(0.0, 0.0, 4.0, 2.0, 4, 2),
+            4,
+            2,
+            |_, _, p| got.push(p[0] as u8),
+        );
         assert_eq!(got, vec![0, 3, 6, 9, 12, 15, 18, 21]);
     }
 }

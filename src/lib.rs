@@ -5,10 +5,10 @@
 
 pub mod analyze;
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod draw;
 pub mod frame;
 pub mod ingest;
 pub mod models;
-pub mod cli;

@@ -6,7 +6,13 @@ use crate::detect::Detection;
 use crate::frame::Frame;
 use crate::models::{batch_tensor, ModelError, ModelSession, Role, SessionSettings};
 
-const LAYOUT: Layout = Layout { size: 80, nchw: true, bgr: true, mean: [0.0; 3], scale: 1.0 };
+const LAYOUT: Layout = Layout {
+    size: 80,
+    nchw: true,
+    bgr: true,
+    mean: [0.0; 3],
+    scale: 1.0,
+};
 
 pub struct AntiSpoof {
     v2: ModelSession,
@@ -15,7 +21,10 @@ pub struct AntiSpoof {
 
 impl AntiSpoof {
     pub fn open(settings: &SessionSettings) -> Result<Self, ModelError> {
-        Ok(Self { v2: ModelSession::open(settings, Role::AntispoofV2)?, v1se: ModelSession::open(settings, Role::AntispoofV1se)? })
+        Ok(Self {
+            v2: ModelSession::open(settings, Role::AntispoofV2)?,
+            v1se: ModelSession::open(settings, Role::AntispoofV1se)?,
+        })
     }
 
     /// Probability 0..1 that each face is a live person (not a print or a screen).
@@ -25,10 +34,18 @@ impl AntiSpoof {
         }
         let mut sums = vec![0f32; faces.len()];
         for (session, scale) in [(&mut self.v2, 2.7f32), (&mut self.v1se, 4.0)] {
-            let items = faces.iter().map(|(f, d)| LAYOUT.fill(f, &antispoof_crop(f, d, scale, 80))).collect();
-            let probs = session.run(batch_tensor(&[3, 80, 80], items)?, &["probs"])?.remove(0);
+            let items = faces
+                .iter()
+                .map(|(f, d)| LAYOUT.fill(f, &antispoof_crop(f, d, scale, 80)))
+                .collect();
+            let probs = session
+                .run(batch_tensor(&[3, 80, 80], items)?, &["probs"])?
+                .remove(0);
             if probs.shape() != [faces.len(), 3] {
-                return Err(ModelError::Output { model: session.name().into(), message: format!("shape {:?}", probs.shape()) });
+                return Err(ModelError::Output {
+                    model: session.name().into(),
+                    message: format!("shape {:?}", probs.shape()),
+                });
             }
             for (i, s) in sums.iter_mut().enumerate() {
                 *s += probs[[i, 1]];

@@ -22,39 +22,92 @@ pub struct Attributes {
 pub struct AttributeModels {
     mask: ModelSession,
     age_gender: ModelSession,
+    mask_threshold: f32,
 }
 
-const MASK: Layout = Layout { size: 224, nchw: false, bgr: false, mean: [127.5; 3], scale: 1.0 / 127.5 };
-const AGE_GENDER: Layout = Layout { size: 224, nchw: false, bgr: true, mean: [103.939, 116.779, 123.68], scale: 1.0 };
+const MASK: Layout = Layout {
+    size: 224,
+    nchw: false,
+    bgr: false,
+    mean: [127.5; 3],
+    scale: 1.0 / 127.5,
+};
+const AGE_GENDER: Layout = Layout {
+    size: 224,
+    nchw: false,
+    bgr: true,
+    mean: [103.939, 116.779, 123.68],
+    scale: 1.0,
+};
 
 impl AttributeModels {
-    pub fn open(settings: &SessionSettings) -> Result<Self, ModelError> {
-        Ok(Self { mask: ModelSession::open(settings, Role::Mask)?, age_gender: ModelSession::open(settings, Role::AgeGender)? })
+    pub fn open(settings: &SessionSettings, mask_threshold: f32) -> Result<Self, ModelError> {
+        Ok(Self {
+            mask: ModelSession::open(settings, Role::Mask)?,
+            age_gender: ModelSession::open(settings, Role::AgeGender)?,
+            mask_threshold,
+        })
     }
 
-    pub fn classify(&mut self, faces: &[(&Frame, &Detection)]) -> Result<Vec<Attributes>, ModelError> {
+    /// P(mask) for each face (the face box, no margin, as the classifier was trained).
+    pub fn mask_probabilities(
+        &mut self,
+        faces: &[(&Frame, &Detection)],
+    ) -> Result<Vec<f32>, ModelError> {
         if faces.is_empty() {
             return Ok(vec![]);
         }
-        let mask_items = faces.iter().map(|(f, d)| MASK.fill(f, &box_crop(f, d, 0.0, 224))).collect();
-        let ag_items = faces.iter().map(|(f, d)| AGE_GENDER.fill(f, &box_crop(f, d, 10.0, 224))).collect();
-        let mask = self.mask.run(batch_tensor(&[224, 224, 3], mask_items)?, &["probs"])?.remove(0);
-        let ag = self.age_gender.run(batch_tensor(&[224, 224, 3], ag_items)?, &["age_probs", "male_prob"])?;
+        let items = faces
+            .iter()
+            .map(|(f, d)| MASK.fill(f, &box_crop(f, d, 0.0, 224)))
+            .collect();
+        let mask = self
+            .mask
+            .run(batch_tensor(&[224, 224, 3], items)?, &["probs"])?
+            .remove(0);
+        if mask.shape() != [faces.len(), 2] {
+            return Err(ModelError::Output {
+                model: self.mask.name().into(),
+                message: format!("shape {:?}", mask.shape()),
+            });
+        }
+        Ok((0..faces.len()).map(|i| mask[[i, 0]]).collect())
+    }
+
+    pub fn classify(
+        &mut self,
+        faces: &[(&Frame, &Detection)],
+    ) -> Result<Vec<Attributes>, ModelError> {
+        if faces.is_empty() {
+            return Ok(vec![]);
+        }
+        let mask = self.mask_probabilities(faces)?;
+        let ag_items = faces
+            .iter()
+            .map(|(f, d)| AGE_GENDER.fill(f, &box_crop(f, d, 10.0, 224)))
+            .collect();
+        let ag = self.age_gender.run(
+            batch_tensor(&[224, 224, 3], ag_items)?,
+            &["age_probs", "male_prob"],
+        )?;
         let (ages, male) = (&ag[0], &ag[1]);
-        let bad = |m: &str| ModelError::Output { model: "attributes".into(), message: m.into() };
-        if mask.shape() != [faces.len(), 2] || ages.shape() != [faces.len(), 100] || male.len() != faces.len() {
+        let bad = |m: &str| ModelError::Output {
+            model: "attributes".into(),
+            message: m.into(),
+        };
+        if ages.shape() != [faces.len(), 100] || male.len() != faces.len() {
             return Err(bad("unexpected output shapes"));
         }
         let male: Vec<f32> = male.iter().copied().collect();
         Ok((0..faces.len())
             .map(|i| {
                 let probs: Vec<f32> = (0..100).map(|k| ages[[i, k]]).collect();
-                let p_mask = mask[[i, 0]];
+                let p_mask = mask[i];
                 Attributes {
                     age: decode_age(&probs),
                     gender: if male[i] >= 0.5 { "male" } else { "female" },
                     male_probability: male[i],
-                    mask: p_mask >= 0.5,
+                    mask: p_mask >= self.mask_threshold,
                     mask_probability: p_mask,
                 }
             })

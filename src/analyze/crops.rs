@@ -5,11 +5,21 @@ use crate::detect::Detection;
 use crate::frame::{similarity_transform, Affine, Frame};
 
 /// ArcFace 112×112 template for the 5 YuNet points (MobileFaceNet).
-pub const ARCFACE_112: [[f32; 2]; 5] =
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
+pub const ARCFACE_112: [[f32; 2]; 5] = [
+    [38.2946, 51.6963],
+    [73.5318, 51.5014],
+    [56.0252, 71.7366],
+    [41.5493, 92.3655],
+    [70.7299, 92.2041],
+];
 /// dlib 150×150 template for the 5 YuNet points (docs/models.md explains where it comes from).
-pub const DLIB_150: [[f32; 2]; 5] =
-    [[46.12, 44.49], [101.88, 44.66], [76.08, 78.78], [48.51, 103.35], [97.73, 103.65]];
+pub const DLIB_150: [[f32; 2]; 5] = [
+    [46.12, 44.49],
+    [101.88, 44.66],
+    [76.08, 78.78],
+    [48.51, 103.35],
+    [97.73, 103.65],
+];
 
 /// Tensor layout and pixel normalisation of a model input.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +43,11 @@ impl Layout {
             let px = if me.bgr { [p[2], p[1], p[0]] } else { p };
             for c in 0..3 {
                 let v = (px[c] - me.mean[c]) * me.scale;
-                let idx = if me.nchw { c * plane + y * n + x } else { (y * n + x) * 3 + c };
+                let idx = if me.nchw {
+                    c * plane + y * n + x
+                } else {
+                    (y * n + x) * 3 + c
+                };
                 out[idx] = v;
             }
         });
@@ -94,5 +108,12 @@ pub fn mesh_crop(det: &Detection, size: usize) -> Affine {
     let (c, s) = (theta.cos(), theta.sin());
     // src = centre + R(θ)·(k·(u + 0.5) − side/2, k·(v + 0.5) − side/2)
     let off = 0.5 * k - side / 2.0;
-    Affine([k * c, -k * s, cx + c * off - s * off, k * s, k * c, cy + s * off + c * off])
+    Affine([
+        k * c,
+        -k * s,
+        cx + c * off - s * off,
+        k * s,
+        k * c,
+        cy + s * off + c * off,
+    ])
 }

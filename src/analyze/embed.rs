@@ -22,9 +22,19 @@ impl Embedding {
             return None;
         }
         let s = match self.model {
-            EmbedderKind::Mobilefacenet => self.vector.iter().zip(&other.vector).map(|(a, b)| a * b).sum::<f32>(),
+            EmbedderKind::Mobilefacenet => self
+                .vector
+                .iter()
+                .zip(&other.vector)
+                .map(|(a, b)| a * b)
+                .sum::<f32>(),
             EmbedderKind::Dlib => {
-                let d2: f32 = self.vector.iter().zip(&other.vector).map(|(a, b)| (a - b) * (a - b)).sum();
+                let d2: f32 = self
+                    .vector
+                    .iter()
+                    .zip(&other.vector)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
                 1.0 - d2.sqrt() / 2.0
             }
         };
@@ -48,7 +58,10 @@ impl Embedder {
             EmbedderKind::Mobilefacenet => Role::Embedder,
             EmbedderKind::Dlib => Role::EmbedderDlib,
         };
-        Ok(Self { session: ModelSession::open(settings, role)?, kind })
+        Ok(Self {
+            session: ModelSession::open(settings, role)?,
+            kind,
+        })
     }
 
     pub fn kind(&self) -> EmbedderKind {
@@ -57,18 +70,34 @@ impl Embedder {
 
     fn layout(&self) -> (Layout, &'static [[f32; 2]; 5]) {
         match self.kind {
-            EmbedderKind::Mobilefacenet => {
-                (Layout { size: 112, nchw: false, bgr: false, mean: [127.5; 3], scale: 1.0 / 128.0 }, &ARCFACE_112)
-            }
+            EmbedderKind::Mobilefacenet => (
+                Layout {
+                    size: 112,
+                    nchw: false,
+                    bgr: false,
+                    mean: [127.5; 3],
+                    scale: 1.0 / 128.0,
+                },
+                &ARCFACE_112,
+            ),
             EmbedderKind::Dlib => (
-                Layout { size: 150, nchw: true, bgr: false, mean: [122.782, 117.001, 104.298], scale: 1.0 / 256.0 },
+                Layout {
+                    size: 150,
+                    nchw: true,
+                    bgr: false,
+                    mean: [122.782, 117.001, 104.298],
+                    scale: 1.0 / 256.0,
+                },
                 &DLIB_150,
             ),
         }
     }
 
     /// Embeds every face in one inference run. A face whose landmarks are degenerate gets None.
-    pub fn embed(&mut self, faces: &[(&Frame, &Detection)]) -> Result<Vec<Option<Embedding>>, ModelError> {
+    pub fn embed(
+        &mut self,
+        faces: &[(&Frame, &Detection)],
+    ) -> Result<Vec<Option<Embedding>>, ModelError> {
         let (layout, template) = self.layout();
         let mut items = vec![];
         let mut slots = vec![];
@@ -86,8 +115,15 @@ impl Embedder {
         }
         let n = layout.size;
         let shape = if layout.nchw { [3, n, n] } else { [n, n, 3] };
-        let output = if self.kind == EmbedderKind::Dlib { "embedding" } else { "embeddings" };
-        let out = self.session.run(batch_tensor(&shape, items)?, &[output])?.remove(0);
+        let output = if self.kind == EmbedderKind::Dlib {
+            "embedding"
+        } else {
+            "embeddings"
+        };
+        let out = self
+            .session
+            .run(batch_tensor(&shape, items)?, &[output])?
+            .remove(0);
         let dim = out.shape().last().copied().unwrap_or(0);
         let flat: Vec<f32> = out.iter().copied().collect();
         Ok(slots
@@ -99,7 +135,10 @@ impl Embedder {
                         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
                         v.iter_mut().for_each(|x| *x /= norm);
                     }
-                    Embedding { model: self.kind, vector: v }
+                    Embedding {
+                        model: self.kind,
+                        vector: v,
+                    }
                 })
             })
             .collect())

@@ -5,7 +5,13 @@ use crate::detect::Detection;
 use crate::frame::Frame;
 use crate::models::{batch_tensor, ModelError, ModelSession, Role, SessionSettings};
 
-const LAYOUT: Layout = Layout { size: 192, nchw: false, bgr: false, mean: [0.0; 3], scale: 1.0 / 255.0 };
+const LAYOUT: Layout = Layout {
+    size: 192,
+    nchw: false,
+    bgr: false,
+    mean: [0.0; 3],
+    scale: 1.0 / 255.0,
+};
 
 /// 468 points in image pixels; z is depth on the same scale (more negative = nearer the camera).
 #[derive(Debug, Clone)]
@@ -30,7 +36,9 @@ pub struct MeshModel {
 
 impl MeshModel {
     pub fn open(settings: &SessionSettings) -> Result<Self, ModelError> {
-        Ok(Self { session: ModelSession::open(settings, Role::Landmarks)? })
+        Ok(Self {
+            session: ModelSession::open(settings, Role::Landmarks)?,
+        })
     }
 
     pub fn landmarks(&mut self, faces: &[(&Frame, &Detection)]) -> Result<Vec<Mesh>, ModelError> {
@@ -38,11 +46,21 @@ impl MeshModel {
             return Ok(vec![]);
         }
         let maps: Vec<_> = faces.iter().map(|(_, d)| mesh_crop(d, 192)).collect();
-        let items = faces.iter().zip(&maps).map(|((f, _), m)| LAYOUT.fill(f, m)).collect();
-        let out = self.session.run(batch_tensor(&[192, 192, 3], items)?, &["landmarks", "face_flag"])?;
+        let items = faces
+            .iter()
+            .zip(&maps)
+            .map(|((f, _), m)| LAYOUT.fill(f, m))
+            .collect();
+        let out = self.session.run(
+            batch_tensor(&[192, 192, 3], items)?,
+            &["landmarks", "face_flag"],
+        )?;
         let (lm, flag) = (&out[0], &out[1]);
         if lm.len() != faces.len() * 1404 || flag.len() != faces.len() {
-            return Err(ModelError::Output { model: self.session.name().into(), message: format!("shape {:?}", lm.shape()) });
+            return Err(ModelError::Output {
+                model: self.session.name().into(),
+                message: format!("shape {:?}", lm.shape()),
+            });
         }
         let lm: Vec<f32> = lm.iter().copied().collect();
         let flag: Vec<f32> = flag.iter().copied().collect();
@@ -58,7 +76,10 @@ impl MeshModel {
                         [x, y, lm[b + 2] * k]
                     })
                     .collect();
-                Mesh { points, presence: 1.0 / (1.0 + (-flag[i]).exp()) }
+                Mesh {
+                    points,
+                    presence: 1.0 / (1.0 + (-flag[i]).exp()),
+                }
             })
             .collect())
     }
@@ -66,9 +87,26 @@ impl MeshModel {
 
 /// Mirror pairs of the mesh (subject's right side first): face oval, eye corners, mouth corners.
 const PAIRS: [(usize, usize); 20] = [
-    (109, 338), (67, 297), (103, 332), (54, 284), (21, 251), (162, 389), (127, 356), (234, 454), (93, 323),
-    (132, 361), (58, 288), (172, 397), (136, 365), (150, 379), (149, 378), (176, 400), (148, 377), (33, 263),
-    (133, 362), (61, 291),
+    (109, 338),
+    (67, 297),
+    (103, 332),
+    (54, 284),
+    (21, 251),
+    (162, 389),
+    (127, 356),
+    (234, 454),
+    (93, 323),
+    (132, 361),
+    (58, 288),
+    (172, 397),
+    (136, 365),
+    (150, 379),
+    (149, 378),
+    (176, 400),
+    (148, 377),
+    (33, 263),
+    (133, 362),
+    (61, 291),
 ];
 const FOREHEAD: usize = 10;
 const CHIN: usize = 152;
@@ -84,7 +122,11 @@ fn dot(a: V3, b: V3) -> f32 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 fn cross(a: V3, b: V3) -> V3 {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 fn unit(a: V3) -> Option<V3> {
     let n = dot(a, a).sqrt();

@@ -56,7 +56,15 @@ impl Analyzer {
     pub fn open(cfg: &Config) -> Result<Self, ModelError> {
         let settings = SessionSettings::from_config(&cfg.models);
         let detector = Detector::open(&settings, &cfg.detector)?;
-        Ok(Self { cfg: cfg.clone(), settings, detector, mesh: None, attributes: None, antispoof: None, embedder: None })
+        Ok(Self {
+            cfg: cfg.clone(),
+            settings,
+            detector,
+            mesh: None,
+            attributes: None,
+            antispoof: None,
+            embedder: None,
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -82,14 +90,21 @@ impl Analyzer {
     }
 
     /// Detects and analyses every face of one image.
-    pub fn analyze(&mut self, frame: &Frame, want: Wanted) -> Result<Vec<FaceAnalysis>, ModelError> {
+    pub fn analyze(
+        &mut self,
+        frame: &Frame,
+        want: Wanted,
+    ) -> Result<Vec<FaceAnalysis>, ModelError> {
         let found = self.detect_verified(frame)?;
         self.analyze_found(frame, found, want)
     }
 
     /// Detection confirmed by the mesh model's face-presence output (when `detector.min_presence` > 0):
     /// YuNet alone scores some animal faces as high as human ones.
-    pub fn detect_verified(&mut self, frame: &Frame) -> Result<Vec<(Detection, Option<Mesh>)>, ModelError> {
+    pub fn detect_verified(
+        &mut self,
+        frame: &Frame,
+    ) -> Result<Vec<(Detection, Option<Mesh>)>, ModelError> {
         let dets = self.detector.detect(frame)?;
         let min = self.cfg.detector.min_presence;
         if min <= 0.0 || dets.is_empty() {
@@ -97,7 +112,36 @@ impl Analyzer {
         }
         let faces: Vec<(&Frame, &Detection)> = dets.iter().map(|d| (frame, d)).collect();
         let meshes = self.mesh_model()?.landmarks(&faces)?;
-        Ok(dets.into_iter().zip(meshes).filter(|(_, m)| m.presence >= min).map(|(d, m)| (d, Some(m))).collect())
+        // A mask hides the lower face, so the mesh cannot confirm masked faces: those the mesh doubts
+        // are kept when the mask classifier is confident it sees a mask (a stricter bar than the mask
+        // attribute's threshold: animal faces can score up to 0.5).
+        let doubtful: Vec<(&Frame, &Detection)> = faces
+            .iter()
+            .zip(&meshes)
+            .filter(|(_, m)| m.presence < min)
+            .map(|(f, _)| *f)
+            .collect();
+        const CONFIDENT_MASK: f32 = 0.9;
+        let masked = self.attribute_models()?.mask_probabilities(&doubtful)?;
+        let mut masked = masked.into_iter();
+        Ok(dets
+            .into_iter()
+            .zip(meshes)
+            .filter(|(_, m)| {
+                m.presence >= min || masked.next().is_some_and(|p| p >= CONFIDENT_MASK)
+            })
+            .map(|(d, m)| (d, Some(m)))
+            .collect())
+    }
+
+    fn attribute_models(&mut self) -> Result<&mut attributes::AttributeModels, ModelError> {
+        if self.attributes.is_none() {
+            self.attributes = Some(attributes::AttributeModels::open(
+                &self.settings,
+                self.cfg.attributes.mask_threshold,
+            )?);
+        }
+        Ok(self.attributes.as_mut().expect("just set"))
     }
 
     /// Analyses faces already detected in `frame`; every model runs once over all faces (batched).
@@ -110,14 +154,23 @@ impl Analyzer {
         let (dets, mut meshes): (Vec<Detection>, Vec<Option<Mesh>>) = found.into_iter().unzip();
         let faces: Vec<(&Frame, &Detection)> = dets.iter().map(|d| (frame, d)).collect();
         if (want.attributes || want.quality) && meshes.iter().any(|m| m.is_none()) {
-            meshes = self.mesh_model()?.landmarks(&faces)?.into_iter().map(Some).collect();
+            meshes = self
+                .mesh_model()?
+                .landmarks(&faces)?
+                .into_iter()
+                .map(Some)
+                .collect();
         }
-        let poses: Vec<Option<Pose>> = meshes.iter().map(|m| m.as_ref().and_then(|m| m.pose())).collect();
+        let poses: Vec<Option<Pose>> = meshes
+            .iter()
+            .map(|m| m.as_ref().and_then(|m| m.pose()))
+            .collect();
         let attrs = if want.attributes {
-            if self.attributes.is_none() {
-                self.attributes = Some(attributes::AttributeModels::open(&self.settings)?);
-            }
-            self.attributes.as_mut().expect("just set").classify(&faces)?.into_iter().map(Some).collect()
+            self.attribute_models()?
+                .classify(&faces)?
+                .into_iter()
+                .map(Some)
+                .collect()
         } else {
             vec![None; dets.len()]
         };
@@ -125,11 +178,21 @@ impl Analyzer {
             if self.antispoof.is_none() {
                 self.antispoof = Some(antispoof::AntiSpoof::open(&self.settings)?);
             }
-            self.antispoof.as_mut().expect("just set").real_scores(&faces)?.into_iter().map(Some).collect()
+            self.antispoof
+                .as_mut()
+                .expect("just set")
+                .real_scores(&faces)?
+                .into_iter()
+                .map(Some)
+                .collect()
         } else {
             vec![None; dets.len()]
         };
-        let embeddings = if want.embedding { self.embedder()?.embed(&faces)? } else { vec![None; dets.len()] };
+        let embeddings = if want.embedding {
+            self.embedder()?.embed(&faces)?
+        } else {
+            vec![None; dets.len()]
+        };
         let gate = self.cfg.quality.clone();
         Ok(dets
             .iter()
@@ -138,22 +201,29 @@ impl Analyzer {
             .zip(real)
             .zip(embeddings)
             .zip(&meshes)
-            .map(|(((((d, pose), attributes), real_score), embedding), mesh)| FaceAnalysis {
-                presence: mesh.as_ref().map(|m| m.presence),
-                quality: want.quality.then(|| quality::measure(frame, d, pose, &gate)),
-                detection: d.clone(),
-                attributes,
-                pose,
-                real_score,
-                embedding,
-            })
+            .map(
+                |(((((d, pose), attributes), real_score), embedding), mesh)| FaceAnalysis {
+                    presence: mesh.as_ref().map(|m| m.presence),
+                    quality: want
+                        .quality
+                        .then(|| quality::measure(frame, d, pose, &gate)),
+                    detection: d.clone(),
+                    attributes,
+                    pose,
+                    real_score,
+                    embedding,
+                },
+            )
             .collect())
     }
 }
 
 /// Index of the largest face (by box area), if any.
 pub fn largest(dets: &[Detection]) -> Option<usize> {
-    dets.iter().enumerate().max_by(|a, b| a.1.area().total_cmp(&b.1.area())).map(|(i, _)| i)
+    dets.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.area().total_cmp(&b.1.area()))
+        .map(|(i, _)| i)
 }
 
 /// Result of a 1:1 comparison of the largest face of two pictures.
@@ -172,11 +242,27 @@ pub struct NoFaceIn(pub u8);
 
 impl Analyzer {
     /// Largest face of each picture, embedded in one batch and compared.
-    pub fn compare(&mut self, f1: &Frame, f2: &Frame) -> Result<Result<Comparison, NoFaceIn>, ModelError> {
-        let d1: Vec<Detection> = self.detect_verified(f1)?.into_iter().map(|(d, _)| d).collect();
-        let d2: Vec<Detection> = self.detect_verified(f2)?.into_iter().map(|(d, _)| d).collect();
-        let Some(i1) = largest(&d1) else { return Ok(Err(NoFaceIn(1))) };
-        let Some(i2) = largest(&d2) else { return Ok(Err(NoFaceIn(2))) };
+    pub fn compare(
+        &mut self,
+        f1: &Frame,
+        f2: &Frame,
+    ) -> Result<Result<Comparison, NoFaceIn>, ModelError> {
+        let d1: Vec<Detection> = self
+            .detect_verified(f1)?
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        let d2: Vec<Detection> = self
+            .detect_verified(f2)?
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        let Some(i1) = largest(&d1) else {
+            return Ok(Err(NoFaceIn(1)));
+        };
+        let Some(i2) = largest(&d2) else {
+            return Ok(Err(NoFaceIn(2)));
+        };
         let (a, b) = (&d1[i1], &d2[i2]);
         let mut embs = self.embedder()?.embed(&[(f1, a), (f2, b)])?;
         let (Some(e2), Some(e1)) = (embs.pop().flatten(), embs.pop().flatten()) else {

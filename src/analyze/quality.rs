@@ -59,7 +59,11 @@ pub fn measure(frame: &Frame, det: &Detection, pose: Option<Pose>, gate: &Qualit
     let illumination = frame.mean_luma(det.x, det.y, det.w, det.h).unwrap_or(0.0);
     let ix = (det.x + det.w).min(frame.width as f32) - det.x.max(0.0);
     let iy = (det.y + det.h).min(frame.height as f32) - det.y.max(0.0);
-    let completeness = if det.area() > 0.0 { (ix.max(0.0) * iy.max(0.0) / det.area()).clamp(0.0, 1.0) } else { 0.0 };
+    let completeness = if det.area() > 0.0 {
+        (ix.max(0.0) * iy.max(0.0) / det.area()).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let face_size = det.w.min(det.h);
     let mut reasons = vec![];
     let (yaw, pitch, roll) = match pose {
@@ -69,7 +73,11 @@ pub fn measure(frame: &Frame, det: &Detection, pose: Option<Pose>, gate: &Qualit
             (f32::NAN, f32::NAN, f32::NAN)
         }
     };
-    if pose.is_some() && [yaw, pitch, roll].iter().any(|a| a.abs() >= gate.max_pose_deg) {
+    if pose.is_some()
+        && [yaw, pitch, roll]
+            .iter()
+            .any(|a| a.abs() >= gate.max_pose_deg)
+    {
         reasons.push("pose");
     }
     if blur >= gate.max_blur {
@@ -84,5 +92,15 @@ pub fn measure(frame: &Frame, det: &Detection, pose: Option<Pose>, gate: &Qualit
     if completeness < gate.min_completeness {
         reasons.push("completeness");
     }
-    Quality { blur, illumination, yaw, pitch, roll, completeness, face_size, passed: reasons.is_empty(), reasons }
+    Quality {
+        blur,
+        illumination,
+        yaw,
+        pitch,
+        roll,
+        completeness,
+        face_size,
+        passed: reasons.is_empty(),
+        reasons,
+    }
 }

@@ -69,7 +69,11 @@ impl From<&FaceAnalysis> for FaceJson {
         FaceJson {
             bounding_box: d.into(),
             score: round4(d.score),
-            landmarks: d.landmarks.iter().map(|p| [round2(p[0]), round2(p[1])]).collect(),
+            landmarks: d
+                .landmarks
+                .iter()
+                .map(|p| [round2(p[0]), round2(p[1])])
+                .collect(),
             attributes: f.attributes.as_ref().map(|a| AttributesJson {
                 age: a.age.round(),
                 gender: a.gender,
@@ -91,13 +95,24 @@ impl From<&FaceAnalysis> for FaceJson {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum ImageResult {
-    Faces { image: String, faces: Vec<FaceJson> },
-    Error { image: String, error_code: &'static str, error_msg: String },
+    Faces {
+        image: String,
+        faces: Vec<FaceJson>,
+    },
+    Error {
+        image: String,
+        error_code: &'static str,
+        error_msg: String,
+    },
 }
 
 impl ImageResult {
     pub fn error(image: &str, e: &FaceError) -> Self {
-        ImageResult::Error { image: image.to_string(), error_code: e.code(), error_msg: e.to_string() }
+        ImageResult::Error {
+            image: image.to_string(),
+            error_code: e.code(),
+            error_msg: e.to_string(),
+        }
     }
 }
 
@@ -120,6 +135,9 @@ pub struct ErrorBody {
 
 impl From<&FaceError> for ErrorBody {
     fn from(e: &FaceError) -> Self {
-        ErrorBody { error_code: e.code(), error_msg: e.to_string() }
+        ErrorBody {
+            error_code: e.code(),
+            error_msg: e.to_string(),
+        }
     }
 }

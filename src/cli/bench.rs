@@ -47,11 +47,21 @@ impl Figure {
 pub fn run(cfg: &Config, a: BenchArgs) -> anyhow::Result<ExitCode> {
     let media = a.media.unwrap_or_else(super::default_media_dir);
     // Group photos, all resized by the detector to the same long-side cap.
-    let mut files: Vec<PathBuf> = std::fs::read_dir(media.join("group"))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(media.join("group"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     files.sort();
-    let frames: Vec<Frame> = files.iter().filter_map(|p| load_image(p, &cfg.images).ok()).collect();
+    let frames: Vec<Frame> = files
+        .iter()
+        .filter_map(|p| load_image(p, &cfg.images).ok())
+        .collect();
     let settings = SessionSettings::from_config(&cfg.models);
-    println!("bench: {} images, {} passes, intra_threads {}", frames.len(), a.passes, cfg.models.intra_threads);
+    println!(
+        "bench: {} images, {} passes, intra_threads {}",
+        frames.len(),
+        a.passes,
+        cfg.models.intra_threads
+    );
 
     let mut det = Detector::open(&settings, &cfg.detector)?;
     det.detect(&frames[0])?; // warm-up
@@ -71,7 +81,12 @@ pub fn run(cfg: &Config, a: BenchArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Figure { faces, total: started.elapsed(), session: det.session_time() - before }.print(&format!("detect batch {batch}"));
+        Figure {
+            faces,
+            total: started.elapsed(),
+            session: det.session_time() - before,
+        }
+        .print(&format!("detect batch {batch}"));
     }
 
     let mut emb = Embedder::open(&settings, cfg.models.embedder)?;
@@ -86,7 +101,12 @@ pub fn run(cfg: &Config, a: BenchArgs) -> anyhow::Result<ExitCode> {
                 faces += emb.embed(chunk)?.len();
             }
         }
-        Figure { faces, total: started.elapsed(), session: emb.session_time() - before }.print(&format!("embed batch {batch}"));
+        Figure {
+            faces,
+            total: started.elapsed(),
+            session: emb.session_time() - before,
+        }
+        .print(&format!("embed batch {batch}"));
     }
     Ok(ExitCode::SUCCESS)
 }

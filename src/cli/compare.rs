@@ -48,7 +48,11 @@ pub fn run(cfg: &Config, a: CompareArgs) -> anyhow::Result<ExitCode> {
                     "similarity {:.4} (threshold {:.2}): {}",
                     r.similarity,
                     r.threshold,
-                    if r.same_person { "same person" } else { "different people" }
+                    if r.same_person {
+                        "same person"
+                    } else {
+                        "different people"
+                    }
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -37,7 +37,12 @@ pub struct DetectArgs {
 
 pub fn run(cfg: &Config, a: DetectArgs) -> anyhow::Result<ExitCode> {
     let mut analyzer = Analyzer::open(cfg)?;
-    let want = Wanted { attributes: a.attributes, quality: a.quality, antispoof: a.antispoof, embedding: false };
+    let want = Wanted {
+        attributes: a.attributes,
+        quality: a.quality,
+        antispoof: a.antispoof,
+        embedding: false,
+    };
     let mut failed = false;
     for (i, path) in a.images.iter().enumerate() {
         let shown = path.display().to_string();
@@ -50,7 +55,10 @@ pub fn run(cfg: &Config, a: DetectArgs) -> anyhow::Result<ExitCode> {
                     annotate(&mut canvas, faces);
                     draw::save_jpeg(&canvas, &target)?;
                 }
-                ImageResult::Faces { image: shown.clone(), faces: faces.iter().map(FaceJson::from).collect() }
+                ImageResult::Faces {
+                    image: shown.clone(),
+                    faces: faces.iter().map(FaceJson::from).collect(),
+                }
             }
             Err(e) => {
                 if matches!(e, FaceError::Model(_)) {
@@ -66,14 +74,24 @@ pub fn run(cfg: &Config, a: DetectArgs) -> anyhow::Result<ExitCode> {
             print_human(&result);
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn analyse_one(an: &mut Analyzer, path: &Path, want: Wanted) -> Result<(Frame, Vec<FaceAnalysis>), FaceError> {
+fn analyse_one(
+    an: &mut Analyzer,
+    path: &Path,
+    want: Wanted,
+) -> Result<(Frame, Vec<FaceAnalysis>), FaceError> {
     let frame = load_image(path, &an.config().images)?;
     let faces = an.analyze(&frame, want)?;
     if faces.is_empty() {
-        return Err(FaceError::NoFace { path: path.to_path_buf() });
+        return Err(FaceError::NoFace {
+            path: path.to_path_buf(),
+        });
     }
     Ok((frame, faces))
 }
@@ -82,8 +100,14 @@ fn numbered(out: &Path, i: usize, n: usize) -> PathBuf {
     if n <= 1 {
         return out.to_path_buf();
     }
-    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let ext = out.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "jpg".into());
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let ext = out
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "jpg".into());
     out.with_file_name(format!("{stem}_{}.{ext}", i + 1))
 }
 
@@ -93,13 +117,26 @@ pub fn annotate(canvas: &mut Frame, faces: &[FaceAnalysis]) {
     for f in faces {
         let d = &f.detection;
         let ok = f.quality.as_ref().map(|q| q.passed).unwrap_or(true);
-        draw::rect(canvas, d.x, d.y, d.w, d.h, s, if ok { draw::GREEN } else { draw::YELLOW });
+        draw::rect(
+            canvas,
+            d.x,
+            d.y,
+            d.w,
+            d.h,
+            s,
+            if ok { draw::GREEN } else { draw::YELLOW },
+        );
         for p in &d.landmarks {
             draw::dot(canvas, p[0], p[1], s + 1, draw::RED);
         }
         let mut text = format!("{:.2}", d.score);
         if let Some(a) = &f.attributes {
-            text.push_str(&format!(" {}{:.0}{}", &a.gender[..1].to_uppercase(), a.age, if a.mask { " mask" } else { "" }));
+            text.push_str(&format!(
+                " {}{:.0}{}",
+                &a.gender[..1].to_uppercase(),
+                a.age,
+                if a.mask { " mask" } else { "" }
+            ));
         }
         if let Some(q) = &f.quality {
             text.push_str(if q.passed { " q:ok" } else { " q:low" });
@@ -131,7 +168,11 @@ fn print_human(r: &ImageResult) {
                         q.blur,
                         q.illumination,
                         q.face_size,
-                        if q.passed { "quality ok".to_string() } else { format!("quality low: {}", q.reasons.join(",")) }
+                        if q.passed {
+                            "quality ok".to_string()
+                        } else {
+                            format!("quality low: {}", q.reasons.join(","))
+                        }
                     ));
                 }
                 if let Some(r) = f.real_score {
@@ -140,7 +181,11 @@ fn print_human(r: &ImageResult) {
                 println!("{line}");
             }
         }
-        ImageResult::Error { image, error_code, error_msg } => {
+        ImageResult::Error {
+            image,
+            error_code,
+            error_msg,
+        } => {
             eprintln!("{image}: error {error_code}: {error_msg}");
         }
     }

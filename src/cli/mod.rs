@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "facestream", version, about = "Self-hosted streaming face analysis")]
+#[command(
+    name = "facestream",
+    version,
+    about = "Self-hosted streaming face analysis"
+)]
 pub struct Cli {
     /// Configuration file (TOML). Without it, built-in defaults are used.
     #[arg(long, global = true, env = "FACESTREAM_CONFIG")]

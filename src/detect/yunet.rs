@@ -70,7 +70,11 @@ impl Detector {
                 output_names.push(format!("{kind}_{s}"));
             }
         }
-        Ok(Self { session, cfg: cfg.clone(), output_names })
+        Ok(Self {
+            session,
+            cfg: cfg.clone(),
+            output_names,
+        })
     }
 
     pub fn config(&self) -> &DetectorConfig {
@@ -127,7 +131,10 @@ impl Detector {
             });
         }
         let input = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[frames.len(), 3, h, w]), data)
-            .map_err(|e| ModelError::Run { model: self.session.name().into(), message: e.to_string() })?;
+            .map_err(|e| ModelError::Run {
+                model: self.session.name().into(),
+                message: e.to_string(),
+            })?;
         let names: Vec<&str> = self.output_names.iter().map(|s| s.as_str()).collect();
         let outs = self.session.run(input, &names)?;
         let mut result = Vec::with_capacity(frames.len());
@@ -138,15 +145,23 @@ impl Detector {
                 // Only cells over this image's own padded area, so a batch decodes as single runs do.
                 let own_rows = round_up32(pl.rh) / s;
                 let own_cols = round_up32(pl.rw) / s;
-                let (cls, obj, bbox, kps) = (&outs[si], &outs[3 + si], &outs[6 + si], &outs[9 + si]);
-                let check = |a: &ndarray::ArrayD<f32>, last: usize| a.ndim() == 3 && a.shape()[1] == (h / s) * cols && a.shape()[2] == last;
+                let (cls, obj, bbox, kps) =
+                    (&outs[si], &outs[3 + si], &outs[6 + si], &outs[9 + si]);
+                let check = |a: &ndarray::ArrayD<f32>, last: usize| {
+                    a.ndim() == 3 && a.shape()[1] == (h / s) * cols && a.shape()[2] == last
+                };
                 if !(check(cls, 1) && check(obj, 1) && check(bbox, 4) && check(kps, 10)) {
-                    return Err(ModelError::Output { model: self.session.name().into(), message: format!("unexpected shapes at stride {s}") });
+                    return Err(ModelError::Output {
+                        model: self.session.name().into(),
+                        message: format!("unexpected shapes at stride {s}"),
+                    });
                 }
                 for row in 0..own_rows {
                     for col in 0..own_cols {
                         let idx = row * cols + col;
-                        let score = (cls[[i, idx, 0]].clamp(0.0, 1.0) * obj[[i, idx, 0]].clamp(0.0, 1.0)).sqrt();
+                        let score = (cls[[i, idx, 0]].clamp(0.0, 1.0)
+                            * obj[[i, idx, 0]].clamp(0.0, 1.0))
+                        .sqrt();
                         if score < self.cfg.score_threshold {
                             continue;
                         }
@@ -181,7 +196,12 @@ impl Detector {
         let scale = (self.cfg.max_side as f32 / long).min(1.0);
         let rw = ((f.width as f32 * scale).round() as usize).max(1);
         let rh = ((f.height as f32 * scale).round() as usize).max(1);
-        Placement { rw, rh, fx: f.width as f32 / rw as f32, fy: f.height as f32 / rh as f32 }
+        Placement {
+            rw,
+            rh,
+            fx: f.width as f32 / rw as f32,
+            fy: f.height as f32 / rh as f32,
+        }
     }
 }
 

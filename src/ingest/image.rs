@@ -16,17 +16,33 @@ pub enum InputError {
     #[error("{path}: file is empty (0 bytes)")]
     Empty { path: PathBuf },
     #[error("{path}: file is {bytes} bytes, over the limit of {limit}")]
-    FileTooLarge { path: PathBuf, bytes: u64, limit: u64 },
+    FileTooLarge {
+        path: PathBuf,
+        bytes: u64,
+        limit: u64,
+    },
     #[error("{path}: not an image in a supported format (JPEG, PNG, BMP, WebP)")]
     NotImage { path: PathBuf },
     #[error("{path}: GIF images are not supported; convert to JPEG or PNG")]
     Gif { path: PathBuf },
     #[error("{path}: image is corrupt or truncated: {reason}")]
     Corrupt { path: PathBuf, reason: String },
-    #[error("{path}: image is {width}x{height}, over the limit of {limit} (refused before decoding)")]
-    TooLarge { path: PathBuf, width: u32, height: u32, limit: String },
+    #[error(
+        "{path}: image is {width}x{height}, over the limit of {limit} (refused before decoding)"
+    )]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        limit: String,
+    },
     #[error("{path}: image is {width}x{height}; both sides must be at least {min} px")]
-    TooSmall { path: PathBuf, width: u32, height: u32, min: u32 },
+    TooSmall {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        min: u32,
+    },
 }
 
 impl InputError {
@@ -48,22 +64,39 @@ impl InputError {
 /// Reads and decodes an image file into RGB, applying its EXIF orientation.
 pub fn load_image(path: &Path, limits: &ImageLimits) -> Result<Frame, InputError> {
     let p = || path.to_path_buf();
-    let meta = std::fs::metadata(path).map_err(|e| InputError::Unreadable { path: p(), reason: e.to_string() })?;
+    let meta = std::fs::metadata(path).map_err(|e| InputError::Unreadable {
+        path: p(),
+        reason: e.to_string(),
+    })?;
     if !meta.is_file() {
-        return Err(InputError::Unreadable { path: p(), reason: "not a regular file".into() });
+        return Err(InputError::Unreadable {
+            path: p(),
+            reason: "not a regular file".into(),
+        });
     }
     if meta.len() == 0 {
         return Err(InputError::Empty { path: p() });
     }
     if meta.len() > limits.max_file_bytes {
-        return Err(InputError::FileTooLarge { path: p(), bytes: meta.len(), limit: limits.max_file_bytes });
+        return Err(InputError::FileTooLarge {
+            path: p(),
+            bytes: meta.len(),
+            limit: limits.max_file_bytes,
+        });
     }
-    let bytes = std::fs::read(path).map_err(|e| InputError::Unreadable { path: p(), reason: e.to_string() })?;
+    let bytes = std::fs::read(path).map_err(|e| InputError::Unreadable {
+        path: p(),
+        reason: e.to_string(),
+    })?;
     decode_image(&bytes, path, limits)
 }
 
 /// Decodes image bytes (from a file or a request body); `origin` names the source in errors.
-pub fn decode_image(bytes: &[u8], origin: &Path, limits: &ImageLimits) -> Result<Frame, InputError> {
+pub fn decode_image(
+    bytes: &[u8],
+    origin: &Path,
+    limits: &ImageLimits,
+) -> Result<Frame, InputError> {
     let p = || origin.to_path_buf();
     if bytes.is_empty() {
         return Err(InputError::Empty { path: p() });
@@ -75,25 +108,40 @@ pub fn decode_image(bytes: &[u8], origin: &Path, limits: &ImageLimits) -> Result
         _ => return Err(InputError::NotImage { path: p() }),
     }
     if format == ImageFormat::Jpeg && !jpeg_has_end(bytes) {
-        return Err(InputError::Corrupt { path: p(), reason: "JPEG data ends before its end-of-image marker".into() });
+        return Err(InputError::Corrupt {
+            path: p(),
+            reason: "JPEG data ends before its end-of-image marker".into(),
+        });
     }
-    let corrupt = |e: image::ImageError| InputError::Corrupt { path: p(), reason: e.to_string() };
+    let corrupt = |e: image::ImageError| InputError::Corrupt {
+        path: p(),
+        reason: e.to_string(),
+    };
+    // Header only: refuse oversized pictures before any pixel buffer exists.
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(corrupt)?;
+    check_dimensions(width, height, origin, limits)?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut lim = image::Limits::default();
     lim.max_image_width = Some(limits.max_dimension);
     lim.max_image_height = Some(limits.max_dimension);
     lim.max_alloc = Some(limits.max_pixels.saturating_mul(4).max(1 << 20));
     reader.limits(lim);
-    let mut decoder = reader.into_decoder().map_err(|e| header_error(e, origin, limits))?;
-    let (width, height) = decoder.dimensions();
-    check_dimensions(width, height, origin, limits)?;
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| header_error(e, origin, limits))?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     img.apply_orientation(orientation);
     let rgb = img.into_rgb8();
     let (w, h) = rgb.dimensions();
-    Frame::new(w, h, rgb.into_raw())
-        .ok_or_else(|| InputError::Corrupt { path: p(), reason: "decoded buffer has the wrong size".into() })
+    Frame::new(w, h, rgb.into_raw()).ok_or_else(|| InputError::Corrupt {
+        path: p(),
+        reason: "decoded buffer has the wrong size".into(),
+    })
 }
 
 fn header_error(e: image::ImageError, origin: &Path, limits: &ImageLimits) -> InputError {
@@ -104,20 +152,43 @@ fn header_error(e: image::ImageError, origin: &Path, limits: &ImageLimits) -> In
             height: 0,
             limit: format!("{} px per side", limits.max_dimension),
         },
-        other => InputError::Corrupt { path: origin.to_path_buf(), reason: other.to_string() },
+        other => InputError::Corrupt {
+            path: origin.to_path_buf(),
+            reason: other.to_string(),
+        },
     }
 }
 
-pub fn check_dimensions(width: u32, height: u32, origin: &Path, limits: &ImageLimits) -> Result<(), InputError> {
+pub fn check_dimensions(
+    width: u32,
+    height: u32,
+    origin: &Path,
+    limits: &ImageLimits,
+) -> Result<(), InputError> {
     let p = || origin.to_path_buf();
     if width > limits.max_dimension || height > limits.max_dimension {
-        return Err(InputError::TooLarge { path: p(), width, height, limit: format!("{} px per side", limits.max_dimension) });
+        return Err(InputError::TooLarge {
+            path: p(),
+            width,
+            height,
+            limit: format!("{} px per side", limits.max_dimension),
+        });
     }
     if width as u64 * height as u64 > limits.max_pixels {
-        return Err(InputError::TooLarge { path: p(), width, height, limit: format!("{} pixels", limits.max_pixels) });
+        return Err(InputError::TooLarge {
+            path: p(),
+            width,
+            height,
+            limit: format!("{} pixels", limits.max_pixels),
+        });
     }
     if width < limits.min_dimension || height < limits.min_dimension {
-        return Err(InputError::TooSmall { path: p(), width, height, min: limits.min_dimension });
+        return Err(InputError::TooSmall {
+            path: p(),
+            width,
+            height,
+            min: limits.min_dimension,
+        });
     }
     Ok(())
 }

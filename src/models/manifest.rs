@@ -42,27 +42,40 @@ pub struct Manifest {
 impl Manifest {
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let path = dir.join("manifest.toml");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ModelError::Manifest { path: path.clone(), message: e.to_string() })?;
-        let mut m: Manifest =
-            toml::from_str(&text).map_err(|e| ModelError::Manifest { path: path.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| ModelError::Manifest {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let mut m: Manifest = toml::from_str(&text).map_err(|e| ModelError::Manifest {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         m.path = path;
         Ok(m)
     }
 
     pub fn entry(&self, role: Role) -> Result<&ModelEntry, ModelError> {
-        self.models.iter().find(|e| e.role == role).ok_or_else(|| ModelError::Manifest {
-            path: self.path.clone(),
-            message: format!("no entry for role {role:?}"),
-        })
+        self.models
+            .iter()
+            .find(|e| e.role == role)
+            .ok_or_else(|| ModelError::Manifest {
+                path: self.path.clone(),
+                message: format!("no entry for role {role:?}"),
+            })
     }
 }
 
 impl ModelEntry {
     pub fn verify(&self, path: &Path) -> Result<(), ModelError> {
-        let got = sha256_file(path).map_err(|_| ModelError::Missing { path: path.to_path_buf() })?;
+        let got = sha256_file(path).map_err(|_| ModelError::Missing {
+            path: path.to_path_buf(),
+        })?;
         if got != self.sha256 {
-            return Err(ModelError::Checksum { path: path.to_path_buf(), got, want: self.sha256.clone() });
+            return Err(ModelError::Checksum {
+                path: path.to_path_buf(),
+                got,
+                want: self.sha256.clone(),
+            });
         }
         Ok(())
     }

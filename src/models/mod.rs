@@ -19,10 +19,16 @@ pub const DEFAULT_ORT_PATH: &str = "/opt/onnxruntime/onnxruntime/capi/libonnxrun
 pub enum ModelError {
     #[error("ONNX Runtime library not usable at {path}: {message} (run scripts/setup.sh, or set ORT_DYLIB_PATH or models.onnxruntime)")]
     Runtime { path: PathBuf, message: String },
-    #[error("model file {path} not found (run scripts/fetch-models.sh; origin in models/manifest.toml)")]
+    #[error(
+        "model file {path} not found (run scripts/fetch-models.sh; origin in models/manifest.toml)"
+    )]
     Missing { path: PathBuf },
     #[error("model file {path}: sha256 {got} does not match the manifest's {want}")]
-    Checksum { path: PathBuf, got: String, want: String },
+    Checksum {
+        path: PathBuf,
+        got: String,
+        want: String,
+    },
     #[error("model manifest {path}: {message}")]
     Manifest { path: PathBuf, message: String },
     #[error("cannot load model {path}: {message}")]
@@ -33,7 +39,8 @@ pub enum ModelError {
     Output { model: String, message: String },
 }
 
-static RUNTIME: OnceLock<Result<ort::environment::Environment, (PathBuf, String)>> = OnceLock::new();
+static RUNTIME: OnceLock<Result<ort::environment::Environment, (PathBuf, String)>> =
+    OnceLock::new();
 
 /// Resolves the ONNX Runtime library path: explicit setting, then `ORT_DYLIB_PATH`, then the set-up location.
 pub fn runtime_path(explicit: Option<&Path>) -> PathBuf {
@@ -60,7 +67,10 @@ pub fn runtime(explicit: Option<&Path>) -> Result<ort::environment::Environment,
     });
     match res {
         Ok(env) => Ok(env.clone()),
-        Err((path, message)) => Err(ModelError::Runtime { path: path.clone(), message: message.clone() }),
+        Err((path, message)) => Err(ModelError::Runtime {
+            path: path.clone(),
+            message: message.clone(),
+        }),
     }
 }
 
@@ -104,7 +114,10 @@ impl ModelSession {
             entry.verify(&path)?;
         }
         let env = runtime(settings.onnxruntime.as_deref())?;
-        let load = |m: String| ModelError::Load { path: path.clone(), message: m };
+        let load = |m: String| ModelError::Load {
+            path: path.clone(),
+            message: m,
+        };
         let session = Session::builder(&env)
             .map_err(|e| load(e.to_string()))?
             .with_intra_threads(settings.intra_threads)
@@ -115,7 +128,11 @@ impl ModelSession {
             .map_err(|e| load(e.to_string()))?
             .commit_from_file(&path)
             .map_err(|e| load(e.to_string()))?;
-        Ok(Self { name: entry.file.clone(), session, run_time: Default::default() })
+        Ok(Self {
+            name: entry.file.clone(),
+            session,
+            run_time: Default::default(),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -128,11 +145,21 @@ impl ModelSession {
     }
 
     /// Runs the model on one input tensor and returns the named outputs as owned arrays.
-    pub fn run(&mut self, input: ArrayD<f32>, outputs: &[&str]) -> Result<Vec<ArrayD<f32>>, ModelError> {
-        let run_err = |m: String| ModelError::Run { model: self.name.clone(), message: m };
+    pub fn run(
+        &mut self,
+        input: ArrayD<f32>,
+        outputs: &[&str],
+    ) -> Result<Vec<ArrayD<f32>>, ModelError> {
+        let run_err = |m: String| ModelError::Run {
+            model: self.name.clone(),
+            message: m,
+        };
         let tensor = Tensor::from_array(input).map_err(|e| run_err(e.to_string()))?;
         let started = std::time::Instant::now();
-        let result = self.session.run(ort::inputs![tensor]).map_err(|e| run_err(e.to_string()))?;
+        let result = self
+            .session
+            .run(ort::inputs![tensor])
+            .map_err(|e| run_err(e.to_string()))?;
         self.run_time += started.elapsed();
         let mut out = Vec::with_capacity(outputs.len());
         for name in outputs {
@@ -140,10 +167,12 @@ impl ModelSession {
                 model: self.name.clone(),
                 message: format!("no output named {name}"),
             })?;
-            let view = value.try_extract_array::<f32>().map_err(|e| ModelError::Output {
-                model: self.name.clone(),
-                message: format!("{name}: {e}"),
-            })?;
+            let view = value
+                .try_extract_array::<f32>()
+                .map_err(|e| ModelError::Output {
+                    model: self.name.clone(),
+                    message: format!("{name}: {e}"),
+                })?;
             out.push(view.to_owned());
         }
         Ok(out)
@@ -151,7 +180,10 @@ impl ModelSession {
 }
 
 /// Builds an NHWC or NCHW batch tensor from per-image planes already laid out contiguously.
-pub fn batch_tensor(shape_per_item: &[usize], items: Vec<Vec<f32>>) -> Result<ArrayD<f32>, ModelError> {
+pub fn batch_tensor(
+    shape_per_item: &[usize],
+    items: Vec<Vec<f32>>,
+) -> Result<ArrayD<f32>, ModelError> {
     let n = items.len();
     let mut shape = vec![n];
     shape.extend_from_slice(shape_per_item);
@@ -159,10 +191,15 @@ pub fn batch_tensor(shape_per_item: &[usize], items: Vec<Vec<f32>>) -> Result<Ar
     let mut data = Vec::with_capacity(n * per);
     for it in items {
         if it.len() != per {
-            return Err(ModelError::Run { model: "batch".into(), message: format!("item has {} values, want {per}", it.len()) });
+            return Err(ModelError::Run {
+                model: "batch".into(),
+                message: format!("item has {} values, want {per}", it.len()),
+            });
         }
         data.extend(it);
     }
-    ArrayD::from_shape_vec(IxDyn(&shape), data)
-        .map_err(|e| ModelError::Run { model: "batch".into(), message: e.to_string() })
+    ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| ModelError::Run {
+        model: "batch".into(),
+        message: e.to_string(),
+    })
 }

@@ -12,7 +12,11 @@ pub fn media() -> PathBuf {
     let p = std::env::var_os("FACESTREAM_MEDIA")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/media"));
-    assert!(p.join("MEDIA.md").is_file(), "test media not found at {} (set FACESTREAM_MEDIA)", p.display());
+    assert!(
+        p.join("MEDIA.md").is_file(),
+        "test media not found at {} (set FACESTREAM_MEDIA)",
+        p.display()
+    );
     p
 }
 
@@ -30,7 +34,10 @@ pub fn images_in(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+            let ext = p
+                .extension()
+                .map(|e| e.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
             matches!(ext.as_str(), "jpg" | "jpeg" | "png")
         })
         .collect();

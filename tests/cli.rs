@@ -1,0 +1,307 @@
+//! The CLI as a user runs it: JSON shapes, exit codes, and every bad-input case as its own error.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn facestream(args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args(args)
+        .output()
+        .expect("run facestream");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let code = out.status.code().expect("exited normally, not by a signal");
+    assert_ne!(code, 101, "facestream panicked: {stderr}");
+    let json = stdout
+        .lines()
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (code, json, stderr)
+}
+
+fn scratch_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("facestream-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// A tiny PNG whose header claims `w`×`h` pixels (a decompression bomb's header).
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    v.extend(13u32.to_be_bytes());
+    v.extend(&ihdr);
+    v.extend(crc32(&ihdr).to_be_bytes());
+    // The start of a compressed stream, as a real bomb has: the pixels are never reached.
+    let idat = b"IDAT\x78\x9c";
+    v.extend(2u32.to_be_bytes());
+    v.extend(idat);
+    v.extend(crc32(idat).to_be_bytes());
+    v.extend(0u32.to_be_bytes());
+    v.extend(b"IEND");
+    v.extend(crc32(b"IEND").to_be_bytes());
+    v
+}
+
+fn error_of(path: &Path) -> (String, String) {
+    let (code, json, stderr) = facestream(&["detect", "--json", path.to_str().unwrap()]);
+    assert_eq!(
+        code,
+        1,
+        "{} should fail with exit code 1: {json} {stderr}",
+        path.display()
+    );
+    assert_eq!(json["image"], path.to_str().unwrap());
+    (
+        json["error_code"].as_str().unwrap_or_default().to_string(),
+        json["error_msg"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn every_bad_input_gets_its_own_error_and_no_panic() {
+    let media = common::media();
+    let dir = scratch_dir();
+    let jpeg =
+        std::fs::read(media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg")).unwrap();
+
+    let missing = dir.join("does-not-exist.jpg");
+    let empty = dir.join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    let text = dir.join("notes.jpg");
+    std::fs::write(&text, b"this is not an image, just text\n").unwrap();
+    let truncated = dir.join("truncated.jpg");
+    std::fs::write(&truncated, &jpeg[..jpeg.len() / 2]).unwrap();
+    let gif = dir.join("anim.gif");
+    std::fs::write(&gif, b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;").unwrap();
+    let bomb = dir.join("bomb.png");
+    std::fs::write(&bomb, png_claiming(100_000, 100_000)).unwrap();
+    let tiny = dir.join("tiny.png");
+    image::RgbImage::from_pixel(50, 40, image::Rgb([128, 128, 128]))
+        .save(&tiny)
+        .unwrap();
+    let landscape = media.join("negatives/compreface_017_0_landscape.jpg");
+
+    let cases: [(&Path, &str, &str); 8] = [
+        (&missing, "FRS.0020", "not found"),
+        (&empty, "FRS.0021", "empty"),
+        (&text, "FRS.0023", "not an image"),
+        (&truncated, "FRS.0025", "truncated"),
+        (&gif, "FRS.0024", "GIF"),
+        (&bomb, "FRS.0013", "100000x100000"),
+        (&tiny, "FRS.0022", "50x40"),
+        (&landscape, "FRS.0501", "no face"),
+    ];
+    let mut codes = std::collections::HashSet::new();
+    for (path, code, words) in cases {
+        let (got_code, msg) = error_of(path);
+        println!(
+            "{:<28} {got_code} {msg}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        assert_eq!(got_code, code, "{}: {msg}", path.display());
+        assert!(
+            msg.contains(words),
+            "{}: message {msg:?} should mention {words:?}",
+            path.display()
+        );
+        codes.insert(got_code);
+    }
+    assert_eq!(codes.len(), 8, "each case has its own code");
+
+    // One bad image among good ones: the good ones are still analysed, the exit code reports the failure.
+    let good = media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg");
+    let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args([
+            "detect",
+            "--json",
+            good.to_str().unwrap(),
+            empty.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["faces"].as_array().unwrap().len(), 1);
+    assert_eq!(lines[1]["error_code"], "FRS.0021");
+
+    // A configured limit is honoured: 640 px per side refuses a 1600 px photo before decoding.
+    let cfg = dir.join("small-limit.toml");
+    std::fs::write(&cfg, "[images]\nmax_dimension = 640\n").unwrap();
+    let big = media.join("group/face_recognition_obama_and_biden.jpg");
+    let (code, json, _) = facestream(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "detect",
+        "--json",
+        big.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(json["error_code"], "FRS.0013");
+}
+
+#[test]
+fn detect_json_has_the_seed_shape_and_draw_writes_an_image() {
+    let media = common::media();
+    let dir = scratch_dir();
+    let img = media.join("group/face_recognition_kit_with_rose.jpg");
+    let out = dir.join("drawn.jpg");
+    let (code, json, stderr) = facestream(&[
+        "detect",
+        "--json",
+        "--attributes",
+        "--quality",
+        img.to_str().unwrap(),
+        "--draw",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let faces = json["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 2);
+    for f in faces {
+        for k in ["top_left_x", "top_left_y", "width", "height"] {
+            assert!(f["bounding_box"][k].as_i64().unwrap() >= 0, "{k}");
+        }
+        assert!(f["score"].as_f64().unwrap() > 0.6);
+        assert_eq!(f["landmarks"].as_array().unwrap().len(), 5);
+        for k in ["age", "gender", "mask", "yaw", "pitch", "roll"] {
+            assert!(!f["attributes"][k].is_null(), "attributes.{k}");
+        }
+        for k in [
+            "blur",
+            "illumination",
+            "yaw",
+            "pitch",
+            "roll",
+            "completeness",
+            "face_size",
+            "passed",
+        ] {
+            assert!(!f["quality"][k].is_null(), "quality.{k}");
+        }
+    }
+    // Rose Leslie (left) is a woman, Kit Harington (right) a man.
+    let mut by_x: Vec<&serde_json::Value> = faces.iter().collect();
+    by_x.sort_by_key(|f| f["bounding_box"]["top_left_x"].as_i64().unwrap());
+    assert_eq!(by_x[0]["attributes"]["gender"], "female");
+    assert_eq!(by_x[1]["attributes"]["gender"], "male");
+    // The drawing is a real JPEG of the input's size, and differs from the input where boxes are.
+    let drawn = image::open(&out).unwrap().to_rgb8();
+    let orig = image::open(&img).unwrap().to_rgb8();
+    assert_eq!(drawn.dimensions(), orig.dimensions());
+    let b = &by_x[0]["bounding_box"];
+    let (x, y) = (
+        b["top_left_x"].as_u64().unwrap() as u32,
+        b["top_left_y"].as_u64().unwrap() as u32 + 10,
+    );
+    let p = drawn.get_pixel(x, y);
+    // Green (quality ok) or yellow (quality low): strong green, little blue.
+    assert!(
+        p[1] > 150 && p[2] < 100,
+        "box edge should be drawn, got {p:?}"
+    );
+}
+
+#[test]
+fn compare_says_same_and_different_people() {
+    let media = common::media();
+    let g = media.join("gallery");
+    let o1 = g.join("Barack_Obama/face_recognition_knn_test_obama1.jpg");
+    let o2 = g.join("Barack_Obama/face_recognition_obama_small.jpg");
+    let b = g.join("Joe_Biden/face_recognition_biden2.jpg");
+    let (code, same, _) = facestream(&[
+        "compare",
+        "--json",
+        o1.to_str().unwrap(),
+        o2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    println!("obama vs obama {same}");
+    assert_eq!(same["same_person"], true);
+    assert!(same["similarity"].as_f64().unwrap() > same["threshold"].as_f64().unwrap());
+    assert!(
+        same["image1_face"]["bounding_box"]["width"]
+            .as_i64()
+            .unwrap()
+            > 50
+    );
+    let (code, diff, _) = facestream(&[
+        "compare",
+        "--json",
+        o1.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(diff["same_person"], false);
+    let s = diff["similarity"].as_f64().unwrap();
+    assert!((0.0..0.46).contains(&s), "obama vs biden similarity {s}");
+    // No face in one image: a distinct error, exit code 1.
+    let land = media.join("negatives/compreface_017_0_landscape.jpg");
+    let (code, err, _) = facestream(&[
+        "compare",
+        "--json",
+        o1.to_str().unwrap(),
+        land.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(err["error_code"], "FRS.0501");
+}
+
+#[test]
+fn missing_models_or_runtime_is_a_clear_error() {
+    let dir = scratch_dir();
+    let cfg = dir.join("bad-ort.toml");
+    std::fs::write(
+        &cfg,
+        "[models]\nonnxruntime = \"/nonexistent/libonnxruntime.so\"\n",
+    )
+    .unwrap();
+    let media = common::media();
+    let img = media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg");
+    let (code, _, stderr) = facestream(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "detect",
+        img.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("ONNX Runtime") && stderr.contains("/nonexistent"),
+        "{stderr}"
+    );
+    let cfg2 = dir.join("bad-key.toml");
+    std::fs::write(&cfg2, "[detector]\nscore_threshold = 7\n").unwrap();
+    let (code, _, stderr) = facestream(&[
+        "--config",
+        cfg2.to_str().unwrap(),
+        "detect",
+        img.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("detector.score_threshold"), "{stderr}");
+}
