@@ -94,32 +94,47 @@ impl Frame {
 
     /// Scale + translate only (every resize and box crop): the column weights are computed once and
     /// rows read directly, several times faster than sampling each pixel through `sample`.
-    fn warp_axis_aligned(&self, m: &[f32; 6], out_w: usize, out_h: usize, mut put: impl FnMut(usize, usize, [f32; 3])) {
+    fn warp_axis_aligned(
+        &self,
+        m: &[f32; 6],
+        out_w: usize,
+        out_h: usize,
+        mut put: impl FnMut(usize, usize, [f32; 3]),
+    ) {
         let (w, h) = (self.width as i64, self.height as i64);
         // For each output column: the two source columns (clamped, with a 0 weight when outside) and weights.
-        let taps = |n_out: usize, scale: f32, offset: f32, n_src: i64| -> Vec<(usize, usize, f32, f32)> {
-            (0..n_out)
-                .map(|i| {
-                    let s = scale * i as f32 + offset;
-                    let s0 = s.floor();
-                    let f = s - s0;
-                    let i0 = s0 as i64;
-                    let (mut w0, mut w1) = (1.0 - f, f);
-                    if i0 < 0 || i0 >= n_src {
-                        w0 = 0.0;
-                    }
-                    if i0 + 1 < 0 || i0 + 1 >= n_src {
-                        w1 = 0.0;
-                    }
-                    (i0.clamp(0, n_src - 1) as usize, (i0 + 1).clamp(0, n_src - 1) as usize, w0, w1)
-                })
-                .collect()
-        };
+        let taps =
+            |n_out: usize, scale: f32, offset: f32, n_src: i64| -> Vec<(usize, usize, f32, f32)> {
+                (0..n_out)
+                    .map(|i| {
+                        let s = scale * i as f32 + offset;
+                        let s0 = s.floor();
+                        let f = s - s0;
+                        let i0 = s0 as i64;
+                        let (mut w0, mut w1) = (1.0 - f, f);
+                        if i0 < 0 || i0 >= n_src {
+                            w0 = 0.0;
+                        }
+                        if i0 + 1 < 0 || i0 + 1 >= n_src {
+                            w1 = 0.0;
+                        }
+                        (
+                            i0.clamp(0, n_src - 1) as usize,
+                            (i0 + 1).clamp(0, n_src - 1) as usize,
+                            w0,
+                            w1,
+                        )
+                    })
+                    .collect()
+            };
         let cols = taps(out_w, m[0], m[2], w);
         let rows = taps(out_h, m[4], m[5], h);
         let stride = self.width as usize * 3;
         for (y, &(r0, r1, wy0, wy1)) in rows.iter().enumerate() {
-            let (row0, row1) = (&self.rgb[r0 * stride..(r0 + 1) * stride], &self.rgb[r1 * stride..(r1 + 1) * stride]);
+            let (row0, row1) = (
+                &self.rgb[r0 * stride..(r0 + 1) * stride],
+                &self.rgb[r1 * stride..(r1 + 1) * stride],
+            );
             for (x, &(c0, c1, wx0, wx1)) in cols.iter().enumerate() {
                 let (a, b) = (c0 * 3, c1 * 3);
                 let mut px = [0f32; 3];
