@@ -155,3 +155,80 @@ fn landmarks_fall_on_the_face_in_the_right_order() {
     assert!(re[0] < le[0] && rm[0] < lm[0]);
     assert!(re[1] < nose[1] && nose[1] < rm[1]);
 }
+
+/// Box-level ground truth: dlib's hand-labelled VOC boxes (matched when either box's centre lies in the
+/// other) and CompreFace's nose points (matched when the nose lies in a detected box).
+#[test]
+fn box_level_recall_on_voc_boxes_and_compreface_noses() {
+    let media = common::media();
+    let mut an = common::analyzer();
+    let attr = |tag: &str, name: &str| -> f32 {
+        let key = format!("{name}='");
+        let i = tag.find(&key).unwrap() + key.len();
+        tag[i..].split('\'').next().unwrap().parse().unwrap()
+    };
+    let (mut voc_total, mut voc_found) = (0, 0);
+    for xml in ["testing.xml", "training.xml"] {
+        let text =
+            std::fs::read_to_string(media.join("benchmark/dlib_voc_faces").join(xml)).unwrap();
+        for chunk in text.split("<image file='").skip(1) {
+            let file = chunk.split('\'').next().unwrap();
+            let dets: Vec<_> = an
+                .detect_verified(&common::load(
+                    &media.join("benchmark/dlib_voc_faces").join(file),
+                ))
+                .unwrap()
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect();
+            let body = chunk.split("</image>").next().unwrap();
+            for tag in body.split("<box ").skip(1) {
+                let (t, l, w, h) = (
+                    attr(tag, "top"),
+                    attr(tag, "left"),
+                    attr(tag, "width"),
+                    attr(tag, "height"),
+                );
+                voc_total += 1;
+                let hit = dets.iter().any(|d| {
+                    let (dcx, dcy) = (d.x + d.w / 2.0, d.y + d.h / 2.0);
+                    let (gcx, gcy) = (l + w / 2.0, t + h / 2.0);
+                    (dcx > l && dcx < l + w && dcy > t && dcy < t + h)
+                        || (gcx > d.x && gcx < d.x + d.w && gcy > d.y && gcy < d.y + d.h)
+                });
+                voc_found += hit as usize;
+            }
+        }
+    }
+    let (mut nose_total, mut nose_found) = (0, 0);
+    let dir = media.join("benchmark/compreface_samples");
+    let noses = std::fs::read_to_string(dir.join("noses.csv")).unwrap();
+    for line in noses.lines().skip(1) {
+        let f = common::csv_fields(line);
+        let path = dir.join(&f[0]);
+        if !path.exists() {
+            continue; // the single-face A/B/C photos live in the gallery, downscaled: their coordinates do not apply
+        }
+        let dets: Vec<_> = an
+            .detect_verified(&common::load(&path))
+            .unwrap()
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        for pt in f[2].split_whitespace() {
+            let (x, y) = pt.split_once(':').unwrap();
+            let (x, y): (f32, f32) = (x.parse().unwrap(), y.parse().unwrap());
+            nose_total += 1;
+            nose_found += dets
+                .iter()
+                .any(|d| x > d.x && x < d.x + d.w && y > d.y && y < d.y + d.h)
+                as usize;
+        }
+    }
+    let voc = voc_found as f64 / voc_total as f64;
+    let nose = nose_found as f64 / nose_total as f64;
+    println!("VOC boxes: recall {voc:.3} ({voc_found}/{voc_total}); CompreFace noses: recall {nose:.3} ({nose_found}/{nose_total})");
+    assert!(voc_total >= 20 && nose_total >= 30);
+    assert!(voc >= 0.95, "VOC recall {voc:.3}");
+    assert!(nose >= 0.95, "nose recall {nose:.3}");
+}
