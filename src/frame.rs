@@ -81,10 +81,12 @@ impl Frame {
         mut put: impl FnMut(usize, usize, [f32; 3]),
     ) {
         let m = &dst_to_src.0;
+        if m[1] == 0.0 && m[3] == 0.0 {
+            return self.warp_axis_aligned(m, out_w, out_h, put);
+        }
         for y in 0..out_h {
-            let (yf, mut sx, mut sy) = (y as f32, 0.0, 0.0);
-            sx += m[1] * yf + m[2];
-            sy += m[4] * yf + m[5];
+            let sx = m[1] * y as f32 + m[2];
+            let sy = m[4] * y as f32 + m[5];
             for x in 0..out_w {
                 let xf = x as f32;
                 put(x, y, self.sample(m[0] * xf + sx, m[3] * xf + sy));

@@ -2,7 +2,7 @@
 
 mod common;
 
-use facestream::analyze::{largest, Wanted};
+use facestream::analyze::Wanted;
 
 const ATTRS: Wanted = Wanted {
     attributes: true,
@@ -61,8 +61,7 @@ fn mask_is_right_on_at_least_95_percent_of_masked_and_bare_faces() {
         let f = common::load(p);
         let faces = an.analyze(&f, ATTRS).unwrap();
         // Score the largest face (the labelled one); a photo with no face found counts as wrong.
-        let dets: Vec<_> = faces.iter().map(|f| f.detection.clone()).collect();
-        let got = largest(&dets).map(|i| faces[i].attributes.as_ref().unwrap().mask);
+        let got = common::largest_face(&faces).map(|i| faces[i].attributes.as_ref().unwrap().mask);
         total += 1;
         if got == Some(*masked) {
             right += 1;
@@ -119,8 +118,7 @@ fn gender_and_age_on_labelled_faces() {
         for p in common::images_in(&media.join("gallery").join(who)) {
             let f = common::load(&p);
             let faces = an.analyze(&f, ATTRS).unwrap();
-            let dets: Vec<_> = faces.iter().map(|f| f.detection.clone()).collect();
-            let Some(i) = largest(&dets) else {
+            let Some(i) = common::largest_face(&faces) else {
                 misses.push(format!("{}: no face", p.display()));
                 g_total += 1;
                 continue;
@@ -253,8 +251,7 @@ fn antispoof_separates_the_reference_samples() {
     let mut score = |name: &str| {
         let f = common::load(&media.join("spoof").join(name));
         let faces = an.analyze(&f, w).unwrap();
-        let dets: Vec<_> = faces.iter().map(|f| f.detection.clone()).collect();
-        let i = largest(&dets).unwrap_or_else(|| panic!("{name}: no face"));
+        let i = common::largest_face(&faces).unwrap_or_else(|| panic!("{name}: no face"));
         faces[i].real_score.unwrap()
     };
     let (t1, f1, f2) = (

@@ -76,17 +76,13 @@ impl Analyzer {
     }
 
     pub fn embedder(&mut self) -> Result<&mut Embedder, ModelError> {
-        if self.embedder.is_none() {
-            self.embedder = Some(Embedder::open(&self.settings, self.cfg.models.embedder)?);
-        }
-        Ok(self.embedder.as_mut().expect("just set"))
+        let (settings, kind) = (&self.settings, self.cfg.models.embedder);
+        opened(&mut self.embedder, || Embedder::open(settings, kind))
     }
 
     pub fn mesh_model(&mut self) -> Result<&mut mesh::MeshModel, ModelError> {
-        if self.mesh.is_none() {
-            self.mesh = Some(mesh::MeshModel::open(&self.settings)?);
-        }
-        Ok(self.mesh.as_mut().expect("just set"))
+        let settings = &self.settings;
+        opened(&mut self.mesh, || mesh::MeshModel::open(settings))
     }
 
     /// Detects and analyses every face of one image.
@@ -122,7 +118,12 @@ impl Analyzer {
             .map(|(f, _)| *f)
             .collect();
         const CONFIDENT_MASK: f32 = 0.9;
-        let masked = self.attribute_models()?.mask_probabilities(&doubtful)?;
+        // Only open the mask and age/gender sessions when some face actually needs the second opinion.
+        let masked = if doubtful.is_empty() {
+            vec![]
+        } else {
+            self.attribute_models()?.mask_probabilities(&doubtful)?
+        };
         let mut masked = masked.into_iter();
         Ok(dets
             .into_iter()
@@ -135,13 +136,15 @@ impl Analyzer {
     }
 
     fn attribute_models(&mut self) -> Result<&mut attributes::AttributeModels, ModelError> {
-        if self.attributes.is_none() {
-            self.attributes = Some(attributes::AttributeModels::open(
-                &self.settings,
-                self.cfg.attributes.mask_threshold,
-            )?);
-        }
-        Ok(self.attributes.as_mut().expect("just set"))
+        let (settings, threshold) = (&self.settings, self.cfg.attributes.mask_threshold);
+        opened(&mut self.attributes, || {
+            attributes::AttributeModels::open(settings, threshold)
+        })
+    }
+
+    fn antispoof_models(&mut self) -> Result<&mut antispoof::AntiSpoof, ModelError> {
+        let settings = &self.settings;
+        opened(&mut self.antispoof, || antispoof::AntiSpoof::open(settings))
     }
 
     /// Analyses faces already detected in `frame`; every model runs once over all faces (batched).
@@ -175,12 +178,7 @@ impl Analyzer {
             vec![None; dets.len()]
         };
         let real = if want.antispoof {
-            if self.antispoof.is_none() {
-                self.antispoof = Some(antispoof::AntiSpoof::open(&self.settings)?);
-            }
-            self.antispoof
-                .as_mut()
-                .expect("just set")
+            self.antispoof_models()?
                 .real_scores(&faces)?
                 .into_iter()
                 .map(Some)
@@ -215,6 +213,17 @@ impl Analyzer {
                 },
             )
             .collect())
+    }
+}
+
+/// The model in `slot`, opened on first use.
+fn opened<T>(
+    slot: &mut Option<T>,
+    open: impl FnOnce() -> Result<T, ModelError>,
+) -> Result<&mut T, ModelError> {
+    match slot {
+        Some(model) => Ok(model),
+        None => Ok(slot.insert(open()?)),
     }
 }
 

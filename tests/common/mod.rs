@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use facestream::analyze::Analyzer;
+use facestream::analyze::{Analyzer, FaceAnalysis};
 use facestream::config::Config;
 use facestream::frame::Frame;
 use facestream::ingest::image::load_image;
@@ -59,4 +59,10 @@ pub fn csv_fields(line: &str) -> Vec<String> {
     }
     out.push(cur);
     out
+}
+
+/// Index of the largest analysed face (the labelled one in single-person photos).
+pub fn largest_face(faces: &[FaceAnalysis]) -> Option<usize> {
+    let dets: Vec<_> = faces.iter().map(|f| f.detection.clone()).collect();
+    facestream::analyze::largest(&dets)
 }
