@@ -7,6 +7,7 @@ pub mod crops;
 pub mod embed;
 pub mod mesh;
 pub mod quality;
+pub mod stage;
 
 use crate::config::Config;
 use crate::detect::{Detection, Detector};

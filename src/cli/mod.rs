@@ -1,9 +1,12 @@
 //! Command line: `facestream <command>`. Each command lives in its own file.
 
+mod analyze_video;
 mod bench;
 mod compare;
 mod demo;
 mod detect;
+mod draw_video;
+pub mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +39,10 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Measure detection and embedding throughput at batch 1 and 8, and the wrapper's overhead.
     Bench(bench::BenchArgs),
+    /// Run the daemon: watch the configured cameras and publish face events to MQTT.
+    Run(run::RunArgs),
+    /// Run the pipeline over one video file and write its face events as JSON Lines.
+    Analyze(analyze_video::AnalyzeArgs),
 }
 
 /// Runs the parsed command; returns the process exit code. Errors about input are reported by
@@ -47,6 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(a) => compare::run(&cfg, a),
         Command::Demo(a) => demo::run(&cfg, a),
         Command::Bench(a) => bench::run(&cfg, a),
+        Command::Run(a) => run::run(cli.config.as_deref(), cfg, a),
+        Command::Analyze(a) => analyze_video::run(&cfg, a),
     }
 }
 

@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod stream;
+pub use stream::{
+    CameraConfig, HttpConfig, MqttConfig, PipelineConfig, StorageConfig, TrackingConfig, WhenFull,
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -18,7 +23,7 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_string(),
         message: message.into(),
@@ -41,6 +46,17 @@ pub struct Config {
     pub attributes: AttributesConfig,
     /// Face comparison (1:1) settings.
     pub compare: CompareConfig,
+    /// Video sources watched by `facestream run`.
+    pub cameras: Vec<CameraConfig>,
+    /// Buffers and batching between the daemon's stages.
+    pub pipeline: PipelineConfig,
+    /// Multi-face tracking per camera.
+    pub tracking: TrackingConfig,
+    /// Event delivery.
+    pub mqtt: MqttConfig,
+    /// Metrics and health endpoint.
+    pub http: HttpConfig,
+    pub storage: StorageConfig,
 }
 
 /// Which face embedder turns an aligned face into a vector.
@@ -297,11 +313,11 @@ impl Config {
         if let Some(t) = self.compare.threshold {
             unit("compare.threshold", t)?;
         }
-        Ok(())
+        stream::validate(self)
     }
 }
 
-fn unit(key: &str, v: f32) -> Result<(), ConfigError> {
+pub(crate) fn unit(key: &str, v: f32) -> Result<(), ConfigError> {
     if !(0.0..=1.0).contains(&v) {
         return Err(invalid(key, format!("must be between 0 and 1, got {v}")));
     }

@@ -1,2 +1,7 @@
-//! Ingest: where pictures enter the pipeline (still images now; cameras and files in the daemon).
+//! Ingest: where pictures enter the pipeline — still images, and camera / file streams through
+//! GStreamer into per-camera bounded queues.
+pub mod camera;
+pub mod clock;
+pub mod gst;
 pub mod image;
+pub mod queue;

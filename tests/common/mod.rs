@@ -8,6 +8,8 @@ use facestream::config::Config;
 use facestream::frame::Frame;
 use facestream::ingest::image::load_image;
 
+pub mod services;
+
 pub fn media() -> PathBuf {
     let p = std::env::var_os("FACESTREAM_MEDIA")
         .map(PathBuf::from)

@@ -1,0 +1,90 @@
+//! The analysis stage: attributes and quality for the frames a track chose (start, updates, and
+//! its best face at the end), turned into face events. Never runs on every frame.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use base64::Engine;
+use crossbeam_channel::{Receiver, Sender};
+
+use super::crops::box_crop;
+use super::{Analyzer, Wanted};
+use crate::api::shapes::FaceJson;
+use crate::frame::Frame;
+use crate::messages::{Event, FaceEvent, TrackMsg, TrackPhase};
+use crate::metrics::Metrics;
+use crate::models::ModelError;
+
+pub struct AnalyzeStage {
+    pub analyzer: Analyzer,
+    pub input: Receiver<TrackMsg>,
+    pub out: Sender<Event>,
+    pub snapshots: bool,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AnalyzeStage {
+    pub fn run(mut self) -> Result<(), ModelError> {
+        let want = Wanted {
+            attributes: true,
+            quality: true,
+            antispoof: false,
+            embedding: false,
+        };
+        for m in self.input.iter() {
+            let analysed =
+                self.analyzer
+                    .analyze_found(&m.frame, vec![(m.detection.clone(), None)], want)?;
+            let Some(face) = analysed.first() else {
+                continue;
+            };
+            let json = FaceJson::from(face);
+            if m.phase == TrackPhase::Start {
+                self.metrics.tracks_started.fetch_add(1, Ordering::Relaxed);
+            }
+            let snapshot = (self.snapshots && m.phase == TrackPhase::End)
+                .then(|| snapshot_jpeg(&m.frame, &m.detection))
+                .flatten();
+            let ev = FaceEvent {
+                camera: m.camera.to_string(),
+                track_id: m.track_id,
+                event: m.phase,
+                timestamp_ms: m.pts_ms,
+                wall_time_ms: m.wall_ms,
+                first_seen_ms: m.first_ms,
+                last_seen_ms: m.last_ms,
+                frames: m.hits,
+                bounding_box: json.bounding_box,
+                score: json.score,
+                landmarks: json.landmarks,
+                frame_width: m.frame.width,
+                frame_height: m.frame.height,
+                attributes: json.attributes,
+                quality: json.quality,
+                snapshot_jpeg: snapshot,
+            };
+            if self.out.send(Event::Face(Box::new(ev))).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The face with a margin, as a base64 JPEG of at most 160 px.
+fn snapshot_jpeg(frame: &Frame, d: &crate::detect::Detection) -> Option<String> {
+    let margin = 0.25 * d.w.max(d.h);
+    let side = ((d.w.max(d.h) + 2.0 * margin) as usize).clamp(16, 160);
+    let m = box_crop(frame, d, margin, side);
+    let mut rgb = vec![0u8; side * side * 3];
+    frame.warp(&m, side, side, |x, y, p| {
+        let i = (y * side + x) * 3;
+        rgb[i] = p[0] as u8;
+        rgb[i + 1] = p[1] as u8;
+        rgb[i + 2] = p[2] as u8;
+    });
+    let img = image::RgbImage::from_raw(side as u32, side as u32, rgb)?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).ok()?;
+    Some(base64::engine::general_purpose::STANDARD.encode(out.into_inner()))
+}

@@ -1,0 +1,100 @@
+//! `facestream run [--config FILE]`: the daemon. Without a config it runs the embedded default:
+//! the sample video as a looping camera and a private Mosquitto on 127.0.0.1:1883.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::{CameraConfig, Config};
+use crate::daemon::{http, Daemon, RunOptions};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Also write every event to this JSON Lines file (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+}
+
+/// The embedded default: one looping sample video and the embedded broker.
+pub fn embedded_default(media: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.cameras.push(CameraConfig {
+        id: "sample".into(),
+        uri: media
+            .join("video/face_recognition_short_hamilton_clip.mp4")
+            .display()
+            .to_string(),
+        detect_fps: 10.0,
+        enabled: true,
+        looping: true,
+    });
+    cfg.mqtt.embedded_broker = true;
+    cfg
+}
+
+pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Result<ExitCode> {
+    let cfg = if config_path.is_none() {
+        eprintln!("facestream: no --config: running the embedded default (sample video, broker on 127.0.0.1:1883); watch with: mosquitto_sub -t 'facestream/#' -v");
+        embedded_default(&super::default_media_dir())
+    } else {
+        cfg
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut daemon = Daemon::start(cfg.clone(), RunOptions { jsonl: a.events, ..Default::default() })?;
+        if !cfg.http.bind.is_empty() {
+            let (bind, m) = (cfg.http.bind.clone(), daemon.metrics.clone());
+            tokio::spawn(async move {
+                if let Err(e) = http::serve(bind, m).await {
+                    tracing::error!(error = %e, "metrics endpoint failed");
+                }
+            });
+        }
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        let mut usec = 0u64;
+        if sd_notify::watchdog_enabled(false, &mut usec) {
+            let m = daemon.metrics.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_micros(usec / 2));
+                loop {
+                    tick.tick().await;
+                    // Only a pipeline that still moves keeps the watchdog quiet.
+                    if http::healthy(&m) {
+                        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                    }
+                }
+            });
+        }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+                    match config_path.map(Config::load) {
+                        Some(Ok(new)) => match daemon.reload(&new) {
+                            Ok(()) => tracing::info!(cameras = ?daemon.camera_ids(), "configuration reloaded"),
+                            Err(e) => tracing::error!(error = %e, "reload failed"),
+                        },
+                        Some(Err(e)) => tracing::error!(error = %e, "reload refused: the new configuration is invalid; keeping the old one"),
+                        None => tracing::warn!("SIGHUP ignored: running the embedded default, there is no file to reload"),
+                    }
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+                }
+            }
+        }
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        tracing::info!("stopping: draining the pipeline and flushing events");
+        tokio::task::spawn_blocking(move || daemon.shutdown()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,261 @@
+//! Daemon settings: cameras, pipeline buffers, tracking, MQTT, HTTP. Part of the one TOML file.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{invalid, ConfigError};
+
+/// One video source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Name used in MQTT topics and metrics: 1–64 of letters, digits, `-`, `_`.
+    pub id: String,
+    /// `rtsp://…`, `file:///…`, or a plain file path.
+    pub uri: String,
+    /// Frames per second fed to detection (0 = every frame).
+    #[serde(default)]
+    pub detect_fps: f32,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Files only: start again at the end instead of stopping.
+    #[serde(default, rename = "loop")]
+    pub looping: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a full buffer does with a new item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Wait for room (offline analysis: nothing is lost).
+    Block,
+    /// Drop the oldest queued item to make room (live cameras: stay current).
+    DropOldest,
+    /// Drop the new item.
+    DropNewest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Frames per detection run, across cameras (1..=32).
+    pub batch_size: usize,
+    /// Longest wait for a batch to fill, in ms.
+    pub batch_timeout_ms: u64,
+    /// Frames queued per camera between ingest and detection (1..=256).
+    pub frame_queue: usize,
+    /// Policy of the per-camera frame queue when detection falls behind.
+    pub frame_queue_when_full: WhenFull,
+    /// Items queued between the later stages (they always block: events are never dropped).
+    pub stage_queue: usize,
+    /// Width frames are scaled to at ingest (aspect kept); detection works at this size.
+    pub ingest_width: u32,
+    /// A camera that delivers no frame for this long is restarted (ms).
+    pub no_frame_timeout_ms: u64,
+    /// First reconnect delay (ms); doubles per failure up to `backoff_max_ms`.
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// RTSP jitter-buffer latency (ms).
+    pub rtsp_latency_ms: u32,
+    /// RTSP over TCP only. Off: UDP first with rtspsrc's automatic TCP fallback.
+    pub rtsp_tcp_only: bool,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 4,
+            batch_timeout_ms: 40,
+            frame_queue: 4,
+            frame_queue_when_full: WhenFull::DropOldest,
+            stage_queue: 64,
+            ingest_width: 640,
+            no_frame_timeout_ms: 5000,
+            backoff_initial_ms: 500,
+            backoff_max_ms: 30_000,
+            rtsp_latency_ms: 100,
+            rtsp_tcp_only: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackingConfig {
+    /// Smallest overlap (IoU) between a predicted track box and a detection to join them.
+    pub min_iou: f32,
+    /// A track unseen for this long ends (ms of stream time).
+    pub max_missed_ms: u64,
+    /// Detections before a track is announced (filters one-frame false positives).
+    pub min_hits: u32,
+    /// Least time between two `update` events of a track (ms).
+    pub update_interval_ms: u64,
+    /// Attach the best face of a track as a base64 JPEG to `end` events.
+    pub snapshot: bool,
+}
+
+impl Default for TrackingConfig {
+    fn default() -> Self {
+        Self {
+            min_iou: 0.3,
+            max_missed_ms: 1000,
+            min_hits: 2,
+            update_interval_ms: 1000,
+            snapshot: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    /// Topics are `<topic_prefix>/<camera>/face`, `…/status` and `<topic_prefix>/available`.
+    pub topic_prefix: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// TLS to the broker. Not built in this version: `true` is refused at start.
+    pub tls: bool,
+    /// Events held while the broker is unreachable; beyond this the oldest are dropped and counted.
+    pub buffer_capacity: usize,
+    /// Start a private Mosquitto on `host:port` (loopback only) and stop it on exit.
+    pub embedded_broker: bool,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            host: "127.0.0.1".into(),
+            port: 1883,
+            client_id: "facestream".into(),
+            topic_prefix: "facestream".into(),
+            username: None,
+            password: None,
+            tls: false,
+            buffer_capacity: 10_000,
+            embedded_broker: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of `/metrics` (Prometheus) and `/healthz`; empty turns them off.
+    pub bind: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Where the daemon keeps its state.
+    pub dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            dir: std::env::var_os("STATE_DIRECTORY")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/var/lib/facestream")),
+        }
+    }
+}
+
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, c) in cfg.cameras.iter().enumerate() {
+        let key = |k: &str| format!("cameras[{i}].{k}");
+        if !valid_id(&c.id) {
+            return Err(invalid(
+                &key("id"),
+                format!("{:?}: use 1-64 letters, digits, - or _", c.id),
+            ));
+        }
+        if !seen.insert(c.id.clone()) {
+            return Err(invalid(&key("id"), format!("{:?} is used twice", c.id)));
+        }
+        if c.uri.trim().is_empty() {
+            return Err(invalid(&key("uri"), "must not be empty"));
+        }
+        if !(0.0..=240.0).contains(&c.detect_fps) {
+            return Err(invalid(
+                &key("detect_fps"),
+                "must be 0..=240 (0 = every frame)",
+            ));
+        }
+    }
+    let p = &cfg.pipeline;
+    if !(1..=32).contains(&p.batch_size) {
+        return Err(invalid("pipeline.batch_size", "must be 1..=32"));
+    }
+    if !(1..=256).contains(&p.frame_queue) {
+        return Err(invalid("pipeline.frame_queue", "must be 1..=256"));
+    }
+    if p.stage_queue == 0 {
+        return Err(invalid("pipeline.stage_queue", "must be at least 1"));
+    }
+    if !(64..=4096).contains(&p.ingest_width) {
+        return Err(invalid("pipeline.ingest_width", "must be 64..=4096"));
+    }
+    if p.backoff_initial_ms == 0 || p.backoff_max_ms < p.backoff_initial_ms {
+        return Err(invalid(
+            "pipeline.backoff_max_ms",
+            "backoff_initial_ms must be > 0 and <= backoff_max_ms",
+        ));
+    }
+    if p.no_frame_timeout_ms < 500 {
+        return Err(invalid(
+            "pipeline.no_frame_timeout_ms",
+            "must be at least 500",
+        ));
+    }
+    super::unit("tracking.min_iou", cfg.tracking.min_iou)?;
+    let m = &cfg.mqtt;
+    if m.tls {
+        return Err(invalid(
+            "mqtt.tls",
+            "TLS to the broker is not supported in this version",
+        ));
+    }
+    if m.enabled && (m.host.is_empty() || m.port == 0) {
+        return Err(invalid(
+            "mqtt.host",
+            "host and port are required when mqtt.enabled",
+        ));
+    }
+    if m.topic_prefix.is_empty() || m.topic_prefix.contains(['#', '+']) {
+        return Err(invalid(
+            "mqtt.topic_prefix",
+            "must be non-empty without wildcards",
+        ));
+    }
+    if m.buffer_capacity == 0 {
+        return Err(invalid("mqtt.buffer_capacity", "must be at least 1"));
+    }
+    Ok(())
+}

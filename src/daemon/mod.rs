@@ -1,0 +1,320 @@
+//! The daemon: wires ingest → detect → track → analyze → publish on bounded channels, starts and
+//! stops cameras (also on reload), and shuts down in stage order so every event is flushed.
+
+pub mod http;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use crate::analyze::stage::AnalyzeStage;
+use crate::analyze::Analyzer;
+use crate::config::{CameraConfig, Config, WhenFull};
+use crate::detect::stage::DetectStage;
+use crate::detect::Detector;
+use crate::ingest::camera::{Camera, CameraSettings, SourceOpener};
+use crate::ingest::clock::RealClock;
+use crate::ingest::gst::GstOpener;
+use crate::ingest::queue::FrameQueues;
+use crate::messages::Event;
+use crate::metrics::Metrics;
+use crate::models::{ModelError, SessionSettings};
+use crate::publish::broker::EmbeddedBroker;
+use crate::publish::jsonl::JsonlSink;
+use crate::publish::mqtt::MqttSink;
+use crate::publish::{PublishStage, Sink};
+use crate::track::stage::{TrackStage, TrackedFrame};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("{0}")]
+    Ingest(#[from] crate::ingest::camera::IngestError),
+    #[error("embedded broker: {0}")]
+    Broker(std::io::Error),
+    #[error("event file {path}: {source}")]
+    EventFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// How this run differs from a live daemon.
+pub struct RunOptions {
+    /// Pace files in real time (they stand in for cameras); off for offline analysis.
+    pub realtime_files: bool,
+    /// Also write events to this JSONL file (`-` = standard output).
+    pub jsonl: Option<PathBuf>,
+    /// Only face events in the JSONL output.
+    pub jsonl_faces_only: bool,
+    /// Override the frame queue policy (offline analysis blocks instead of dropping).
+    pub frame_policy: Option<WhenFull>,
+    /// Every tracked frame, for annotated video output.
+    pub tracked_frames: Option<Sender<TrackedFrame>>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            realtime_files: true,
+            jsonl: None,
+            jsonl_faces_only: false,
+            frame_policy: None,
+            tracked_frames: None,
+        }
+    }
+}
+
+struct RunningCamera {
+    cfg: CameraConfig,
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+pub struct Daemon {
+    cfg: Config,
+    opts: RunOptions,
+    pub metrics: Arc<Metrics>,
+    queues: Arc<FrameQueues>,
+    events: Option<Sender<Event>>,
+    cameras: HashMap<String, RunningCamera>,
+    drain: Arc<AtomicBool>,
+    stages: Vec<(&'static str, JoinHandle<()>)>,
+    _broker: Option<EmbeddedBroker>,
+}
+
+fn spawn(
+    name: &'static str,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, DaemonError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(DaemonError::Thread)
+}
+
+impl Daemon {
+    pub fn start(cfg: Config, opts: RunOptions) -> Result<Self, DaemonError> {
+        crate::ingest::gst::init()?;
+        let broker = if cfg.mqtt.enabled && cfg.mqtt.embedded_broker {
+            Some(EmbeddedBroker::start(cfg.mqtt.port).map_err(DaemonError::Broker)?)
+        } else {
+            None
+        };
+        let metrics = Arc::new(Metrics::default());
+        let settings = SessionSettings::from_config(&cfg.models);
+        // Open every model before any thread starts, so a model problem fails the start.
+        let detector = Detector::open(&settings, &cfg.detector)?;
+        let analyzer = Analyzer::open(&cfg)?;
+
+        let mut sinks: Vec<Box<dyn Sink>> = vec![];
+        if cfg.mqtt.enabled {
+            sinks.push(Box::new(MqttSink::new(&cfg.mqtt, metrics.clone())));
+        }
+        if let Some(path) = &opts.jsonl {
+            let sink = if path.as_os_str() == "-" {
+                JsonlSink::new(
+                    Box::new(std::io::stdout()),
+                    &cfg.mqtt.topic_prefix,
+                    opts.jsonl_faces_only,
+                )
+            } else {
+                JsonlSink::create(path, &cfg.mqtt.topic_prefix, opts.jsonl_faces_only).map_err(
+                    |source| DaemonError::EventFile {
+                        path: path.clone(),
+                        source,
+                    },
+                )?
+            };
+            sinks.push(Box::new(sink));
+        }
+
+        let q = cfg.pipeline.stage_queue;
+        let (events_tx, events_rx) = crossbeam_channel::bounded::<Event>(q);
+        let (det_tx, det_rx) = crossbeam_channel::bounded(q);
+        let (trk_tx, trk_rx) = crossbeam_channel::bounded(q);
+        let queues = Arc::new(FrameQueues::default());
+        let drain = Arc::new(AtomicBool::new(false));
+        let mut stages = vec![];
+        stages.push((
+            "publish",
+            spawn("publish", move || {
+                PublishStage {
+                    input: events_rx,
+                    sinks,
+                }
+                .run()
+            })?,
+        ));
+        let analyze = AnalyzeStage {
+            analyzer,
+            input: trk_rx,
+            out: events_tx.clone(),
+            snapshots: cfg.tracking.snapshot,
+            metrics: metrics.clone(),
+        };
+        stages.push((
+            "analyze",
+            spawn("analyze", move || {
+                if let Err(e) = analyze.run() {
+                    tracing::error!(error = %e, "analysis stage failed");
+                }
+            })?,
+        ));
+        let track = TrackStage {
+            input: det_rx,
+            out: trk_tx,
+            cfg: cfg.tracking.clone(),
+            tracked_frames: opts.tracked_frames.clone(),
+        };
+        stages.push(("track", spawn("track", move || track.run())?));
+        let detect = DetectStage {
+            detector,
+            queues: queues.clone(),
+            out: det_tx,
+            batch_size: cfg.pipeline.batch_size,
+            batch_timeout: Duration::from_millis(cfg.pipeline.batch_timeout_ms),
+            metrics: metrics.clone(),
+            drain: drain.clone(),
+        };
+        stages.push((
+            "detect",
+            spawn("detect", move || {
+                if let Err(e) = detect.run() {
+                    tracing::error!(error = %e, "detection stage failed");
+                }
+            })?,
+        ));
+
+        let mut d = Daemon {
+            cfg: cfg.clone(),
+            opts,
+            metrics,
+            queues,
+            events: Some(events_tx),
+            cameras: HashMap::new(),
+            drain,
+            stages,
+            _broker: broker,
+        };
+        for c in cfg.cameras.iter().filter(|c| c.enabled) {
+            d.start_camera(c.clone())?;
+        }
+        Ok(d)
+    }
+
+    fn start_camera(&mut self, c: CameraConfig) -> Result<(), DaemonError> {
+        let Some(events) = self.events.clone() else {
+            return Ok(());
+        };
+        let settings = CameraSettings::new(&c, &self.cfg.pipeline, self.opts.realtime_files);
+        let policy = self
+            .opts
+            .frame_policy
+            .unwrap_or(self.cfg.pipeline.frame_queue_when_full);
+        let queue = self
+            .queues
+            .add(settings.id.clone(), self.cfg.pipeline.frame_queue, policy);
+        let stop = Arc::new(AtomicBool::new(false));
+        let opener: Box<dyn SourceOpener> = Box::new(GstOpener {
+            rtsp_tcp_only: self.cfg.pipeline.rtsp_tcp_only,
+        });
+        let camera = Camera::new(
+            settings,
+            opener,
+            Arc::new(RealClock::default()),
+            queue,
+            events,
+            self.metrics.clone(),
+            stop.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("camera-{}", c.id))
+            .spawn(move || camera.run())
+            .map_err(DaemonError::Thread)?;
+        tracing::info!(camera = %c.id, uri = %c.uri, "camera started");
+        self.cameras.insert(
+            c.id.clone(),
+            RunningCamera {
+                cfg: c,
+                stop,
+                handle,
+            },
+        );
+        Ok(())
+    }
+
+    fn stop_camera(&mut self, id: &str) {
+        if let Some(rc) = self.cameras.remove(id) {
+            rc.stop.store(true, Ordering::Relaxed);
+            let _ = rc.handle.join();
+            tracing::info!(camera = id, "camera stopped");
+        }
+    }
+
+    /// Applies a new configuration's cameras: removed or changed cameras stop, new or changed ones
+    /// start; unchanged cameras keep running untouched. Other settings need a restart.
+    pub fn reload(&mut self, new: &Config) -> Result<(), DaemonError> {
+        let wanted: HashMap<&str, &CameraConfig> = new
+            .cameras
+            .iter()
+            .filter(|c| c.enabled)
+            .map(|c| (c.id.as_str(), c))
+            .collect();
+        let current: Vec<String> = self.cameras.keys().cloned().collect();
+        for id in current {
+            if wanted
+                .get(id.as_str())
+                .is_none_or(|c| **c != self.cameras[&id].cfg)
+            {
+                self.stop_camera(&id);
+            }
+        }
+        for (id, c) in wanted {
+            if !self.cameras.contains_key(id) {
+                self.start_camera(c.clone())?;
+            }
+        }
+        self.cfg.cameras = new.cameras.clone();
+        Ok(())
+    }
+
+    /// True when every camera thread has finished (files that ended).
+    pub fn cameras_finished(&self) -> bool {
+        self.cameras.values().all(|c| c.handle.is_finished())
+    }
+
+    pub fn camera_ids(&self) -> Vec<String> {
+        self.cameras.keys().cloned().collect()
+    }
+
+    /// Stops cameras, lets every stage drain in order, and flushes the sinks.
+    pub fn shutdown(mut self) {
+        let ids: Vec<String> = self.cameras.keys().cloned().collect();
+        for id in &ids {
+            if let Some(c) = self.cameras.get(id) {
+                c.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        for id in ids {
+            self.stop_camera(&id);
+        }
+        self.drain.store(true, Ordering::Relaxed);
+        self.events = None;
+        // Stages were pushed publish, analyze, track, detect: join from the front of the flow.
+        while let Some((name, h)) = self.stages.pop() {
+            if h.join().is_err() {
+                tracing::error!(stage = name, "stage panicked");
+            }
+        }
+        let _ = &self.queues;
+    }
+}

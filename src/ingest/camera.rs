@@ -1,0 +1,364 @@
+//! One camera: open its source, pull frames, watch for silence, and reconnect with exponential
+//! backoff (gst-plugins-rs `fallbacksrc` style status). `run()` loops over a fallible `run_once()`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use super::clock::Clock;
+use super::queue::{FrameQueue, Pushed};
+use crate::config::{CameraConfig, PipelineConfig};
+use crate::frame::Frame;
+use crate::messages::{wall_ms, CameraFrame, Event, IngestItem, StatusEvent};
+use crate::metrics::{CameraFailed, FramesDropped, Metrics};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot open {uri}: {message}")]
+    Open { uri: String, message: String },
+    #[error("stream error: {0}")]
+    Stream(String),
+    #[error("no frame for {0} ms")]
+    NoFrames(u64),
+    #[error("the stream ended (server gone?)")]
+    UnexpectedEnd,
+}
+
+/// Where a camera is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CameraStatus {
+    Stopped,
+    /// Opening the source, waiting for the first frame.
+    Buffering,
+    /// Failed; waiting for the next attempt.
+    Retrying,
+    /// Frames are arriving.
+    Running,
+    /// A file reached its end (not looping).
+    Ended,
+}
+
+impl CameraStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraStatus::Stopped => "stopped",
+            CameraStatus::Buffering => "buffering",
+            CameraStatus::Retrying => "retrying",
+            CameraStatus::Running => "running",
+            CameraStatus::Ended => "ended",
+        }
+    }
+}
+
+/// One pull from a source.
+pub enum Pulled {
+    Frame { frame: Frame, pts_ms: u64 },
+    Timeout,
+    Eos,
+}
+
+pub trait FrameSource: Send {
+    fn pull(&mut self, timeout: Duration) -> Result<Pulled, IngestError>;
+}
+
+pub trait SourceOpener: Send {
+    fn open(&mut self, settings: &CameraSettings) -> Result<Box<dyn FrameSource>, IngestError>;
+}
+
+/// Settings of one camera, kept apart from its runtime state.
+#[derive(Debug, Clone)]
+pub struct CameraSettings {
+    pub id: Arc<str>,
+    pub uri: String,
+    pub detect_fps: f32,
+    pub looping: bool,
+    pub width: u32,
+    pub no_frame_timeout: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub rtsp_latency_ms: u32,
+    /// Pace file playback in real time (a file standing in for a camera); off for offline analysis.
+    pub realtime: bool,
+    /// How often a running camera republishes its status with fresh rates.
+    pub status_interval: Duration,
+}
+
+impl CameraSettings {
+    pub fn new(c: &CameraConfig, p: &PipelineConfig, realtime: bool) -> Self {
+        Self {
+            id: Arc::from(c.id.as_str()),
+            uri: c.uri.clone(),
+            detect_fps: c.detect_fps,
+            looping: c.looping,
+            width: p.ingest_width,
+            no_frame_timeout: Duration::from_millis(p.no_frame_timeout_ms),
+            backoff_initial: Duration::from_millis(p.backoff_initial_ms),
+            backoff_max: Duration::from_millis(p.backoff_max_ms),
+            rtsp_latency_ms: p.rtsp_latency_ms,
+            realtime,
+            status_interval: Duration::from_secs(10),
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.uri.starts_with("rtsp://") || self.uri.starts_with("rtsps://")
+    }
+}
+
+enum Finish {
+    Stopped,
+    Ended,
+    /// A looping file reached its end: reopen at once.
+    Loop,
+}
+
+pub struct Camera {
+    pub settings: CameraSettings,
+    pub opener: Box<dyn SourceOpener>,
+    pub clock: Arc<dyn Clock>,
+    pub queue: Arc<FrameQueue>,
+    pub events: Sender<Event>,
+    pub metrics: Arc<Metrics>,
+    pub stop: Arc<AtomicBool>,
+    status: CameraStatus,
+    seq: u64,
+    /// Stream time carried over loops and reconnects so timestamps never go back.
+    pts_offset: u64,
+    last_pts: u64,
+    rate: Rate,
+    rate_out: Rate,
+}
+
+impl Camera {
+    pub fn new(
+        settings: CameraSettings,
+        opener: Box<dyn SourceOpener>,
+        clock: Arc<dyn Clock>,
+        queue: Arc<FrameQueue>,
+        events: Sender<Event>,
+        metrics: Arc<Metrics>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            settings,
+            opener,
+            clock,
+            queue,
+            events,
+            metrics,
+            stop,
+            status: CameraStatus::Stopped,
+            seq: 0,
+            pts_offset: 0,
+            last_pts: 0,
+            rate: Rate::default(),
+            rate_out: Rate::default(),
+        }
+    }
+
+    pub fn run(mut self) {
+        let mut backoff = self.settings.backoff_initial;
+        loop {
+            if self.stopping() {
+                break;
+            }
+            self.set_status(CameraStatus::Buffering, None, None);
+            match self.run_once(&mut backoff) {
+                Ok(Finish::Stopped) => break,
+                Ok(Finish::Loop) => continue,
+                Ok(Finish::Ended) => {
+                    self.set_status(CameraStatus::Ended, None, None);
+                    self.queue.push(
+                        IngestItem::End {
+                            camera: self.settings.id.clone(),
+                            pts_ms: self.last_pts,
+                        },
+                        &self.stop,
+                    );
+                    return;
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    let wait = backoff;
+                    CameraFailed {
+                        camera: &self.settings.id,
+                        error: &msg,
+                        retry_in_ms: wait.as_millis() as u64,
+                    }
+                    .emit(&self.metrics);
+                    self.set_status(
+                        CameraStatus::Retrying,
+                        Some(msg),
+                        Some(wait.as_millis() as u64),
+                    );
+                    self.clock.sleep(wait, &self.stop);
+                    backoff = (backoff * 2).min(self.settings.backoff_max);
+                }
+            }
+        }
+        self.set_status(CameraStatus::Stopped, None, None);
+        self.queue.push(
+            IngestItem::End {
+                camera: self.settings.id.clone(),
+                pts_ms: self.last_pts,
+            },
+            &self.stop,
+        );
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn run_once(&mut self, backoff: &mut Duration) -> Result<Finish, IngestError> {
+        let mut source = self.opener.open(&self.settings)?;
+        let mut last_frame = self.clock.now();
+        let mut last_status = self.clock.now();
+        let mut next_due: Option<u64> = None;
+        let base = self.pts_offset;
+        loop {
+            if self.stopping() {
+                return Ok(Finish::Stopped);
+            }
+            match source.pull(Duration::from_millis(200))? {
+                Pulled::Frame { frame, pts_ms } => {
+                    let now = self.clock.now();
+                    last_frame = now;
+                    if self.status != CameraStatus::Running {
+                        *backoff = self.settings.backoff_initial;
+                        self.set_status(CameraStatus::Running, None, None);
+                        last_status = now;
+                    }
+                    let pts = base + pts_ms;
+                    self.last_pts = self.last_pts.max(pts);
+                    self.pts_offset = self.last_pts + 1;
+                    let counters = self.metrics.camera(&self.settings.id);
+                    counters.frames_in.fetch_add(1, Ordering::Relaxed);
+                    counters.last_pts_ms.store(pts, Ordering::Relaxed);
+                    self.rate.tick(now);
+                    // detect_fps: keep frames on a regular grid of stream time.
+                    if self.settings.detect_fps > 0.0 {
+                        let step = (1000.0 / self.settings.detect_fps) as u64;
+                        if let Some(due) = next_due {
+                            if pts + step / 4 < due {
+                                continue;
+                            }
+                        }
+                        next_due = Some(pts + step);
+                    }
+                    self.seq += 1;
+                    let item = IngestItem::Frame(CameraFrame {
+                        camera: self.settings.id.clone(),
+                        seq: self.seq,
+                        pts_ms: pts,
+                        wall_ms: wall_ms(),
+                        frame: Arc::new(frame),
+                    });
+                    match self.queue.push(item, &self.stop) {
+                        Pushed::DroppedOldest | Pushed::DroppedNewest => FramesDropped {
+                            camera: &self.settings.id,
+                            count: 1,
+                        }
+                        .emit(&self.metrics),
+                        Pushed::Stopped => return Ok(Finish::Stopped),
+                        Pushed::Queued => self.rate_out.tick(now),
+                    }
+                    counters
+                        .queue_depth
+                        .store(self.queue.len() as u64, Ordering::Relaxed);
+                    if now.saturating_sub(last_status) >= self.settings.status_interval {
+                        last_status = now;
+                        self.publish_status(None, None);
+                    }
+                }
+                Pulled::Timeout => {
+                    let silent = self.clock.now().saturating_sub(last_frame);
+                    if silent >= self.settings.no_frame_timeout {
+                        return Err(IngestError::NoFrames(silent.as_millis() as u64));
+                    }
+                }
+                Pulled::Eos => {
+                    if self.settings.is_live() {
+                        return Err(IngestError::UnexpectedEnd);
+                    }
+                    return Ok(if self.settings.looping {
+                        Finish::Loop
+                    } else {
+                        Finish::Ended
+                    });
+                }
+            }
+        }
+    }
+
+    fn set_status(
+        &mut self,
+        status: CameraStatus,
+        error: Option<String>,
+        retry_in_ms: Option<u64>,
+    ) {
+        if status == self.status && error.is_none() {
+            return;
+        }
+        self.status = status;
+        self.metrics
+            .camera(&self.settings.id)
+            .online
+            .store((status == CameraStatus::Running) as u64, Ordering::Relaxed);
+        tracing::info!(
+            camera = &*self.settings.id,
+            status = status.as_str(),
+            "camera status"
+        );
+        self.publish_status(error, retry_in_ms);
+    }
+
+    fn publish_status(&mut self, error: Option<String>, retry_in_ms: Option<u64>) {
+        let c = self.metrics.camera(&self.settings.id);
+        let now = self.clock.now();
+        let ev = StatusEvent {
+            camera: self.settings.id.to_string(),
+            status: self.status.as_str(),
+            online: self.status == CameraStatus::Running,
+            fps_in: self.rate.per_second(now),
+            fps_out: self.rate_out.per_second(now),
+            dropped_frames: c.frames_dropped.load(Ordering::Relaxed),
+            error,
+            retry_in_ms,
+            wall_time_ms: wall_ms(),
+        };
+        // Status events are never dropped: this blocks if the publish stage is behind.
+        let _ = self.events.send(Event::Status(ev));
+    }
+}
+
+/// Frames per second over the last few seconds.
+#[derive(Default)]
+struct Rate {
+    times: std::collections::VecDeque<Duration>,
+}
+
+impl Rate {
+    fn tick(&mut self, now: Duration) {
+        self.times.push_back(now);
+        while self
+            .times
+            .front()
+            .is_some_and(|t| now.saturating_sub(*t) > Duration::from_secs(5))
+        {
+            self.times.pop_front();
+        }
+    }
+
+    fn per_second(&self, now: Duration) -> f32 {
+        match self.times.front() {
+            Some(first) if self.times.len() > 1 => {
+                let span = now.saturating_sub(*first).as_secs_f32().max(1e-3);
+                (self.times.len() - 1) as f32 / span
+            }
+            _ => 0.0,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! GStreamer sources: `rtspsrc` for cameras, `uridecodebin` for files, ending in an appsink that
+//! hands over RGB frames already scaled to the ingest width (converted once, here).
+
+use std::path::Path;
+use std::sync::Once;
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use super::camera::{CameraSettings, FrameSource, IngestError, Pulled, SourceOpener};
+use crate::frame::Frame;
+
+static INIT: Once = Once::new();
+
+pub fn init() -> Result<(), IngestError> {
+    let mut res = Ok(());
+    INIT.call_once(|| {
+        res = gst::init().map_err(|e| IngestError::Stream(format!("GStreamer init: {e}")))
+    });
+    res
+}
+
+/// Turns a camera URI or path into a GStreamer URI.
+pub fn to_uri(uri: &str) -> Result<String, IngestError> {
+    if uri.contains("://") {
+        return Ok(uri.to_string());
+    }
+    let path = Path::new(uri);
+    let abs = std::fs::canonicalize(path).map_err(|e| IngestError::Open {
+        uri: uri.to_string(),
+        message: format!("file: {e}"),
+    })?;
+    gst::glib::filename_to_uri(&abs, None)
+        .map(|u| u.to_string())
+        .map_err(|e| IngestError::Open {
+            uri: uri.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// Opens GStreamer pipelines for cameras.
+#[derive(Default)]
+pub struct GstOpener {
+    /// RTSP over TCP only (no UDP attempt first).
+    pub rtsp_tcp_only: bool,
+}
+
+impl SourceOpener for GstOpener {
+    fn open(&mut self, s: &CameraSettings) -> Result<Box<dyn FrameSource>, IngestError> {
+        init()?;
+        let open_err = |m: String| IngestError::Open {
+            uri: s.uri.clone(),
+            message: m,
+        };
+        let tail = format!(
+            "videoconvert ! videoscale ! video/x-raw,format=RGB,width={},pixel-aspect-ratio=1/1 ! appsink name=sink max-buffers=4 drop=false sync={}",
+            s.width,
+            s.realtime && !s.is_live()
+        );
+        let desc = if s.is_live() {
+            let protocols = if self.rtsp_tcp_only {
+                " protocols=tcp"
+            } else {
+                ""
+            };
+            format!(
+                "rtspsrc location=\"{}\" latency={}{protocols} ! decodebin ! {tail}",
+                s.uri, s.rtsp_latency_ms
+            )
+        } else {
+            let uri = to_uri(&s.uri)?;
+            if uri.starts_with("file://") {
+                let local = gst::glib::filename_from_uri(&uri)
+                    .map_err(|e| open_err(e.to_string()))?
+                    .0;
+                if !local.is_file() {
+                    return Err(open_err(format!("no such file {}", local.display())));
+                }
+            }
+            format!("uridecodebin uri=\"{uri}\" caps=video/x-raw ! {tail}")
+        };
+        let pipeline = gst::parse::launch(&desc)
+            .map_err(|e| open_err(e.to_string()))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| open_err("not a pipeline".into()))?;
+        let sink = pipeline
+            .by_name("sink")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .ok_or_else(|| open_err("no appsink".into()))?;
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| open_err(format!("cannot start: {e}")))?;
+        Ok(Box::new(GstSource { pipeline, sink }))
+    }
+}
+
+pub struct GstSource {
+    pipeline: gst::Pipeline,
+    sink: gst_app::AppSink,
+}
+
+impl GstSource {
+    fn bus_error(&self) -> Option<String> {
+        let bus = self.pipeline.bus()?;
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(e) = msg.view() {
+                return Some(format!(
+                    "{} ({})",
+                    e.error(),
+                    e.debug().map(|d| d.to_string()).unwrap_or_default()
+                ));
+            }
+        }
+        None
+    }
+}
+
+impl FrameSource for GstSource {
+    fn pull(&mut self, timeout: Duration) -> Result<Pulled, IngestError> {
+        if let Some(e) = self.bus_error() {
+            return Err(IngestError::Stream(e));
+        }
+        let Some(sample) = self
+            .sink
+            .try_pull_sample(gst::ClockTime::from_mseconds(timeout.as_millis() as u64))
+        else {
+            if self.sink.is_eos() {
+                return Ok(Pulled::Eos);
+            }
+            return Ok(Pulled::Timeout);
+        };
+        let caps = sample
+            .caps()
+            .ok_or_else(|| IngestError::Stream("sample without caps".into()))?;
+        let info = gst_video::VideoInfo::from_caps(caps)
+            .map_err(|e| IngestError::Stream(e.to_string()))?;
+        let buffer = sample
+            .buffer()
+            .ok_or_else(|| IngestError::Stream("sample without buffer".into()))?;
+        let pts_ms = buffer.pts().map(|t| t.mseconds()).unwrap_or(0);
+        let map = buffer
+            .map_readable()
+            .map_err(|e| IngestError::Stream(e.to_string()))?;
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let stride = info.stride()[0] as usize;
+        let data = map.as_slice();
+        if stride < w * 3 || data.len() < stride * (h.saturating_sub(1)) + w * 3 {
+            return Err(IngestError::Stream(
+                "frame buffer smaller than its caps".into(),
+            ));
+        }
+        let mut rgb = Vec::with_capacity(w * h * 3);
+        for row in 0..h {
+            rgb.extend_from_slice(&data[row * stride..row * stride + w * 3]);
+        }
+        let frame = Frame::new(w as u32, h as u32, rgb)
+            .ok_or_else(|| IngestError::Stream("bad frame size".into()))?;
+        Ok(Pulled::Frame { frame, pts_ms })
+    }
+}
+
+impl Drop for GstSource {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Duration of a media file in ms, when the container says.
+pub fn file_duration_ms(uri: &str) -> Option<u64> {
+    init().ok()?;
+    let uri = to_uri(uri).ok()?;
+    let d = gstreamer_pbutils_free_duration(&uri)?;
+    Some(d)
+}
+
+/// Prerolls the file and asks the pipeline for its duration (no pbutils dependency needed).
+fn gstreamer_pbutils_free_duration(uri: &str) -> Option<u64> {
+    let p = gst::parse::launch(&format!(
+        "uridecodebin uri=\"{uri}\" caps=video/x-raw ! fakesink"
+    ))
+    .ok()?;
+    p.set_state(gst::State::Paused).ok()?;
+    let (res, _, _) = p.state(gst::ClockTime::from_seconds(5));
+    let d = res
+        .ok()
+        .and_then(|_| p.query_duration::<gst::ClockTime>())
+        .map(|d| d.mseconds());
+    let _ = p.set_state(gst::State::Null);
+    d
+}

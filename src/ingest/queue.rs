@@ -1,0 +1,119 @@
+//! The per-camera frame queue between ingest and detection, with its when-full policy.
+//! Each camera has its own queue so one busy camera cannot push out another's frames.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use crossbeam_queue::ArrayQueue;
+
+use crate::config::WhenFull;
+use crate::messages::IngestItem;
+
+pub struct FrameQueue {
+    pub camera: Arc<str>,
+    items: ArrayQueue<IngestItem>,
+    policy: WhenFull,
+    doorbell: Sender<()>,
+}
+
+/// What happened to a pushed item.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pushed {
+    Queued,
+    /// The oldest queued frame was dropped to make room.
+    DroppedOldest,
+    /// The new frame was dropped.
+    DroppedNewest,
+    /// Shutting down while blocked.
+    Stopped,
+}
+
+impl FrameQueue {
+    pub fn push(&self, item: IngestItem, stop: &AtomicBool) -> Pushed {
+        let outcome = match self.policy {
+            WhenFull::DropOldest => match self.items.force_push(item) {
+                None => Pushed::Queued,
+                Some(_) => Pushed::DroppedOldest,
+            },
+            WhenFull::DropNewest => match self.items.push(item) {
+                Ok(()) => Pushed::Queued,
+                Err(_) => Pushed::DroppedNewest,
+            },
+            WhenFull::Block => {
+                let mut item = item;
+                loop {
+                    match self.items.push(item) {
+                        Ok(()) => break Pushed::Queued,
+                        Err(back) => {
+                            if stop.load(Ordering::Relaxed) {
+                                break Pushed::Stopped;
+                            }
+                            item = back;
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                    }
+                }
+            }
+        };
+        let _ = self.doorbell.try_send(());
+        outcome
+    }
+
+    pub fn pop(&self) -> Option<IngestItem> {
+        self.items.pop()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// All camera queues, read round-robin by the detection stage. Cameras come and go on reload.
+pub struct FrameQueues {
+    queues: Mutex<Vec<Arc<FrameQueue>>>,
+    doorbell_tx: Sender<()>,
+    pub doorbell: Receiver<()>,
+}
+
+impl Default for FrameQueues {
+    fn default() -> Self {
+        let (doorbell_tx, doorbell) = crossbeam_channel::bounded(1);
+        Self {
+            queues: Mutex::new(vec![]),
+            doorbell_tx,
+            doorbell,
+        }
+    }
+}
+
+impl FrameQueues {
+    pub fn add(&self, camera: Arc<str>, capacity: usize, policy: WhenFull) -> Arc<FrameQueue> {
+        let q = Arc::new(FrameQueue {
+            camera,
+            items: ArrayQueue::new(capacity.max(1)),
+            policy,
+            doorbell: self.doorbell_tx.clone(),
+        });
+        self.lock().push(q.clone());
+        q
+    }
+
+    /// Forgets a camera's queue once it is empty (its end marker has been read).
+    pub fn remove(&self, camera: &str) {
+        self.lock().retain(|q| &*q.camera != camera);
+    }
+
+    pub fn snapshot(&self) -> Vec<Arc<FrameQueue>> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<FrameQueue>>> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,158 @@
+//! The typed messages that travel between stages on bounded channels.
+//! ingest → detect: [`CameraFrame`] / end of stream; detect → track: [`DetectedFrame`];
+//! track → analyze: [`TrackMsg`]; analyze (and ingest, for status) → publish: [`Event`].
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::analyze::Quality;
+use crate::api::shapes::{AttributesJson, BoundingBox};
+use crate::detect::Detection;
+use crate::frame::Frame;
+
+/// One decoded frame of one camera.
+#[derive(Debug, Clone)]
+pub struct CameraFrame {
+    pub camera: Arc<str>,
+    /// Frame number since the camera (re)started.
+    pub seq: u64,
+    /// Stream time of the frame in ms (from the stream's timestamps).
+    pub pts_ms: u64,
+    /// Wall-clock time the frame arrived, ms since the Unix epoch.
+    pub wall_ms: u64,
+    pub frame: Arc<Frame>,
+}
+
+/// What a camera's queue carries: frames, then possibly the end of a finite stream.
+#[derive(Debug, Clone)]
+pub enum IngestItem {
+    Frame(CameraFrame),
+    /// A file ended (or the camera was removed): its tracks can be closed.
+    End {
+        camera: Arc<str>,
+        pts_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum DetectedItem {
+    Frame {
+        frame: CameraFrame,
+        faces: Vec<Detection>,
+    },
+    End {
+        camera: Arc<str>,
+        pts_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackPhase {
+    Start,
+    Update,
+    End,
+}
+
+/// A track reached a point worth analysing or reporting.
+#[derive(Debug, Clone)]
+pub struct TrackMsg {
+    pub camera: Arc<str>,
+    pub track_id: u64,
+    pub phase: TrackPhase,
+    pub first_ms: u64,
+    pub last_ms: u64,
+    pub hits: u32,
+    /// The detection this message is about (the latest one; for `end`, the best one).
+    pub detection: Detection,
+    pub pts_ms: u64,
+    pub wall_ms: u64,
+    /// The frame holding `detection`, for analysis and the snapshot.
+    pub frame: Arc<Frame>,
+}
+
+/// `<prefix>/<camera>/face` payload (docs/mqtt.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct FaceEvent {
+    pub camera: String,
+    pub track_id: u64,
+    pub event: TrackPhase,
+    /// Stream time of the frame this event describes (ms).
+    pub timestamp_ms: u64,
+    /// Wall-clock time (ms since the Unix epoch).
+    pub wall_time_ms: u64,
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    /// Frames in which the track was detected so far.
+    pub frames: u32,
+    pub bounding_box: BoundingBox,
+    pub score: f32,
+    pub landmarks: Vec<[f32; 2]>,
+    /// Size of the analysed frame the coordinates refer to.
+    pub frame_width: u32,
+    pub frame_height: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<AttributesJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<Quality>,
+    /// Best face of the track as base64 JPEG (on `end`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_jpeg: Option<String>,
+}
+
+/// `<prefix>/<camera>/status` payload (docs/mqtt.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusEvent {
+    pub camera: String,
+    /// stopped | buffering | retrying | running | ended | failed
+    pub status: &'static str,
+    pub online: bool,
+    pub fps_in: f32,
+    pub fps_out: f32,
+    pub dropped_frames: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Next attempt after this many ms (when retrying).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in_ms: Option<u64>,
+    pub wall_time_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Face(Box<FaceEvent>),
+    Status(StatusEvent),
+}
+
+impl Event {
+    pub fn camera(&self) -> &str {
+        match self {
+            Event::Face(f) => &f.camera,
+            Event::Status(s) => &s.camera,
+        }
+    }
+
+    /// Topic suffix after `<prefix>/<camera>/`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Face(_) => "face",
+            Event::Status(_) => "status",
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let r = match self {
+            Event::Face(f) => serde_json::to_string(f),
+            Event::Status(s) => serde_json::to_string(s),
+        };
+        r.unwrap_or_else(|e| format!("{{\"error\":\"serialise: {e}\"}}"))
+    }
+}
+
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,223 @@
+//! Counters and gauges for `/metrics`, and the observable events that log and count themselves.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Per-camera counters.
+#[derive(Debug, Default)]
+pub struct CameraCounters {
+    pub frames_in: AtomicU64,
+    pub frames_detected: AtomicU64,
+    pub frames_dropped: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub queue_depth: AtomicU64,
+    /// 1 when running.
+    pub online: AtomicU64,
+    /// Stream time of the latest frame (ms).
+    pub last_pts_ms: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    cameras: Mutex<BTreeMap<String, Arc<CameraCounters>>>,
+    pub batches: AtomicU64,
+    pub batch_frames: AtomicU64,
+    /// Detection runs holding frames of more than one camera.
+    pub mixed_batches: AtomicU64,
+    pub inference_us: AtomicU64,
+    pub events_published: AtomicU64,
+    pub events_buffered: AtomicU64,
+    pub events_overflowed: AtomicU64,
+    pub mqtt_reconnects: AtomicU64,
+    pub tracks_started: AtomicU64,
+    /// Unix ms of the last detection-stage loop: the watchdog pings only while this moves.
+    pub heartbeat_ms: AtomicU64,
+}
+
+impl Metrics {
+    pub fn camera(&self, id: &str) -> Arc<CameraCounters> {
+        let mut m = self.cameras.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(id.to_string()).or_default().clone()
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let cams = self
+            .cameras
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let per_cam: [(&str, &str, &str, fn(&CameraCounters) -> &AtomicU64); 6] = [
+            (
+                "facestream_frames_in_total",
+                "counter",
+                "Frames decoded per camera",
+                |c| &c.frames_in,
+            ),
+            (
+                "facestream_frames_detected_total",
+                "counter",
+                "Frames through detection per camera",
+                |c| &c.frames_detected,
+            ),
+            (
+                "facestream_frames_dropped_total",
+                "counter",
+                "Frames dropped at ingest (queue full) per camera",
+                |c| &c.frames_dropped,
+            ),
+            (
+                "facestream_camera_reconnects_total",
+                "counter",
+                "Camera restarts after a failure",
+                |c| &c.reconnects,
+            ),
+            (
+                "facestream_frame_queue_depth",
+                "gauge",
+                "Frames waiting for detection per camera",
+                |c| &c.queue_depth,
+            ),
+            (
+                "facestream_camera_online",
+                "gauge",
+                "1 when the camera is running",
+                |c| &c.online,
+            ),
+        ];
+        for (name, kind, help, get) in per_cam {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (id, c) in &cams {
+                out.push_str(&format!(
+                    "{name}{{camera=\"{id}\"}} {}\n",
+                    get(c).load(Ordering::Relaxed)
+                ));
+            }
+        }
+        let global: [(&str, &str, &str, &AtomicU64); 9] = [
+            (
+                "facestream_detect_mixed_batches_total",
+                "counter",
+                "Detection runs shared by several cameras",
+                &self.mixed_batches,
+            ),
+            (
+                "facestream_detect_batches_total",
+                "counter",
+                "Detection runs",
+                &self.batches,
+            ),
+            (
+                "facestream_detect_batch_frames_total",
+                "counter",
+                "Frames in all detection runs (÷ batches = mean batch size)",
+                &self.batch_frames,
+            ),
+            (
+                "facestream_detect_inference_microseconds_total",
+                "counter",
+                "Time in detection inference",
+                &self.inference_us,
+            ),
+            (
+                "facestream_events_published_total",
+                "counter",
+                "Events handed to the broker",
+                &self.events_published,
+            ),
+            (
+                "facestream_events_buffered",
+                "gauge",
+                "Events waiting for the broker",
+                &self.events_buffered,
+            ),
+            (
+                "facestream_events_overflowed_total",
+                "counter",
+                "Events dropped because the broker buffer was full",
+                &self.events_overflowed,
+            ),
+            (
+                "facestream_mqtt_reconnects_total",
+                "counter",
+                "Broker connection failures",
+                &self.mqtt_reconnects,
+            ),
+            (
+                "facestream_tracks_started_total",
+                "counter",
+                "Face tracks started",
+                &self.tracks_started,
+            ),
+        ];
+        for (name, kind, help, v) in global {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
+                v.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+/// Frames dropped at ingest because detection fell behind.
+pub struct FramesDropped<'a> {
+    pub camera: &'a str,
+    pub count: u64,
+}
+
+impl FramesDropped<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        let total = m
+            .camera(self.camera)
+            .frames_dropped
+            .fetch_add(self.count, Ordering::Relaxed)
+            + self.count;
+        // Log the first drop and then every 100th, so an overload does not flood the journal.
+        if total == self.count || total / 100 != (total - self.count) / 100 {
+            tracing::warn!(
+                camera = self.camera,
+                total,
+                "frames dropped at ingest: detection is behind"
+            );
+        }
+    }
+}
+
+/// A camera failed and will be retried.
+pub struct CameraFailed<'a> {
+    pub camera: &'a str,
+    pub error: &'a str,
+    pub retry_in_ms: u64,
+}
+
+impl CameraFailed<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        m.camera(self.camera)
+            .reconnects
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            camera = self.camera,
+            error = self.error,
+            retry_in_ms = self.retry_in_ms,
+            "camera failed"
+        );
+    }
+}
+
+/// Events dropped because the broker stayed away longer than the buffer lasts.
+pub struct EventsOverflowed {
+    pub count: u64,
+}
+
+impl EventsOverflowed {
+    pub fn emit(&self, m: &Metrics) {
+        let total = m.events_overflowed.fetch_add(self.count, Ordering::Relaxed) + self.count;
+        tracing::error!(
+            total,
+            "event buffer full: oldest events dropped while the broker is unreachable"
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! MQTT sink (rumqttc, QoS 1). Every event stays in this sink's own bounded buffer until the broker
+//! acknowledges it: rumqttc forgets unacknowledged messages when a restarted broker has no session,
+//! so redelivery after a reconnect is done here (at least once). Overflow drops the oldest, counted.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rumqttc::{Client, Connection, Event as MqttEvent, LastWill, MqttOptions, Packet, QoS};
+
+use super::Sink;
+use crate::config::MqttConfig;
+use crate::messages::Event;
+use crate::metrics::{EventsOverflowed, Metrics};
+
+struct Message {
+    topic: String,
+    payload: Vec<u8>,
+    retain: bool,
+}
+
+pub struct MqttSink {
+    client: Client,
+    connection: Connection,
+    prefix: String,
+    capacity: usize,
+    buffer: VecDeque<Message>,
+    unacked: VecDeque<Message>,
+    connected: bool,
+    backoff: Duration,
+    next_attempt: Instant,
+    metrics: Arc<Metrics>,
+    flush_timeout: Duration,
+}
+
+/// Messages handed to the client but not yet acknowledged.
+const WINDOW: usize = 16;
+
+impl MqttSink {
+    pub fn new(cfg: &MqttConfig, metrics: Arc<Metrics>) -> Self {
+        let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+        opts.set_keep_alive(Duration::from_secs(5));
+        opts.set_clean_session(true);
+        opts.set_last_will(LastWill::new(
+            format!("{}/available", cfg.topic_prefix),
+            "offline",
+            QoS::AtLeastOnce,
+            true,
+        ));
+        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+            opts.set_credentials(u.clone(), p.clone());
+        }
+        let (client, connection) = Client::new(opts, WINDOW * 2);
+        Self {
+            client,
+            connection,
+            prefix: cfg.topic_prefix.clone(),
+            capacity: cfg.buffer_capacity,
+            buffer: VecDeque::new(),
+            unacked: VecDeque::new(),
+            connected: false,
+            backoff: Duration::from_millis(200),
+            next_attempt: Instant::now(),
+            metrics,
+            flush_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    fn enqueue(&mut self, m: Message) {
+        self.buffer.push_back(m);
+        if self.buffer.len() > self.capacity {
+            let over = self.buffer.len() - self.capacity;
+            self.buffer.drain(..over);
+            EventsOverflowed { count: over as u64 }.emit(&self.metrics);
+        }
+    }
+
+    fn drive(&mut self) {
+        if !self.connected && Instant::now() < self.next_attempt {
+            return;
+        }
+        for _ in 0..64 {
+            match self.connection.recv_timeout(Duration::from_millis(5)) {
+                Ok(Ok(MqttEvent::Incoming(Packet::ConnAck(_)))) => {
+                    self.connected = true;
+                    self.backoff = Duration::from_millis(200);
+                    tracing::info!("connected to the MQTT broker");
+                    self.buffer.push_front(Message {
+                        topic: format!("{}/available", self.prefix),
+                        payload: b"online".to_vec(),
+                        retain: true,
+                    });
+                }
+                Ok(Ok(MqttEvent::Incoming(Packet::PubAck(_)))) => {
+                    if self.unacked.pop_front().is_some() {
+                        self.metrics
+                            .events_published
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    if self.connected {
+                        tracing::warn!(error = %e, "MQTT connection lost; events are buffered");
+                    }
+                    self.connected = false;
+                    self.metrics.mqtt_reconnects.fetch_add(1, Ordering::Relaxed);
+                    // Unacknowledged messages go back to the front, in order, to be sent again.
+                    while let Some(m) = self.unacked.pop_back() {
+                        self.buffer.push_front(m);
+                    }
+                    self.next_attempt = Instant::now() + self.backoff;
+                    self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+                    return;
+                }
+                Err(_) => break,
+            }
+            self.feed();
+        }
+        self.feed();
+        self.metrics.events_buffered.store(
+            (self.buffer.len() + self.unacked.len()) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    fn feed(&mut self) {
+        while self.connected && self.unacked.len() < WINDOW {
+            let Some(m) = self.buffer.pop_front() else {
+                break;
+            };
+            match self.client.try_publish(
+                m.topic.clone(),
+                QoS::AtLeastOnce,
+                m.retain,
+                m.payload.clone(),
+            ) {
+                Ok(()) => self.unacked.push_back(m),
+                Err(_) => {
+                    self.buffer.push_front(m);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl Sink for MqttSink {
+    fn send(&mut self, event: &Event) {
+        let topic = format!("{}/{}/{}", self.prefix, event.camera(), event.kind());
+        self.enqueue(Message {
+            topic,
+            payload: event.to_json().into_bytes(),
+            retain: matches!(event, Event::Status(_)),
+        });
+        self.drive();
+    }
+
+    fn tick(&mut self) {
+        self.drive();
+    }
+
+    fn finish(&mut self) {
+        let deadline = Instant::now() + self.flush_timeout;
+        while (!self.buffer.is_empty() || !self.unacked.is_empty()) && Instant::now() < deadline {
+            self.drive();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let left = self.buffer.len() + self.unacked.len();
+        if left > 0 {
+            tracing::error!(left, "broker unreachable at shutdown: events not delivered");
+        }
+        if self.connected {
+            let _ = self.client.try_publish(
+                format!("{}/available", self.prefix),
+                QoS::AtLeastOnce,
+                true,
+                "offline",
+            );
+            let until = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < until {
+                if let Ok(Ok(MqttEvent::Incoming(Packet::PubAck(_)))) =
+                    self.connection.recv_timeout(Duration::from_millis(20))
+                {
+                    break;
+                }
+            }
+            let _ = self.client.disconnect();
+            let _ = self.connection.recv_timeout(Duration::from_millis(100));
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Track: a multi-face tracker per camera (SORT style: constant-velocity prediction, greedy IoU
+//! association) with stable ids through short misses; each track keeps its best face.
+
+pub mod stage;
+
+use std::sync::Arc;
+
+use crate::config::TrackingConfig;
+use crate::detect::Detection;
+use crate::frame::Frame;
+use crate::messages::{TrackMsg, TrackPhase};
+
+struct Track {
+    id: u64,
+    det: Detection,
+    /// Box velocity (x, y, w, h) in px per ms.
+    vel: [f32; 4],
+    first_ms: u64,
+    last_ms: u64,
+    hits: u32,
+    announced: bool,
+    last_sent_ms: u64,
+    best_score: f32,
+    best: (Detection, Arc<Frame>, u64, u64),
+}
+
+/// A cheap quality proxy to pick a track's best face: big, confident and frontal.
+pub fn face_goodness(d: &Detection) -> f32 {
+    let [re, le, nose, _, _] = d.landmarks;
+    let iod = ((le[0] - re[0]).powi(2) + (le[1] - re[1]).powi(2))
+        .sqrt()
+        .max(1.0);
+    let mid = (re[0] + le[0]) / 2.0;
+    let frontal = (1.0 - ((nose[0] - mid).abs() / iod)).clamp(0.0, 1.0);
+    d.score * d.w.min(d.h).min(160.0) * frontal
+}
+
+pub struct Tracker {
+    camera: Arc<str>,
+    cfg: TrackingConfig,
+    tracks: Vec<Track>,
+    next_id: u64,
+}
+
+impl Tracker {
+    pub fn new(camera: Arc<str>, cfg: TrackingConfig) -> Self {
+        Self {
+            camera,
+            cfg,
+            tracks: vec![],
+            next_id: 1,
+        }
+    }
+
+    pub fn active(&self) -> usize {
+        self.tracks.len()
+    }
+
+    /// Boxes and ids of the announced tracks seen in the latest frame (for drawing).
+    pub fn visible(&self, pts_ms: u64) -> Vec<(u64, Detection)> {
+        self.tracks
+            .iter()
+            .filter(|t| t.announced && t.last_ms == pts_ms)
+            .map(|t| (t.id, t.det.clone()))
+            .collect()
+    }
+
+    fn predicted(t: &Track, pts: u64) -> Detection {
+        let dt = pts.saturating_sub(t.last_ms) as f32;
+        let mut d = t.det.clone();
+        d.x += t.vel[0] * dt;
+        d.y += t.vel[1] * dt;
+        d.w = (d.w + t.vel[2] * dt).max(1.0);
+        d.h = (d.h + t.vel[3] * dt).max(1.0);
+        d
+    }
+
+    /// Feeds one frame's detections; returns the track messages this frame causes.
+    pub fn step(
+        &mut self,
+        pts: u64,
+        wall: u64,
+        dets: Vec<Detection>,
+        frame: &Arc<Frame>,
+    ) -> Vec<TrackMsg> {
+        let mut out = vec![];
+        // Greedy association on IoU with the predicted boxes, best pairs first.
+        let mut pairs = vec![];
+        for (ti, t) in self.tracks.iter().enumerate() {
+            let p = Self::predicted(t, pts);
+            for (di, d) in dets.iter().enumerate() {
+                let iou = p.iou(d);
+                if iou >= self.cfg.min_iou {
+                    pairs.push((iou, ti, di));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut t_used = vec![false; self.tracks.len()];
+        let mut d_used = vec![false; dets.len()];
+        for (_, ti, di) in pairs {
+            if t_used[ti] || d_used[di] {
+                continue;
+            }
+            t_used[ti] = true;
+            d_used[di] = true;
+            let d = dets[di].clone();
+            let t = &mut self.tracks[ti];
+            let dt = pts.saturating_sub(t.last_ms).max(1) as f32;
+            let obs = [
+                (d.x - t.det.x) / dt,
+                (d.y - t.det.y) / dt,
+                (d.w - t.det.w) / dt,
+                (d.h - t.det.h) / dt,
+            ];
+            for k in 0..4 {
+                t.vel[k] = 0.5 * t.vel[k] + 0.5 * obs[k];
+            }
+            t.det = d;
+            t.last_ms = pts;
+            t.hits += 1;
+            let g = face_goodness(&t.det);
+            if g > t.best_score {
+                t.best_score = g;
+                t.best = (t.det.clone(), frame.clone(), pts, wall);
+            }
+            if !t.announced && t.hits >= self.cfg.min_hits {
+                t.announced = true;
+                t.last_sent_ms = pts;
+                out.push(self.msg(ti, TrackPhase::Start, pts, wall, frame));
+            } else if t.announced
+                && pts.saturating_sub(t.last_sent_ms) >= self.cfg.update_interval_ms
+            {
+                self.tracks[ti].last_sent_ms = pts;
+                out.push(self.msg(ti, TrackPhase::Update, pts, wall, frame));
+            }
+        }
+        for (di, d) in dets.into_iter().enumerate() {
+            if d_used[di] {
+                continue;
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            let g = face_goodness(&d);
+            self.tracks.push(Track {
+                id,
+                det: d.clone(),
+                vel: [0.0; 4],
+                first_ms: pts,
+                last_ms: pts,
+                hits: 1,
+                announced: false,
+                last_sent_ms: pts,
+                best_score: g,
+                best: (d, frame.clone(), pts, wall),
+            });
+            if self.cfg.min_hits <= 1 {
+                let ti = self.tracks.len() - 1;
+                self.tracks[ti].announced = true;
+                out.push(self.msg(ti, TrackPhase::Start, pts, wall, frame));
+            }
+        }
+        out.extend(self.expire(pts, false));
+        out
+    }
+
+    /// Ends tracks unseen for longer than `max_missed_ms` (or all of them when `all`).
+    pub fn expire(&mut self, pts: u64, all: bool) -> Vec<TrackMsg> {
+        let mut out = vec![];
+        let max = self.cfg.max_missed_ms;
+        let mut i = 0;
+        while i < self.tracks.len() {
+            let t = &self.tracks[i];
+            if all || pts.saturating_sub(t.last_ms) > max {
+                let t = self.tracks.remove(i);
+                if t.announced {
+                    let (det, frame, bpts, bwall) = t.best;
+                    out.push(TrackMsg {
+                        camera: self.camera.clone(),
+                        track_id: t.id,
+                        phase: TrackPhase::End,
+                        first_ms: t.first_ms,
+                        last_ms: t.last_ms,
+                        hits: t.hits,
+                        detection: det,
+                        pts_ms: bpts,
+                        wall_ms: bwall,
+                        frame,
+                    });
+                }
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    fn msg(
+        &self,
+        ti: usize,
+        phase: TrackPhase,
+        pts: u64,
+        wall: u64,
+        frame: &Arc<Frame>,
+    ) -> TrackMsg {
+        let t = &self.tracks[ti];
+        TrackMsg {
+            camera: self.camera.clone(),
+            track_id: t.id,
+            phase,
+            first_ms: t.first_ms,
+            last_ms: t.last_ms,
+            hits: t.hits,
+            detection: t.det.clone(),
+            pts_ms: pts,
+            wall_ms: wall,
+            frame: frame.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f32, y: f32, s: f32) -> Detection {
+        Detection {
+            x,
+            y,
+            w: s,
+            h: s,
+            score: 0.9,
+            landmarks: [
+                [x + 0.3 * s, y + 0.4 * s],
+                [x + 0.7 * s, y + 0.4 * s],
+                [x + 0.5 * s, y + 0.6 * s],
+                [x + 0.35 * s, y + 0.8 * s],
+                [x + 0.65 * s, y + 0.8 * s],
+            ],
+        }
+    }
+
+    #[test]
+    fn ids_stay_stable_through_motion_and_a_short_miss_and_end_after_a_long_one() {
+        let cfg = TrackingConfig {
+            min_hits: 2,
+            max_missed_ms: 300,
+            update_interval_ms: 1000,
+            ..Default::default()
+        };
+        let mut tr = Tracker::new(Arc::from("cam"), cfg);
+        let f = Arc::new(Frame::new(1, 1, vec![0; 3]).unwrap());
+        let mut msgs = vec![];
+        // Two faces moving right at 1 px/ms, 40 ms per frame; face A missed for two frames.
+        for k in 0..20u64 {
+            let t = k * 40;
+            let mut dets = vec![det(100.0 + t as f32, 50.0, 60.0)];
+            if !(8..10).contains(&k) {
+                dets.push(det(400.0, 300.0 + t as f32 * 0.2, 80.0));
+            }
+            msgs.extend(tr.step(t, t, dets, &f));
+        }
+        let starts: Vec<_> = msgs
+            .iter()
+            .filter(|m| m.phase == TrackPhase::Start)
+            .collect();
+        assert_eq!(starts.len(), 2, "two tracks, no re-start after the miss");
+        assert!(msgs.iter().all(|m| m.phase != TrackPhase::End));
+        // Both disappear: after max_missed_ms they end, each once.
+        msgs.clear();
+        for k in 20..40u64 {
+            msgs.extend(tr.step(k * 40, k * 40, vec![], &f));
+        }
+        let ends: Vec<_> = msgs.iter().filter(|m| m.phase == TrackPhase::End).collect();
+        assert_eq!(ends.len(), 2);
+        assert_eq!(tr.active(), 0);
+    }
+
+    #[test]
+    fn a_one_frame_blip_is_never_announced() {
+        let mut tr = Tracker::new(Arc::from("cam"), TrackingConfig::default());
+        let f = Arc::new(Frame::new(1, 1, vec![0; 3]).unwrap());
+        let mut msgs = tr.step(0, 0, vec![det(10.0, 10.0, 50.0)], &f);
+        for k in 1..50 {
+            msgs.extend(tr.step(k * 40, 0, vec![], &f));
+        }
+        assert!(msgs.is_empty());
+    }
+}

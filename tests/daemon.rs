@@ -1,0 +1,280 @@
+//! The streaming daemon with real parts started by the tests: Mosquitto on a free loopback port and
+//! a gstreamer-rtsp-server serving real face videos from ../shared/media.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::services::{free_port, wait_until, Mosquitto, RtspServer, Subscriber};
+use facestream::config::{CameraConfig, Config};
+use facestream::daemon::{Daemon, RunOptions};
+
+fn camera(id: &str, uri: &str, looping: bool) -> CameraConfig {
+    CameraConfig {
+        id: id.into(),
+        uri: uri.into(),
+        detect_fps: 10.0,
+        enabled: true,
+        looping,
+    }
+}
+
+fn config(broker: u16, cameras: Vec<CameraConfig>) -> Config {
+    let mut cfg = Config::default();
+    cfg.mqtt.port = broker;
+    cfg.mqtt.client_id = format!("facestream-test-{broker}");
+    cfg.mqtt.topic_prefix = "fs".into();
+    cfg.pipeline.rtsp_tcp_only = true;
+    cfg.pipeline.no_frame_timeout_ms = 2000;
+    cfg.pipeline.backoff_initial_ms = 300;
+    cfg.pipeline.backoff_max_ms = 1000;
+    cfg.http.bind = String::new();
+    cfg.cameras = cameras;
+    cfg.validate().unwrap();
+    cfg
+}
+
+fn statuses(sub: &Subscriber, cam: &str) -> Vec<String> {
+    sub.on(&format!("fs/{cam}/status"))
+        .iter()
+        .map(|s| s["status"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn rtsp_and_file_cameras_publish_faces_share_batches_and_bad_cameras_fail_alone() {
+    let media = common::media();
+    let broker = Mosquitto::start(free_port());
+    let sub = Subscriber::start(broker.port, "fs/#");
+    let server = RtspServer::start(&media.join("video/liveportrait_d10.mp4"), 0);
+    let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
+    let cfg = config(
+        broker.port,
+        vec![
+            camera("door", &server.url(), false),
+            camera("lobby", &file.display().to_string(), true),
+            camera("broken", "rtsp://127.0.0.1:1/nothing", false),
+            camera("missing", "/nonexistent/video.mp4", false),
+        ],
+    );
+    let daemon = Daemon::start(cfg, RunOptions::default()).unwrap();
+    let got_faces = wait_until(Duration::from_secs(40), || {
+        !sub.on("fs/door/face").is_empty() && !sub.on("fs/lobby/face").is_empty()
+    });
+    let metrics = daemon.metrics.clone();
+    std::thread::sleep(Duration::from_secs(2));
+    daemon.shutdown();
+    assert!(
+        got_faces,
+        "face events from both cameras; got {:?}",
+        sub.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| m.0.clone())
+            .collect::<Vec<_>>()
+    );
+
+    for (cam, w, h) in [("door", 640, 640), ("lobby", 640, 360)] {
+        let faces = sub.on(&format!("fs/{cam}/face"));
+        println!(
+            "{cam}: {} face events, tracks {:?}",
+            faces.len(),
+            faces
+                .iter()
+                .map(|f| f["track_id"].as_u64().unwrap())
+                .collect::<std::collections::BTreeSet<_>>()
+        );
+        for f in &faces {
+            assert_eq!(f["camera"], cam);
+            assert_eq!(f["frame_width"], w);
+            assert_eq!(f["frame_height"], h);
+            let b = &f["bounding_box"];
+            let (x, y, bw, bh) = (
+                b["top_left_x"].as_i64().unwrap(),
+                b["top_left_y"].as_i64().unwrap(),
+                b["width"].as_i64().unwrap(),
+                b["height"].as_i64().unwrap(),
+            );
+            assert!(
+                bw > 10
+                    && bh > 10
+                    && x + bw / 2 > 0
+                    && x + bw / 2 < w
+                    && y + bh / 2 > 0
+                    && y + bh / 2 < h,
+                "{cam}: box {b}"
+            );
+            assert!(f["attributes"]["gender"].is_string() && f["quality"]["blur"].is_number());
+        }
+        assert!(
+            statuses(&sub, cam).contains(&"running".to_string()),
+            "{cam}: {:?}",
+            statuses(&sub, cam)
+        );
+    }
+    // The door clip shows one woman all along: one track (a second is tolerated for a re-detection).
+    let door_tracks: std::collections::BTreeSet<u64> = sub
+        .on("fs/door/face")
+        .iter()
+        .map(|f| f["track_id"].as_u64().unwrap())
+        .collect();
+    assert!(
+        (1..=2).contains(&door_tracks.len()),
+        "door tracks {door_tracks:?}"
+    );
+    // The end events carry a snapshot of the best face.
+    assert!(
+        sub.on("fs/lobby/face")
+            .iter()
+            .chain(sub.on("fs/door/face").iter())
+            .any(|f| f["event"] == "end"
+                && f["snapshot_jpeg"].as_str().is_some_and(|s| s.len() > 100))
+    );
+
+    for cam in ["broken", "missing"] {
+        let st = sub.on(&format!("fs/{cam}/status"));
+        println!(
+            "{cam}: {:?}",
+            st.iter()
+                .map(|s| (s["status"].clone(), s["error"].clone()))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            st.iter().any(|s| s["status"] == "retrying"
+                && s["online"] == false
+                && s["error"].as_str().is_some_and(|e| !e.is_empty())),
+            "{cam}: {st:?}"
+        );
+        assert!(!st.iter().any(|s| s["status"] == "running"));
+    }
+    assert!(sub.raw("fs/available").contains(&"online".to_string()));
+    let (batches, frames, mixed) = (
+        metrics.batches.load(Ordering::Relaxed),
+        metrics.batch_frames.load(Ordering::Relaxed),
+        metrics.mixed_batches.load(Ordering::Relaxed),
+    );
+    println!("detection: {batches} batches, {frames} frames, {mixed} shared by both cameras");
+    assert!(mixed > 0, "the two cameras should share detection batches");
+    drop(server);
+}
+
+#[test]
+fn killing_the_rtsp_server_gives_retrying_and_restarting_it_gives_running_again() {
+    let media = common::media();
+    let broker = Mosquitto::start(free_port());
+    let sub = Subscriber::start(broker.port, "fs/#");
+    let port = free_port();
+    let server = RtspServer::start(&media.join("video/liveportrait_d10.mp4"), port);
+    let daemon = Daemon::start(
+        config(broker.port, vec![camera("door", &server.url(), false)]),
+        RunOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || !sub
+            .on("fs/door/face")
+            .is_empty()),
+        "no face before the kill"
+    );
+    server.kill();
+    assert!(
+        wait_until(Duration::from_secs(30), || statuses(&sub, "door")
+            .last()
+            .is_some_and(|s| s == "retrying" || s == "buffering")
+            && statuses(&sub, "door").iter().any(|s| s == "retrying")),
+        "camera should go offline: {:?}",
+        statuses(&sub, "door")
+    );
+    let before = sub.on("fs/door/face").len();
+    let server = RtspServer::start(&media.join("video/liveportrait_d10.mp4"), port);
+    let resumed = wait_until(Duration::from_secs(40), || {
+        sub.on("fs/door/face").len() > before
+    });
+    let st = statuses(&sub, "door");
+    daemon.shutdown();
+    drop(server);
+    println!("door statuses: {st:?}");
+    assert!(
+        resumed,
+        "events should resume after the server returns: {st:?}"
+    );
+    let first_retry = st.iter().position(|s| s == "retrying").unwrap();
+    assert!(
+        st[first_retry..].iter().any(|s| s == "running"),
+        "running again after retrying: {st:?}"
+    );
+}
+
+#[test]
+fn stopping_and_restarting_the_broker_loses_no_event() {
+    let media = common::media();
+    let port = free_port();
+    let broker = Mosquitto::start(port);
+    let sub = Subscriber::start(port, "fs/+/face");
+    let events_file =
+        std::env::temp_dir().join(format!("facestream-events-{}.jsonl", std::process::id()));
+    let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
+    let mut cfg = config(
+        port,
+        vec![camera("lobby", &file.display().to_string(), true)],
+    );
+    cfg.tracking.update_interval_ms = 300;
+    let daemon = Daemon::start(
+        cfg,
+        RunOptions {
+            jsonl: Some(events_file.clone()),
+            jsonl_faces_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(wait_until(Duration::from_secs(30), || sub
+        .on("fs/lobby/face")
+        .len()
+        >= 3));
+    broker.stop();
+    // Events keep coming while the broker is away: they wait in the daemon's buffer.
+    std::thread::sleep(Duration::from_secs(4));
+    let broker = Mosquitto::start(port);
+    assert!(wait_until(Duration::from_secs(10), || sub
+        .subscribed
+        .load(Ordering::SeqCst)));
+    std::thread::sleep(Duration::from_secs(3));
+    let metrics = daemon.metrics.clone();
+    daemon.shutdown();
+    std::thread::sleep(Duration::from_millis(500));
+    let produced: Vec<serde_json::Value> = std::fs::read_to_string(&events_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let key = |v: &serde_json::Value| {
+        (
+            v["track_id"].as_u64().unwrap(),
+            v["event"].as_str().unwrap().to_string(),
+            v["timestamp_ms"].as_u64().unwrap(),
+        )
+    };
+    let received: std::collections::HashSet<_> = sub.on("fs/lobby/face").iter().map(key).collect();
+    let missing: Vec<_> = produced
+        .iter()
+        .map(key)
+        .filter(|k| !received.contains(k))
+        .collect();
+    println!(
+        "produced {} face events, received {} distinct, missing {}; reconnects {}, overflowed {}",
+        produced.len(),
+        received.len(),
+        missing.len(),
+        metrics.mqtt_reconnects.load(Ordering::Relaxed),
+        metrics.events_overflowed.load(Ordering::Relaxed)
+    );
+    assert!(
+        produced.len() >= 6,
+        "expected events before and during the outage"
+    );
+    assert!(missing.is_empty(), "lost events: {missing:?}");
+    drop(broker);
+}
