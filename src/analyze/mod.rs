@@ -19,6 +19,10 @@ pub use embed::{Embedder, Embedding};
 pub use mesh::{Mesh, Pose};
 pub use quality::Quality;
 
+/// P(mask) at which a face the mesh doubts is still accepted as a (masked) face. Stricter than the
+/// mask attribute's threshold: animal faces can score up to 0.5.
+pub const CONFIDENT_MASK: f32 = 0.9;
+
 /// What to compute besides detection.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Wanted {
@@ -118,7 +122,6 @@ impl Analyzer {
             .filter(|(_, m)| m.presence < min)
             .map(|(f, _)| *f)
             .collect();
-        const CONFIDENT_MASK: f32 = 0.9;
         // Only open the mask and age/gender sessions when some face actually needs the second opinion.
         let masked = if doubtful.is_empty() {
             vec![]

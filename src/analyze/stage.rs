@@ -1,6 +1,7 @@
 //! The analysis stage: attributes and quality for the frames a track chose (start, updates, and
 //! its best face at the end), turned into face events. Never runs on every frame.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -8,12 +9,15 @@ use base64::Engine;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::crops::box_crop;
-use super::{Analyzer, Wanted};
+use super::{Analyzer, Wanted, CONFIDENT_MASK};
 use crate::api::shapes::FaceJson;
 use crate::frame::Frame;
 use crate::messages::{Event, FaceEvent, TrackMsg, TrackPhase};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
+
+/// Below this face size (px) the mesh's face-presence output is not trusted.
+const MESH_MIN_FACE_PX: f32 = 64.0;
 
 pub struct AnalyzeStage {
     pub analyzer: Analyzer,
@@ -31,13 +35,43 @@ impl AnalyzeStage {
             antispoof: false,
             embedding: false,
         };
+        let min_presence = self.analyzer.config().detector.min_presence;
+        // Tracks whose first face the mesh did not confirm are never reported (the same check as
+        // for still images): YuNet alone fires on some textures and animal faces.
+        let mut rejected: HashSet<(Arc<str>, u64)> = HashSet::new();
         for m in self.input.iter() {
+            let key = (m.camera.clone(), m.track_id);
+            if rejected.contains(&key) {
+                if m.phase == TrackPhase::End {
+                    rejected.remove(&key);
+                }
+                continue;
+            }
             let analysed =
                 self.analyzer
                     .analyze_found(&m.frame, vec![(m.detection.clone(), None)], want)?;
             let Some(face) = analysed.first() else {
                 continue;
             };
+            if m.phase == TrackPhase::Start {
+                let presence = face.presence.unwrap_or(1.0);
+                let masked = face
+                    .attributes
+                    .as_ref()
+                    .is_some_and(|a| a.mask_probability >= CONFIDENT_MASK);
+                // The mesh cannot judge faces it sees at a few dozen pixels: small faces rest on the detector.
+                let small = m.detection.w.min(m.detection.h) < MESH_MIN_FACE_PX;
+                if presence < min_presence && !masked && !small {
+                    tracing::debug!(
+                        camera = &*m.camera,
+                        track = m.track_id,
+                        presence,
+                        "track not confirmed as a face"
+                    );
+                    rejected.insert(key);
+                    continue;
+                }
+            }
             let json = FaceJson::from(face);
             if m.phase == TrackPhase::Start {
                 self.metrics.tracks_started.fetch_add(1, Ordering::Relaxed);

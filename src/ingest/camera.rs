@@ -362,3 +362,215 @@ impl Rate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The reconnect state machine on an injected clock: deterministic, no sleeping.
+    use super::*;
+    use crate::config::WhenFull;
+    use crate::ingest::clock::ManualClock;
+    use crate::ingest::queue::FrameQueues;
+
+    /// Scripted source behaviour per open attempt.
+    enum Script {
+        FailOpen,
+        /// `n` frames 40 ms apart, then silence forever.
+        FramesThenSilence(u32),
+        /// `n` frames, then end of stream.
+        FramesThenEos(u32),
+    }
+
+    struct Opener {
+        scripts: std::collections::VecDeque<Script>,
+        clock: Arc<ManualClock>,
+        stop: Arc<AtomicBool>,
+    }
+
+    struct Src {
+        left: u32,
+        eos: bool,
+        pts: u64,
+        clock: Arc<ManualClock>,
+    }
+
+    impl FrameSource for Src {
+        fn pull(&mut self, timeout: Duration) -> Result<Pulled, IngestError> {
+            if self.left > 0 {
+                self.left -= 1;
+                self.pts += 40;
+                self.clock.advance(Duration::from_millis(40));
+                return Ok(Pulled::Frame {
+                    frame: Frame::new(2, 2, vec![0; 12]).unwrap(),
+                    pts_ms: self.pts,
+                });
+            }
+            if self.eos {
+                return Ok(Pulled::Eos);
+            }
+            self.clock.advance(timeout);
+            Ok(Pulled::Timeout)
+        }
+    }
+
+    impl SourceOpener for Opener {
+        fn open(&mut self, _: &CameraSettings) -> Result<Box<dyn FrameSource>, IngestError> {
+            let clock = self.clock.clone();
+            match self.scripts.pop_front() {
+                None => {
+                    self.stop.store(true, Ordering::SeqCst);
+                    Err(IngestError::Open {
+                        uri: "x".into(),
+                        message: "script over".into(),
+                    })
+                }
+                Some(Script::FailOpen) => Err(IngestError::Open {
+                    uri: "x".into(),
+                    message: "refused".into(),
+                }),
+                Some(Script::FramesThenSilence(n)) => Ok(Box::new(Src {
+                    left: n,
+                    eos: false,
+                    pts: 0,
+                    clock,
+                })),
+                Some(Script::FramesThenEos(n)) => Ok(Box::new(Src {
+                    left: n,
+                    eos: true,
+                    pts: 0,
+                    clock,
+                })),
+            }
+        }
+    }
+
+    fn run(uri: &str, looping: bool, scripts: Vec<Script>) -> (Vec<StatusEvent>, Vec<IngestItem>) {
+        let clock = Arc::new(ManualClock::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let queues = FrameQueues::default();
+        let queue = queues.add(Arc::from("cam"), 1000, WhenFull::Block);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut cfg = PipelineConfig::default();
+        cfg.backoff_initial_ms = 500;
+        cfg.backoff_max_ms = 2000;
+        cfg.no_frame_timeout_ms = 3000;
+        let cam = CameraConfig {
+            id: "cam".into(),
+            uri: uri.into(),
+            detect_fps: 0.0,
+            enabled: true,
+            looping,
+        };
+        let opener = Opener {
+            scripts: scripts.into(),
+            clock: clock.clone(),
+            stop: stop.clone(),
+        };
+        Camera::new(
+            CameraSettings::new(&cam, &cfg, false),
+            Box::new(opener),
+            clock,
+            queue.clone(),
+            tx,
+            Arc::new(Metrics::default()),
+            stop,
+        )
+        .run();
+        let statuses = rx
+            .try_iter()
+            .filter_map(|e| {
+                if let Event::Status(s) = e {
+                    Some(s)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let items = std::iter::from_fn(|| queue.pop()).collect();
+        (statuses, items)
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_resets_after_frames_arrive() {
+        use Script::*;
+        let (st, items) = run(
+            "rtsp://cam",
+            false,
+            vec![
+                FailOpen,
+                FailOpen,
+                FailOpen,
+                FailOpen,
+                FramesThenSilence(5),
+                FailOpen,
+            ],
+        );
+        let retries: Vec<u64> = st
+            .iter()
+            .filter(|s| s.status == "retrying")
+            .filter_map(|s| s.retry_in_ms)
+            .collect();
+        // 500, 1000, 2000, 2000 (cap); then frames reset it: the silence after them retries at 500 again.
+        assert_eq!(retries[..6], [500, 1000, 2000, 2000, 500, 1000]);
+        let seq: Vec<&str> = st.iter().map(|s| s.status).collect();
+        assert!(
+            seq.windows(2).any(|w| w == ["buffering", "running"]),
+            "{seq:?}"
+        );
+        // The silent stream is detected by the watchdog, not by waiting forever.
+        assert!(
+            st.iter().any(|s| s
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("no frame for"))),
+            "{seq:?}"
+        );
+        assert_eq!(
+            items
+                .iter()
+                .filter(|i| matches!(i, IngestItem::Frame(_)))
+                .count(),
+            5
+        );
+        assert!(matches!(items.last(), Some(IngestItem::End { .. })));
+    }
+
+    #[test]
+    fn a_file_ends_cleanly_or_loops_with_rising_timestamps_and_an_rtsp_eos_is_a_failure() {
+        use Script::*;
+        let (st, items) = run("/videos/a.mp4", false, vec![FramesThenEos(3)]);
+        assert_eq!(st.last().map(|s| s.status), Some("ended"));
+        assert!(!st.iter().any(|s| s.status == "retrying"));
+        assert_eq!(items.len(), 4, "3 frames and the end marker");
+
+        let (st, items) = run(
+            "/videos/a.mp4",
+            true,
+            vec![FramesThenEos(3), FramesThenEos(3)],
+        );
+        let pts: Vec<u64> = items
+            .iter()
+            .filter_map(|i| {
+                if let IngestItem::Frame(f) = i {
+                    Some(f.pts_ms)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(pts.len(), 6);
+        assert!(
+            pts.windows(2).all(|w| w[1] > w[0]),
+            "looped timestamps keep rising: {pts:?}"
+        );
+        assert!(!st
+            .iter()
+            .any(|s| s.status == "retrying"
+                && s.error.as_deref() != Some("cannot open x: script over")));
+
+        let (st, _) = run("rtsp://cam", false, vec![FramesThenEos(2)]);
+        assert!(st
+            .iter()
+            .any(|s| s.status == "retrying"
+                && s.error.as_deref().is_some_and(|e| e.contains("ended"))));
+    }
+}

@@ -1,0 +1,168 @@
+//! `facestream analyze VIDEO`: offline pipeline over real clips; track counts against the clips'
+//! ground truth (MEDIA.md), the JSONL shape, and the annotated video.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+fn analyze(video: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let media = common::media();
+    let out = std::env::temp_dir().join(format!(
+        "fs-analyze-{}-{}.jsonl",
+        std::process::id(),
+        video.replace('/', "_")
+    ));
+    let status = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args([
+            "analyze",
+            media.join(video).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(extra)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{video}: {status}");
+    std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn tracks(events: &[serde_json::Value]) -> BTreeSet<u64> {
+    events
+        .iter()
+        .map(|e| e["track_id"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn track_counts_match_the_ground_truth_within_one() {
+    // (clip, faces by MEDIA.md): tolerance +1 for a track that breaks once.
+    let cases = [
+        ("video/intel_face-demographics-walking.mp4", 2),
+        ("video/intel_face-demographics-walking-and-pause.mp4", 3),
+        ("video/liveportrait_d20.mp4", 1),
+        ("video/liveportrait_s32.mp4", 1),
+    ];
+    let mut report = vec![];
+    for (clip, truth) in cases {
+        let ev = analyze(clip, &[]);
+        let n = tracks(&ev).len();
+        report.push(format!("{clip}: {n} tracks (truth {truth})"));
+        // Every track starts once and ends once, in order.
+        let mut phases: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for e in &ev {
+            phases
+                .entry(e["track_id"].as_u64().unwrap())
+                .or_default()
+                .push(e["event"].as_str().unwrap().into());
+        }
+        for (id, p) in &phases {
+            assert_eq!(
+                p.first().map(|s| s.as_str()),
+                Some("start"),
+                "{clip} track {id}: {p:?}"
+            );
+            assert_eq!(
+                p.last().map(|s| s.as_str()),
+                Some("end"),
+                "{clip} track {id}: {p:?}"
+            );
+            assert_eq!(p.iter().filter(|s| *s == "start").count(), 1);
+        }
+        assert!(
+            n >= truth && n <= truth + 1,
+            "{clip}: {n} tracks, ground truth {truth}"
+        );
+    }
+    println!("{}", report.join("\n"));
+}
+
+#[test]
+fn foreman_track_ends_when_the_face_leaves_the_frame() {
+    // MEDIA.md: the worker's face leaves the frame at ~6.1 s; 6.2-10 s show no face.
+    let ev = analyze("video/openh264_foreman_cif.mp4", &["--fps", "10"]);
+    let last_seen = ev
+        .iter()
+        .filter(|e| e["event"] == "end")
+        .map(|e| e["last_seen_ms"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let first = ev
+        .iter()
+        .map(|e| e["first_seen_ms"].as_u64().unwrap())
+        .min()
+        .unwrap();
+    println!(
+        "foreman: tracks {:?}, first seen {first} ms, last seen {last_seen} ms",
+        tracks(&ev)
+    );
+    assert!(first < 500, "face visible from the start");
+    assert!(
+        (5000..=6600).contains(&last_seen),
+        "last seen {last_seen} ms"
+    );
+    assert!(ev
+        .iter()
+        .all(|e| e["last_seen_ms"].as_u64().unwrap() <= 6600));
+}
+
+#[test]
+fn jsonl_has_the_event_shape_and_draw_writes_a_playable_video() {
+    let out = std::env::temp_dir().join(format!("fs-draw-{}.mp4", std::process::id()));
+    let ev = analyze(
+        "video/intel_face-demographics-walking.mp4",
+        &["--draw", out.to_str().unwrap()],
+    );
+    assert!(!ev.is_empty());
+    for e in &ev {
+        for k in [
+            "topic",
+            "camera",
+            "track_id",
+            "event",
+            "timestamp_ms",
+            "wall_time_ms",
+            "first_seen_ms",
+            "last_seen_ms",
+            "frames",
+        ] {
+            assert!(!e[k].is_null(), "{k} missing in {e}");
+        }
+        for k in ["top_left_x", "top_left_y", "width", "height"] {
+            assert!(e["bounding_box"][k].is_i64(), "{k}");
+        }
+        assert_eq!(e["camera"], "video");
+        assert_eq!(e["topic"], "facestream/video/face");
+    }
+    // The annotated video decodes back with every analysed frame.
+    let frames = count_frames(&out);
+    println!("annotated video: {frames} frames");
+    assert!(frames >= 30, "{frames} frames in {}", out.display());
+}
+
+fn count_frames(path: &std::path::Path) -> usize {
+    use facestream::ingest::camera::{CameraSettings, Pulled, SourceOpener};
+    let cam = facestream::config::CameraConfig {
+        id: "check".into(),
+        uri: path.display().to_string(),
+        detect_fps: 0.0,
+        enabled: true,
+        looping: false,
+    };
+    let settings = CameraSettings::new(&cam, &Default::default(), false);
+    let mut src = facestream::ingest::gst::GstOpener::default()
+        .open(&settings)
+        .unwrap();
+    let mut n = 0;
+    loop {
+        match src.pull(std::time::Duration::from_secs(5)).unwrap() {
+            Pulled::Frame { .. } => n += 1,
+            Pulled::Eos => return n,
+            Pulled::Timeout => panic!("decoding the annotated video stalled"),
+        }
+    }
+}
