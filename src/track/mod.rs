@@ -251,10 +251,10 @@ mod tests {
         let mut tr = Tracker::new(Arc::from("cam"), cfg);
         let f = Arc::new(Frame::new(1, 1, vec![0; 3]).unwrap());
         let mut msgs = vec![];
-        // Two faces moving right at 1 px/ms, 40 ms per frame; face A missed for two frames.
+        // Face A moves right at 0.25 px/ms (10 px per 40 ms frame), face B down; B is missed for two frames.
         for k in 0..20u64 {
             let t = k * 40;
-            let mut dets = vec![det(100.0 + t as f32, 50.0, 60.0)];
+            let mut dets = vec![det(100.0 + t as f32 * 0.25, 50.0, 60.0)];
             if !(8..10).contains(&k) {
                 dets.push(det(400.0, 300.0 + t as f32 * 0.2, 80.0));
             }
