@@ -1,0 +1,167 @@
+//! The daemon as systemd runs it: `facestream run --config`, /metrics and /healthz, SIGHUP reloads
+//! cameras without touching the others, SIGTERM stops cleanly and says so on `<prefix>/available`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::services::{free_port, wait_until, Mosquitto, Subscriber};
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    let code = body
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, body)
+}
+
+fn config(broker: u16, http: u16, cameras: &[(&str, &str)]) -> String {
+    let mut t = format!(
+        "[mqtt]\nport = {broker}\ntopic_prefix = \"ops\"\nclient_id = \"ops-{broker}\"\n[http]\nbind = \"127.0.0.1:{http}\"\n[pipeline]\nno_frame_timeout_ms = 3000\n"
+    );
+    for (id, uri) in cameras {
+        t.push_str(&format!(
+            "[[cameras]]\nid = \"{id}\"\nuri = \"{uri}\"\ndetect_fps = 5\nloop = true\n"
+        ));
+    }
+    t
+}
+
+#[test]
+fn metrics_health_reload_and_clean_stop() {
+    let media = common::media();
+    let broker = Mosquitto::start(free_port());
+    let sub = Subscriber::start(broker.port, "ops/#");
+    let http = free_port();
+    let lobby = media
+        .join("video/intel_face-demographics-walking-and-pause.mp4")
+        .display()
+        .to_string();
+    let hall = media
+        .join("video/liveportrait_d20.mp4")
+        .display()
+        .to_string();
+    let dir = std::env::temp_dir().join(format!("fs-ops-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("facestream.toml");
+    std::fs::write(&cfg, config(broker.port, http, &[("lobby", &lobby)])).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args(["--config", cfg.to_str().unwrap(), "run"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_of = |cam: &str| -> Vec<String> {
+        sub.on(&format!("ops/{cam}/status"))
+            .iter()
+            .map(|s| s["status"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || status_of("lobby")
+            .contains(&"running".to_string())),
+        "lobby never ran"
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || !sub
+            .on("ops/lobby/face")
+            .is_empty()),
+        "no face events"
+    );
+
+    let (code, metrics) = http_get(http, "/metrics");
+    assert_eq!(code, 200);
+    for name in [
+        "facestream_frames_in_total{camera=\"lobby\"}",
+        "facestream_frames_dropped_total{camera=\"lobby\"}",
+        "facestream_frame_queue_depth{camera=\"lobby\"}",
+        "facestream_detect_batches_total",
+        "facestream_detect_inference_microseconds_total",
+        "facestream_events_published_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    let (code, _) = http_get(http, "/healthz");
+    assert_eq!(code, 200);
+
+    // SIGHUP with a second camera: it starts; the first keeps running without a restart.
+    let buffering_before = status_of("lobby")
+        .iter()
+        .filter(|s| *s == "buffering")
+        .count();
+    std::fs::write(
+        &cfg,
+        config(broker.port, http, &[("lobby", &lobby), ("hall", &hall)]),
+    )
+    .unwrap();
+    assert!(Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        wait_until(Duration::from_secs(30), || status_of("hall")
+            .contains(&"running".to_string())),
+        "hall did not start on reload"
+    );
+    assert_eq!(
+        status_of("lobby")
+            .iter()
+            .filter(|s| *s == "buffering")
+            .count(),
+        buffering_before,
+        "lobby was restarted by the reload"
+    );
+    // An invalid file on SIGHUP is refused and the running cameras stay.
+    std::fs::write(&cfg, "[pipeline]\nbatch_size = 0\n").unwrap();
+    assert!(Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "an invalid reload must not stop the daemon"
+    );
+    let faces_before = sub.on("ops/hall/face").len();
+    assert!(
+        wait_until(Duration::from_secs(20), || sub.on("ops/hall/face").len()
+            > faces_before),
+        "hall stopped after a refused reload"
+    );
+
+    // SIGTERM: a clean stop, `available` goes offline.
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let mut exited = None;
+    wait_until(Duration::from_secs(20), || {
+        exited = child.try_wait().unwrap();
+        exited.is_some()
+    });
+    let status = exited.expect("daemon did not stop within 20 s of SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(
+        wait_until(Duration::from_secs(5), || sub
+            .raw("ops/available")
+            .last()
+            .is_some_and(|s| s == "offline")),
+        "{:?}",
+        sub.raw("ops/available")
+    );
+    let ends = sub
+        .on("ops/hall/face")
+        .iter()
+        .filter(|f| f["event"] == "end")
+        .count();
+    assert!(ends >= 1, "open tracks end (and are flushed) on stop");
+}
