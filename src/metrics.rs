@@ -26,6 +26,8 @@ pub struct Metrics {
     /// Detection runs holding frames of more than one camera.
     pub mixed_batches: AtomicU64,
     pub inference_us: AtomicU64,
+    /// Time in per-track analysis inference (mesh, mask, age/gender).
+    pub analysis_us: AtomicU64,
     pub events_published: AtomicU64,
     pub events_buffered: AtomicU64,
     pub events_overflowed: AtomicU64,
@@ -96,7 +98,13 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 9] = [
+        let global: [(&str, &str, &str, &AtomicU64); 10] = [
+            (
+                "facestream_analysis_inference_microseconds_total",
+                "counter",
+                "Time in per-track analysis inference",
+                &self.analysis_us,
+            ),
             (
                 "facestream_detect_mixed_batches_total",
                 "counter",

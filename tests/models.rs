@@ -66,3 +66,19 @@ fn a_tampered_or_missing_model_is_a_clear_error() {
         .unwrap();
     assert!(matches!(e, ModelError::Load { .. }), "{e}");
 }
+
+#[test]
+fn shipped_configs_and_presets_are_valid() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for dir in ["config", "pipelines"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                Config::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 5, "{n} config files");
+}

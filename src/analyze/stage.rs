@@ -47,9 +47,13 @@ impl AnalyzeStage {
                 }
                 continue;
             }
+            let started = std::time::Instant::now();
             let analysed =
                 self.analyzer
                     .analyze_found(&m.frame, vec![(m.detection.clone(), None)], want)?;
+            self.metrics
+                .analysis_us
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             let Some(face) = analysed.first() else {
                 continue;
             };

@@ -2,6 +2,7 @@
 
 mod analyze_video;
 mod bench;
+mod bench_stream;
 mod compare;
 mod demo;
 mod detect;
@@ -39,6 +40,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Measure detection and embedding throughput at batch 1 and 8, and the wrapper's overhead.
     Bench(bench::BenchArgs),
+    /// Measure N concurrent streams through the daemon pipeline and its overhead.
+    BenchStream(bench_stream::BenchStreamArgs),
     /// Run the daemon: watch the configured cameras and publish face events to MQTT.
     Run(run::RunArgs),
     /// Run the pipeline over one video file and write its face events as JSON Lines.
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(a) => compare::run(&cfg, a),
         Command::Demo(a) => demo::run(&cfg, a),
         Command::Bench(a) => bench::run(&cfg, a),
+        Command::BenchStream(a) => bench_stream::run(&cfg, a),
         Command::Run(a) => run::run(cli.config.as_deref(), cfg, a),
         Command::Analyze(a) => analyze_video::run(&cfg, a),
     }

@@ -1,0 +1,215 @@
+//! `facestream bench-stream`: N concurrent streams of a real face video through the whole daemon
+//! pipeline at detect_fps 5, 10 and every frame, then the pipeline's time against decode-only plus
+//! inference-only time for the same frames (the pipeline's overhead).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::config::{CameraConfig, Config, WhenFull};
+use crate::daemon::{Daemon, RunOptions};
+use crate::detect::Detector;
+use crate::frame::Frame;
+use crate::ingest::camera::{CameraSettings, Pulled, SourceOpener};
+use crate::ingest::gst::GstOpener;
+use crate::models::SessionSettings;
+
+#[derive(Debug, Args)]
+pub struct BenchStreamArgs {
+    /// Concurrent streams.
+    #[arg(long, default_value_t = 4)]
+    pub streams: usize,
+    /// Seconds per live measurement.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Video (default: the sample clip of a walking group).
+    #[arg(long)]
+    pub video: Option<PathBuf>,
+}
+
+/// CPU seconds (user + system) used by this process so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // Fields 14 and 15 of stat; after the ')' they are at index 11 and 12 (state is not numeric).
+    (f.get(10).unwrap_or(&0.0) + f.get(11).unwrap_or(&0.0)) / 100.0
+}
+
+fn peak_rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn cameras(n: usize, video: &str, fps: f32, looping: bool) -> Vec<CameraConfig> {
+    (0..n)
+        .map(|i| CameraConfig {
+            id: format!("cam{i}"),
+            uri: video.to_string(),
+            detect_fps: fps,
+            enabled: true,
+            looping,
+        })
+        .collect()
+}
+
+pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
+    let video = a
+        .video
+        .clone()
+        .unwrap_or_else(|| {
+            super::default_media_dir().join("video/face_recognition_short_hamilton_clip.mp4")
+        })
+        .display()
+        .to_string();
+    let mut base = cfg.clone();
+    base.mqtt.enabled = false;
+    base.http.bind = String::new();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    println!(
+        "bench-stream: {} streams of {video}, {} s each, {cores} cores, batch {}",
+        a.streams, a.seconds, base.pipeline.batch_size
+    );
+    println!(
+        "{:<10} {:>9} {:>12} {:>9} {:>8} {:>8} {:>10}",
+        "detect_fps", "fps in", "fps detected", "dropped", "drop %", "CPU %", "batch avg"
+    );
+    for fps in [5.0f32, 10.0, 0.0] {
+        let mut c = base.clone();
+        c.cameras = cameras(a.streams, &video, fps, true);
+        let d = Daemon::start(c, RunOptions::default())?;
+        std::thread::sleep(Duration::from_secs(2)); // warm-up
+        let m = d.metrics.clone();
+        let sum = |f: &dyn Fn(&crate::metrics::CameraCounters) -> u64| -> u64 {
+            (0..a.streams)
+                .map(|i| f(&m.camera(&format!("cam{i}"))))
+                .sum()
+        };
+        let (in0, det0, drop0) = (
+            sum(&|c| c.frames_in.load(Ordering::Relaxed)),
+            sum(&|c| c.frames_detected.load(Ordering::Relaxed)),
+            sum(&|c| c.frames_dropped.load(Ordering::Relaxed)),
+        );
+        let (b0, bf0) = (
+            m.batches.load(Ordering::Relaxed),
+            m.batch_frames.load(Ordering::Relaxed),
+        );
+        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        std::thread::sleep(Duration::from_secs(a.seconds));
+        let secs = t0.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu0;
+        let fin = (sum(&|c| c.frames_in.load(Ordering::Relaxed)) - in0) as f64;
+        let fdet = (sum(&|c| c.frames_detected.load(Ordering::Relaxed)) - det0) as f64;
+        let fdrop = (sum(&|c| c.frames_dropped.load(Ordering::Relaxed)) - drop0) as f64;
+        let batches = (m.batches.load(Ordering::Relaxed) - b0).max(1) as f64;
+        let bframes = (m.batch_frames.load(Ordering::Relaxed) - bf0) as f64;
+        d.shutdown();
+        let label = if fps == 0.0 {
+            "full".to_string()
+        } else {
+            format!("{fps}")
+        };
+        let offered = fdet + fdrop;
+        println!(
+            "{label:<10} {:>9.1} {:>12.1} {:>9.0} {:>7.1}% {:>7.0}% {:>10.2}",
+            fin / secs,
+            fdet / secs,
+            fdrop,
+            100.0 * fdrop / offered.max(1.0),
+            100.0 * cpu / secs / cores,
+            bframes / batches
+        );
+    }
+    println!("peak RSS {:.0} MB", peak_rss_mb());
+
+    // Overhead: the same frames through the pipeline (as fast as possible, nothing dropped) vs
+    // decode-only plus inference-only.
+    let fps = 10.0;
+    let mut c = base.clone();
+    c.cameras = cameras(a.streams, &video, fps, false);
+    let t = Instant::now();
+    let opts = RunOptions {
+        realtime_files: false,
+        frame_policy: Some(WhenFull::Block),
+        ..Default::default()
+    };
+    let d = Daemon::start(c.clone(), opts)?;
+    let start_cost = t.elapsed();
+    let t = Instant::now();
+    while !d.cameras_finished() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let m = d.metrics.clone();
+    d.shutdown();
+    let pipeline = t.elapsed();
+    let frames: u64 = (0..a.streams)
+        .map(|i| {
+            m.camera(&format!("cam{i}"))
+                .frames_detected
+                .load(Ordering::Relaxed)
+        })
+        .sum();
+    // Per-track analysis is inference too: its own time (measured inside the run) joins the reference.
+    let analysis = Duration::from_micros(m.analysis_us.load(Ordering::Relaxed));
+    let events = m.tracks_started.load(Ordering::Relaxed);
+
+    let t = Instant::now();
+    let mut decoded: Vec<Frame> = vec![];
+    for cam in &c.cameras {
+        let settings = CameraSettings::new(cam, &c.pipeline, false);
+        let mut src = GstOpener::default().open(&settings)?;
+        let mut next_due = 0u64;
+        let step = (1000.0 / fps) as u64;
+        loop {
+            match src.pull(Duration::from_secs(5))? {
+                Pulled::Frame { frame, pts_ms } => {
+                    if pts_ms + step / 4 >= next_due {
+                        next_due = pts_ms + step;
+                        decoded.push(frame);
+                    }
+                }
+                Pulled::Eos => break,
+                Pulled::Timeout => anyhow::bail!("decode stalled"),
+            }
+        }
+    }
+    let decode = t.elapsed();
+    let mut det = Detector::open(&SessionSettings::from_config(&c.models), &c.detector)?;
+    let t = Instant::now();
+    for chunk in decoded.chunks(c.pipeline.batch_size) {
+        let refs: Vec<&Frame> = chunk.iter().collect();
+        det.detect_batch(&refs)?;
+    }
+    let infer = t.elapsed();
+    let reference = decode + infer + analysis;
+    println!(
+        "overhead at detect_fps {fps}: pipeline {:.2} s for {frames} frames ({events} tracks; model loading {:.2} s excluded)",
+        pipeline.as_secs_f64(),
+        start_cost.as_secs_f64()
+    );
+    println!(
+        "  reference: decode-only {:.2} s + detection-only {:.2} s ({} frames) + track analysis inference {:.2} s = {:.2} s",
+        decode.as_secs_f64(),
+        infer.as_secs_f64(),
+        decoded.len(),
+        analysis.as_secs_f64(),
+        reference.as_secs_f64()
+    );
+    println!(
+        "  ratio pipeline / reference = {:.3} (target <= 1.15)",
+        pipeline.as_secs_f64() / reference.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
