@@ -2,6 +2,7 @@
 //! so `facestream run` works with no external service and `mosquitto_sub` can watch.
 
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,11 @@ pub struct EmbeddedBroker {
 
 impl EmbeddedBroker {
     pub fn start(port: u16) -> std::io::Result<Self> {
+        // Its own process group: a Ctrl-C meant for the daemon must not kill the broker before the
+        // daemon has flushed its events.
         let child = Command::new("mosquitto")
             .args(["-p", &port.to_string()])
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

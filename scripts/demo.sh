@@ -1,7 +1,0 @@
-#!/usr/bin/env bash
-# Set up everything (idempotent) and run the main job on its embedded default.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/setup.sh
-export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-/opt/onnxruntime/onnxruntime/capi/libonnxruntime.so.1.31.1}"
-cargo run --release -- demo "$@"
