@@ -16,4 +16,5 @@ pub mod messages;
 pub mod metrics;
 pub mod models;
 pub mod publish;
+pub mod search;
 pub mod track;

@@ -119,10 +119,41 @@ pub struct StatusEvent {
     pub wall_time_ms: u64,
 }
 
+/// `<prefix>/<camera>/match` payload (docs/mqtt.md): a track matched an enrolled face, or its
+/// track ended without reaching the threshold (`event: "unknown"`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchEvent {
+    pub camera: String,
+    pub track_id: u64,
+    /// `match` or `unknown`
+    pub event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face_set: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_image_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The match's similarity, or for `unknown` the best similarity seen.
+    pub similarity: f64,
+    pub threshold: f32,
+    /// Embeddings of this track searched so far.
+    pub searched: u32,
+    pub timestamp_ms: u64,
+    pub wall_time_ms: u64,
+    pub bounding_box: BoundingBox,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_jpeg: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub enum Event {
     Face(Box<FaceEvent>),
     Status(StatusEvent),
+    Match(Box<MatchEvent>),
 }
 
 impl Event {
@@ -130,6 +161,7 @@ impl Event {
         match self {
             Event::Face(f) => &f.camera,
             Event::Status(s) => &s.camera,
+            Event::Match(m) => &m.camera,
         }
     }
 
@@ -138,6 +170,7 @@ impl Event {
         match self {
             Event::Face(_) => "face",
             Event::Status(_) => "status",
+            Event::Match(_) => "match",
         }
     }
 
@@ -145,6 +178,7 @@ impl Event {
         let r = match self {
             Event::Face(f) => serde_json::to_string(f),
             Event::Status(s) => serde_json::to_string(s),
+            Event::Match(m) => serde_json::to_string(m),
         };
         r.unwrap_or_else(|e| format!("{{\"error\":\"serialise: {e}\"}}"))
     }

@@ -152,6 +152,7 @@ fn count_frames(path: &std::path::Path) -> usize {
         detect_fps: 0.0,
         enabled: true,
         looping: false,
+        face_sets: vec![],
     };
     let settings = CameraSettings::new(&cam, &Default::default(), false);
     let mut src = facestream::ingest::gst::GstOpener::default()

@@ -17,6 +17,7 @@ fn camera(id: &str, uri: &str, looping: bool) -> CameraConfig {
         detect_fps: 10.0,
         enabled: true,
         looping,
+        face_sets: vec![],
     }
 }
 

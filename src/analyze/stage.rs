@@ -15,6 +15,7 @@ use crate::frame::Frame;
 use crate::messages::{Event, FaceEvent, TrackMsg, TrackPhase};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
+use crate::search::tracks::TrackMatcher;
 
 /// Below this face size (px) the mesh's face-presence output is not trusted.
 const MESH_MIN_FACE_PX: f32 = 64.0;
@@ -25,6 +26,8 @@ pub struct AnalyzeStage {
     pub out: Sender<Event>,
     pub snapshots: bool,
     pub metrics: Arc<Metrics>,
+    /// Face-set search of tracks, when any camera names face sets.
+    pub matcher: Option<TrackMatcher>,
 }
 
 impl AnalyzeStage {
@@ -103,6 +106,33 @@ impl AnalyzeStage {
             };
             if self.out.send(Event::Face(Box::new(ev))).is_err() {
                 break;
+            }
+            if let Some(matcher) = self.matcher.as_mut().filter(|mt| mt.wants(&m.camera)) {
+                let mut events = vec![];
+                if matcher.worth_embedding(&m.camera, m.track_id, face) {
+                    let started = std::time::Instant::now();
+                    let emb = self
+                        .analyzer
+                        .embedder()?
+                        .embed(&[(&*m.frame, &m.detection)])?
+                        .pop()
+                        .flatten();
+                    self.metrics
+                        .analysis_us
+                        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    if let Some(emb) = emb {
+                        let (frame, det) = (m.frame.clone(), m.detection.clone());
+                        events.extend(matcher.search(&m, &emb, || snapshot_jpeg(&frame, &det)));
+                    }
+                }
+                if m.phase == TrackPhase::End {
+                    events.extend(matcher.end(&m));
+                }
+                for e in events {
+                    if self.out.send(Event::Match(Box::new(e))).is_err() {
+                        return Ok(());
+                    }
+                }
             }
         }
         Ok(())

@@ -29,6 +29,12 @@ pub struct AnalyzeArgs {
     /// Camera name used in the events.
     #[arg(long, default_value = "video")]
     pub camera: String,
+    /// Search each track in this face set (repeatable); matches are written as `match` events.
+    #[arg(long = "face-set")]
+    pub face_sets: Vec<String>,
+    /// Face-set database folder (default: `storage.dir`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
@@ -44,7 +50,11 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         detect_fps: a.fps,
         enabled: true,
         looping: false,
+        face_sets: a.face_sets.clone(),
     }];
+    if let Some(d) = &a.data_dir {
+        cfg.storage.dir = d.clone();
+    }
     cfg.validate()?;
     let duration = file_duration_ms(&a.video.display().to_string());
     let (draw_tx, drawer) = match &a.draw {

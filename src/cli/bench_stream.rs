@@ -59,6 +59,7 @@ fn cameras(n: usize, video: &str, fps: f32, looping: bool) -> Vec<CameraConfig> 
             detect_fps: fps,
             enabled: true,
             looping,
+            face_sets: vec![],
         })
         .collect()
 }

@@ -7,6 +7,7 @@ mod compare;
 mod demo;
 mod detect;
 mod draw_video;
+mod facesets;
 pub mod run;
 
 use std::path::PathBuf;
@@ -42,6 +43,48 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure N concurrent streams through the daemon pipeline and its overhead.
     BenchStream(bench_stream::BenchStreamArgs),
+    /// Face sets: create, list, show, delete.
+    Faceset {
+        #[command(flatten)]
+        d: facesets::DataDir,
+        #[command(subcommand)]
+        cmd: facesets::FacesetCmd,
+    },
+    /// Faces in a set: add, list, show, update, delete.
+    Face {
+        #[command(flatten)]
+        d: facesets::DataDir,
+        #[command(subcommand)]
+        cmd: facesets::FaceCmd,
+    },
+    /// 1:N search of a face set by image or face id (FRS shape).
+    Search {
+        #[command(flatten)]
+        d: facesets::DataDir,
+        #[command(flatten)]
+        a: facesets::SearchArgs,
+    },
+    /// Identify users in groups (Baidu style; --all-faces for M:N, --user to verify one user).
+    Identify {
+        #[command(flatten)]
+        d: facesets::DataDir,
+        #[command(flatten)]
+        a: facesets::IdentifyArgs,
+    },
+    /// Users across groups: copy, remove, groups, info.
+    User {
+        #[command(flatten)]
+        d: facesets::DataDir,
+        #[command(subcommand)]
+        cmd: facesets::UserCmd,
+    },
+    /// Enrol a folder with one sub-folder per person (quality-gated).
+    Enroll {
+        #[command(flatten)]
+        d: facesets::DataDir,
+        #[command(flatten)]
+        a: facesets::EnrollArgs,
+    },
     /// Run the daemon: watch the configured cameras and publish face events to MQTT.
     Run(run::RunArgs),
     /// Run the pipeline over one video file and write its face events as JSON Lines.
@@ -58,6 +101,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => demo::run(&cfg, a),
         Command::Bench(a) => bench::run(&cfg, a),
         Command::BenchStream(a) => bench_stream::run(&cfg, a),
+        Command::Faceset { d, cmd } => facesets::faceset(&cfg, d, cmd),
+        Command::Face { d, cmd } => facesets::face(&cfg, d, cmd),
+        Command::Search { d, a } => facesets::search(&cfg, d, a),
+        Command::Identify { d, a } => facesets::identify(&cfg, d, a),
+        Command::User { d, cmd } => facesets::user(&cfg, d, cmd),
+        Command::Enroll { d, a } => facesets::enroll(&cfg, d, a),
         Command::Run(a) => run::run(cli.config.as_deref(), cfg, a),
         Command::Analyze(a) => analyze_video::run(&cfg, a),
     }

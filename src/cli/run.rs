@@ -30,6 +30,7 @@ pub fn embedded_default(media: &Path) -> Config {
         detect_fps: 10.0,
         enabled: true,
         looping: true,
+        face_sets: vec![],
     });
     cfg.mqtt.embedded_broker = true;
     cfg

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod stream;
 pub use stream::{
-    CameraConfig, HttpConfig, MqttConfig, PipelineConfig, StorageConfig, TrackingConfig, WhenFull,
+    CameraConfig, HttpConfig, MqttConfig, PipelineConfig, SearchConfig, StorageConfig,
+    TrackingConfig, WhenFull,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,8 @@ pub struct Config {
     pub tracking: TrackingConfig,
     /// Event delivery.
     pub mqtt: MqttConfig,
+    /// Searching camera tracks in face sets.
+    pub search: SearchConfig,
     /// Metrics and health endpoint.
     pub http: HttpConfig,
     pub storage: StorageConfig,

@@ -22,6 +22,9 @@ pub struct CameraConfig {
     /// Files only: start again at the end instead of stopping.
     #[serde(default, rename = "loop")]
     pub looping: bool,
+    /// Face sets each track of this camera is searched in (matches go to `<prefix>/<camera>/match`).
+    #[serde(default)]
+    pub face_sets: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -149,6 +152,30 @@ impl Default for MqttConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Similarity (0..1) a track needs to match an enrolled face; default: `compare`'s threshold.
+    pub threshold: Option<f32>,
+    /// Embeddings searched per track at most (taken from its analysed, quality-checked frames).
+    pub max_embeddings_per_track: usize,
+    /// Smallest face (px) worth embedding in a stream.
+    pub min_face_px: f32,
+    /// Largest |yaw| and |pitch| (degrees) worth embedding.
+    pub max_pose_deg: f32,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            threshold: None,
+            max_embeddings_per_track: 5,
+            min_face_px: 40.0,
+            max_pose_deg: 35.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address of `/metrics` (Prometheus) and `/healthz`; empty turns them off.
     pub bind: String,
@@ -201,6 +228,16 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
         }
         if c.uri.trim().is_empty() {
             return Err(invalid(&key("uri"), "must not be empty"));
+        }
+        if let Some(bad) = c
+            .face_sets
+            .iter()
+            .find(|s| !crate::search::valid_set_name(s))
+        {
+            return Err(invalid(
+                &key("face_sets"),
+                format!("{bad:?} is not a valid face set name"),
+            ));
         }
         if !(0.0..=240.0).contains(&c.detect_fps) {
             return Err(invalid(

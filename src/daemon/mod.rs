@@ -6,7 +6,7 @@ pub mod http;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -28,6 +28,8 @@ use crate::publish::broker::EmbeddedBroker;
 use crate::publish::jsonl::JsonlSink;
 use crate::publish::mqtt::MqttSink;
 use crate::publish::{PublishStage, Sink};
+use crate::search::tracks::TrackMatcher;
+use crate::search::FaceSets;
 use crate::track::stage::{TrackStage, TrackedFrame};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,15 @@ pub enum DaemonError {
     },
     #[error("cannot start thread: {0}")]
     Thread(std::io::Error),
+    #[error("face sets: {0}")]
+    FaceSets(crate::search::SetError),
+}
+
+fn camera_sets(cfg: &Config) -> HashMap<String, Vec<String>> {
+    cfg.cameras
+        .iter()
+        .map(|c| (c.id.clone(), c.face_sets.clone()))
+        .collect()
 }
 
 /// How this run differs from a live daemon.
@@ -87,6 +98,7 @@ pub struct Daemon {
     events: Option<Sender<Event>>,
     cameras: HashMap<String, RunningCamera>,
     drain: Arc<AtomicBool>,
+    camera_sets: Arc<RwLock<HashMap<String, Vec<String>>>>,
     stages: Vec<(&'static str, JoinHandle<()>)>,
     _broker: Option<EmbeddedBroker>,
 }
@@ -154,12 +166,29 @@ impl Daemon {
                 .run()
             })?,
         ));
+        let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));
+        let matcher = if cfg.cameras.iter().any(|c| !c.face_sets.is_empty()) {
+            let sets = Arc::new(FaceSets::open(&cfg.storage.dir).map_err(DaemonError::FaceSets)?);
+            let threshold = cfg
+                .search
+                .threshold
+                .unwrap_or(cfg.compare.threshold_for(cfg.models.embedder));
+            Some(TrackMatcher::new(
+                sets,
+                camera_sets.clone(),
+                threshold,
+                cfg.search.clone(),
+            ))
+        } else {
+            None
+        };
         let analyze = AnalyzeStage {
             analyzer,
             input: trk_rx,
             out: events_tx.clone(),
             snapshots: cfg.tracking.snapshot,
             metrics: metrics.clone(),
+            matcher,
         };
         stages.push((
             "analyze",
@@ -202,6 +231,7 @@ impl Daemon {
             events: Some(events_tx),
             cameras: HashMap::new(),
             drain,
+            camera_sets,
             stages,
             _broker: broker,
         };
@@ -284,6 +314,9 @@ impl Daemon {
             }
         }
         self.cfg.cameras = new.cameras.clone();
+        if let Ok(mut m) = self.camera_sets.write() {
+            *m = camera_sets(new);
+        }
         Ok(())
     }
 

@@ -459,6 +459,7 @@ mod tests {
             detect_fps: 0.0,
             enabled: true,
             looping,
+            face_sets: vec![],
         };
         let opener = Opener {
             scripts: scripts.into(),

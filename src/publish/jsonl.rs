@@ -8,7 +8,7 @@ use crate::messages::Event;
 pub struct JsonlSink {
     out: std::io::BufWriter<Box<dyn Write + Send>>,
     prefix: String,
-    /// Only face events (the offline analysis output); status events are skipped.
+    /// Face and match events only (the offline analysis output); status events are skipped.
     faces_only: bool,
 }
 
@@ -32,7 +32,7 @@ impl JsonlSink {
 
 impl Sink for JsonlSink {
     fn send(&mut self, event: &Event) {
-        if self.faces_only && !matches!(event, Event::Face(_)) {
+        if self.faces_only && matches!(event, Event::Status(_)) {
             return;
         }
         let line = event.to_json();

@@ -1,0 +1,334 @@
+//! The FRS filter grammar, parsed once and evaluated per face during search:
+//! `f:v`, `f:[a TO b]` (inclusive), `f:{a TO b}` (exclusive), `*`, `&&`, `||`, `!`, parentheses.
+//! Values may be bare words or "double quoted". Errors give the 1-based column.
+
+use serde_json::Value;
+
+use super::error::SetError;
+use super::fields::{FieldType, Schema};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    All,
+    Eq(String, Value),
+    Range {
+        field: String,
+        low: Value,
+        high: Value,
+        inclusive: bool,
+    },
+    Not(Box<Filter>),
+    And(Box<Filter>, Box<Filter>),
+    Or(Box<Filter>, Box<Filter>),
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+    schema: &'a Schema,
+}
+
+fn err(column: usize, message: impl Into<String>) -> SetError {
+    SetError::FilterSyntax {
+        column,
+        message: message.into(),
+    }
+}
+
+impl<'a> Parser<'a> {
+    fn ws(&mut self) {
+        while self.pos < self.s.len() && self.s[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, t: &str) -> bool {
+        self.ws();
+        if self.s[self.pos..].starts_with(t.as_bytes()) {
+            self.pos += t.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn col(&self) -> usize {
+        self.pos + 1
+    }
+
+    fn or(&mut self) -> Result<Filter, SetError> {
+        let mut left = self.and()?;
+        while self.eat("||") {
+            left = Filter::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Filter, SetError> {
+        let mut left = self.unary()?;
+        while self.eat("&&") {
+            left = Filter::And(Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Filter, SetError> {
+        if self.eat("!") {
+            return Ok(Filter::Not(Box::new(self.unary()?)));
+        }
+        if self.eat("(") {
+            let inner = self.or()?;
+            if !self.eat(")") {
+                return Err(err(self.col(), "expected ')'"));
+            }
+            return Ok(inner);
+        }
+        if self.eat("*") {
+            return Ok(Filter::All);
+        }
+        self.term()
+    }
+
+    fn word(&mut self) -> Result<(String, usize), SetError> {
+        self.ws();
+        let start = self.pos;
+        if self.pos < self.s.len() && self.s[self.pos] == b'"' {
+            self.pos += 1;
+            let mut out = vec![];
+            while self.pos < self.s.len() && self.s[self.pos] != b'"' {
+                if self.s[self.pos] == b'\\' && self.pos + 1 < self.s.len() {
+                    self.pos += 1;
+                }
+                out.push(self.s[self.pos]);
+                self.pos += 1;
+            }
+            if self.pos >= self.s.len() {
+                return Err(err(start + 1, "unterminated string"));
+            }
+            self.pos += 1;
+            return Ok((String::from_utf8_lossy(&out).into_owned(), start));
+        }
+        while self.pos < self.s.len() {
+            let c = self.s[self.pos];
+            if c.is_ascii_whitespace() || b":()[]{}!&|\"".contains(&c) {
+                break;
+            }
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return Err(err(
+                start + 1,
+                if start >= self.s.len() {
+                    "unexpected end of filter".to_string()
+                } else {
+                    format!("unexpected '{}'", self.s[start] as char)
+                },
+            ));
+        }
+        Ok((
+            String::from_utf8_lossy(&self.s[start..self.pos]).into_owned(),
+            start,
+        ))
+    }
+
+    fn value(&self, field: &str, ty: FieldType, raw: &str, at: usize) -> Result<Value, SetError> {
+        let bad = || SetError::FieldType {
+            field: field.into(),
+            expected: ty.name(),
+            got: raw.into(),
+        };
+        let _ = at;
+        Ok(match ty {
+            FieldType::String => Value::String(raw.into()),
+            FieldType::Integer | FieldType::Long => {
+                Value::from(raw.parse::<i64>().map_err(|_| bad())?)
+            }
+            FieldType::Float | FieldType::Double => {
+                Value::from(raw.parse::<f64>().map_err(|_| bad())?)
+            }
+            FieldType::Boolean => Value::Bool(match raw {
+                "true" => true,
+                "false" => false,
+                _ => return Err(bad()),
+            }),
+        })
+    }
+
+    fn term(&mut self) -> Result<Filter, SetError> {
+        let (field, at) = self.word()?;
+        let ty = *self
+            .schema
+            .get(&field)
+            .ok_or_else(|| SetError::FieldUndefined(field.clone()))?;
+        if !self.eat(":") {
+            return Err(err(
+                self.col(),
+                format!("expected ':' after field {field:?}"),
+            ));
+        }
+        let open = if self.eat("[") {
+            Some(true)
+        } else if self.eat("{") {
+            Some(false)
+        } else {
+            None
+        };
+        let Some(inclusive) = open else {
+            let (raw, vat) = self.word()?;
+            return Ok(Filter::Eq(
+                field.clone(),
+                self.value(&field, ty, &raw, vat)?,
+            ));
+        };
+        let (lo, lat) = self.word()?;
+        self.ws();
+        let to_at = self.col();
+        let (to, _) = self.word()?;
+        if to != "TO" {
+            return Err(err(to_at, "expected 'TO' in range"));
+        }
+        let (hi, hat) = self.word()?;
+        let close = if inclusive { "]" } else { "}" };
+        if !self.eat(close) {
+            return Err(err(
+                self.col(),
+                format!("expected '{close}' to close the range"),
+            ));
+        }
+        let _ = at;
+        Ok(Filter::Range {
+            low: self.value(&field, ty, &lo, lat)?,
+            high: self.value(&field, ty, &hi, hat)?,
+            field,
+            inclusive,
+        })
+    }
+}
+
+impl Filter {
+    pub fn parse(text: &str, schema: &Schema) -> Result<Filter, SetError> {
+        let mut p = Parser {
+            s: text.as_bytes(),
+            pos: 0,
+            schema,
+        };
+        p.ws();
+        if p.pos >= p.s.len() {
+            return Err(err(1, "empty filter (use * for all)"));
+        }
+        let f = p.or()?;
+        p.ws();
+        if p.pos < p.s.len() {
+            return Err(err(p.col(), format!("unexpected '{}'", p.s[p.pos] as char)));
+        }
+        Ok(f)
+    }
+
+    pub fn matches(&self, fields: &serde_json::Map<String, Value>) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Eq(f, v) => fields.get(f).is_some_and(|x| eq(x, v)),
+            Filter::Range {
+                field,
+                low,
+                high,
+                inclusive,
+            } => fields.get(field).is_some_and(|x| {
+                let (a, b) = (cmp(x, low), cmp(x, high));
+                match (a, b) {
+                    (Some(a), Some(b)) if *inclusive => a.is_ge() && b.is_le(),
+                    (Some(a), Some(b)) => a.is_gt() && b.is_lt(),
+                    _ => false,
+                }
+            }),
+            Filter::Not(f) => !f.matches(fields),
+            Filter::And(a, b) => a.matches(fields) && b.matches(fields),
+            Filter::Or(a, b) => a.matches(fields) || b.matches(fields),
+        }
+    }
+}
+
+fn eq(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn cmp(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Schema {
+        [
+            ("name", FieldType::String),
+            ("age", FieldType::Integer),
+            ("score", FieldType::Double),
+            ("vip", FieldType::Boolean),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    #[test]
+    fn grammar_table() {
+        let face = json!({"name": "Ann Lee", "age": 30, "score": 0.5, "vip": true});
+        let f = face.as_object().unwrap();
+        let cases: &[(&str, bool)] = &[
+            ("*", true),
+            ("age:30", true),
+            ("age:31", false),
+            ("name:\"Ann Lee\"", true),
+            ("age:[30 TO 40]", true),
+            ("age:{30 TO 40}", false),
+            ("age:{29 TO 31}", true),
+            ("score:[0.4 TO 0.6] && vip:true", true),
+            ("vip:false || age:30", true),
+            ("!vip:true", false),
+            ("!(age:30 && vip:false)", true),
+            ("(age:1 || age:2) && *", false),
+            ("  age : 30  ", true),
+            ("name:[A TO B]", true),
+        ];
+        for (text, want) in cases {
+            let parsed = Filter::parse(text, &schema()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(parsed.matches(f), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn malformed_filters_name_the_column() {
+        let cases: &[(&str, &str)] = &[
+            ("", "FRS.0409"),
+            ("age:", "FRS.0409"),
+            ("age 30", "FRS.0409"),
+            ("age:[30 40]", "FRS.0409"),
+            ("age:[30 TO 40", "FRS.0409"),
+            ("(age:30", "FRS.0409"),
+            ("age:30 &&", "FRS.0409"),
+            ("age:30 && && vip:true", "FRS.0409"),
+            ("name:\"open", "FRS.0409"),
+            ("age:30)", "FRS.0409"),
+            ("height:3", "FRS.0404"),
+            ("age:thirty", "FRS.0405"),
+            ("vip:yes", "FRS.0405"),
+        ];
+        for (text, code) in cases {
+            let e = Filter::parse(text, &schema())
+                .err()
+                .unwrap_or_else(|| panic!("{text:?} should fail"));
+            assert_eq!(e.code(), *code, "{text:?}: {e}");
+        }
+        let e = Filter::parse("age:[30 40]", &schema()).unwrap_err();
+        assert!(e.to_string().contains("column 9"), "{e}");
+    }
+}

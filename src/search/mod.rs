@@ -1,0 +1,496 @@
+//! Search: face sets (Huawei FRS) with Baidu-style users and groups on top, stored in SQLite,
+//! searched exactly in memory. One `FaceSets` is shared by the CLI, the daemon and the API.
+
+pub mod error;
+pub mod fields;
+pub mod filter;
+pub mod index;
+pub mod store;
+pub mod tracks;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use error::SetError;
+use fields::{check_values, validate_schema, Schema};
+use filter::Filter;
+use index::SetIndex;
+use store::{FaceRecord, NewFace, Selector, SetInfo, Store};
+
+use crate::analyze::Embedding;
+use crate::api::shapes::BoundingBox;
+use crate::config::EmbedderKind;
+
+pub fn model_name(kind: EmbedderKind) -> &'static str {
+    match kind {
+        EmbedderKind::Mobilefacenet => "mobilefacenet-192",
+        EmbedderKind::Dlib => "dlib-resnet-128",
+    }
+}
+
+pub fn valid_set_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// One search result in FRS's shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub face_id: String,
+    pub external_image_id: String,
+    pub external_fields: Map<String, Value>,
+    pub similarity: f64,
+    pub bounding_box: BoundingBox,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip)]
+    pub face_set_name: String,
+}
+
+/// Search options with FRS's names and limits.
+#[derive(Debug, Clone)]
+pub struct SearchParams {
+    pub top_n: usize,
+    pub threshold: f32,
+    pub filter: Option<String>,
+    /// (numeric field, ascending)
+    pub sort: Vec<(String, bool)>,
+    pub return_fields: Option<Vec<String>>,
+}
+
+impl SearchParams {
+    pub fn new(threshold: f32) -> Self {
+        Self {
+            top_n: 10,
+            threshold,
+            filter: None,
+            sort: vec![],
+            return_fields: None,
+        }
+    }
+}
+
+pub struct FaceSets {
+    store: Mutex<Store>,
+    indexes: RwLock<HashMap<String, Arc<SetIndex>>>,
+    seen_version: Mutex<i64>,
+}
+
+impl FaceSets {
+    pub fn open(dir: &Path) -> Result<Self, SetError> {
+        let store = Store::open(dir)?;
+        let v = store.data_version()?;
+        Ok(Self {
+            store: Mutex::new(store),
+            indexes: RwLock::new(HashMap::new()),
+            seen_version: Mutex::new(v),
+        })
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn invalidate(&self, set: &str) {
+        self.indexes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(set);
+    }
+
+    /// Drops every cached index when another process has written (enrolment while the daemon runs).
+    pub fn refresh(&self) -> Result<(), SetError> {
+        let v = self.store().data_version()?;
+        let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
+        if *seen != v {
+            *seen = v;
+            self.indexes
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
+        Ok(())
+    }
+
+    fn index(&self, set: &str) -> Result<Arc<SetIndex>, SetError> {
+        if let Some(ix) = self
+            .indexes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(set)
+        {
+            return Ok(ix.clone());
+        }
+        let (info, records) = {
+            let st = self.store();
+            (st.get_set(set)?, st.all_faces(set)?)
+        };
+        let dim = records.first().map(|r| r.vector.len()).unwrap_or(0);
+        let ix = Arc::new(SetIndex::from_records(info.model, dim, records));
+        self.indexes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(set.to_string(), ix.clone());
+        Ok(ix)
+    }
+
+    pub fn create_set(
+        &self,
+        name: &str,
+        capacity: usize,
+        schema: Schema,
+        model: EmbedderKind,
+    ) -> Result<SetInfo, SetError> {
+        if !valid_set_name(name) {
+            return Err(SetError::BadSetName(name.into()));
+        }
+        if !(1..=100_000_000).contains(&capacity) {
+            return Err(SetError::BadParameter {
+                name: "face_set_capacity",
+                message: "must be 1..=100000000".into(),
+            });
+        }
+        validate_schema(&schema)?;
+        self.store()
+            .create_set(name, capacity, &schema, model_name(model))
+    }
+
+    pub fn list_sets(&self) -> Result<Vec<SetInfo>, SetError> {
+        self.store().list_sets()
+    }
+
+    pub fn show_set(&self, name: &str) -> Result<SetInfo, SetError> {
+        self.store().get_set(name)
+    }
+
+    pub fn delete_set(&self, name: &str) -> Result<(), SetError> {
+        self.store().delete_set(name)?;
+        self.invalidate(name);
+        Ok(())
+    }
+
+    /// Adds embedded faces. `external_image_id` is generated when absent; fields are checked
+    /// against the set's schema before anything is written.
+    pub fn add_faces(
+        &self,
+        set: &str,
+        faces: Vec<(BoundingBox, Embedding)>,
+        external_image_id: Option<&str>,
+        fields: &Map<String, Value>,
+        user_id: Option<&str>,
+    ) -> Result<Vec<FaceRecord>, SetError> {
+        let info = self.show_set(set)?;
+        check_values(&info.external_fields, fields)?;
+        let eid = match external_image_id {
+            Some(e) if (1..=36).contains(&e.chars().count()) => e.to_string(),
+            Some(e) => return Err(SetError::BadExternalImageId(e.into())),
+            None => uuid::Uuid::new_v4().simple().to_string()[..16].to_string(),
+        };
+        let mut new = vec![];
+        for (bbox, emb) in faces {
+            let model = model_name(emb.model);
+            if model != info.model {
+                return Err(SetError::ModelMismatch {
+                    set: set.into(),
+                    stored: info.model.clone(),
+                    configured: model.into(),
+                });
+            }
+            new.push(NewFace {
+                external_image_id: eid.clone(),
+                fields: fields.clone(),
+                bbox,
+                user_id: user_id.map(String::from),
+                model: model.into(),
+                vector: emb.vector,
+            });
+        }
+        let ids = self.store().add_faces(set, new)?;
+        self.invalidate(set);
+        let st = self.store();
+        ids.iter().map(|id| st.face(set, id)).collect()
+    }
+
+    pub fn list_faces(
+        &self,
+        set: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<FaceRecord>, SetError> {
+        if limit == 0 || offset + limit > 10_000 {
+            return Err(SetError::BadParameter {
+                name: "offset/limit",
+                message: "limit >= 1 and offset + limit <= 10000".into(),
+            });
+        }
+        self.store().faces(set, offset, limit)
+    }
+
+    pub fn face(&self, set: &str, face_id: &str) -> Result<FaceRecord, SetError> {
+        self.store().face(set, face_id)
+    }
+
+    pub fn update_face(
+        &self,
+        set: &str,
+        face_id: &str,
+        external_image_id: Option<&str>,
+        fields: Option<&Map<String, Value>>,
+    ) -> Result<FaceRecord, SetError> {
+        let info = self.show_set(set)?;
+        if let Some(f) = fields {
+            check_values(&info.external_fields, f)?;
+        }
+        if let Some(e) = external_image_id {
+            if !(1..=36).contains(&e.chars().count()) {
+                return Err(SetError::BadExternalImageId(e.into()));
+            }
+        }
+        let r = self
+            .store()
+            .update_face(set, face_id, external_image_id, fields)?;
+        self.invalidate(set);
+        Ok(r)
+    }
+
+    /// Deletes by face id, external image id, one custom field value, or a filter.
+    pub fn delete_faces(&self, set: &str, sel: Selector) -> Result<usize, SetError> {
+        let n = self.store().delete_faces(set, &sel)?;
+        self.invalidate(set);
+        Ok(n)
+    }
+
+    pub fn parse_filter(&self, set: &str, text: &str) -> Result<Filter, SetError> {
+        Filter::parse(text, &self.show_set(set)?.external_fields)
+    }
+
+    /// Field-equality delete with the value typed by the schema (`field=value` from a CLI or URL).
+    pub fn field_selector(&self, set: &str, field: &str, raw: &str) -> Result<Selector, SetError> {
+        let f = self.parse_filter(set, &format!("{field}:\"{}\"", raw.replace('"', "\\\"")))?;
+        match f {
+            Filter::Eq(k, v) => Ok(Selector::Field(k, v)),
+            _ => Err(SetError::BadParameter {
+                name: "field",
+                message: "expected field=value".into(),
+            }),
+        }
+    }
+
+    pub fn search(
+        &self,
+        set: &str,
+        query: &Embedding,
+        p: &SearchParams,
+    ) -> Result<Vec<SearchHit>, SetError> {
+        if !(1..=1000).contains(&p.top_n) {
+            return Err(SetError::BadParameter {
+                name: "top_n",
+                message: "must be 1..=1000".into(),
+            });
+        }
+        if !(0.0..=1.0).contains(&p.threshold) {
+            return Err(SetError::BadParameter {
+                name: "threshold",
+                message: "must be 0..=1".into(),
+            });
+        }
+        let info = self.show_set(set)?;
+        let filter = p
+            .filter
+            .as_deref()
+            .map(|f| Filter::parse(f, &info.external_fields))
+            .transpose()?;
+        for (field, _) in &p.sort {
+            match info.external_fields.get(field) {
+                Some(t) if t.numeric() => {}
+                Some(_) => {
+                    return Err(SetError::BadParameter {
+                        name: "sort",
+                        message: format!("{field:?} is not numeric"),
+                    })
+                }
+                None => return Err(SetError::FieldUndefined(field.clone())),
+            }
+        }
+        if let Some(rf) = &p.return_fields {
+            if let Some(bad) = rf.iter().find(|f| !info.external_fields.contains_key(*f)) {
+                return Err(SetError::FieldUndefined(bad.clone()));
+            }
+        }
+        let model = model_name(query.model);
+        if model != info.model {
+            return Err(SetError::ModelMismatch {
+                set: set.into(),
+                stored: info.model,
+                configured: model.into(),
+            });
+        }
+        let ix = self.index(set)?;
+        let mut hits: Vec<SearchHit> = ix
+            .search(&query.vector, p.top_n, p.threshold, filter.as_ref())
+            .into_iter()
+            .map(|h| {
+                let f = &ix.faces[h.index];
+                let fields = match &p.return_fields {
+                    Some(keep) => f
+                        .fields
+                        .iter()
+                        .filter(|(k, _)| keep.contains(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    None => f.fields.clone(),
+                };
+                SearchHit {
+                    face_id: f.face_id.clone(),
+                    external_image_id: f.external_image_id.clone(),
+                    external_fields: fields,
+                    similarity: (h.similarity as f64 * 10000.0).round() / 10000.0,
+                    bounding_box: f.bbox.clone(),
+                    user_id: f.user_id.clone(),
+                    face_set_name: set.to_string(),
+                }
+            })
+            .collect();
+        if !p.sort.is_empty() {
+            let full: HashMap<&str, &Map<String, Value>> = ix
+                .faces
+                .iter()
+                .map(|f| (f.face_id.as_str(), &f.fields))
+                .collect();
+            hits.sort_by(|a, b| {
+                for (field, asc) in &p.sort {
+                    let va = full
+                        .get(a.face_id.as_str())
+                        .and_then(|m| m.get(field))
+                        .and_then(|v| v.as_f64());
+                    let vb = full
+                        .get(b.face_id.as_str())
+                        .and_then(|m| m.get(field))
+                        .and_then(|v| v.as_f64());
+                    let o = va.partial_cmp(&vb).unwrap_or(std::cmp::Ordering::Equal);
+                    let o = if *asc { o } else { o.reverse() };
+                    if o.is_ne() {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        Ok(hits)
+    }
+
+    /// Search with a stored face's own vector.
+    pub fn search_by_face_id(
+        &self,
+        set: &str,
+        face_id: &str,
+        p: &SearchParams,
+    ) -> Result<Vec<SearchHit>, SetError> {
+        let f = self.face(set, face_id)?;
+        let kind = if f.model == model_name(EmbedderKind::Dlib) {
+            EmbedderKind::Dlib
+        } else {
+            EmbedderKind::Mobilefacenet
+        };
+        self.search(
+            set,
+            &Embedding {
+                model: kind,
+                vector: f.vector,
+            },
+            p,
+        )
+    }
+
+    /// Baidu identify: the best users over several groups (each user scored by its best face).
+    pub fn identify(
+        &self,
+        groups: &[String],
+        query: &Embedding,
+        threshold: f32,
+        top_users: usize,
+    ) -> Result<Vec<UserHit>, SetError> {
+        let mut best: HashMap<(String, String), f64> = HashMap::new();
+        for g in groups {
+            let p = SearchParams {
+                top_n: 1000.min(self.show_set(g)?.face_number.max(1)),
+                ..SearchParams::new(threshold)
+            };
+            for h in self.search(g, query, &p)? {
+                if let Some(u) = h.user_id {
+                    let e = best.entry((g.clone(), u)).or_insert(0.0);
+                    *e = e.max(h.similarity);
+                }
+            }
+        }
+        let mut users: Vec<UserHit> = best
+            .into_iter()
+            .map(|((group_id, user_id), score)| {
+                let user_info = self
+                    .store()
+                    .user_info(&group_id, &user_id)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                UserHit {
+                    group_id,
+                    user_id,
+                    user_info,
+                    score,
+                }
+            })
+            .collect();
+        users.sort_by(|a, b| b.score.total_cmp(&a.score));
+        users.truncate(top_users.max(1));
+        Ok(users)
+    }
+
+    pub fn set_user_info(&self, group: &str, user: &str, info: &str) -> Result<(), SetError> {
+        self.show_set(group)?;
+        self.store().set_user_info(group, user, info)
+    }
+
+    pub fn user_groups(&self, user: &str) -> Result<Vec<String>, SetError> {
+        self.store().user_groups(user)
+    }
+
+    pub fn copy_user(&self, user: &str, from: &str, to: &str) -> Result<usize, SetError> {
+        let n = self.store().copy_user(user, from, to)?;
+        self.invalidate(to);
+        Ok(n)
+    }
+
+    /// Removes a user from one group; refused when it is the user's last group.
+    pub fn remove_user(&self, user: &str, group: &str) -> Result<usize, SetError> {
+        let groups = self.user_groups(user)?;
+        if !groups.iter().any(|g| g == group) {
+            return Err(SetError::UserNotFound {
+                user: user.into(),
+                group: group.into(),
+            });
+        }
+        if groups.len() == 1 {
+            return Err(SetError::LastGroup {
+                user: user.into(),
+                group: group.into(),
+            });
+        }
+        self.delete_faces(group, Selector::User(user.into()))
+    }
+}
+
+/// Baidu-style identify result.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserHit {
+    pub group_id: String,
+    pub user_id: String,
+    pub user_info: String,
+    /// Similarity 0..1 like the rest of the API (Baidu's 0..100 score is `score * 100`).
+    pub score: f64,
+}

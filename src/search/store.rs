@@ -1,0 +1,429 @@
+//! Face-set storage: SQLite in WAL mode (crash-safe, no server). Every write is one transaction.
+//! Images are not stored; each embedding records the model that made it.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{Map, Value};
+
+use super::error::SetError;
+use super::fields::Schema;
+use super::filter::Filter;
+use crate::api::shapes::BoundingBox;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SetInfo {
+    pub face_set_name: String,
+    pub face_set_capacity: usize,
+    pub face_number: usize,
+    pub external_fields: Schema,
+    /// The embedder whose vectors this set holds.
+    pub model: String,
+    pub create_time_ms: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FaceRecord {
+    pub face_id: String,
+    pub face_set_name: String,
+    pub external_image_id: String,
+    pub external_fields: Map<String, Value>,
+    pub bounding_box: BoundingBox,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip)]
+    pub model: String,
+    #[serde(skip)]
+    pub vector: Vec<f32>,
+}
+
+/// A face to insert (the id is generated).
+pub struct NewFace {
+    pub external_image_id: String,
+    pub fields: Map<String, Value>,
+    pub bbox: BoundingBox,
+    pub user_id: Option<String>,
+    pub model: String,
+    pub vector: Vec<f32>,
+}
+
+/// Which faces a delete applies to.
+pub enum Selector {
+    FaceId(String),
+    ExternalImageId(String),
+    Field(String, Value),
+    Filter(Filter),
+    User(String),
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+fn bbox_json(b: &BoundingBox) -> String {
+    serde_json::to_string(b).unwrap_or_else(|_| "{}".into())
+}
+
+fn bbox_from(s: &str) -> BoundingBox {
+    let v: Value = serde_json::from_str(s).unwrap_or(Value::Null);
+    let g = |k: &str| v[k].as_i64().unwrap_or(0) as i32;
+    BoundingBox {
+        top_left_x: g("top_left_x"),
+        top_left_y: g("top_left_y"),
+        width: g("width"),
+        height: g("height"),
+    }
+}
+
+fn vec_to_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn blob_to_vec(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+const FACE_COLUMNS: &str =
+    "face_id, set_name, external_image_id, fields, bbox, user_id, model, vector";
+
+fn face_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FaceRecord> {
+    let fields: String = r.get(3)?;
+    let bbox: String = r.get(4)?;
+    let blob: Vec<u8> = r.get(7)?;
+    Ok(FaceRecord {
+        face_id: r.get(0)?,
+        face_set_name: r.get(1)?,
+        external_image_id: r.get(2)?,
+        external_fields: serde_json::from_str(&fields).unwrap_or_default(),
+        bounding_box: bbox_from(&bbox),
+        user_id: r.get(5)?,
+        model: r.get(6)?,
+        vector: blob_to_vec(&blob),
+    })
+}
+
+pub fn now_ms() -> i64 {
+    crate::messages::wall_ms() as i64
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Self, SetError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SetError::Storage(format!("{}: {e}", dir.display())))?;
+        let conn = Connection::open(dir.join("facesets.db"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS face_sets(
+                name TEXT PRIMARY KEY, capacity INTEGER NOT NULL, fields TEXT NOT NULL,
+                model TEXT NOT NULL, created_ms INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS faces(
+                face_id TEXT PRIMARY KEY,
+                set_name TEXT NOT NULL REFERENCES face_sets(name) ON DELETE CASCADE,
+                external_image_id TEXT NOT NULL, fields TEXT NOT NULL, bbox TEXT NOT NULL,
+                user_id TEXT, model TEXT NOT NULL, vector BLOB NOT NULL, created_ms INTEGER NOT NULL);
+             CREATE INDEX IF NOT EXISTS faces_by_set ON faces(set_name);
+             CREATE INDEX IF NOT EXISTS faces_by_user ON faces(set_name, user_id);
+             CREATE TABLE IF NOT EXISTS users(
+                set_name TEXT NOT NULL REFERENCES face_sets(name) ON DELETE CASCADE,
+                user_id TEXT NOT NULL, user_info TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY(set_name, user_id));",
+        )?;
+        Ok(Self { conn })
+    }
+
+    /// Changes when another connection (another process) commits: time to reload indexes.
+    pub fn data_version(&self) -> Result<i64, SetError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    pub fn create_set(
+        &mut self,
+        name: &str,
+        capacity: usize,
+        schema: &Schema,
+        model: &str,
+    ) -> Result<SetInfo, SetError> {
+        let fields = serde_json::to_string(schema).map_err(|e| SetError::Storage(e.to_string()))?;
+        let tx = self.conn.transaction()?;
+        let exists: bool = tx
+            .query_row("SELECT 1 FROM face_sets WHERE name = ?1", [name], |_| {
+                Ok(true)
+            })
+            .optional()?
+            .is_some();
+        if exists {
+            return Err(SetError::SetExists(name.into()));
+        }
+        tx.execute("INSERT INTO face_sets(name, capacity, fields, model, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)", params![name, capacity as i64, fields, model, now_ms()])?;
+        tx.commit()?;
+        self.get_set(name)
+    }
+
+    pub fn get_set(&self, name: &str) -> Result<SetInfo, SetError> {
+        self.conn
+            .query_row(
+                "SELECT name, capacity, fields, model, created_ms, (SELECT COUNT(*) FROM faces WHERE set_name = s.name) FROM face_sets s WHERE name = ?1",
+                [name],
+                |r| {
+                    let fields: String = r.get(2)?;
+                    Ok(SetInfo {
+                        face_set_name: r.get(0)?,
+                        face_set_capacity: r.get::<_, i64>(1)? as usize,
+                        external_fields: serde_json::from_str(&fields).unwrap_or_default(),
+                        model: r.get(3)?,
+                        create_time_ms: r.get(4)?,
+                        face_number: r.get::<_, i64>(5)? as usize,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| SetError::SetNotFound(name.into()))
+    }
+
+    pub fn list_sets(&self) -> Result<Vec<SetInfo>, SetError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name FROM face_sets ORDER BY name")?;
+        let names: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        names.iter().map(|n| self.get_set(n)).collect()
+    }
+
+    pub fn delete_set(&mut self, name: &str) -> Result<(), SetError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM face_sets WHERE name = ?1", [name])?;
+        if n == 0 {
+            return Err(SetError::SetNotFound(name.into()));
+        }
+        Ok(())
+    }
+
+    /// Inserts all faces or none; the capacity is checked inside the transaction.
+    pub fn add_faces(&mut self, set: &str, faces: Vec<NewFace>) -> Result<Vec<String>, SetError> {
+        let info = self.get_set(set)?;
+        let tx = self.conn.transaction()?;
+        let count: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM faces WHERE set_name = ?1",
+            [set],
+            |r| r.get(0),
+        )?;
+        if count as usize + faces.len() > info.face_set_capacity {
+            return Err(SetError::CapacityExceeded {
+                name: set.into(),
+                capacity: info.face_set_capacity,
+            });
+        }
+        let mut ids = vec![];
+        {
+            let mut ins = tx.prepare(&format!("INSERT INTO faces({FACE_COLUMNS}, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))?;
+            for f in faces {
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                let fields = Value::Object(f.fields).to_string();
+                ins.execute(params![
+                    id,
+                    set,
+                    f.external_image_id,
+                    fields,
+                    bbox_json(&f.bbox),
+                    f.user_id,
+                    f.model,
+                    vec_to_blob(&f.vector),
+                    now_ms()
+                ])?;
+                if let Some(u) = &f.user_id {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO users(set_name, user_id) VALUES (?1, ?2)",
+                        params![set, u],
+                    )?;
+                }
+                ids.push(id);
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    pub fn faces(
+        &self,
+        set: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<FaceRecord>, SetError> {
+        self.get_set(set)?;
+        let mut st = self.conn.prepare(&format!("SELECT {FACE_COLUMNS} FROM faces WHERE set_name = ?1 ORDER BY rowid LIMIT ?2 OFFSET ?3"))?;
+        let rows = st
+            .query_map(params![set, limit as i64, offset as i64], face_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn all_faces(&self, set: &str) -> Result<Vec<FaceRecord>, SetError> {
+        self.faces(set, 0, i64::MAX as usize)
+    }
+
+    pub fn face(&self, set: &str, face_id: &str) -> Result<FaceRecord, SetError> {
+        self.get_set(set)?;
+        self.conn
+            .query_row(
+                &format!("SELECT {FACE_COLUMNS} FROM faces WHERE set_name = ?1 AND face_id = ?2"),
+                params![set, face_id],
+                face_row,
+            )
+            .optional()?
+            .ok_or_else(|| SetError::FaceNotFound(face_id.into()))
+    }
+
+    pub fn update_face(
+        &mut self,
+        set: &str,
+        face_id: &str,
+        external_image_id: Option<&str>,
+        fields: Option<&Map<String, Value>>,
+    ) -> Result<FaceRecord, SetError> {
+        let cur = self.face(set, face_id)?;
+        let eid = external_image_id.unwrap_or(&cur.external_image_id);
+        let mut merged = cur.external_fields.clone();
+        if let Some(f) = fields {
+            for (k, v) in f {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        self.conn.execute(
+            "UPDATE faces SET external_image_id = ?1, fields = ?2 WHERE set_name = ?3 AND face_id = ?4",
+            params![eid, Value::Object(merged).to_string(), set, face_id],
+        )?;
+        self.face(set, face_id)
+    }
+
+    /// Deletes the selected faces of a set; returns how many.
+    pub fn delete_faces(&mut self, set: &str, sel: &Selector) -> Result<usize, SetError> {
+        self.get_set(set)?;
+        let tx = self.conn.transaction()?;
+        let n = match sel {
+            Selector::FaceId(id) => tx.execute(
+                "DELETE FROM faces WHERE set_name = ?1 AND face_id = ?2",
+                params![set, id],
+            )?,
+            Selector::ExternalImageId(e) => tx.execute(
+                "DELETE FROM faces WHERE set_name = ?1 AND external_image_id = ?2",
+                params![set, e],
+            )?,
+            Selector::User(u) => {
+                tx.execute(
+                    "DELETE FROM users WHERE set_name = ?1 AND user_id = ?2",
+                    params![set, u],
+                )?;
+                tx.execute(
+                    "DELETE FROM faces WHERE set_name = ?1 AND user_id = ?2",
+                    params![set, u],
+                )?
+            }
+            Selector::Field(..) | Selector::Filter(_) => {
+                let ids: Vec<String> = {
+                    let mut st =
+                        tx.prepare("SELECT face_id, fields FROM faces WHERE set_name = ?1")?;
+                    let rows = st.query_map([set], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?;
+                    let mut ids = vec![];
+                    for row in rows {
+                        let (id, fields) = row?;
+                        let f: Map<String, Value> =
+                            serde_json::from_str(&fields).unwrap_or_default();
+                        let hit = match sel {
+                            Selector::Field(k, v) => f.get(k) == Some(v),
+                            Selector::Filter(flt) => flt.matches(&f),
+                            _ => false,
+                        };
+                        if hit {
+                            ids.push(id);
+                        }
+                    }
+                    ids
+                };
+                for id in &ids {
+                    tx.execute("DELETE FROM faces WHERE face_id = ?1", [id])?;
+                }
+                ids.len()
+            }
+        };
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Groups (face sets) a user belongs to.
+    pub fn user_groups(&self, user: &str) -> Result<Vec<String>, SetError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT set_name FROM users WHERE user_id = ?1 ORDER BY set_name")?;
+        let v = st
+            .query_map([user], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
+    pub fn set_user_info(&mut self, set: &str, user: &str, info: &str) -> Result<(), SetError> {
+        self.conn.execute(
+            "INSERT INTO users(set_name, user_id, user_info) VALUES (?1, ?2, ?3) ON CONFLICT(set_name, user_id) DO UPDATE SET user_info = excluded.user_info",
+            params![set, user, info],
+        )?;
+        Ok(())
+    }
+
+    pub fn user_info(&self, set: &str, user: &str) -> Result<Option<String>, SetError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT user_info FROM users WHERE set_name = ?1 AND user_id = ?2",
+                params![set, user],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Copies a user's faces (and info) into another group, in one transaction.
+    pub fn copy_user(&mut self, user: &str, from: &str, to: &str) -> Result<usize, SetError> {
+        let info = self
+            .user_info(from, user)?
+            .ok_or_else(|| SetError::UserNotFound {
+                user: user.into(),
+                group: from.into(),
+            })?;
+        let dst = self.get_set(to)?;
+        let src_info = self.get_set(from)?;
+        if src_info.model != dst.model {
+            return Err(SetError::ModelMismatch {
+                set: to.into(),
+                stored: dst.model,
+                configured: src_info.model,
+            });
+        }
+        let faces: Vec<FaceRecord> = self
+            .all_faces(from)?
+            .into_iter()
+            .filter(|f| f.user_id.as_deref() == Some(user))
+            .collect();
+        let n = faces.len();
+        let new = faces
+            .into_iter()
+            .map(|f| NewFace {
+                external_image_id: f.external_image_id,
+                fields: Map::new(),
+                bbox: f.bounding_box,
+                user_id: f.user_id,
+                model: f.model,
+                vector: f.vector,
+            })
+            .collect();
+        self.add_faces(to, new)?;
+        self.set_user_info(to, user, &info)?;
+        Ok(n)
+    }
+}
