@@ -279,3 +279,104 @@ fn stopping_and_restarting_the_broker_loses_no_event() {
     assert!(missing.is_empty(), "lost events: {missing:?}");
     drop(broker);
 }
+
+#[test]
+fn enrolling_while_running_turns_unknown_tracks_into_matches() {
+    let media = common::media();
+    let broker = Mosquitto::start(free_port());
+    let sub = Subscriber::start(broker.port, "fs/#");
+    let data = std::env::temp_dir().join(format!("fs-live-sets-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let sets = facestream::search::FaceSets::open(&data).unwrap();
+    sets.create_set(
+        "vip",
+        100,
+        Default::default(),
+        facestream::config::EmbedderKind::Mobilefacenet,
+    )
+    .unwrap();
+    let clip = media.join("video/face_recognition_short_hamilton_clip.mp4");
+    let mut cam = camera("stage", &clip.display().to_string(), true);
+    cam.face_sets = vec!["vip".into()];
+    let mut cfg = config(broker.port, vec![cam]);
+    cfg.storage.dir = data.clone();
+    let daemon = Daemon::start(cfg, RunOptions::default()).unwrap();
+    // Nobody is enrolled: searched tracks end as unknown.
+    assert!(
+        wait_until(Duration::from_secs(40), || sub
+            .on("fs/stage/match")
+            .iter()
+            .any(|m| m["event"] == "unknown")),
+        "no unknown event"
+    );
+    assert!(sub
+        .on("fs/stage/match")
+        .iter()
+        .all(|m| m["event"] == "unknown"));
+    // Enrol Lin-Manuel Miranda from another connection while the daemon runs: no restart.
+    let mut an = common::analyzer();
+    let f = common::load(
+        &media.join("gallery/Lin-Manuel_Miranda/face_recognition_lin-manuel-miranda.png"),
+    );
+    let dets: Vec<_> = an
+        .detect_verified(&f)
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    let i = facestream::analyze::largest(&dets).unwrap();
+    let emb = an
+        .embedder()
+        .unwrap()
+        .embed(&[(&f, &dets[i])])
+        .unwrap()
+        .pop()
+        .flatten()
+        .unwrap();
+    let bbox = facestream::api::shapes::BoundingBox::from(&dets[i]);
+    sets.add_faces(
+        "vip",
+        vec![(bbox, emb)],
+        Some("lmm"),
+        &Default::default(),
+        Some("Lin-Manuel_Miranda"),
+    )
+    .unwrap();
+    let matched = wait_until(Duration::from_secs(60), || {
+        sub.on("fs/stage/match")
+            .iter()
+            .any(|m| m["event"] == "match")
+    });
+    daemon.shutdown();
+    let matches: Vec<_> = sub
+        .on("fs/stage/match")
+        .into_iter()
+        .filter(|m| m["event"] == "match")
+        .collect();
+    println!(
+        "matches: {:?}",
+        matches
+            .iter()
+            .map(|m| (
+                m["track_id"].clone(),
+                m["user_id"].clone(),
+                m["similarity"].clone()
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert!(matched, "no match after enrolment");
+    for m in &matches {
+        assert_eq!(m["user_id"], "Lin-Manuel_Miranda");
+        assert_eq!(m["face_set"], "vip");
+        assert_eq!(m["external_image_id"], "lmm");
+        assert!(m["similarity"].as_f64().unwrap() >= m["threshold"].as_f64().unwrap());
+        assert!(m["snapshot_jpeg"].as_str().is_some_and(|s| s.len() > 100));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for m in &matches {
+        assert!(
+            seen.insert((m["track_id"].as_u64(), m["user_id"].to_string())),
+            "one match per track and identity"
+        );
+    }
+}

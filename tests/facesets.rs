@@ -1,0 +1,666 @@
+//! Face sets: every operation's success and error paths, identification accuracy on the gallery,
+//! concurrent search while enrolling, capacity, and a kill -9 during bulk enrolment.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use facestream::analyze::{largest, Embedding};
+use facestream::api::shapes::BoundingBox;
+use facestream::config::{Config, EmbedderKind};
+use facestream::search::fields::{FieldType, Schema};
+use facestream::search::store::Selector;
+use facestream::search::{FaceSets, SearchParams};
+use serde_json::{json, Map, Value};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("fs-sets-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn unit(v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.into_iter().map(|x| x / n).collect()
+}
+
+/// A deterministic pseudo-random unit vector (no face needed for storage/search logic).
+fn synth(seed: u64, dim: usize) -> Embedding {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let v = (0..dim)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect();
+    Embedding {
+        model: EmbedderKind::Mobilefacenet,
+        vector: unit(v),
+    }
+}
+
+fn bbox() -> BoundingBox {
+    BoundingBox {
+        top_left_x: 1,
+        top_left_y: 2,
+        width: 3,
+        height: 4,
+    }
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+fn code<T>(r: Result<T, facestream::search::SetError>) -> &'static str {
+    r.err().map(|e| e.code()).unwrap_or("ok")
+}
+
+fn schema() -> Schema {
+    [
+        ("name", FieldType::String),
+        ("age", FieldType::Integer),
+        ("rank", FieldType::Double),
+        ("vip", FieldType::Boolean),
+        ("badge", FieldType::Long),
+    ]
+    .into_iter()
+    .map(|(k, t)| (k.to_string(), t))
+    .collect()
+}
+
+#[test]
+fn every_operation_and_its_errors() {
+    let sets = FaceSets::open(&tmp("ops")).unwrap();
+    let mf = EmbedderKind::Mobilefacenet;
+    // create
+    sets.create_set("staff", 5, schema(), mf).unwrap();
+    assert_eq!(
+        code(sets.create_set("staff", 5, Schema::new(), mf)),
+        "FRS.0401"
+    );
+    assert_eq!(
+        code(sets.create_set("bad name!", 5, Schema::new(), mf)),
+        "FRS.0406"
+    );
+    assert_eq!(
+        code(sets.create_set(&"x".repeat(65), 5, Schema::new(), mf)),
+        "FRS.0406"
+    );
+    assert_eq!(
+        code(
+            sets.create_set(
+                "r",
+                5,
+                [("face_id".to_string(), FieldType::String)]
+                    .into_iter()
+                    .collect(),
+                mf
+            )
+        ),
+        "FRS.0408"
+    );
+    assert_eq!(
+        code(sets.create_set("c0", 0, Schema::new(), mf)),
+        "FRS.0411"
+    );
+    assert_eq!(code(sets.show_set("nope")), "FRS.0402");
+    assert_eq!(sets.list_sets().unwrap().len(), 1);
+
+    // add
+    let f = |i: u64, age: i64| {
+        (
+            bbox(),
+            synth(i, 192),
+            obj(
+                json!({"name": format!("p{i}"), "age": age, "rank": i as f64 / 2.0, "vip": i % 2 == 0, "badge": 9_000_000_000i64 + i as i64}),
+            ),
+        )
+    };
+    let mut ids = vec![];
+    for i in 0..4u64 {
+        let (b, e, fl) = f(i, 20 + i as i64 * 10);
+        let added = sets
+            .add_faces(
+                "staff",
+                vec![(b, e)],
+                Some(&format!("img{i}")),
+                &fl,
+                Some(&format!("u{}", i % 2)),
+            )
+            .unwrap();
+        ids.push(added[0].face_id.clone());
+    }
+    let (b, e, _) = f(9, 1);
+    assert_eq!(
+        code(sets.add_faces(
+            "staff",
+            vec![(b.clone(), e.clone())],
+            None,
+            &obj(json!({"height": 1})),
+            None
+        )),
+        "FRS.0404"
+    );
+    assert_eq!(
+        code(sets.add_faces(
+            "staff",
+            vec![(b.clone(), e.clone())],
+            None,
+            &obj(json!({"age": "old"})),
+            None
+        )),
+        "FRS.0405"
+    );
+    assert_eq!(
+        code(sets.add_faces(
+            "staff",
+            vec![(b.clone(), e.clone())],
+            None,
+            &obj(json!({"age": 5_000_000_000i64})),
+            None
+        )),
+        "FRS.0405",
+        "integer overflow"
+    );
+    assert_eq!(
+        code(sets.add_faces(
+            "staff",
+            vec![(b.clone(), e.clone())],
+            Some(&"e".repeat(37)),
+            &Map::new(),
+            None
+        )),
+        "FRS.0407"
+    );
+    assert_eq!(
+        code(sets.add_faces(
+            "nope",
+            vec![(b.clone(), e.clone())],
+            None,
+            &Map::new(),
+            None
+        )),
+        "FRS.0402"
+    );
+    let dlib = Embedding {
+        model: EmbedderKind::Dlib,
+        vector: unit(vec![1.0; 128]),
+    };
+    assert_eq!(
+        code(sets.add_faces(
+            "staff",
+            vec![(b.clone(), dlib.clone())],
+            None,
+            &Map::new(),
+            None
+        )),
+        "FRS.0412"
+    );
+    // Generated external_image_id; capacity 5: one more fits, two more do not (and none is written).
+    let added = sets
+        .add_faces(
+            "staff",
+            vec![(b.clone(), e.clone())],
+            None,
+            &Map::new(),
+            None,
+        )
+        .unwrap();
+    assert!(!added[0].external_image_id.is_empty());
+    assert_eq!(
+        code(sets.add_faces(
+            "staff",
+            vec![(b.clone(), e.clone())],
+            None,
+            &Map::new(),
+            None
+        )),
+        "FRS.0403"
+    );
+    assert_eq!(sets.show_set("staff").unwrap().face_number, 5);
+
+    // list / get / update
+    assert_eq!(sets.list_faces("staff", 0, 3).unwrap().len(), 3);
+    assert_eq!(sets.list_faces("staff", 3, 10).unwrap().len(), 2);
+    assert_eq!(code(sets.list_faces("staff", 9_990, 20)), "FRS.0411");
+    assert_eq!(
+        sets.face("staff", &ids[0]).unwrap().external_image_id,
+        "img0"
+    );
+    assert_eq!(code(sets.face("staff", "missing")), "FRS.0410");
+    let up = sets
+        .update_face(
+            "staff",
+            &ids[0],
+            Some("img0b"),
+            Some(&obj(json!({"age": 99}))),
+        )
+        .unwrap();
+    assert_eq!(up.external_image_id, "img0b");
+    assert_eq!(up.external_fields["age"], 99);
+    assert_eq!(up.external_fields["name"], "p0", "other fields are kept");
+    assert_eq!(
+        code(sets.update_face("staff", &ids[0], None, Some(&obj(json!({"vip": "yes"}))))),
+        "FRS.0405"
+    );
+
+    // search: exact hit, filter, sort, return_fields, bounds
+    let q = synth(2, 192);
+    let p = SearchParams {
+        top_n: 3,
+        ..SearchParams::new(0.0)
+    };
+    let hits = sets.search("staff", &q, &p).unwrap();
+    assert_eq!(hits[0].face_id, ids[2]);
+    assert!((hits[0].similarity - 1.0).abs() < 1e-3);
+    let hits = sets
+        .search(
+            "staff",
+            &q,
+            &SearchParams {
+                filter: Some("vip:false && age:[20 TO 60]".into()),
+                top_n: 10,
+                ..SearchParams::new(0.0)
+            },
+        )
+        .unwrap();
+    assert!(
+        hits.iter().all(|h| h.external_fields["vip"] == false),
+        "{hits:?}"
+    );
+    assert_eq!(hits.len(), 2);
+    let hits = sets
+        .search(
+            "staff",
+            &q,
+            &SearchParams {
+                sort: vec![("age".into(), false)],
+                top_n: 10,
+                ..SearchParams::new(0.0)
+            },
+        )
+        .unwrap();
+    let ages: Vec<i64> = hits
+        .iter()
+        .filter_map(|h| h.external_fields.get("age").and_then(|a| a.as_i64()))
+        .collect();
+    assert!(ages.windows(2).all(|w| w[0] >= w[1]), "{ages:?}");
+    let hits = sets
+        .search(
+            "staff",
+            &q,
+            &SearchParams {
+                return_fields: Some(vec!["name".into()]),
+                ..SearchParams::new(0.0)
+            },
+        )
+        .unwrap();
+    assert!(hits
+        .iter()
+        .all(|h| h.external_fields.keys().all(|k| k == "name")));
+    assert!(
+        sets.search("staff", &q, &SearchParams::new(1.0))
+            .unwrap()
+            .len()
+            <= 1,
+        "threshold 1 keeps only the exact face"
+    );
+    for (bad, c) in [
+        (
+            SearchParams {
+                top_n: 0,
+                ..SearchParams::new(0.5)
+            },
+            "FRS.0411",
+        ),
+        (
+            SearchParams {
+                top_n: 1001,
+                ..SearchParams::new(0.5)
+            },
+            "FRS.0411",
+        ),
+        (SearchParams::new(1.5), "FRS.0411"),
+        (
+            SearchParams {
+                filter: Some("age:[1 TO".into()),
+                ..SearchParams::new(0.5)
+            },
+            "FRS.0409",
+        ),
+        (
+            SearchParams {
+                sort: vec![("name".into(), true)],
+                ..SearchParams::new(0.5)
+            },
+            "FRS.0411",
+        ),
+        (
+            SearchParams {
+                sort: vec![("height".into(), true)],
+                ..SearchParams::new(0.5)
+            },
+            "FRS.0404",
+        ),
+        (
+            SearchParams {
+                return_fields: Some(vec!["height".into()]),
+                ..SearchParams::new(0.5)
+            },
+            "FRS.0404",
+        ),
+    ] {
+        assert_eq!(code(sets.search("staff", &q, &bad)), c);
+    }
+    assert_eq!(
+        code(sets.search("staff", &dlib, &SearchParams::new(0.5))),
+        "FRS.0412"
+    );
+    assert_eq!(
+        sets.search_by_face_id("staff", &ids[3], &p).unwrap()[0].face_id,
+        ids[3]
+    );
+
+    // users and groups
+    sets.create_set("vip", 10, Schema::new(), mf).unwrap();
+    assert_eq!(sets.user_groups("u0").unwrap(), vec!["staff"]);
+    assert_eq!(code(sets.remove_user("u0", "staff")), "FRS.0414");
+    assert_eq!(sets.copy_user("u0", "staff", "vip").unwrap(), 2);
+    assert_eq!(sets.user_groups("u0").unwrap(), vec!["staff", "vip"]);
+    let who = sets
+        .identify(&["staff".into(), "vip".into()], &synth(2, 192), 0.9, 5)
+        .unwrap();
+    assert_eq!(who[0].user_id, "u0");
+    assert_eq!(sets.remove_user("u0", "staff").unwrap(), 2);
+    assert_eq!(code(sets.remove_user("u0", "staff")), "FRS.0413");
+    assert_eq!(code(sets.remove_user("u0", "vip")), "FRS.0414");
+
+    // deletes: by field, by filter (batch), by external id, by face id
+    let n = sets
+        .delete_faces("staff", sets.field_selector("staff", "name", "p1").unwrap())
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        code(sets.field_selector("staff", "height", "1")),
+        "FRS.0404"
+    );
+    let n = sets
+        .delete_faces(
+            "staff",
+            Selector::Filter(sets.parse_filter("staff", "age:[0 TO 100]").unwrap()),
+        )
+        .unwrap();
+    assert_eq!(n, 1, "only p3 is left with an age");
+    assert_eq!(
+        sets.delete_faces("staff", Selector::ExternalImageId("nope".into()))
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        sets.delete_faces("staff", Selector::FaceId(added[0].face_id.clone()))
+            .unwrap(),
+        1
+    );
+    assert_eq!(sets.show_set("staff").unwrap().face_number, 0);
+    sets.delete_set("vip").unwrap();
+    assert_eq!(code(sets.delete_set("vip")), "FRS.0402");
+}
+
+#[test]
+fn identification_accuracy_on_the_gallery() {
+    let media = common::media();
+    let cfg = Config::default();
+    let mut an = common::analyzer();
+    let sets = FaceSets::open(&tmp("acc")).unwrap();
+    sets.create_set("gallery", 10_000, Schema::new(), cfg.models.embedder)
+        .unwrap();
+    let mut people: Vec<(String, Vec<PathBuf>)> = std::fs::read_dir(media.join("gallery"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                common::images_in(&p),
+            )
+        })
+        .collect();
+    people.sort();
+    let mut embed = |p: &PathBuf| -> Option<Embedding> {
+        let f = common::load(p);
+        let dets: Vec<_> = an
+            .detect_verified(&f)
+            .unwrap()
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        let i = largest(&dets)?;
+        an.embedder()
+            .unwrap()
+            .embed(&[(&f, &dets[i])])
+            .unwrap()
+            .pop()
+            .flatten()
+    };
+    // People with >= 2 photos: the first is enrolled, the others are probes. Single-photo people are
+    // never enrolled: their photos must not be accepted as anyone.
+    let (mut probes, mut strangers) = (vec![], vec![]);
+    for (who, files) in &people {
+        if files.len() >= 2 {
+            let e = embed(&files[0]).unwrap_or_else(|| panic!("no face in {}", files[0].display()));
+            sets.add_faces("gallery", vec![(bbox(), e)], None, &Map::new(), Some(who))
+                .unwrap();
+            probes.extend(files[1..].iter().map(|f| (who.clone(), f.clone())));
+        } else {
+            strangers.push(files[0].clone());
+        }
+    }
+    let threshold = cfg.compare.threshold_for(cfg.models.embedder);
+    let (mut top1, mut accepted_right, mut n) = (0, 0, 0);
+    for (who, f) in &probes {
+        n += 1;
+        let Some(e) = embed(f) else { continue };
+        let hits = sets
+            .search(
+                "gallery",
+                &e,
+                &SearchParams {
+                    top_n: 1,
+                    ..SearchParams::new(0.0)
+                },
+            )
+            .unwrap();
+        if hits.first().and_then(|h| h.user_id.as_deref()) == Some(who) {
+            top1 += 1;
+            if hits[0].similarity >= threshold as f64 {
+                accepted_right += 1;
+            }
+        }
+    }
+    let mut false_accepts = vec![];
+    for f in &strangers {
+        let Some(e) = embed(f) else { continue };
+        let hits = sets
+            .search(
+                "gallery",
+                &e,
+                &SearchParams {
+                    top_n: 1,
+                    ..SearchParams::new(threshold)
+                },
+            )
+            .unwrap();
+        if let Some(h) = hits.first() {
+            false_accepts.push(format!(
+                "{} -> {:?} {:.3}",
+                f.display(),
+                h.user_id,
+                h.similarity
+            ));
+        }
+    }
+    let acc = top1 as f64 / n as f64;
+    let far = false_accepts.len() as f64 / strangers.len() as f64;
+    println!(
+        "identification: {} enrolled people, {n} probes: top-1 {acc:.3} ({top1}/{n}); accepted at threshold {threshold}: {accepted_right}/{n}; strangers falsely accepted {}/{} ({far:.3}) {false_accepts:?}",
+        sets.show_set("gallery").unwrap().face_number,
+        false_accepts.len(),
+        strangers.len()
+    );
+    assert!(n >= 100 && strangers.len() >= 10);
+    assert!(acc >= 0.95, "top-1 {acc:.3}");
+    assert!(far <= 0.1, "false accept rate {far:.3}");
+}
+
+#[test]
+fn searching_while_enrolling_from_another_thread() {
+    let dir = tmp("concurrent");
+    let sets = Arc::new(FaceSets::open(&dir).unwrap());
+    sets.create_set("live", 100_000, Schema::new(), EmbedderKind::Mobilefacenet)
+        .unwrap();
+    let writer = {
+        let sets = sets.clone();
+        std::thread::spawn(move || {
+            for batch in 0..50u64 {
+                let faces = (0..20)
+                    .map(|i| (bbox(), synth(batch * 20 + i, 192)))
+                    .collect();
+                sets.add_faces("live", faces, None, &Map::new(), None)
+                    .unwrap();
+            }
+        })
+    };
+    // A second connection, as another process would have, also reads while the writer works.
+    let other = FaceSets::open(&dir).unwrap();
+    let mut last = 0;
+    let mut searches = 0;
+    while !writer.is_finished() || searches < 20 {
+        let reader = if searches % 2 == 0 { &*sets } else { &other };
+        reader.refresh().unwrap();
+        let hits = reader
+            .search(
+                "live",
+                &synth(7, 192),
+                &SearchParams {
+                    top_n: 5,
+                    ..SearchParams::new(0.0)
+                },
+            )
+            .unwrap();
+        assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
+        let count = reader.show_set("live").unwrap().face_number;
+        assert!(
+            count >= last && count % 20 == 0,
+            "counts only grow, whole batches at a time: {count}"
+        );
+        last = count;
+        searches += 1;
+    }
+    writer.join().unwrap();
+    other.refresh().unwrap();
+    assert_eq!(other.show_set("live").unwrap().face_number, 1000);
+    let hits = other
+        .search(
+            "live",
+            &synth(7, 192),
+            &SearchParams {
+                top_n: 1,
+                ..SearchParams::new(0.0)
+            },
+        )
+        .unwrap();
+    assert!(
+        (hits[0].similarity - 1.0).abs() < 1e-3,
+        "the other connection sees every face"
+    );
+    println!("{searches} searches while 1000 faces were enrolled");
+}
+
+#[test]
+fn kill_9_during_bulk_enrolment_leaves_a_consistent_database() {
+    let media = common::media();
+    let dir = tmp("kill9");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args([
+            "enroll",
+            media.join("gallery").to_str().unwrap(),
+            "--set",
+            "bulk",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--no-quality-gate",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let it write part of the gallery, then kill it without warning.
+    let sets = FaceSets::open(&dir).ok();
+    let started = std::time::Instant::now();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let n = FaceSets::open(&dir)
+            .ok()
+            .and_then(|s| s.show_set("bulk").ok())
+            .map(|s| s.face_number)
+            .unwrap_or(0);
+        if n >= 20 || started.elapsed().as_secs() > 60 {
+            break;
+        }
+    }
+    drop(sets);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let conn = rusqlite::Connection::open(dir.join("facesets.db")).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let sets = FaceSets::open(&dir).unwrap();
+    let info = sets.show_set("bulk").unwrap();
+    let listed = sets.list_faces("bulk", 0, 10_000).unwrap();
+    assert_eq!(listed.len(), info.face_number, "count and rows agree");
+    assert!(
+        info.face_number >= 20 && info.face_number < 193,
+        "killed part-way: {}",
+        info.face_number
+    );
+    // Every stored face is whole and searchable; the index holds exactly the stored faces.
+    let probe = Embedding {
+        model: EmbedderKind::Mobilefacenet,
+        vector: listed[0].vector.clone(),
+    };
+    assert!(listed.iter().all(|f| f.vector.len() == 192));
+    let hits = sets
+        .search(
+            "bulk",
+            &probe,
+            &SearchParams {
+                top_n: 1000,
+                ..SearchParams::new(0.0)
+            },
+        )
+        .unwrap();
+    assert_eq!(hits.len(), info.face_number);
+    assert!((hits[0].similarity - 1.0).abs() < 1e-3);
+    // Enrolment can simply be run again afterwards.
+    sets.add_faces(
+        "bulk",
+        vec![(bbox(), probe)],
+        None,
+        &Map::new(),
+        Some("again"),
+    )
+    .unwrap();
+    println!(
+        "killed after {} faces; integrity ok; re-enrolment works",
+        info.face_number
+    );
+}
