@@ -5,6 +5,7 @@ pub mod antispoof;
 pub mod attributes;
 pub mod crops;
 pub mod embed;
+pub mod liveness;
 pub mod mesh;
 pub mod quality;
 pub mod stage;

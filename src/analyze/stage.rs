@@ -5,13 +5,11 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use base64::Engine;
 use crossbeam_channel::{Receiver, Sender};
 
-use super::crops::box_crop;
+use super::liveness::face_jpeg;
 use super::{Analyzer, Wanted, CONFIDENT_MASK};
 use crate::api::shapes::FaceJson;
-use crate::frame::Frame;
 use crate::messages::{Event, FaceEvent, TrackMsg, TrackPhase};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
@@ -84,7 +82,7 @@ impl AnalyzeStage {
                 self.metrics.tracks_started.fetch_add(1, Ordering::Relaxed);
             }
             let snapshot = (self.snapshots && m.phase == TrackPhase::End)
-                .then(|| snapshot_jpeg(&m.frame, &m.detection))
+                .then(|| face_jpeg(&m.frame, &m.detection))
                 .flatten();
             let ev = FaceEvent {
                 camera: m.camera.to_string(),
@@ -122,7 +120,7 @@ impl AnalyzeStage {
                         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                     if let Some(emb) = emb {
                         let (frame, det) = (m.frame.clone(), m.detection.clone());
-                        events.extend(matcher.search(&m, &emb, || snapshot_jpeg(&frame, &det)));
+                        events.extend(matcher.search(&m, &emb, || face_jpeg(&frame, &det)));
                     }
                 }
                 if m.phase == TrackPhase::End {
@@ -137,22 +135,4 @@ impl AnalyzeStage {
         }
         Ok(())
     }
-}
-
-/// The face with a margin, as a base64 JPEG of at most 160 px.
-fn snapshot_jpeg(frame: &Frame, d: &crate::detect::Detection) -> Option<String> {
-    let margin = 0.25 * d.w.max(d.h);
-    let side = ((d.w.max(d.h) + 2.0 * margin) as usize).clamp(16, 160);
-    let m = box_crop(frame, d, margin, side);
-    let mut rgb = vec![0u8; side * side * 3];
-    frame.warp(&m, side, side, |x, y, p| {
-        let i = (y * side + x) * 3;
-        rgb[i] = p[0] as u8;
-        rgb[i + 1] = p[1] as u8;
-        rgb[i + 2] = p[2] as u8;
-    });
-    let img = image::RgbImage::from_raw(side as u32, side as u32, rgb)?;
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).ok()?;
-    Some(base64::engine::general_purpose::STANDARD.encode(out.into_inner()))
 }

@@ -9,6 +9,7 @@ mod demo;
 mod detect;
 mod draw_video;
 mod facesets;
+mod liveness;
 pub mod run;
 
 use std::path::PathBuf;
@@ -88,6 +89,8 @@ pub enum Command {
         #[command(flatten)]
         a: facesets::EnrollArgs,
     },
+    /// Action liveness on a video clip (FRS live-detect).
+    Liveness(liveness::LivenessArgs),
     /// Run the daemon: watch the configured cameras and publish face events to MQTT.
     Run(run::RunArgs),
     /// Run the pipeline over one video file and write its face events as JSON Lines.
@@ -111,6 +114,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Identify { d, a } => facesets::identify(&cfg, d, a),
         Command::User { d, cmd } => facesets::user(&cfg, d, cmd),
         Command::Enroll { d, a } => facesets::enroll(&cfg, d, a),
+        Command::Liveness(a) => liveness::run(&cfg, a),
         Command::Run(a) => run::run(cli.config.as_deref(), cfg, a),
         Command::Analyze(a) => analyze_video::run(&cfg, a),
     }

@@ -5,3 +5,4 @@ pub mod clock;
 pub mod gst;
 pub mod image;
 pub mod queue;
+pub mod video;

@@ -1,0 +1,276 @@
+//! Action liveness on the labelled clips of ../shared/media (MEDIA.md / labels/liveness_labels.csv),
+//! a still photo and a face swap made by the test with GStreamer, other containers, every error path.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use facestream::analyze::liveness::{
+    check, decide, measure, LivenessConfig, LivenessResult, Request,
+};
+use facestream::analyze::Analyzer;
+
+fn run(an: &mut Analyzer, clip: &Path, actions: &str) -> LivenessResult {
+    let req = Request::parse(actions, None, 10.0).unwrap();
+    check(an, clip, &req, &LivenessConfig::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", clip.display()))
+}
+
+/// (clip, actions it contains, actions it must fail) — ambiguous ones (MEDIA.md notes) are left out.
+const TABLE: &[(&str, &[u8], &[u8])] = &[
+    ("liveness/noddingpigeon_head_nodding.mp4", &[3], &[2]),
+    ("liveness/noddingpigeon_head_turning.mp4", &[1, 2], &[3]),
+    (
+        "liveness/noddingpigeon_head_stationary.mp4",
+        &[],
+        &[1, 2, 3, 4],
+    ),
+    (
+        "liveness/intel_head-pose-face-detection-female.mp4",
+        &[1, 2],
+        &[3, 4],
+    ),
+    (
+        "liveness/intel_head-pose-face-detection-male.mp4",
+        &[],
+        &[1, 2, 3, 4],
+    ),
+    (
+        "liveness/intel_head-pose-face-detection-female-and-male.mp4",
+        &[],
+        &[1, 2, 3],
+    ),
+    ("liveness/zubair_real_live.mp4", &[1, 2], &[3]),
+    ("liveness/liveportrait_d18.mp4", &[4], &[1, 2, 3]),
+    ("liveness/liveportrait_d5.mp4", &[4], &[1, 2, 3]),
+    ("liveness/liveportrait_d8.mp4", &[4], &[1, 2, 3]),
+    ("liveness/liveportrait_d7.mp4", &[5], &[1, 2, 3, 4]),
+    // d14 blinks, but lasts 17.9 s (over 15 s): nothing passes.
+    ("liveness/liveportrait_d14.mp4", &[], &[1, 2, 3, 4, 5]),
+    ("liveness/liveportrait_d9.mp4", &[], &[1, 2, 3, 4]),
+    ("liveness/liveportrait_d0.mp4", &[], &[1, 2, 3, 4]),
+    ("spoof/zubair_fake_phone_replay.mp4", &[], &[1, 2, 3, 4]),
+    ("spoof/noddingpigeon_head_turning_fake.mp4", &[], &[1, 2]),
+];
+
+#[test]
+fn labelled_clips_pass_their_actions_and_fail_the_others() {
+    let media = common::media();
+    let mut an = common::analyzer();
+    let mut per_action: BTreeMap<u8, (u32, u32)> = BTreeMap::new();
+    let mut failures = vec![];
+    let (mut video_ms, mut processing_ms) = (0u64, 0u64);
+    for (clip, pass, fail) in TABLE {
+        let path = media.join(clip);
+        let cfg = LivenessConfig::default();
+        let measured = measure(&mut an, &path, &cfg).unwrap_or_else(|e| panic!("{clip}: {e}"));
+        for (want, list) in [(true, *pass), (false, *fail)] {
+            for a in list {
+                let r = decide(
+                    &measured,
+                    &Request::parse(&a.to_string(), None, 10.0).unwrap(),
+                    &cfg,
+                );
+                let _ = &r;
+                let e = per_action.entry(*a).or_default();
+                e.1 += 1;
+                if r.video_result.alive == want {
+                    e.0 += 1;
+                } else {
+                    failures.push(format!(
+                        "{clip} action {a}: want alive={want}, got {:?} warnings {:?} spoof {}",
+                        r.video_result.actions,
+                        r.warnings.iter().map(|w| w.code).collect::<Vec<_>>(),
+                        r.anti_spoof_score
+                    ));
+                }
+            }
+        }
+        video_ms += measured.duration_ms;
+        processing_ms += measured.processing_ms;
+    }
+    for (a, (ok, n)) in &per_action {
+        println!("action {a}: {ok}/{n} right");
+    }
+    println!(
+        "processing: {:.2} s per second of video",
+        processing_ms as f64 / video_ms as f64
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn order_windows_and_the_real_clip() {
+    let media = common::media();
+    let mut an = common::analyzer();
+    let zubair = media.join("liveness/zubair_real_live.mp4");
+    // He turns to the image's left (his right, action 2) first, then to the image's right (action 1).
+    assert!(run(&mut an, &zubair, "2,1").video_result.alive);
+    assert!(
+        !run(&mut an, &zubair, "1,2").video_result.alive,
+        "reversed order must fail"
+    );
+    let req = Request::parse("2,1", Some("6000-9000,9000-12000"), 10.0).unwrap();
+    assert!(
+        check(&mut an, &zubair, &req, &LivenessConfig::default())
+            .unwrap()
+            .video_result
+            .alive
+    );
+    let req = Request::parse("2,1", Some("0-4000,4000-6000"), 10.0).unwrap();
+    assert!(
+        !check(&mut an, &zubair, &req, &LivenessConfig::default())
+            .unwrap()
+            .video_result
+            .alive,
+        "actions outside their windows"
+    );
+    // The response carries a picture of the best frontal face and FRS's field names.
+    let r = run(&mut an, &zubair, "2");
+    let j = serde_json::to_value(&r).unwrap();
+    assert!(j["video-result"]["picture"].as_str().unwrap().len() > 1000);
+    assert!(j["warning-list"].is_array());
+    assert_eq!(j["video-result"]["actions"][0]["action"], 2);
+    // Too long a clip is not alive, with warning 3 (d6 lasts 33.6 s).
+    let long = run(&mut an, &media.join("liveness/liveportrait_d6.mp4"), "4");
+    assert!(!long.video_result.alive && long.warnings.iter().any(|w| w.code == 3));
+}
+
+fn gst(args: &str) {
+    let ok = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(args.split_whitespace())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "gst-launch-1.0 {args}");
+}
+
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("fs-live-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn a_still_photo_and_a_face_swap_do_not_pass() {
+    let media = common::media();
+    let mut an = common::analyzer();
+    // A photo held still for 3 s.
+    let still = scratch("still.mp4");
+    gst(&format!(
+        "filesrc location={} ! jpegdec ! imagefreeze num-buffers=75 ! videoconvert ! videoscale ! video/x-raw,format=I420,framerate=25/1,width=320,height=240 ! x264enc ! mp4mux ! filesink location={}",
+        media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg").display(),
+        still.display()
+    ));
+    for a in ["1", "2", "3", "4", "5"] {
+        let r = run(&mut an, &still, a);
+        assert!(!r.video_result.alive, "still photo passed action {a}");
+    }
+    // Mouth movement by one person, then another person: the mouth action is there, the identity is not kept.
+    let swap = scratch("swap.mp4");
+    let part = |p: &Path| {
+        format!("filesrc location={} ! decodebin ! videoconvert ! videoscale ! videorate ! video/x-raw,format=I420,width=480,height=480,framerate=25/1 ! c.", p.display())
+    };
+    gst(&format!(
+        "concat name=c ! videoconvert ! x264enc ! mp4mux ! filesink location={} {} {}",
+        swap.display(),
+        part(&media.join("liveness/liveportrait_d18.mp4")),
+        part(&media.join("video/liveportrait_d20.mp4"))
+    ));
+    let r = run(&mut an, &swap, "4");
+    println!(
+        "swap: actions {:?}, identity {}, warnings {:?}",
+        r.video_result.actions,
+        r.identity_consistency,
+        r.warnings.iter().map(|w| w.code).collect::<Vec<_>>()
+    );
+    assert!(
+        r.video_result.actions[0].confidence > 0.5,
+        "the mouth action itself is found"
+    );
+    assert!(!r.video_result.alive && r.warnings.iter().any(|w| w.code == 7));
+}
+
+#[test]
+fn other_containers_and_codecs_decode() {
+    let media = common::media();
+    let mut an = common::analyzer();
+    let webm = scratch("d18.webm");
+    gst(&format!("filesrc location={} ! decodebin ! videoconvert ! vp8enc deadline=1 ! webmmux ! filesink location={}", media.join("liveness/liveportrait_d18.mp4").display(), webm.display()));
+    let flv = scratch("d18.flv");
+    gst(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! x264enc ! flvmux ! filesink location={}",
+        media.join("liveness/liveportrait_d18.mp4").display(),
+        flv.display()
+    ));
+    for clip in [
+        webm,
+        flv,
+        media.join("video/suegreen_orlando_bloom.avi"),
+        media.join("video/intel_asl_yes.mkv"),
+    ] {
+        let r = check(
+            &mut an,
+            &clip,
+            &Request::parse("4", None, 10.0).unwrap(),
+            &LivenessConfig::default(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", clip.display()));
+        println!(
+            "{}: {} frames, {} ms",
+            clip.display(),
+            r.frames,
+            r.duration_ms
+        );
+        assert!(r.frames > 20 && r.duration_ms > 1000);
+    }
+}
+
+#[test]
+fn every_error_path_has_its_code() {
+    let media = common::media();
+    let clip = media.join("liveness/liveportrait_d18.mp4");
+    let text = scratch("notes.mp4");
+    std::fs::write(&text, b"not a video at all").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--actions", "7"], "FRS.0601"),
+        (&["--actions", "1,x"], "FRS.0601"),
+        (&["--actions", "1,2,3,4,1,2,3,4,1,2,3"], "FRS.0602"),
+        (&["--actions", ""], "FRS.0602"),
+        (
+            &["--actions", "1,2", "--action-time", "1000-3000"],
+            "FRS.0603",
+        ),
+        (
+            &["--actions", "1", "--action-time", "3000-1000"],
+            "FRS.0603",
+        ),
+        (&["--actions", "1", "--action-time", "abc"], "FRS.0603"),
+        (&["--actions", "3", "--nod-threshold", "95"], "FRS.0604"),
+        (&["--actions", "1", "--max-bytes", "1000"], "FRS.0606"),
+    ];
+    for (args, code) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
+            .arg("liveness")
+            .arg(&clip)
+            .args(*args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["error_code"], *code, "{args:?}: {v}");
+    }
+    for (path, code) in [(media.join("nope.mp4"), "FRS.0605"), (text, "FRS.0607")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
+            .arg("liveness")
+            .arg(&path)
+            .args(["--actions", "1", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["error_code"], code, "{}: {v}", path.display());
+    }
+}
