@@ -57,6 +57,17 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
                 }
             });
         }
+        if !cfg.api.bind.is_empty() {
+            let sets = std::sync::Arc::new(crate::search::FaceSets::open(&cfg.storage.dir)?);
+            let api_cfg = cfg.clone();
+            // Bind before READY so a port conflict fails the start.
+            let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind).await?;
+            tokio::spawn(async move {
+                if let Err(e) = crate::api::http::serve_on(listener, api_cfg, sets).await {
+                    tracing::error!(error = %e, "HTTP API failed");
+                }
+            });
+        }
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         let mut usec = 0u64;
         if sd_notify::watchdog_enabled(false, &mut usec) {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod stream;
 pub use stream::{
-    CameraConfig, HttpConfig, MqttConfig, PipelineConfig, SearchConfig, StorageConfig,
+    ApiConfig, CameraConfig, HttpConfig, MqttConfig, PipelineConfig, SearchConfig, StorageConfig,
     TrackingConfig, WhenFull,
 };
 
@@ -57,6 +57,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// Searching camera tracks in face sets.
     pub search: SearchConfig,
+    /// The FRS-compatible HTTP API.
+    pub api: ApiConfig,
     /// Metrics and health endpoint.
     pub http: HttpConfig,
     pub storage: StorageConfig,

@@ -189,6 +189,49 @@ impl Default for HttpConfig {
     }
 }
 
+/// One API key. Requests send it as `X-Auth-Token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    pub key: String,
+    /// Tenant (letters and digits): the key sees only its own tenant's face sets.
+    pub tenant: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address of the FRS-compatible HTTP API; empty (default) turns it off.
+    pub bind: String,
+    /// Require `X-Auth-Token` (on by default; off only for trusted local use).
+    pub auth: bool,
+    pub keys: Vec<ApiKey>,
+    /// Largest request body (bytes).
+    pub max_body_bytes: usize,
+    /// Inference requests run at once; more wait up to `queue_timeout_ms`, then get 503.
+    pub max_concurrent: usize,
+    pub queue_timeout_ms: u64,
+    /// Longest request (ms) before 503.
+    pub request_timeout_ms: u64,
+    /// `image_url` may name files under this folder (`file:///…` or a path); none when absent.
+    pub image_dir: Option<PathBuf>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            bind: String::new(),
+            auth: true,
+            keys: vec![],
+            max_body_bytes: 8 * 1024 * 1024,
+            max_concurrent: 2,
+            queue_timeout_ms: 2000,
+            request_timeout_ms: 30_000,
+            image_dir: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
@@ -290,6 +333,33 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
             "mqtt.topic_prefix",
             "must be non-empty without wildcards",
         ));
+    }
+    let a = &cfg.api;
+    if !a.bind.is_empty() && a.auth && a.keys.is_empty() {
+        return Err(invalid(
+            "api.keys",
+            "authentication is on (api.auth) but no key is configured",
+        ));
+    }
+    for (i, k) in a.keys.iter().enumerate() {
+        if k.key.len() < 16 {
+            return Err(invalid(
+                &format!("api.keys[{i}].key"),
+                "must be at least 16 characters",
+            ));
+        }
+        if k.tenant.is_empty()
+            || k.tenant.len() > 16
+            || !k.tenant.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(invalid(
+                &format!("api.keys[{i}].tenant"),
+                "1-16 letters or digits",
+            ));
+        }
+    }
+    if a.max_concurrent == 0 || a.max_body_bytes == 0 {
+        return Err(invalid("api.max_concurrent", "limits must be positive"));
     }
     if m.buffer_capacity == 0 {
         return Err(invalid("mqtt.buffer_capacity", "must be at least 1"));

@@ -1,0 +1,429 @@
+//! The HTTP API with a real HTTP client over TCP against `facestream run`: every endpoint's success and
+//! error paths, authentication, tenant isolation, body and concurrency limits, /openapi.json.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use common::services::{free_port, wait_until};
+use serde_json::{json, Value};
+
+const KEY_A: &str = "key-tenant-a-0123456789";
+const KEY_B: &str = "key-tenant-b-0123456789";
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(extra: &str) -> Server {
+    let media = common::media();
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("fs-api-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("api.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[mqtt]\nenabled = false\n[http]\nbind = \"\"\n[storage]\ndir = \"{}\"\n[api]\nbind = \"127.0.0.1:{port}\"\nimage_dir = \"{}\"\n{extra}\n[[api.keys]]\nkey = \"{KEY_A}\"\ntenant = \"a\"\n[[api.keys]]\nkey = \"{KEY_B}\"\ntenant = \"b\"\n",
+            dir.join("data").display(),
+            media.join("gallery").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args(["--config", cfg.to_str().unwrap(), "run"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()),
+        "API did not start"
+    );
+    Server { child, port }
+}
+
+fn call(
+    port: u16,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let raw = body.map(|b| b.to_string()).unwrap_or_default();
+    call_raw(port, method, path, key, raw.as_bytes())
+}
+
+fn call_raw(port: u16, method: &str, path: &str, key: Option<&str>, body: &[u8]) -> (u16, Value) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    if let Some(k) = key {
+        head.push_str(&format!("X-Auth-Token: {k}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn b64(path: &std::path::Path) -> String {
+    base64::engine::general_purpose::STANDARD.encode(std::fs::read(path).unwrap())
+}
+
+#[test]
+fn every_endpoint_with_auth_tenants_and_errors() {
+    let media = common::media();
+    let srv = start("");
+    let p = srv.port;
+    let obama1 = media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg");
+    let obama2 = media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg");
+    let biden = media.join("gallery/Joe_Biden/face_recognition_biden2.jpg");
+
+    // Authentication.
+    let (s, e) = call(p, "GET", "/v2/p1/face-sets", None, None);
+    assert_eq!((s, e["error_code"].as_str()), (401, Some("FRS.0002")));
+    let (s, _) = call(
+        p,
+        "GET",
+        "/v2/p1/face-sets",
+        Some("wrong-key-0000000000"),
+        None,
+    );
+    assert_eq!(s, 403);
+
+    // face-detect with attributes and quality (Tencent-style flags), by base64 and by permitted url.
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(
+            &json!({"image_base64": b64(&obama1), "NeedFaceAttributes": true, "NeedQualityDetection": true}),
+        ),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["faces"].as_array().unwrap().len(), 1);
+    assert_eq!(r["faces"][0]["attributes"]["gender"], "male");
+    assert!(r["faces"][0]["quality"]["blur"].is_number());
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(&json!({"image_url": obama1.display().to_string()})),
+    );
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(&json!({"image_url": "/etc/passwd"})),
+    );
+    assert_eq!(
+        (s, r["error_code"].as_str()),
+        (403, Some("FRS.0012")),
+        "{r}"
+    );
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(&json!({"image_url": "http://example.com/a.jpg"})),
+    );
+    assert_eq!(s, 400, "{r}");
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(&json!({"image_base64": "%%%"})),
+    );
+    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0015")));
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(
+            &json!({"image_base64": base64::engine::general_purpose::STANDARD.encode(b"GIF89a....")}),
+        ),
+    );
+    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0024")));
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(
+            &json!({"image_base64": b64(&media.join("negatives/compreface_017_0_landscape.jpg"))}),
+        ),
+    );
+    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0501")));
+    let (s, r) = call_raw(p, "POST", "/v2/p1/face-detect", Some(KEY_A), b"{not json");
+    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0014")));
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(&json!({})),
+    );
+    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0011")));
+
+    // face-compare.
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-compare",
+        Some(KEY_A),
+        Some(&json!({"image1_base64": b64(&obama1), "image2_base64": b64(&obama2)})),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["same_person"], true);
+    let (_, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-compare",
+        Some(KEY_A),
+        Some(&json!({"image1_base64": b64(&obama1), "image2_base64": b64(&biden)})),
+    );
+    assert_eq!(r["same_person"], false);
+
+    // Face sets, scoped per tenant.
+    let set = json!({"face_set_name": "staff", "face_set_capacity": 10, "external_fields": {"level": {"type": "integer"}, "dept": {"type": "string"}}});
+    let (s, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&set));
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["face_set_info"]["face_set_name"], "staff");
+    let (s, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&set));
+    assert_eq!((s, r["error_code"].as_str()), (409, Some("FRS.0401")));
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets",
+        Some(KEY_A),
+        Some(&json!({"face_set_name": "x", "external_fields": {"face_id": {"type": "string"}}})),
+    );
+    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0408")));
+    // Tenant b sees nothing of tenant a, and may use the same name.
+    let (_, r) = call(p, "GET", "/v2/p1/face-sets", Some(KEY_B), None);
+    assert_eq!(r["face_sets_info"].as_array().unwrap().len(), 0);
+    let (s, _) = call(p, "GET", "/v2/p1/face-sets/staff", Some(KEY_B), None);
+    assert_eq!(s, 404);
+    let (s, _) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets",
+        Some(KEY_B),
+        Some(&json!({"face_set_name": "staff"})),
+    );
+    assert_eq!(s, 200);
+
+    // Faces: add, list, get, update, search, delete by field, batch delete by filter.
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/staff/faces",
+        Some(KEY_A),
+        Some(
+            &json!({"image_base64": b64(&obama1), "external_image_id": "obama", "external_fields": {"level": 44, "dept": "gov"}, "single": true}),
+        ),
+    );
+    assert_eq!(s, 200, "{r}");
+    let face_id = r["faces"][0]["face_id"].as_str().unwrap().to_string();
+    let (_, _) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/staff/faces",
+        Some(KEY_A),
+        Some(
+            &json!({"image_base64": b64(&biden), "external_image_id": "biden", "external_fields": {"level": 46, "dept": "gov"}}),
+        ),
+    );
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/staff/faces",
+        Some(KEY_A),
+        Some(&json!({"image_base64": b64(&biden), "external_fields": {"level": "high"}})),
+    );
+    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0405")));
+    let (_, r) = call(
+        p,
+        "GET",
+        "/v2/p1/face-sets/staff/faces?offset=0&limit=10",
+        Some(KEY_A),
+        None,
+    );
+    assert_eq!(r["faces"].as_array().unwrap().len(), 2);
+    let (s, _) = call(
+        p,
+        "GET",
+        "/v2/p1/face-sets/staff/faces?offset=9999&limit=10",
+        Some(KEY_A),
+        None,
+    );
+    assert_eq!(s, 400);
+    let (_, r) = call(
+        p,
+        "GET",
+        &format!("/v2/p1/face-sets/staff/faces?face_id={face_id}"),
+        Some(KEY_A),
+        None,
+    );
+    assert_eq!(r["faces"][0]["external_image_id"], "obama");
+    let (s, _) = call(
+        p,
+        "PUT",
+        "/v2/p1/face-sets/staff/faces",
+        Some(KEY_A),
+        Some(&json!({"face_id": face_id, "external_fields": {"level": 45}})),
+    );
+    assert_eq!(s, 200);
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/staff/search",
+        Some(KEY_A),
+        Some(&json!({"image_base64": b64(&obama2), "top_n": 5, "return_fields": ["level"]})),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["faces"][0]["external_image_id"], "obama");
+    assert_eq!(r["faces"][0]["external_fields"], json!({"level": 45}));
+    assert_eq!(
+        r["faces"].as_array().unwrap().len(),
+        1,
+        "Biden is below the threshold"
+    );
+    let (_, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/staff/search",
+        Some(KEY_A),
+        Some(&json!({"face_id": face_id, "threshold": 0.0, "sort": [{"level": "desc"}]})),
+    );
+    assert_eq!(r["faces"].as_array().unwrap().len(), 2);
+    assert_eq!(r["faces"][0]["external_fields"]["level"], 46);
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/staff/search",
+        Some(KEY_A),
+        Some(&json!({"face_id": face_id, "filter": "level:[1 TO"})),
+    );
+    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0409")));
+    let (s, _) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/staff/search",
+        Some(KEY_B),
+        Some(&json!({"face_id": face_id})),
+    );
+    assert_eq!(s, 404, "tenant b cannot search tenant a's faces");
+    let (_, r) = call(
+        p,
+        "DELETE",
+        "/v2/p1/face-sets/staff/faces?external_image_id=biden",
+        Some(KEY_A),
+        None,
+    );
+    assert_eq!(r["face_number"], 1);
+    let (_, r) = call(
+        p,
+        "DELETE",
+        "/v2/p1/face-sets/staff/faces/batch",
+        Some(KEY_A),
+        Some(&json!({"filter": "dept:gov"})),
+    );
+    assert_eq!(r["face_number"], 1);
+    let (s, _) = call(p, "DELETE", "/v2/p1/face-sets/staff", Some(KEY_A), None);
+    assert_eq!(s, 200);
+    let (s, _) = call(p, "DELETE", "/v2/p1/face-sets/staff", Some(KEY_A), None);
+    assert_eq!(s, 404);
+
+    // live-detect from a permitted file path is refused outside image_dir, works inline.
+    let clip = media.join("liveness/liveportrait_d18.mp4");
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/live-detect",
+        Some(KEY_A),
+        Some(&json!({"video_base64": b64(&clip), "actions": "4"})),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["video-result"]["alive"], true);
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/live-detect",
+        Some(KEY_A),
+        Some(&json!({"video_base64": b64(&clip), "actions": "9"})),
+    );
+    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0601")));
+
+    // The spec lists every endpoint.
+    let (s, spec) = call(p, "GET", "/openapi.json", None, None);
+    assert_eq!(s, 200);
+    assert_eq!(spec["paths"].as_object().unwrap().len(), 8);
+}
+
+#[test]
+fn body_and_concurrency_limits() {
+    let media = common::media();
+    let srv = start("max_body_bytes = 300000\nmax_concurrent = 1\nqueue_timeout_ms = 1");
+    let big = json!({"image_base64": "A".repeat(400_000)});
+    let (s, _) = call(
+        srv.port,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(&big),
+    );
+    assert_eq!(s, 413);
+    let img = b64(&media.join("group/faceapi_bbt4.jpg"));
+    let body =
+        json!({"image_base64": img, "NeedFaceAttributes": true, "NeedQualityDetection": true});
+    let port = srv.port;
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let b = body.clone();
+            std::thread::spawn(move || {
+                call(port, "POST", "/v2/p1/face-detect", Some(KEY_A), Some(&b))
+            })
+        })
+        .collect();
+    let results: Vec<(u16, Value)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let codes: Vec<u16> = results.iter().map(|r| r.0).collect();
+    println!("6 concurrent requests with one inference slot: {codes:?}");
+    assert!(codes.contains(&200), "{codes:?}");
+    assert!(
+        results
+            .iter()
+            .any(|(s, r)| *s == 503 && r["error_code"] == "FRS.0503"),
+        "{codes:?}"
+    );
+}
