@@ -9,14 +9,19 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 
+use super::auth::{
+    canonical_request, hmac_hex, parse_authorization, parse_sdk_date, string_to_sign, AuthError,
+    Guard,
+};
 use crate::analyze::liveness::{check, LivenessConfig, Request as LiveRequest};
 use crate::analyze::{largest, Analyzer, Wanted};
 use crate::api::shapes::{BoundingBox, FaceJson};
@@ -33,15 +38,22 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     msg: String,
+    retry_after: Option<u64>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut r = (
             self.status,
             Json(json!({"error_code": self.code, "error_msg": self.msg})),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = self.retry_after {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string()) {
+                r.headers_mut().insert("retry-after", v);
+            }
+        }
+        r
     }
 }
 
@@ -50,8 +62,13 @@ fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> ApiErr
         status,
         code,
         msg: msg.into(),
+        retry_after: None,
     }
 }
+
+/// The tenant an authenticated request acts for (set by the authentication layer).
+#[derive(Clone)]
+pub struct Tenant(pub String);
 
 impl From<SetError> for ApiError {
     fn from(e: SetError) -> Self {
@@ -89,7 +106,9 @@ pub struct ApiState {
     sets: Arc<FaceSets>,
     pool: Mutex<Vec<Analyzer>>,
     permits: Semaphore,
-    keys: HashMap<String, String>,
+    /// key → (tenant, secret for signing)
+    keys: HashMap<String, (String, Option<String>)>,
+    guard: Guard,
 }
 
 impl ApiState {
@@ -98,38 +117,121 @@ impl ApiState {
             .api
             .keys
             .iter()
-            .map(|k| (k.key.clone(), k.tenant.clone()))
+            .map(|k| (k.key.clone(), (k.tenant.clone(), k.secret.clone())))
             .collect();
+        let guard = Guard::new(
+            cfg.api.signature_skew_s,
+            cfg.api.rate_per_second,
+            cfg.api.burst,
+        );
         Self {
             permits: Semaphore::new(cfg.api.max_concurrent),
             pool: Mutex::new(vec![]),
             cfg,
             sets,
             keys,
+            guard,
         }
     }
 
-    fn tenant(&self, h: &HeaderMap) -> Result<String, ApiError> {
+    /// Token or AK/SK signature → tenant, then the key's rate limit.
+    fn authorize(
+        &self,
+        parts: &axum::http::request::Parts,
+        body: &[u8],
+    ) -> Result<String, ApiError> {
         if !self.cfg.api.auth {
             return Ok("public".into());
         }
-        let token = h
-            .get("x-auth-token")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
+        let denied = |m: &str| err(StatusCode::FORBIDDEN, "FRS.0002", m);
+        let h = &parts.headers;
+        let header = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+        let key = if let Some(auth) =
+            header("authorization").filter(|a| a.starts_with("SDK-HMAC-SHA256"))
+        {
+            let (ak, signed, sig) = parse_authorization(auth)
+                .ok_or_else(|| denied("malformed Authorization header"))?;
+            let (_, secret) = self
+                .keys
+                .get(&ak)
+                .ok_or_else(|| denied("unknown access key"))?;
+            let secret = secret
+                .as_ref()
+                .ok_or_else(|| denied("this key has no secret: use X-Auth-Token"))?;
+            if !signed.iter().any(|s| s == "x-sdk-date") {
+                return Err(denied("x-sdk-date must be a signed header"));
+            }
+            let date = header("x-sdk-date").ok_or_else(|| {
+                err(
+                    StatusCode::UNAUTHORIZED,
+                    "FRS.0002",
+                    "X-Sdk-Date is missing",
+                )
+            })?;
+            let date_s = parse_sdk_date(date)
+                .ok_or_else(|| denied("X-Sdk-Date is malformed (YYYYMMDDTHHMMSSZ)"))?;
+            let all: Vec<(String, String)> = h
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect();
+            let canonical = canonical_request(
+                parts.method.as_str(),
+                parts.uri.path(),
+                parts.uri.query().unwrap_or(""),
+                &all,
+                &signed,
+                body,
+            );
+            let want = hmac_hex(
+                secret.as_bytes(),
+                string_to_sign(date, &canonical).as_bytes(),
+            );
+            if want.len() != sig.len()
+                || want
+                    .bytes()
+                    .zip(sig.bytes())
+                    .fold(0u8, |a, (x, y)| a | (x ^ y))
+                    != 0
+            {
+                return Err(denied("signature mismatch"));
+            }
+            match self
+                .guard
+                .fresh(date_s, crate::messages::wall_ms() as i64 / 1000, &sig)
+            {
+                Ok(()) => {}
+                Err(AuthError::Expired) => {
+                    return Err(denied(
+                        "request expired: X-Sdk-Date is outside the allowed window",
+                    ))
+                }
+                Err(_) => return Err(denied("replayed request")),
+            }
+            ak
+        } else {
+            let token = header("x-auth-token").ok_or_else(|| {
                 err(
                     StatusCode::UNAUTHORIZED,
                     "FRS.0002",
                     "X-Auth-Token is missing",
                 )
             })?;
-        self.keys.get(token).cloned().ok_or_else(|| {
-            err(
-                StatusCode::FORBIDDEN,
-                "FRS.0002",
-                "token authentication failed",
-            )
-        })
+            if !self.keys.contains_key(token) {
+                return Err(denied("token authentication failed"));
+            }
+            token.to_string()
+        };
+        if let Err(AuthError::RateLimited { retry_after_s }) = self.guard.admit(&key) {
+            return Err(ApiError {
+                retry_after: Some(retry_after_s),
+                ..err(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "FRS.0429",
+                    "rate limit exceeded",
+                )
+            });
+        }
+        Ok(self.keys.get(&key).map(|k| k.0.clone()).unwrap_or_default())
     }
 
     /// Runs inference on a pooled analyzer, within the concurrency cap and the request timeout.
@@ -296,8 +398,12 @@ fn flag(body: &Map<String, Value>, keys: &[&str]) -> bool {
     })
 }
 
-async fn face_detect(State(st): State<Arc<ApiState>>, h: HeaderMap, b: Bytes) -> ApiResult {
-    st.tenant(&h)?;
+async fn face_detect(
+    State(st): State<Arc<ApiState>>,
+    Extension(t): Extension<Tenant>,
+    b: Bytes,
+) -> ApiResult {
+    let _ = t;
     let body = body_json(&b)?;
     let src = image_source(&st.cfg, &body, "image")?;
     // FRS `attributes`, Tencent `NeedFaceAttributes` / `NeedQualityDetection`.
@@ -324,8 +430,12 @@ async fn face_detect(State(st): State<Arc<ApiState>>, h: HeaderMap, b: Bytes) ->
     ok(json!({ "faces": faces }))
 }
 
-async fn face_compare(State(st): State<Arc<ApiState>>, h: HeaderMap, b: Bytes) -> ApiResult {
-    st.tenant(&h)?;
+async fn face_compare(
+    State(st): State<Arc<ApiState>>,
+    Extension(t): Extension<Tenant>,
+    b: Bytes,
+) -> ApiResult {
+    let _ = t;
     let body = body_json(&b)?;
     let (s1, s2) = (
         image_source(&st.cfg, &body, "image1")?,
@@ -346,8 +456,12 @@ async fn face_compare(State(st): State<Arc<ApiState>>, h: HeaderMap, b: Bytes) -
     ok(v)
 }
 
-async fn live_detect(State(st): State<Arc<ApiState>>, h: HeaderMap, b: Bytes) -> ApiResult {
-    st.tenant(&h)?;
+async fn live_detect(
+    State(st): State<Arc<ApiState>>,
+    Extension(t): Extension<Tenant>,
+    b: Bytes,
+) -> ApiResult {
+    let _ = t;
     let body = body_json(&b)?;
     let actions = body
         .get("actions")
@@ -397,8 +511,12 @@ async fn live_detect(State(st): State<Arc<ApiState>>, h: HeaderMap, b: Bytes) ->
     ok(serde_json::to_value(r).unwrap_or(Value::Null))
 }
 
-async fn create_set(State(st): State<Arc<ApiState>>, h: HeaderMap, b: Bytes) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+async fn create_set(
+    State(st): State<Arc<ApiState>>,
+    Extension(t): Extension<Tenant>,
+    b: Bytes,
+) -> ApiResult {
+    let tenant = t.0;
     let body = body_json(&b)?;
     let name = body
         .get("face_set_name")
@@ -436,8 +554,8 @@ async fn create_set(State(st): State<Arc<ApiState>>, h: HeaderMap, b: Bytes) -> 
     ok(json!({ "face_set_info": info }))
 }
 
-async fn list_sets(State(st): State<Arc<ApiState>>, h: HeaderMap) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+async fn list_sets(State(st): State<Arc<ApiState>>, Extension(t): Extension<Tenant>) -> ApiResult {
+    let tenant = t.0;
     let prefix = format!("{tenant}--");
     let mut list: Vec<Value> = st
         .sets
@@ -452,10 +570,10 @@ async fn list_sets(State(st): State<Arc<ApiState>>, h: HeaderMap) -> ApiResult {
 
 async fn show_set(
     State(st): State<Arc<ApiState>>,
-    h: HeaderMap,
+    Extension(t): Extension<Tenant>,
     Path((_p, name)): Path<(String, String)>,
 ) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+    let tenant = t.0;
     let mut info =
         serde_json::to_value(st.sets.show_set(&scoped(&tenant, &name)?)?).unwrap_or(Value::Null);
     unscoped(&tenant, &mut info);
@@ -464,21 +582,21 @@ async fn show_set(
 
 async fn delete_set(
     State(st): State<Arc<ApiState>>,
-    h: HeaderMap,
+    Extension(t): Extension<Tenant>,
     Path((_p, name)): Path<(String, String)>,
 ) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+    let tenant = t.0;
     st.sets.delete_set(&scoped(&tenant, &name)?)?;
     ok(json!({ "face_set_name": name }))
 }
 
 async fn add_faces(
     State(st): State<Arc<ApiState>>,
-    h: HeaderMap,
+    Extension(t): Extension<Tenant>,
     Path((_p, name)): Path<(String, String)>,
     b: Bytes,
 ) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+    let tenant = t.0;
     let set = scoped(&tenant, &name)?;
     st.sets.show_set(&set)?;
     let body = body_json(&b)?;
@@ -540,11 +658,11 @@ async fn add_faces(
 
 async fn get_faces(
     State(st): State<Arc<ApiState>>,
-    h: HeaderMap,
+    Extension(t): Extension<Tenant>,
     Path((_p, name)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+    let tenant = t.0;
     let set = scoped(&tenant, &name)?;
     let mut faces = match q.get("face_id") {
         Some(id) => vec![serde_json::to_value(st.sets.face(&set, id)?).unwrap_or(Value::Null)],
@@ -576,11 +694,11 @@ async fn get_faces(
 
 async fn update_face(
     State(st): State<Arc<ApiState>>,
-    h: HeaderMap,
+    Extension(t): Extension<Tenant>,
     Path((_p, name)): Path<(String, String)>,
     b: Bytes,
 ) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+    let tenant = t.0;
     let body = body_json(&b)?;
     let id = body
         .get("face_id")
@@ -595,11 +713,11 @@ async fn update_face(
 
 async fn delete_faces(
     State(st): State<Arc<ApiState>>,
-    h: HeaderMap,
+    Extension(t): Extension<Tenant>,
     Path((_p, name)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+    let tenant = t.0;
     let set = scoped(&tenant, &name)?;
     let sel = if let Some(id) = q.get("face_id") {
         Selector::FaceId(id.clone())
@@ -619,11 +737,11 @@ async fn delete_faces(
 
 async fn batch_delete(
     State(st): State<Arc<ApiState>>,
-    h: HeaderMap,
+    Extension(t): Extension<Tenant>,
     Path((_p, name)): Path<(String, String)>,
     b: Bytes,
 ) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+    let tenant = t.0;
     let set = scoped(&tenant, &name)?;
     let body = body_json(&b)?;
     let filter = body
@@ -638,11 +756,11 @@ async fn batch_delete(
 
 async fn search(
     State(st): State<Arc<ApiState>>,
-    h: HeaderMap,
+    Extension(t): Extension<Tenant>,
     Path((_p, name)): Path<(String, String)>,
     b: Bytes,
 ) -> ApiResult {
-    let tenant = st.tenant(&h)?;
+    let tenant = t.0;
     let set = scoped(&tenant, &name)?;
     st.sets.show_set(&set)?;
     let body = body_json(&b)?;
@@ -711,6 +829,35 @@ async fn openapi() -> Json<Value> {
     Json(super::openapi::spec())
 }
 
+/// Authenticates every API route (not /openapi.json): the body is read here once, within the limit,
+/// because signatures cover it; the handler gets it back unchanged.
+async fn authenticate(
+    State(st): State<Arc<ApiState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, st.cfg.api.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return err(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "FRS.0413",
+                "request body over api.max_body_bytes",
+            )
+            .into_response()
+        }
+    };
+    match st.authorize(&parts, &bytes) {
+        Ok(tenant) => {
+            let mut req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+            req.extensions_mut().insert(Tenant(tenant));
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 /// The router; `serve` binds it.
 pub fn router(state: Arc<ApiState>) -> Router {
     let limit = state.cfg.api.max_body_bytes;
@@ -741,6 +888,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v2/{project_id}/face-sets/{face_set_name}/search",
             post(search),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
         .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -1,6 +1,7 @@
 //! The stable JSON shapes (seed field names) shared by the CLI, MQTT events and the HTTP API,
 //! and the error type at that boundary with its FRS-style codes.
 
+pub mod auth;
 pub mod http;
 pub mod openapi;
 pub mod shapes;

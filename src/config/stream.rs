@@ -196,6 +196,9 @@ pub struct ApiKey {
     pub key: String,
     /// Tenant (letters and digits): the key sees only its own tenant's face sets.
     pub tenant: String,
+    /// Secret key for AK/SK request signing (`key` is then the access key); absent: token only.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,6 +218,12 @@ pub struct ApiConfig {
     pub request_timeout_ms: u64,
     /// `image_url` may name files under this folder (`file:///…` or a path); none when absent.
     pub image_dir: Option<PathBuf>,
+    /// Requests per second per key (token bucket); 0 = unlimited. Over it: 429 with Retry-After.
+    pub rate_per_second: f64,
+    /// Bucket size: requests a key may send at once.
+    pub burst: f64,
+    /// Largest difference between `X-Sdk-Date` and the server clock for signed requests (seconds).
+    pub signature_skew_s: i64,
 }
 
 impl Default for ApiConfig {
@@ -228,6 +237,9 @@ impl Default for ApiConfig {
             queue_timeout_ms: 2000,
             request_timeout_ms: 30_000,
             image_dir: None,
+            rate_per_second: 20.0,
+            burst: 40.0,
+            signature_skew_s: 900,
         }
     }
 }
