@@ -552,3 +552,120 @@ fn ak_sk_signatures_expiry_replay_and_rate_limits() {
     assert!(got.iter().take(3).all(|&(s, _)| s == 200), "{got:?}");
     assert!(got.iter().any(|&(s, ra)| s == 429 && ra), "{got:?}");
 }
+
+/// A seeded fuzz run over every endpoint: malformed JSON, wrong types, huge numbers, odd names, bad
+/// base64, path junk. The server must answer every request with a status below 500 and stay up.
+#[test]
+fn fuzzed_requests_never_get_5xx_or_crash_the_server() {
+    let srv = start("rate_per_second = 0.0");
+    let p = srv.port;
+    let (s, _) = call(
+        p,
+        "POST",
+        "/v2/p/face-sets",
+        Some(KEY_A),
+        Some(&json!({"face_set_name": "fz", "external_fields": {"n": {"type": "integer"}}})),
+    );
+    assert_eq!(s, 200);
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    let mut rnd = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let values = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1e308),
+        json!(18446744073709551615u64),
+        json!(""),
+        json!("%%%"),
+        json!("../../etc/passwd"),
+        json!("file:///etc/passwd"),
+        json!("AAAA"),
+        json!([1, 2]),
+        json!({"a": {"b": []}}),
+        json!("level:[1 TO"),
+        json!("(((((((("),
+        json!("x".repeat(5000)),
+        json!("\u{0}\u{ffff}"),
+        json!(0),
+        json!(1001),
+    ];
+    let keys = [
+        "image_base64",
+        "image_url",
+        "image1_base64",
+        "image2_base64",
+        "video_base64",
+        "actions",
+        "action_time",
+        "nod_threshold",
+        "face_set_name",
+        "face_set_capacity",
+        "external_fields",
+        "external_image_id",
+        "face_id",
+        "top_n",
+        "threshold",
+        "filter",
+        "sort",
+        "return_fields",
+        "single",
+        "user_id",
+        "NeedFaceAttributes",
+    ];
+    let paths = [
+        ("POST", "/v2/p/face-detect"),
+        ("POST", "/v2/p/face-compare"),
+        ("POST", "/v2/p/live-detect"),
+        ("POST", "/v2/p/face-sets"),
+        ("GET", "/v2/p/face-sets"),
+        ("GET", "/v2/p/face-sets/fz"),
+        ("POST", "/v2/p/face-sets/fz/faces"),
+        ("GET", "/v2/p/face-sets/fz/faces?offset=-1&limit=x"),
+        ("PUT", "/v2/p/face-sets/fz/faces"),
+        ("DELETE", "/v2/p/face-sets/fz/faces?n=abc"),
+        ("DELETE", "/v2/p/face-sets/fz/faces/batch"),
+        ("POST", "/v2/p/face-sets/fz/search"),
+        ("GET", "/v2/p/face-sets/%2e%2e"),
+        ("POST", "/v2/p/face-sets/fz%00/search"),
+        ("DELETE", "/v2/p/face-sets/nope"),
+    ];
+    let mut statuses = std::collections::BTreeMap::new();
+    for i in 0..600 {
+        let (method, path) = paths[rnd(paths.len())];
+        let body: Vec<u8> = match i % 5 {
+            0 => {
+                let mut raw = vec![b'{'];
+                for _ in 0..rnd(20) {
+                    let alphabet = b"{}[]\":,0a\\ \x00\xff";
+                    raw.push(alphabet[rnd(alphabet.len())]);
+                }
+                raw
+            }
+            _ => {
+                let mut m = serde_json::Map::new();
+                for _ in 0..1 + rnd(4) {
+                    m.insert(
+                        keys[rnd(keys.len())].to_string(),
+                        values[rnd(values.len())].clone(),
+                    );
+                }
+                serde_json::to_vec(&Value::Object(m)).unwrap()
+            }
+        };
+        let (s, r) = call_raw(p, method, path, Some(KEY_A), &body);
+        *statuses.entry(s).or_insert(0) += 1;
+        assert!(
+            s != 0 && s < 500,
+            "{method} {path} {} -> {s} {r}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    println!("600 fuzzed requests: statuses {statuses:?}");
+    let (s, _) = call(p, "GET", "/v2/p/face-sets", Some(KEY_A), None);
+    assert_eq!(s, 200, "the server is still up");
+}
