@@ -2,6 +2,7 @@
 
 mod analyze_video;
 mod bench;
+mod bench_api;
 mod bench_search;
 mod bench_stream;
 mod compare;
@@ -43,6 +44,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Measure detection and embedding throughput at batch 1 and 8, and the wrapper's overhead.
     Bench(bench::BenchArgs),
+    /// Requests per second of the HTTP API (detect, search) at 1, 4 and 16 clients.
+    BenchApi(bench_api::BenchApiArgs),
     /// Exact face-search latency at 1e4, 1e5, 1e6 synthetic faces.
     BenchSearch(bench_search::BenchSearchArgs),
     /// Measure N concurrent streams through the daemon pipeline and its overhead.
@@ -106,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(a) => compare::run(&cfg, a),
         Command::Demo(a) => demo::run(&cfg, a),
         Command::Bench(a) => bench::run(&cfg, a),
+        Command::BenchApi(a) => bench_api::run(&cfg, a),
         Command::BenchSearch(a) => bench_search::run(a),
         Command::BenchStream(a) => bench_stream::run(&cfg, a),
         Command::Faceset { d, cmd } => facesets::faceset(&cfg, d, cmd),
