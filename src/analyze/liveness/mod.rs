@@ -5,13 +5,16 @@
 pub mod actions;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::Engine;
 use serde::Serialize;
 
 use self::actions::{check_sequence, smooth, Action, Series, Thresholds};
 use super::crops::box_crop;
-use super::{largest, Analyzer, Embedding, Wanted};
+use super::{largest, Analyzer, Embedding, Mesh, Wanted};
+use crate::detect::Detection;
+use crate::frame::Frame;
 use crate::ingest::video::{decode, VideoError};
 use crate::models::ModelError;
 
@@ -244,156 +247,198 @@ pub fn measure(
     path: &Path,
     cfg: &LivenessConfig,
 ) -> Result<Measured, LivenessError> {
-    let started = std::time::Instant::now();
     let clip = decode(path, cfg.max_bytes, 640)?;
-    let mut warnings = vec![];
-    let duration = clip.duration_ms;
-    if duration < cfg.min_duration_ms {
-        warnings.push(warn(2));
+    let mut acc = Accumulator::new();
+    for (t, frame) in clip.frames {
+        let found = an.detect_verified(&frame)?;
+        acc.push(an, t, Arc::new(frame), found)?;
     }
-    if duration > cfg.max_duration_ms {
-        warnings.push(warn(3));
+    Ok(acc.finish(an, cfg, clip.duration_ms)?)
+}
+
+/// Per-frame signals of one subject, fed frame by frame (from a clip, or live from a camera track).
+pub struct Accumulator {
+    started: std::time::Instant,
+    s: Series,
+    frames: usize,
+    with_face: usize,
+    multi: usize,
+    /// The three most frontal faces: (|yaw| + |pitch|, frame, detection) for the picture and anti-spoof.
+    best: Vec<(f32, Arc<Frame>, Detection)>,
+    embeddings: Vec<Embedding>,
+    next_embed_ms: u64,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        Self::new()
     }
-    let mut s = Series::default();
-    let (mut with_face, mut multi) = (0usize, 0usize);
-    // (frontal score, frame index, detection) for best-picture and anti-spoof candidates
-    let mut candidates = vec![];
-    let mut embeddings: Vec<Embedding> = vec![];
-    let mut next_embed_ms = 0u64;
-    for (i, (t, frame)) in clip.frames.iter().enumerate() {
-        let found = an.detect_verified(frame)?;
-        if found.is_empty() {
-            continue;
+}
+
+impl Accumulator {
+    pub fn new() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            s: Series::default(),
+            frames: 0,
+            with_face: 0,
+            multi: 0,
+            best: vec![],
+            embeddings: vec![],
+            next_embed_ms: 0,
         }
-        with_face += 1;
+    }
+
+    /// One frame at stream time `t` (ms from the start of the check) with every face found in it;
+    /// the largest is the subject.
+    pub fn push(
+        &mut self,
+        an: &mut Analyzer,
+        t: u64,
+        frame: Arc<Frame>,
+        found: Vec<(Detection, Option<Mesh>)>,
+    ) -> Result<(), ModelError> {
+        self.frames += 1;
+        if found.is_empty() {
+            return Ok(());
+        }
+        self.with_face += 1;
         if found.len() > 1 {
-            multi += 1;
+            self.multi += 1;
         }
         let dets: Vec<_> = found.iter().map(|(d, _)| d.clone()).collect();
         let k = largest(&dets).unwrap_or(0);
         let (det, mesh) = found[k].clone();
         let mesh = match mesh {
             Some(m) => m,
-            None => an.mesh_model()?.landmarks(&[(frame, &det)])?.remove(0),
+            None => an.mesh_model()?.landmarks(&[(&*frame, &det)])?.remove(0),
         };
-        let Some(pose) = mesh.pose() else { continue };
-        s.t.push(*t);
-        s.yaw.push(pose.yaw);
-        s.pitch.push(pose.pitch);
-        s.mouth.push(mesh.mouth_open());
-        s.eye.push(mesh.eye_open());
-        candidates.push((pose.yaw.abs() + pose.pitch.abs(), i, det.clone()));
+        let Some(pose) = mesh.pose() else {
+            return Ok(());
+        };
+        self.s.t.push(t);
+        self.s.yaw.push(pose.yaw);
+        self.s.pitch.push(pose.pitch);
+        self.s.mouth.push(mesh.mouth_open());
+        self.s.eye.push(mesh.eye_open());
+        let frontal = pose.yaw.abs() + pose.pitch.abs();
+        if self.best.len() < 3 || self.best.last().is_some_and(|b| frontal < b.0) {
+            self.best.push((frontal, frame.clone(), det.clone()));
+            self.best.sort_by(|a, b| a.0.total_cmp(&b.0));
+            self.best.truncate(3);
+        }
         // Identity samples only from near-frontal frames: profiles embed poorly and would look like a swap.
-        if *t >= next_embed_ms && pose.yaw.abs() < 25.0 && pose.pitch.abs() < 25.0 {
-            next_embed_ms = t + 500;
-            if let Some(e) = an.embedder()?.embed(&[(frame, &det)])?.pop().flatten() {
-                embeddings.push(e);
+        if t >= self.next_embed_ms && pose.yaw.abs() < 25.0 && pose.pitch.abs() < 25.0 {
+            self.next_embed_ms = t + 500;
+            if let Some(e) = an.embedder()?.embed(&[(&*frame, &det)])?.pop().flatten() {
+                self.embeddings.push(e);
             }
         }
+        Ok(())
     }
-    let n = clip.frames.len().max(1);
-    let coverage = with_face as f32 / n as f32;
-    if with_face == 0 || coverage < 0.5 {
-        warnings.push(warn(5));
-    }
-    if multi * 5 > n {
-        warnings.push(warn(4));
-    }
-    s.yaw = smooth(&s.yaw);
-    s.pitch = smooth(&s.pitch);
-    s.mouth = smooth(&s.mouth);
-    s.eye = smooth(&s.eye);
-    // Same person throughout: every sampled face against the first.
-    let consistency = embeddings
-        .iter()
-        .skip(1)
-        .filter_map(|e| embeddings[0].similarity(e))
-        .fold(1.0f32, f32::min);
-    let same_person = consistency >= cfg.identity_threshold;
-    // Best picture and anti-spoof on the most frontal frames.
-    candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let best: Vec<_> = candidates.iter().take(3).collect();
-    let mut anti_spoof = 0.0;
-    let mut picture = String::new();
-    if let Some((frontal, i, det)) = best.first() {
-        let frame = &clip.frames[*i].1;
-        let faces: Vec<_> = best
+
+    pub fn finish(
+        self,
+        an: &mut Analyzer,
+        cfg: &LivenessConfig,
+        duration: u64,
+    ) -> Result<Measured, ModelError> {
+        let mut warnings = vec![];
+        if duration < cfg.min_duration_ms {
+            warnings.push(warn(2));
+        }
+        if duration > cfg.max_duration_ms {
+            warnings.push(warn(3));
+        }
+        let mut s = self.s;
+        let (with_face, n) = (self.with_face, self.frames.max(1));
+        let coverage = with_face as f32 / n as f32;
+        if with_face == 0 || coverage < 0.5 {
+            warnings.push(warn(5));
+        }
+        if self.multi * 5 > n {
+            warnings.push(warn(4));
+        }
+        s.yaw = smooth(&s.yaw);
+        s.pitch = smooth(&s.pitch);
+        s.mouth = smooth(&s.mouth);
+        s.eye = smooth(&s.eye);
+        // Same person throughout: every sampled face against the first.
+        let e = &self.embeddings;
+        let consistency = e
             .iter()
-            .map(|(_, j, d)| (&clip.frames[*j].1, d))
-            .collect();
-        let scores = an.analyze_found(
-            frame,
-            vec![(det.clone(), None)],
-            Wanted {
+            .skip(1)
+            .filter_map(|x| e[0].similarity(x))
+            .fold(1.0f32, f32::min);
+        let same_person = consistency >= cfg.identity_threshold;
+        let mut anti_spoof = 0.0;
+        let mut picture = String::new();
+        if let Some((frontal, frame, det)) = self.best.first() {
+            let q = Wanted {
                 quality: true,
                 attributes: true,
                 antispoof: false,
                 embedding: false,
-            },
-        )?;
-        let spoof = {
-            let mut all = vec![];
-            for (f, d) in &faces {
-                all.extend(
-                    an.analyze_found(
-                        f,
-                        vec![((*d).clone(), None)],
-                        Wanted {
-                            antispoof: true,
-                            ..Default::default()
-                        },
-                    )?
-                    .into_iter()
-                    .filter_map(|x| x.real_score),
+            };
+            let scores = an.analyze_found(frame, vec![(det.clone(), None)], q)?;
+            let mut spoof = vec![];
+            for (_, f, d) in &self.best {
+                let w = Wanted {
+                    antispoof: true,
+                    ..Default::default()
+                };
+                spoof.extend(
+                    an.analyze_found(f, vec![(d.clone(), None)], w)?
+                        .into_iter()
+                        .filter_map(|x| x.real_score),
                 );
             }
-            all
-        };
-        anti_spoof = spoof.iter().sum::<f32>() / spoof.len().max(1) as f32;
-        if *frontal > 40.0 {
-            warnings.push(warn(1));
-        }
-        if let Some(q) = scores.first().and_then(|f| f.quality.clone()) {
-            for (reason, code) in [
-                ("blur", 101),
-                ("illumination", 102),
-                ("face_size", 103),
-                ("pose", 104),
-                ("completeness", 105),
-            ] {
-                if q.reasons.contains(&reason) {
-                    warnings.push(warn(code));
+            anti_spoof = spoof.iter().sum::<f32>() / spoof.len().max(1) as f32;
+            if *frontal > 40.0 {
+                warnings.push(warn(1));
+            }
+            if let Some(q) = scores.first().and_then(|f| f.quality.clone()) {
+                for (reason, code) in [
+                    ("blur", 101),
+                    ("illumination", 102),
+                    ("face_size", 103),
+                    ("pose", 104),
+                    ("completeness", 105),
+                ] {
+                    if q.reasons.contains(&reason) {
+                        warnings.push(warn(code));
+                    }
                 }
             }
+            if scores
+                .first()
+                .and_then(|f| f.attributes.as_ref())
+                .is_some_and(|a| a.mask)
+            {
+                warnings.push(warn(106));
+            }
+            picture = face_jpeg(frame, det).unwrap_or_default();
+        } else {
+            warnings.push(warn(8));
         }
-        if scores
-            .first()
-            .and_then(|f| f.attributes.as_ref())
-            .is_some_and(|a| a.mask)
-        {
-            warnings.push(warn(106));
+        let real = anti_spoof >= cfg.anti_spoof_threshold && same_person;
+        if !real && with_face > 0 {
+            warnings.push(warn(7));
         }
-        picture = face_jpeg(frame, det).unwrap_or_default();
-    } else {
-        warnings.push(warn(8));
+        Ok(Measured {
+            series: s,
+            coverage,
+            with_face,
+            warnings,
+            anti_spoof,
+            consistency,
+            real,
+            picture,
+            duration_ms: duration,
+            frames: self.frames,
+            processing_ms: self.started.elapsed().as_millis() as u64,
+        })
     }
-    let real = anti_spoof >= cfg.anti_spoof_threshold && same_person;
-    if !real && with_face > 0 {
-        warnings.push(warn(7));
-    }
-    Ok(Measured {
-        series: s,
-        coverage,
-        with_face,
-        warnings,
-        anti_spoof,
-        consistency,
-        real,
-        picture,
-        duration_ms: duration,
-        frames: clip.frames.len(),
-        processing_ms: started.elapsed().as_millis() as u64,
-    })
 }
 
 /// Evaluates the requested actions on a measured clip.
