@@ -149,11 +149,61 @@ pub struct MatchEvent {
     pub snapshot_jpeg: Option<String>,
 }
 
+/// A liveness challenge received on `<prefix>/<camera>/liveness/request`.
+#[derive(Debug, Clone)]
+pub struct LiveRequestMsg {
+    pub camera: String,
+    pub request_id: String,
+    /// The parsed request, or the error code and message to answer with.
+    pub request: Result<crate::analyze::liveness::Request, (&'static str, String)>,
+    /// How long the challenge watches the camera (ms of stream time).
+    pub timeout_ms: u64,
+}
+
+/// One frame of a live challenge's subject, from the tracker to the analysis stage.
+#[derive(Debug, Clone)]
+pub struct LiveFrame {
+    pub camera: Arc<str>,
+    pub request_id: String,
+    pub track_id: Option<u64>,
+    /// ms since the challenge started
+    pub t_ms: u64,
+    pub frame: Option<Arc<Frame>>,
+    pub detection: Option<Detection>,
+    /// Set on the challenge's last message: evaluate now.
+    pub done: Option<crate::analyze::liveness::Request>,
+    /// Set instead when the request itself was invalid.
+    pub error: Option<(&'static str, String)>,
+}
+
+/// What the analysis stage receives.
+#[derive(Debug, Clone)]
+pub enum AnalyzeItem {
+    Track(TrackMsg),
+    Live(LiveFrame),
+}
+
+/// `<prefix>/<camera>/liveness/result` payload: the file check's structure plus request_id.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveResultEvent {
+    pub camera: String,
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track_id: Option<u64>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub result: Option<crate::analyze::liveness::LivenessResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_msg: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub enum Event {
     Face(Box<FaceEvent>),
     Status(StatusEvent),
     Match(Box<MatchEvent>),
+    Liveness(Box<LiveResultEvent>),
 }
 
 impl Event {
@@ -162,6 +212,7 @@ impl Event {
             Event::Face(f) => &f.camera,
             Event::Status(s) => &s.camera,
             Event::Match(m) => &m.camera,
+            Event::Liveness(l) => &l.camera,
         }
     }
 
@@ -171,6 +222,7 @@ impl Event {
             Event::Face(_) => "face",
             Event::Status(_) => "status",
             Event::Match(_) => "match",
+            Event::Liveness(_) => "liveness/result",
         }
     }
 
@@ -179,6 +231,7 @@ impl Event {
             Event::Face(f) => serde_json::to_string(f),
             Event::Status(s) => serde_json::to_string(s),
             Event::Match(m) => serde_json::to_string(m),
+            Event::Liveness(l) => serde_json::to_string(l),
         };
         r.unwrap_or_else(|e| format!("{{\"error\":\"serialise: {e}\"}}"))
     }

@@ -380,3 +380,88 @@ fn enrolling_while_running_turns_unknown_tracks_into_matches() {
         );
     }
 }
+
+fn publish(port: u16, topic: &str, payload: &str) {
+    let mut opts = rumqttc::MqttOptions::new(
+        format!("test-pub-{}", std::process::id()),
+        "127.0.0.1",
+        port,
+    );
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut conn) = rumqttc::Client::new(opts, 10);
+    client
+        .publish(
+            topic,
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            payload.as_bytes().to_vec(),
+        )
+        .unwrap();
+    for _ in 0..100 {
+        if let Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)))) =
+            conn.recv_timeout(Duration::from_millis(100))
+        {
+            break;
+        }
+    }
+}
+
+#[test]
+fn live_liveness_challenges_over_mqtt() {
+    let media = common::media();
+    let broker = Mosquitto::start(free_port());
+    let sub = Subscriber::start(broker.port, "fs/#");
+    let clip = media.join("liveness/noddingpigeon_head_nodding.mp4");
+    let mut cam = camera("kiosk", &clip.display().to_string(), true);
+    cam.detect_fps = 0.0;
+    let daemon = Daemon::start(config(broker.port, vec![cam]), RunOptions::default()).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || !sub
+            .on("fs/kiosk/face")
+            .is_empty()),
+        "no face on the kiosk camera"
+    );
+    // The clip nods (action 3) through most of its 9 s; it never turns to the image's left (action 2).
+    publish(
+        broker.port,
+        "fs/kiosk/liveness/request",
+        r#"{"request_id":"nod","actions":"3","timeout_ms":9000}"#,
+    );
+    publish(
+        broker.port,
+        "fs/kiosk/liveness/request",
+        r#"{"request_id":"right","actions":"2","timeout_ms":4000}"#,
+    );
+    publish(
+        broker.port,
+        "fs/kiosk/liveness/request",
+        r#"{"request_id":"bad","actions":"9"}"#,
+    );
+    let results = || sub.on("fs/kiosk/liveness/result");
+    let done = wait_until(Duration::from_secs(40), || {
+        ["nod", "right", "bad"]
+            .iter()
+            .all(|id| results().iter().any(|r| r["request_id"] == *id))
+    });
+    daemon.shutdown();
+    let rs = results();
+    for r in &rs {
+        println!(
+            "{} alive={} actions={} warnings={} error={}",
+            r["request_id"],
+            r["video-result"]["alive"],
+            r["video-result"]["actions"],
+            r["warning-list"],
+            r["error_code"]
+        );
+    }
+    assert!(done, "not every challenge was answered: {rs:?}");
+    let by = |id: &str| rs.iter().find(|r| r["request_id"] == id).unwrap().clone();
+    assert_eq!(by("nod")["video-result"]["alive"], true);
+    assert!(by("nod")["track_id"].is_u64());
+    assert!(by("nod")["video-result"]["picture"]
+        .as_str()
+        .is_some_and(|p| p.len() > 100));
+    assert_eq!(by("right")["video-result"]["alive"], false);
+    assert_eq!(by("bad")["error_code"], "FRS.0601");
+}

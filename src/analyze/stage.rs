@@ -1,16 +1,16 @@
 //! The analysis stage: attributes and quality for the frames a track chose (start, updates, and
 //! its best face at the end), turned into face events. Never runs on every frame.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::liveness::face_jpeg;
+use super::liveness::{decide, face_jpeg, Accumulator, LivenessConfig};
 use super::{Analyzer, Wanted, CONFIDENT_MASK};
 use crate::api::shapes::FaceJson;
-use crate::messages::{Event, FaceEvent, TrackMsg, TrackPhase};
+use crate::messages::{AnalyzeItem, Event, FaceEvent, LiveFrame, LiveResultEvent, TrackPhase};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
 use crate::search::tracks::TrackMatcher;
@@ -20,7 +20,7 @@ const MESH_MIN_FACE_PX: f32 = 64.0;
 
 pub struct AnalyzeStage {
     pub analyzer: Analyzer,
-    pub input: Receiver<TrackMsg>,
+    pub input: Receiver<AnalyzeItem>,
     pub out: Sender<Event>,
     pub snapshots: bool,
     pub metrics: Arc<Metrics>,
@@ -40,7 +40,20 @@ impl AnalyzeStage {
         // Tracks whose first face the mesh did not confirm are never reported (the same check as
         // for still images): YuNet alone fires on some textures and animal faces.
         let mut rejected: HashSet<(Arc<str>, u64)> = HashSet::new();
-        for m in self.input.iter() {
+        let mut live: HashMap<(Arc<str>, String), Accumulator> = HashMap::new();
+        let input = self.input.clone();
+        for item in input.iter() {
+            let m = match item {
+                AnalyzeItem::Track(m) => m,
+                AnalyzeItem::Live(l) => {
+                    if let Some(ev) = self.live_frame(l, &mut live)? {
+                        if self.out.send(Event::Liveness(Box::new(ev))).is_err() {
+                            return Ok(());
+                        }
+                    }
+                    continue;
+                }
+            };
             let key = (m.camera.clone(), m.track_id);
             if rejected.contains(&key) {
                 if m.phase == TrackPhase::End {
@@ -134,5 +147,53 @@ impl AnalyzeStage {
             }
         }
         Ok(())
+    }
+
+    /// Feeds a live challenge; returns its result event when it is decided (or refused).
+    fn live_frame(
+        &mut self,
+        l: LiveFrame,
+        sessions: &mut HashMap<(Arc<str>, String), Accumulator>,
+    ) -> Result<Option<LiveResultEvent>, ModelError> {
+        let base = |track_id| LiveResultEvent {
+            camera: l.camera.to_string(),
+            request_id: l.request_id.clone(),
+            track_id,
+            result: None,
+            error_code: None,
+            error_msg: None,
+        };
+        if let Some((code, msg)) = &l.error {
+            return Ok(Some(LiveResultEvent {
+                error_code: Some(code),
+                error_msg: Some(msg.clone()),
+                ..base(None)
+            }));
+        }
+        let key = (l.camera.clone(), l.request_id.clone());
+        let acc = sessions.entry(key.clone()).or_default();
+        if let Some(frame) = &l.frame {
+            let found = l
+                .detection
+                .clone()
+                .map(|d| vec![(d, None)])
+                .unwrap_or_default();
+            acc.push(&mut self.analyzer, l.t_ms, frame.clone(), found)?;
+        }
+        let Some(request) = &l.done else {
+            return Ok(None);
+        };
+        let acc = sessions.remove(&key).unwrap_or_default();
+        // A live challenge has no clip-length rule: its length is the requested timeout.
+        let cfg = LivenessConfig {
+            min_duration_ms: 0,
+            max_duration_ms: u64::MAX,
+            ..Default::default()
+        };
+        let measured = acc.finish(&mut self.analyzer, &cfg, l.t_ms)?;
+        Ok(Some(LiveResultEvent {
+            result: Some(decide(&measured, request, &cfg)),
+            ..base(l.track_id)
+        }))
     }
 }

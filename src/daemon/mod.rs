@@ -128,8 +128,13 @@ impl Daemon {
         let analyzer = Analyzer::open(&cfg)?;
 
         let mut sinks: Vec<Box<dyn Sink>> = vec![];
+        let (live_tx, live_rx) = crossbeam_channel::bounded(64);
         if cfg.mqtt.enabled {
-            sinks.push(Box::new(MqttSink::new(&cfg.mqtt, metrics.clone())));
+            sinks.push(Box::new(MqttSink::new(
+                &cfg.mqtt,
+                metrics.clone(),
+                Some(live_tx),
+            )));
         }
         if let Some(path) = &opts.jsonl {
             let sink = if path.as_os_str() == "-" {
@@ -203,6 +208,7 @@ impl Daemon {
             out: trk_tx,
             cfg: cfg.tracking.clone(),
             tracked_frames: opts.tracked_frames.clone(),
+            live_requests: cfg.mqtt.enabled.then_some(live_rx),
         };
         stages.push(("track", spawn("track", move || track.run())?));
         let detect = DetectStage {

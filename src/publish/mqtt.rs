@@ -11,7 +11,10 @@ use rumqttc::{Client, Connection, Event as MqttEvent, LastWill, MqttOptions, Pac
 
 use super::Sink;
 use crate::config::MqttConfig;
-use crate::messages::Event;
+use crossbeam_channel::Sender;
+
+use crate::analyze::liveness::Request;
+use crate::messages::{Event, LiveRequestMsg};
 use crate::metrics::{EventsOverflowed, Metrics};
 
 struct Message {
@@ -32,13 +35,19 @@ pub struct MqttSink {
     next_attempt: Instant,
     metrics: Arc<Metrics>,
     flush_timeout: Duration,
+    /// Liveness challenges received on `<prefix>/+/liveness/request`.
+    live_requests: Option<Sender<LiveRequestMsg>>,
 }
 
 /// Messages handed to the client but not yet acknowledged.
 const WINDOW: usize = 16;
 
 impl MqttSink {
-    pub fn new(cfg: &MqttConfig, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        cfg: &MqttConfig,
+        metrics: Arc<Metrics>,
+        live_requests: Option<Sender<LiveRequestMsg>>,
+    ) -> Self {
         let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
         opts.set_keep_alive(Duration::from_secs(5));
         opts.set_clean_session(true);
@@ -64,6 +73,7 @@ impl MqttSink {
             next_attempt: Instant::now(),
             metrics,
             flush_timeout: Duration::from_secs(5),
+            live_requests,
         }
     }
 
@@ -95,6 +105,15 @@ impl MqttSink {
                         payload: b"online".to_vec(),
                         retain: true,
                     });
+                    if self.live_requests.is_some() {
+                        let _ = self.client.try_subscribe(
+                            format!("{}/+/liveness/request", self.prefix),
+                            QoS::AtLeastOnce,
+                        );
+                    }
+                }
+                Ok(Ok(MqttEvent::Incoming(Packet::Publish(p)))) => {
+                    self.on_request(&p.topic, &p.payload)
                 }
                 Ok(Ok(MqttEvent::Incoming(Packet::PubAck(_)))) => {
                     if self.unacked.pop_front().is_some() {
@@ -146,6 +165,57 @@ impl MqttSink {
                     break;
                 }
             }
+        }
+    }
+}
+
+impl MqttSink {
+    /// `<prefix>/<camera>/liveness/request` with `{request_id, actions, action_time?, timeout_ms?, nod_threshold?}`.
+    fn on_request(&mut self, topic: &str, payload: &[u8]) {
+        let Some(tx) = &self.live_requests else {
+            return;
+        };
+        let Some(camera) = topic
+            .strip_prefix(&format!("{}/", self.prefix))
+            .and_then(|t| t.strip_suffix("/liveness/request"))
+        else {
+            return;
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null);
+        let request_id = v["request_id"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| "missing".into());
+        let request = match v["actions"].as_str() {
+            None => Err(("FRS.0011", "actions is required".to_string())),
+            Some(actions) => Request::parse(
+                actions,
+                v["action_time"].as_str(),
+                v["nod_threshold"].as_f64().unwrap_or(10.0) as f32,
+            )
+            .map_err(|e| (e.code(), e.to_string())),
+        };
+        let windows_end = request
+            .as_ref()
+            .ok()
+            .and_then(|r| r.windows.as_ref())
+            .and_then(|w| w.iter().map(|x| x.1).max());
+        let timeout_ms = v["timeout_ms"]
+            .as_u64()
+            .or(windows_end)
+            .unwrap_or(10_000)
+            .clamp(500, 60_000);
+        if tx
+            .try_send(LiveRequestMsg {
+                camera: camera.to_string(),
+                request_id,
+                request,
+                timeout_ms,
+            })
+            .is_err()
+        {
+            tracing::warn!(camera, "liveness request dropped: too many pending");
         }
     }
 }

@@ -1,4 +1,6 @@
-//! The tracking stage: one tracker per camera, fed in each camera's frame order.
+//! The tracking stage: one tracker per camera, fed in each camera's frame order. It also runs live
+//! liveness challenges: a request picks the camera's largest current track, and that track's face in
+//! every frame goes to the analysis stage until the challenge's time is up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use super::Tracker;
 use crate::config::TrackingConfig;
 use crate::detect::Detection;
 use crate::frame::Frame;
-use crate::messages::{DetectedItem, TrackMsg};
+use crate::messages::{AnalyzeItem, DetectedItem, LiveFrame, LiveRequestMsg};
 
 /// One frame with the tracks visible in it (for annotated video output).
 pub struct TrackedFrame {
@@ -21,49 +23,159 @@ pub struct TrackedFrame {
 
 pub struct TrackStage {
     pub input: Receiver<DetectedItem>,
-    pub out: Sender<TrackMsg>,
+    pub out: Sender<AnalyzeItem>,
     pub cfg: TrackingConfig,
     pub tracked_frames: Option<Sender<TrackedFrame>>,
+    /// Liveness challenges from MQTT.
+    pub live_requests: Option<Receiver<LiveRequestMsg>>,
+}
+
+struct Challenge {
+    camera: Arc<str>,
+    request_id: String,
+    request: crate::analyze::liveness::Request,
+    timeout_ms: u64,
+    start_pts: Option<u64>,
+    track: Option<u64>,
+}
+
+impl Challenge {
+    fn frame(
+        &self,
+        t_ms: u64,
+        frame: Option<Arc<Frame>>,
+        detection: Option<Detection>,
+        done: bool,
+    ) -> AnalyzeItem {
+        AnalyzeItem::Live(LiveFrame {
+            camera: self.camera.clone(),
+            request_id: self.request_id.clone(),
+            track_id: self.track,
+            t_ms,
+            frame,
+            detection,
+            done: done.then(|| self.request.clone()),
+            error: None,
+        })
+    }
 }
 
 impl TrackStage {
     pub fn run(self) {
         let mut trackers: HashMap<Arc<str>, Tracker> = HashMap::new();
         let mut last_pts: HashMap<Arc<str>, u64> = HashMap::new();
+        let mut challenges: Vec<Challenge> = vec![];
         for item in self.input.iter() {
-            let msgs = match item {
+            self.take_requests(&mut challenges);
+            let mut out: Vec<AnalyzeItem> = vec![];
+            match item {
                 DetectedItem::Frame { frame, faces } => {
                     let tracker = trackers
                         .entry(frame.camera.clone())
                         .or_insert_with(|| Tracker::new(frame.camera.clone(), self.cfg.clone()));
                     last_pts.insert(frame.camera.clone(), frame.pts_ms);
-                    let msgs = tracker.step(frame.pts_ms, frame.wall_ms, faces, &frame.frame);
+                    out.extend(
+                        tracker
+                            .step(frame.pts_ms, frame.wall_ms, faces, &frame.frame)
+                            .into_iter()
+                            .map(AnalyzeItem::Track),
+                    );
+                    let visible = tracker.visible(frame.pts_ms);
                     if let Some(tx) = &self.tracked_frames {
                         let _ = tx.send(TrackedFrame {
                             camera: frame.camera.clone(),
                             pts_ms: frame.pts_ms,
                             frame: frame.frame.clone(),
-                            tracks: tracker.visible(frame.pts_ms),
+                            tracks: visible.clone(),
                         });
                     }
-                    msgs
+                    challenges.retain_mut(|c| {
+                        if c.camera != frame.camera {
+                            return true;
+                        }
+                        let start = *c.start_pts.get_or_insert(frame.pts_ms);
+                        let t = frame.pts_ms.saturating_sub(start);
+                        if c.track.is_none() {
+                            // The subject: the largest face being tracked when the challenge starts.
+                            c.track = visible
+                                .iter()
+                                .max_by(|a, b| a.1.area().total_cmp(&b.1.area()))
+                                .map(|(id, _)| *id);
+                        }
+                        let det = c.track.and_then(|id| {
+                            visible
+                                .iter()
+                                .find(|(v, _)| *v == id)
+                                .map(|(_, d)| d.clone())
+                        });
+                        let done = t >= c.timeout_ms;
+                        out.push(c.frame(t, Some(frame.frame.clone()), det, done));
+                        !done
+                    });
                 }
-                DetectedItem::End { camera, pts_ms } => match trackers.remove(&camera) {
-                    Some(mut t) => t.expire(pts_ms, true),
-                    None => vec![],
-                },
-            };
-            for m in msgs {
+                DetectedItem::End { camera, pts_ms } => {
+                    out.extend(
+                        trackers
+                            .remove(&camera)
+                            .map(|mut t| t.expire(pts_ms, true))
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(AnalyzeItem::Track),
+                    );
+                    challenges.retain(|c| {
+                        if c.camera != camera {
+                            return true;
+                        }
+                        let t = c.start_pts.map(|s| pts_ms.saturating_sub(s)).unwrap_or(0);
+                        out.push(c.frame(t, None, None, true));
+                        false
+                    });
+                }
+            }
+            for m in out {
                 if self.out.send(m).is_err() {
                     return;
                 }
             }
         }
-        // Input closed (shutdown): every open track ends.
+        // Input closed (shutdown): every open track ends; open challenges are decided on what they saw.
         for (cam, mut t) in trackers {
             let pts = last_pts.get(&cam).copied().unwrap_or(0);
             for m in t.expire(pts, true) {
-                let _ = self.out.send(m);
+                let _ = self.out.send(AnalyzeItem::Track(m));
+            }
+        }
+        for c in &challenges {
+            let _ = self.out.send(c.frame(0, None, None, true));
+        }
+    }
+
+    fn take_requests(&self, challenges: &mut Vec<Challenge>) {
+        let Some(rx) = &self.live_requests else {
+            return;
+        };
+        for r in rx.try_iter() {
+            match r.request {
+                Ok(request) => challenges.push(Challenge {
+                    camera: Arc::from(r.camera.as_str()),
+                    request_id: r.request_id,
+                    request,
+                    timeout_ms: r.timeout_ms,
+                    start_pts: None,
+                    track: None,
+                }),
+                Err(e) => {
+                    let _ = self.out.send(AnalyzeItem::Live(LiveFrame {
+                        camera: Arc::from(r.camera.as_str()),
+                        request_id: r.request_id,
+                        track_id: None,
+                        t_ms: 0,
+                        frame: None,
+                        detection: None,
+                        done: None,
+                        error: Some(e),
+                    }));
+                }
             }
         }
     }
