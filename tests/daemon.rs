@@ -465,3 +465,73 @@ fn live_liveness_challenges_over_mqtt() {
     assert_eq!(by("right")["video-result"]["alive"], false);
     assert_eq!(by("bad")["error_code"], "FRS.0601");
 }
+
+#[test]
+fn events_spooled_to_disk_at_shutdown_are_delivered_after_the_next_start() {
+    let media = common::media();
+    let port = free_port(); // no broker yet
+    let dir = std::env::temp_dir().join(format!("fs-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let events_file = dir.join("produced.jsonl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
+    let mut cfg = config(
+        port,
+        vec![camera("lobby", &file.display().to_string(), true)],
+    );
+    cfg.mqtt.spool_dir = Some(dir.clone());
+    cfg.mqtt.flush_timeout_s = 1;
+    let d = Daemon::start(
+        cfg.clone(),
+        RunOptions {
+            jsonl: Some(events_file.clone()),
+            jsonl_faces_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    d.shutdown();
+    let produced: Vec<serde_json::Value> = std::fs::read_to_string(&events_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let spooled = std::fs::read_to_string(dir.join("mqtt-pending.jsonl")).unwrap();
+    assert!(
+        produced.len() >= 3,
+        "events were produced while the broker was away"
+    );
+    assert!(
+        spooled.lines().count() >= produced.len(),
+        "every undelivered event is on disk"
+    );
+    // The broker comes up; the daemon restarts (no camera needed) and delivers the spooled events.
+    let broker = Mosquitto::start(port);
+    let sub = Subscriber::start(port, "fs/+/face");
+    cfg.cameras.clear();
+    let d = Daemon::start(cfg, RunOptions::default()).unwrap();
+    let key = |v: &serde_json::Value| {
+        (
+            v["track_id"].as_u64(),
+            v["event"].as_str().map(String::from),
+            v["timestamp_ms"].as_u64(),
+        )
+    };
+    let all = wait_until(Duration::from_secs(20), || {
+        let got: std::collections::HashSet<_> = sub.on("fs/lobby/face").iter().map(key).collect();
+        produced.iter().all(|p| got.contains(&key(p)))
+    });
+    d.shutdown();
+    println!(
+        "{} events produced offline, {} spooled lines, all delivered after restart: {all}",
+        produced.len(),
+        spooled.lines().count()
+    );
+    assert!(all);
+    assert!(
+        !dir.join("mqtt-pending.jsonl").exists(),
+        "the spool is consumed"
+    );
+    drop(broker);
+}

@@ -131,6 +131,11 @@ pub struct MqttConfig {
     pub buffer_capacity: usize,
     /// Start a private Mosquitto on `host:port` (loopback only) and stop it on exit.
     pub embedded_broker: bool,
+    /// Keep events on disk across restarts: what is still undelivered at shutdown is written to
+    /// `<spool_dir>/mqtt-pending.jsonl` and sent after the next start. Off when absent.
+    pub spool_dir: Option<PathBuf>,
+    /// Seconds to keep trying to deliver buffered events at shutdown.
+    pub flush_timeout_s: u64,
 }
 
 impl Default for MqttConfig {
@@ -146,6 +151,8 @@ impl Default for MqttConfig {
             tls: false,
             buffer_capacity: 10_000,
             embedded_broker: false,
+            spool_dir: None,
+            flush_timeout_s: 5,
         }
     }
 }

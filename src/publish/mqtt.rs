@@ -37,6 +37,7 @@ pub struct MqttSink {
     flush_timeout: Duration,
     /// Liveness challenges received on `<prefix>/+/liveness/request`.
     live_requests: Option<Sender<LiveRequestMsg>>,
+    spool: Option<std::path::PathBuf>,
 }
 
 /// Messages handed to the client but not yet acknowledged.
@@ -72,8 +73,59 @@ impl MqttSink {
             backoff: Duration::from_millis(200),
             next_attempt: Instant::now(),
             metrics,
-            flush_timeout: Duration::from_secs(5),
+            flush_timeout: Duration::from_secs(cfg.flush_timeout_s),
             live_requests,
+            spool: cfg.spool_dir.as_ref().map(|d| d.join("mqtt-pending.jsonl")),
+        }
+        .with_spooled()
+    }
+
+    /// Loads events a previous run could not deliver; they go out first.
+    fn with_spooled(mut self) -> Self {
+        let Some(path) = &self.spool else { return self };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return self;
+        };
+        let mut n = 0;
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+            if let (Some(t), Some(p)) = (v["topic"].as_str(), v["payload"].as_str()) {
+                self.buffer.push_back(Message {
+                    topic: t.into(),
+                    payload: p.as_bytes().to_vec(),
+                    retain: v["retain"].as_bool().unwrap_or(false),
+                });
+                n += 1;
+            }
+        }
+        let _ = std::fs::remove_file(path);
+        tracing::info!(events = n, "events from the previous run will be delivered");
+        self
+    }
+
+    /// Writes undelivered events to the spool file (at shutdown).
+    fn spool_left(&mut self) -> Option<usize> {
+        let path = self.spool.clone()?;
+        let left: Vec<Message> = self
+            .unacked
+            .drain(..)
+            .chain(self.buffer.drain(..))
+            .filter(|m| !m.topic.ends_with("/available"))
+            .collect();
+        let lines: String = left
+            .iter()
+            .map(|m| format!("{}\n", serde_json::json!({"topic": m.topic, "payload": String::from_utf8_lossy(&m.payload), "retain": m.retain})))
+            .collect();
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = path.with_extension("tmp");
+        match std::fs::write(&tmp, lines).and_then(|_| std::fs::rename(&tmp, &path)) {
+            Ok(()) => Some(left.len()),
+            Err(e) => {
+                tracing::error!(error = %e, path = %path.display(), "cannot write the event spool");
+                None
+            }
         }
     }
 
@@ -243,7 +295,15 @@ impl Sink for MqttSink {
         }
         let left = self.buffer.len() + self.unacked.len();
         if left > 0 {
-            tracing::error!(left, "broker unreachable at shutdown: events not delivered");
+            match self.spool_left() {
+                Some(n) => tracing::warn!(
+                    events = n,
+                    "broker unreachable at shutdown: events kept on disk for the next start"
+                ),
+                None => {
+                    tracing::error!(left, "broker unreachable at shutdown: events not delivered")
+                }
+            }
         }
         if self.connected {
             let _ = self.client.try_publish(
