@@ -10,6 +10,7 @@ use facestream::analyze::{largest, Embedding};
 use facestream::api::shapes::BoundingBox;
 use facestream::config::{Config, EmbedderKind};
 use facestream::search::fields::{FieldType, Schema};
+use facestream::search::index::IndexSettings;
 use facestream::search::store::Selector;
 use facestream::search::{FaceSets, SearchParams};
 use serde_json::{json, Map, Value};
@@ -417,7 +418,8 @@ fn identification_accuracy_on_the_gallery() {
     let media = common::media();
     let cfg = Config::default();
     let mut an = common::analyzer();
-    let sets = FaceSets::open(&tmp("acc")).unwrap();
+    let dir = tmp("acc");
+    let sets = FaceSets::open(&dir).unwrap();
     sets.create_set("gallery", 10_000, Schema::new(), cfg.models.embedder)
         .unwrap();
     let mut people: Vec<(String, Vec<PathBuf>)> = std::fs::read_dir(media.join("gallery"))
@@ -463,9 +465,11 @@ fn identification_accuracy_on_the_gallery() {
     }
     let threshold = cfg.compare.threshold_for(cfg.models.embedder);
     let (mut top1, mut accepted_right, mut n) = (0, 0, 0);
+    let mut probe_vectors = vec![];
     for (who, f) in &probes {
         n += 1;
         let Some(e) = embed(f) else { continue };
+        probe_vectors.push((who.clone(), e.clone()));
         let hits = sets
             .search(
                 "gallery",
@@ -516,6 +520,135 @@ fn identification_accuracy_on_the_gallery() {
     assert!(n >= 100 && strangers.len() >= 10);
     assert!(acc >= 0.95, "top-1 {acc:.3}");
     assert!(far <= 0.1, "false accept rate {far:.3}");
+
+    // The same gallery through the partitioned (inverted-file) index, forced on at this small size:
+    // real face vectors must find the same people while scanning only part of the set.
+    let ivf = FaceSets::open(&dir)
+        .unwrap()
+        .with_index_settings(IndexSettings {
+            ivf_from: 2,
+            probe_percent: 35.0,
+        });
+    let p1 = SearchParams {
+        top_n: 1,
+        ..SearchParams::new(0.0)
+    };
+    let ivf_top1 = probe_vectors
+        .iter()
+        .filter(|(who, e)| {
+            ivf.search("gallery", e, &p1)
+                .unwrap()
+                .first()
+                .and_then(|h| h.user_id.as_deref())
+                == Some(who.as_str())
+        })
+        .count();
+    println!(
+        "identification through the partitioned index: top-1 {ivf_top1}/{n} (exact {top1}/{n})"
+    );
+    assert!(
+        ivf_top1 as f64 / n as f64 >= 0.95,
+        "partitioned top-1 {ivf_top1}/{n}"
+    );
+}
+
+/// Adds, updates and deletes on a loaded partitioned index keep it identical to one rebuilt from disk.
+#[test]
+fn a_partitioned_set_stays_in_step_with_adds_updates_and_deletes() {
+    let dir = tmp("ivf");
+    let settings = IndexSettings {
+        ivf_from: 200,
+        probe_percent: 100.0,
+    };
+    let sets = FaceSets::open(&dir).unwrap().with_index_settings(settings);
+    let age: Schema = [("age".to_string(), FieldType::Integer)]
+        .into_iter()
+        .collect();
+    sets.create_set("big", 10_000, age, EmbedderKind::Mobilefacenet)
+        .unwrap();
+    for i in 0..300u64 {
+        sets.add_faces(
+            "big",
+            vec![(bbox(), synth(i, 192))],
+            Some(&format!("e{i}")),
+            &obj(json!({"age": i})),
+            None,
+        )
+        .unwrap();
+    }
+    let top = |s: &FaceSets, q: &Embedding, filter: Option<&str>| -> Vec<String> {
+        let p = SearchParams {
+            top_n: 5,
+            filter: filter.map(String::from),
+            ..SearchParams::new(0.0)
+        };
+        s.search("big", q, &p)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.external_image_id)
+            .collect()
+    };
+    // First search builds the partition; every face finds itself first.
+    for i in [0u64, 17, 299] {
+        assert_eq!(top(&sets, &synth(i, 192), None)[0], format!("e{i}"));
+    }
+    // Delete, update and add while it is loaded.
+    let f5 = sets
+        .search(
+            "big",
+            &synth(5, 192),
+            &SearchParams {
+                top_n: 1,
+                ..SearchParams::new(0.0)
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        sets.delete_faces("big", Selector::FaceId(f5[0].face_id.clone()))
+            .unwrap(),
+        1
+    );
+    assert_ne!(top(&sets, &synth(5, 192), None)[0], "e5");
+    assert_eq!(
+        sets.delete_faces("big", Selector::Field("age".into(), json!(6)))
+            .unwrap(),
+        1
+    );
+    assert_ne!(top(&sets, &synth(6, 192), None)[0], "e6");
+    let f7 = &sets
+        .search(
+            "big",
+            &synth(7, 192),
+            &SearchParams {
+                top_n: 1,
+                ..SearchParams::new(0.0)
+            },
+        )
+        .unwrap()[0];
+    sets.update_face(
+        "big",
+        &f7.face_id,
+        Some("seven"),
+        Some(&obj(json!({"age": 7000}))),
+    )
+    .unwrap();
+    assert_eq!(top(&sets, &synth(1, 192), Some("age:7000")), ["seven"]);
+    sets.add_faces(
+        "big",
+        vec![(bbox(), synth(1000, 192))],
+        Some("new"),
+        &obj(json!({"age": 1})),
+        None,
+    )
+    .unwrap();
+    assert_eq!(top(&sets, &synth(1000, 192), None)[0], "new");
+    // A second process rebuilds from disk: same answers for every query.
+    let fresh = FaceSets::open(&dir).unwrap().with_index_settings(settings);
+    for i in (0..300u64).step_by(7).chain([1000]) {
+        let q = synth(i, 192);
+        assert_eq!(top(&sets, &q, None), top(&fresh, &q, None), "query {i}");
+    }
+    assert_eq!(sets.show_set("big").unwrap().face_number, 299);
 }
 
 #[test]

@@ -1,14 +1,23 @@
-//! Exact cosine search over one face set: vectors in one contiguous matrix (auto-vectorised dot
-//! products), split across threads for large sets, filters applied per face during the scan so a
-//! filter never starves the top-n.
+//! Cosine search over one face set.
+//!
+//! Small sets are scanned exactly (one contiguous matrix, split across threads when large). From
+//! [`IndexSettings::ivf_from`] faces the vectors are partitioned by spherical k-means into about
+//! √n lists — an inverted file, FAISS's IVF-Flat — and a query scans only the share of lists whose
+//! centroids are nearest to it. Chosen over HNSW because it trains in seconds rather than tens of
+//! minutes on two cores, adds and removes a face in O(1), and keeps filtering a plain per-face
+//! check during the scan. Filters never starve the result: a filtered query keeps probing further
+//! lists until its top-n is full. The partition is retrained (on the next search) once the set has
+//! grown or shrunk fourfold since training.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use serde_json::{Map, Value};
 
 use super::filter::Filter;
+use super::kmeans;
 use super::store::FaceRecord;
+use super::vector::{dot, dot_i8};
 
 pub struct IndexedFace {
     pub face_id: String,
@@ -18,14 +27,58 @@ pub struct IndexedFace {
     pub bbox: crate::api::shapes::BoundingBox,
 }
 
+/// When to partition and how much of the partition a query scans.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexSettings {
+    /// Sets with at least this many faces get the inverted-file index; smaller ones are exact.
+    pub ivf_from: usize,
+    /// Share of the lists (about √n of them) scanned per query, in percent. More is slower and
+    /// closer to exact; 35 % gave recall@10 ≈ 0.98 on face-like data at 1e6 faces.
+    pub probe_percent: f32,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        Self {
+            // Below this an exact scan stays under ~8 ms on two cores and is always right.
+            ivf_from: 200_000,
+            probe_percent: 35.0,
+        }
+    }
+}
+
+struct Slot {
+    face: IndexedFace,
+    /// Where the face's code sits in the partition (unused while the set is exact).
+    list: u32,
+    pos: u32,
+}
+
+/// One partition: int8 codes of its vectors back to back (a quarter of the bytes to stream
+/// through memory per query), each row's scale, and which slot each row belongs to.
+#[derive(Default)]
+struct List {
+    codes: Vec<i8>,
+    scales: Vec<f32>,
+    slots: Vec<u32>,
+}
+
 pub struct SetIndex {
     pub dim: usize,
     pub model: String,
+    settings: IndexSettings,
+    faces: Vec<Option<Slot>>,
+    /// Full-precision vectors by slot: exact scans and the re-ranking of int8 candidates.
     vectors: Vec<f32>,
-    pub faces: Vec<IndexedFace>,
+    free: Vec<u32>,
+    by_id: HashMap<String, u32>,
+    /// k unit centroids (k × dim); empty while the set is searched exactly.
+    centroids: Vec<f32>,
+    lists: Vec<List>,
+    trained_for: usize,
 }
 
-/// A hit: index into `faces` and similarity 0..1.
+/// A hit: the face's slot (see [`SetIndex::face`]) and similarity 0..1.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hit {
     pub index: usize,
@@ -33,7 +86,7 @@ pub struct Hit {
 }
 
 #[derive(PartialEq)]
-struct MinHit(f32, usize);
+struct MinHit(f32, u32);
 impl Eq for MinHit {}
 impl PartialOrd for MinHit {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
@@ -47,98 +100,340 @@ impl Ord for MinHit {
     }
 }
 
-/// Below this many faces one thread is faster than starting more.
+/// Below this many rows one thread is faster than starting more.
 const PARALLEL_FROM: usize = 20_000;
 
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent accumulators let the compiler vectorise without reassociation.
-    let mut acc = [0f32; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        for k in 0..8 {
-            acc[k] += a[c * 8 + k] * b[c * 8 + k];
+/// int8 scores are within about ±0.002 of the true cosine; candidates get this much slack.
+const CODE_SLACK: f32 = 0.02;
+
+type Piece = (usize, std::ops::Range<usize>);
+
+/// Keeps the best `cap` (score, slot) pairs at or above `floor` that pass the filter.
+struct TopN<'a> {
+    heap: BinaryHeap<MinHit>,
+    cap: usize,
+    floor: f32,
+    filter: Option<&'a Filter>,
+}
+
+impl<'a> TopN<'a> {
+    fn new(cap: usize, floor: f32, filter: Option<&'a Filter>) -> Self {
+        Self {
+            heap: BinaryHeap::with_capacity(cap + 1),
+            cap,
+            floor,
+            filter,
         }
     }
-    let mut s: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len() {
-        s += a[i] * b[i];
+    #[inline]
+    fn offer(&mut self, s: f32, slot: u32, ix: &SetIndex) {
+        if s < self.floor
+            || (self.heap.len() == self.cap && self.heap.peek().is_some_and(|m| s <= m.0))
+        {
+            return;
+        }
+        if let Some(f) = self.filter {
+            match ix.face(slot as usize) {
+                Some(face) if f.matches(&face.fields) => {}
+                _ => return,
+            }
+        }
+        self.heap.push(MinHit(s, slot));
+        if self.heap.len() > self.cap {
+            self.heap.pop();
+        }
     }
-    s
+    fn merge(&mut self, other: TopN, ix: &SetIndex) {
+        for m in other.heap {
+            // Already filtered once.
+            let f = self.filter.take();
+            self.offer(m.0, m.1, ix);
+            self.filter = f;
+        }
+    }
+}
+
+/// Per-row int8 code with its own scale (the largest component maps to ±127).
+fn quantize(v: &[f32], codes: &mut Vec<i8>) -> f32 {
+    let m = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let k = if m > 0.0 { 127.0 / m } else { 1.0 };
+    codes.extend(v.iter().map(|x| (x * k).round().clamp(-127.0, 127.0) as i8));
+    1.0 / k
 }
 
 impl SetIndex {
-    pub fn new(dim: usize, model: String) -> Self {
+    pub fn new(dim: usize, model: String, settings: IndexSettings) -> Self {
         Self {
             dim,
             model,
-            vectors: vec![],
+            settings,
             faces: vec![],
+            vectors: vec![],
+            free: vec![],
+            by_id: HashMap::new(),
+            centroids: vec![],
+            lists: vec![],
+            trained_for: 0,
         }
     }
 
-    pub fn from_records(model: String, dim: usize, records: Vec<FaceRecord>) -> Self {
-        let mut ix = Self::new(dim, model);
-        for r in records {
-            ix.push(r);
+    /// Builds the index for `records`, partitioning it when the set is large enough.
+    pub fn from_records(
+        model: String,
+        dim: usize,
+        records: Vec<FaceRecord>,
+        settings: IndexSettings,
+    ) -> Self {
+        let mut ix = Self::new(dim, model, settings);
+        let records: Vec<FaceRecord> = records
+            .into_iter()
+            .filter(|r| r.vector.len() == dim)
+            .collect();
+        let n = records.len();
+        if n >= settings.ivf_from.max(2) {
+            let k = ((n as f64).sqrt().round() as usize).clamp(2, 4096);
+            let mut rng = kmeans::Rng(0x5EED_F00D);
+            let sample_rows = (64 * k).min(n);
+            let mut sample = Vec::with_capacity(sample_rows * dim);
+            for _ in 0..sample_rows {
+                sample.extend_from_slice(&records[rng.below(n)].vector);
+            }
+            ix.centroids = kmeans::train(&sample, dim, k, 10, 0x5EED_F00D);
+            drop(sample);
+            ix.lists = (0..ix.centroids.len() / dim)
+                .map(|_| List::default())
+                .collect();
+            ix.trained_for = n;
+            ix.vectors.reserve(n * dim);
+            for r in records {
+                ix.place(r, u32::MAX);
+            }
+            let labels = kmeans::assign_all(&ix.centroids, dim, &ix.vectors);
+            for (slot, l) in labels.into_iter().enumerate() {
+                ix.code(slot as u32, l as usize);
+            }
+        } else {
+            for r in records {
+                ix.insert(r);
+            }
         }
         ix
     }
 
-    pub fn push(&mut self, r: FaceRecord) {
-        if r.vector.len() != self.dim {
-            return;
+    /// "exact" or the partition in use, for logs and benchmarks.
+    pub fn describe(&self) -> String {
+        if self.centroids.is_empty() {
+            "exact".into()
+        } else {
+            format!(
+                "inverted file, {} lists, probe {}",
+                self.lists.len(),
+                self.probe()
+            )
         }
-        self.vectors.extend_from_slice(&r.vector);
-        self.faces.push(IndexedFace {
-            face_id: r.face_id,
-            external_image_id: r.external_image_id,
-            fields: r.external_fields,
-            user_id: r.user_id,
-            bbox: r.bounding_box,
-        });
+    }
+
+    /// Lists scanned per query.
+    fn probe(&self) -> usize {
+        ((self.lists.len() as f32 * self.settings.probe_percent / 100.0).ceil() as usize)
+            .clamp(1, self.lists.len().max(1))
     }
 
     pub fn len(&self) -> usize {
-        self.faces.len()
+        self.by_id.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.faces.is_empty()
+        self.by_id.is_empty()
     }
 
-    /// Bytes per face held in memory (vector only).
-    pub fn bytes_per_face(&self) -> usize {
-        self.dim * 4
+    pub fn face(&self, slot: usize) -> Option<&IndexedFace> {
+        self.faces.get(slot)?.as_ref().map(|s| &s.face)
     }
 
-    fn scan(
-        &self,
-        q: &[f32],
-        range: std::ops::Range<usize>,
-        top_n: usize,
-        threshold: f32,
-        filter: Option<&Filter>,
-    ) -> BinaryHeap<MinHit> {
-        let mut heap = BinaryHeap::with_capacity(top_n + 1);
-        for i in range {
-            let s = dot(q, &self.vectors[i * self.dim..(i + 1) * self.dim]).clamp(0.0, 1.0);
-            if s < threshold
-                || (heap.len() == top_n && heap.peek().is_some_and(|m: &MinHit| s <= m.0))
-            {
-                continue;
+    fn vector(&self, slot: usize) -> &[f32] {
+        &self.vectors[slot * self.dim..(slot + 1) * self.dim]
+    }
+
+    /// True when the partition no longer fits the set's size and should be rebuilt.
+    pub fn needs_rebuild(&self) -> bool {
+        let n = self.len();
+        if self.centroids.is_empty() {
+            n >= self.settings.ivf_from
+        } else {
+            n > self.trained_for.saturating_mul(4) || n < self.trained_for / 4
+        }
+    }
+
+    /// Adds (or replaces, by face id) one face. A vector of another length is refused.
+    pub fn insert(&mut self, r: FaceRecord) -> bool {
+        if self.is_empty() && r.vector.len() != self.dim && self.centroids.is_empty() {
+            self.dim = r.vector.len();
+            self.vectors.clear();
+            self.faces.clear();
+            self.free.clear();
+        }
+        if r.vector.len() != self.dim || self.dim == 0 {
+            return false;
+        }
+        self.remove(&r.face_id);
+        let list = if self.centroids.is_empty() {
+            None
+        } else {
+            Some(kmeans::nearest(&self.centroids, self.dim, &r.vector))
+        };
+        let slot = self.place(r, u32::MAX);
+        if let Some(l) = list {
+            self.code(slot, l);
+        }
+        true
+    }
+
+    /// Stores a face and its vector in a free slot; returns the slot.
+    fn place(&mut self, r: FaceRecord, list: u32) -> u32 {
+        let slot = Slot {
+            face: IndexedFace {
+                face_id: r.face_id.clone(),
+                external_image_id: r.external_image_id,
+                fields: r.external_fields,
+                user_id: r.user_id,
+                bbox: r.bounding_box,
+            },
+            list,
+            pos: 0,
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                let d = self.dim;
+                self.vectors[id as usize * d..(id as usize + 1) * d].copy_from_slice(&r.vector);
+                self.faces[id as usize] = Some(slot);
+                id
             }
-            if let Some(f) = filter {
-                if !f.matches(&self.faces[i].fields) {
-                    continue;
-                }
+            None => {
+                self.vectors.extend_from_slice(&r.vector);
+                self.faces.push(Some(slot));
+                (self.faces.len() - 1) as u32
             }
-            heap.push(MinHit(s, i));
-            if heap.len() > top_n {
-                heap.pop();
+        };
+        self.by_id.insert(r.face_id, id);
+        id
+    }
+
+    /// Appends the int8 code of a slot's vector to a list.
+    fn code(&mut self, slot: u32, list: usize) {
+        let d = self.dim;
+        let l = &mut self.lists[list];
+        let v = &self.vectors[slot as usize * d..(slot as usize + 1) * d];
+        l.scales.push(quantize(v, &mut l.codes));
+        l.slots.push(slot);
+        if let Some(s) = self.faces[slot as usize].as_mut() {
+            s.list = list as u32;
+            s.pos = (l.slots.len() - 1) as u32;
+        }
+    }
+
+    /// Removes a face by id; false when it is not in the index.
+    pub fn remove(&mut self, face_id: &str) -> bool {
+        let Some(id) = self.by_id.remove(face_id) else {
+            return false;
+        };
+        let Some(slot) = self.faces.get_mut(id as usize).and_then(Option::take) else {
+            return false;
+        };
+        self.free.push(id);
+        let Some(l) = self.lists.get_mut(slot.list as usize) else {
+            return true;
+        };
+        let dim = self.dim;
+        let pos = slot.pos as usize;
+        let last = l.slots.len() - 1;
+        l.slots.swap_remove(pos);
+        l.scales.swap_remove(pos);
+        if pos != last {
+            l.codes.copy_within(last * dim..(last + 1) * dim, pos * dim);
+            let moved = l.slots[pos] as usize;
+            if let Some(m) = self.faces[moved].as_mut() {
+                m.pos = pos as u32;
             }
         }
-        heap
+        l.codes.truncate(last * dim);
+        true
+    }
+
+    /// Changes a face's external image id and fields in place.
+    pub fn update(&mut self, face_id: &str, external_image_id: &str, fields: Map<String, Value>) {
+        if let Some(&id) = self.by_id.get(face_id) {
+            if let Some(s) = self.faces[id as usize].as_mut() {
+                s.face.external_image_id = external_image_id.to_string();
+                s.face.fields = fields;
+            }
+        }
+    }
+
+    /// Runs `scan` over pieces, split across threads when there are many rows; merges the results.
+    fn scan_pieces<'f>(
+        &self,
+        pieces: Vec<Piece>,
+        fresh: impl Fn() -> TopN<'f> + Sync,
+        scan: impl Fn(&Piece, &mut TopN<'f>) + Sync,
+    ) -> TopN<'f> {
+        let rows: usize = pieces.iter().map(|p| p.1.len()).sum();
+        let threads = if rows >= PARALLEL_FROM {
+            std::thread::available_parallelism()
+                .map(|p| p.get())
+                .unwrap_or(1)
+                .min(8)
+        } else {
+            1
+        };
+        let mut top = fresh();
+        if threads <= 1 {
+            for p in &pieces {
+                scan(p, &mut top);
+            }
+            return top;
+        }
+        let mut shares: Vec<Vec<Piece>> = vec![vec![]; threads];
+        for (i, p) in pieces.into_iter().enumerate() {
+            shares[i % threads].push(p);
+        }
+        let (fresh, scan) = (&fresh, &scan);
+        let parts: Vec<TopN> = std::thread::scope(|s| {
+            let handles: Vec<_> = shares
+                .into_iter()
+                .map(|share| {
+                    s.spawn(move || {
+                        let mut t = fresh();
+                        for p in &share {
+                            scan(p, &mut t);
+                        }
+                        t
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for p in parts {
+            top.merge(p, self);
+        }
+        top
+    }
+
+    fn finish(top: TopN) -> Vec<Hit> {
+        let mut out: Vec<Hit> = top
+            .heap
+            .into_iter()
+            .map(|MinHit(s, i)| Hit {
+                index: i as usize,
+                similarity: s,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.similarity
+                .total_cmp(&a.similarity)
+                .then(a.index.cmp(&b.index))
+        });
+        out
     }
 
     /// The `top_n` most similar faces at or above `threshold` that pass `filter`, best first.
@@ -150,104 +445,92 @@ impl SetIndex {
         threshold: f32,
         filter: Option<&Filter>,
     ) -> Vec<Hit> {
-        if query.len() != self.dim || top_n == 0 {
+        if self.centroids.is_empty() {
+            return self.search_exact(query, top_n, threshold, filter);
+        }
+        if query.len() != self.dim || top_n == 0 || self.is_empty() {
             return vec![];
         }
-        let n = self.len();
-        let threads = if n >= PARALLEL_FROM {
-            std::thread::available_parallelism()
-                .map(|p| p.get())
-                .unwrap_or(1)
-                .min(8)
-        } else {
-            1
+        let mut order: Vec<(f32, usize)> = self
+            .centroids
+            .chunks_exact(self.dim)
+            .enumerate()
+            .map(|(i, c)| (dot(query, c), i))
+            .collect();
+        order.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut qc = Vec::with_capacity(self.dim);
+        let qs = quantize(query, &mut qc);
+        // Candidates by int8 score, then re-ranked on the full vectors.
+        let cap = top_n * 3 + 20;
+        let fresh = || TopN::new(cap, threshold - CODE_SLACK, filter);
+        let scan = |(list, rows): &Piece, top: &mut TopN| {
+            let l = &self.lists[*list];
+            let d = self.dim;
+            for row in rows.clone() {
+                let s = dot_i8(&qc, &l.codes[row * d..(row + 1) * d]) as f32 * qs * l.scales[row];
+                // Clamped like the exact score: every dissimilar face scores 0.
+                let s = s.max(0.0);
+                top.offer(s, l.slots[row], self);
+            }
         };
-        let mut heap = if threads <= 1 {
-            self.scan(query, 0..n, top_n, threshold, filter)
-        } else {
-            let chunk = n.div_ceil(threads);
-            let parts: Vec<BinaryHeap<MinHit>> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let r = (t * chunk).min(n)..((t + 1) * chunk).min(n);
-                        s.spawn(move || self.scan(query, r, top_n, threshold, filter))
-                    })
-                    .collect();
-                handles.into_iter().filter_map(|h| h.join().ok()).collect()
-            });
-            let mut all = BinaryHeap::new();
-            for p in parts {
-                for m in p {
-                    all.push(m);
-                    if all.len() > top_n {
-                        all.pop();
-                    }
+        let whole = |l: usize| (l, 0..self.lists[l].slots.len());
+        let probe = self.probe();
+        let mut top = self.scan_pieces(
+            order.iter().take(probe).map(|&(_, l)| whole(l)).collect(),
+            fresh,
+            scan,
+        );
+        if filter.is_some() {
+            // A selective filter may leave the nearest lists short: widen until full.
+            for &(_, l) in order.iter().skip(probe) {
+                if top.heap.len() >= top_n {
+                    break;
+                }
+                scan(&whole(l), &mut top);
+            }
+        }
+        let mut exact = TopN::new(top_n, threshold, None);
+        for MinHit(_, slot) in top.heap {
+            exact.offer(
+                dot(query, self.vector(slot as usize)).clamp(0.0, 1.0),
+                slot,
+                self,
+            );
+        }
+        Self::finish(exact)
+    }
+
+    /// Scans every face's full vector, whatever the partition (also the reference for recall).
+    pub fn search_exact(
+        &self,
+        query: &[f32],
+        top_n: usize,
+        threshold: f32,
+        filter: Option<&Filter>,
+    ) -> Vec<Hit> {
+        if query.len() != self.dim || top_n == 0 || self.is_empty() {
+            return vec![];
+        }
+        let n = self.faces.len();
+        let step = PARALLEL_FROM / 2;
+        let pieces = (0..n.div_ceil(step))
+            .map(|i| (0, i * step..((i + 1) * step).min(n)))
+            .collect();
+        let fresh = || TopN::new(top_n, threshold, filter);
+        let scan = |(_, rows): &Piece, top: &mut TopN| {
+            for slot in rows.clone() {
+                if self.faces[slot].is_some() {
+                    top.offer(
+                        dot(query, self.vector(slot)).clamp(0.0, 1.0),
+                        slot as u32,
+                        self,
+                    );
                 }
             }
-            all
         };
-        let mut out = Vec::with_capacity(heap.len());
-        while let Some(MinHit(s, i)) = heap.pop() {
-            out.push(Hit {
-                index: i,
-                similarity: s,
-            });
-        }
-        out.reverse();
-        out
+        Self::finish(self.scan_pieces(pieces, fresh, scan))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(id: &str, v: Vec<f32>, age: i64) -> FaceRecord {
-        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        FaceRecord {
-            face_id: id.into(),
-            face_set_name: "s".into(),
-            external_image_id: id.into(),
-            external_fields: serde_json::json!({ "age": age })
-                .as_object()
-                .unwrap()
-                .clone(),
-            bounding_box: crate::api::shapes::BoundingBox {
-                top_left_x: 0,
-                top_left_y: 0,
-                width: 1,
-                height: 1,
-            },
-            user_id: None,
-            model: "m".into(),
-            vector: v.iter().map(|x| x / n).collect(),
-        }
-    }
-
-    #[test]
-    fn best_first_with_threshold_and_filter_applied_during_the_scan() {
-        let mut recs = vec![];
-        for i in 0..100 {
-            recs.push(rec(&format!("f{i}"), vec![1.0, i as f32 / 100.0, 0.0], i));
-        }
-        let ix = SetIndex::from_records("m".into(), 3, recs);
-        let q = [1.0, 0.0, 0.0];
-        let hits = ix.search(&q, 5, 0.0, None);
-        let ids: Vec<&str> = hits
-            .iter()
-            .map(|h| ix.faces[h.index].face_id.as_str())
-            .collect();
-        assert_eq!(ids, ["f0", "f1", "f2", "f3", "f4"]);
-        assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
-        // Only faces with age >= 90 qualify: the filter must not leave the top-5 short.
-        let schema = [("age".to_string(), super::super::fields::FieldType::Integer)]
-            .into_iter()
-            .collect();
-        let f = Filter::parse("age:[90 TO 100]", &schema).unwrap();
-        let hits = ix.search(&q, 5, 0.0, Some(&f));
-        assert_eq!(hits.len(), 5);
-        assert_eq!(ix.faces[hits[0].index].face_id, "f90");
-        // A threshold above every similarity gives nothing.
-        assert!(ix.search(&q, 5, 0.9999, Some(&f)).is_empty());
-    }
-}
+mod tests;

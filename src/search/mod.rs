@@ -5,8 +5,10 @@ pub mod error;
 pub mod fields;
 pub mod filter;
 pub mod index;
+mod kmeans;
 pub mod store;
 pub mod tracks;
+pub mod vector;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,7 +20,7 @@ use serde_json::{Map, Value};
 pub use error::SetError;
 use fields::{check_values, validate_schema, Schema};
 use filter::Filter;
-use index::SetIndex;
+use index::{IndexSettings, SetIndex};
 use store::{FaceRecord, NewFace, Selector, SetInfo, Store};
 
 use crate::analyze::Embedding;
@@ -78,9 +80,13 @@ impl SearchParams {
 
 pub struct FaceSets {
     store: Mutex<Store>,
-    indexes: RwLock<HashMap<String, Arc<SetIndex>>>,
+    indexes: RwLock<HashMap<String, SharedIndex>>,
     seen_version: Mutex<i64>,
+    index_settings: IndexSettings,
 }
+
+/// A set's in-memory index: searches share it, adds and deletes update it in place.
+type SharedIndex = Arc<RwLock<SetIndex>>;
 
 impl FaceSets {
     pub fn open(dir: &Path) -> Result<Self, SetError> {
@@ -90,7 +96,36 @@ impl FaceSets {
             store: Mutex::new(store),
             indexes: RwLock::new(HashMap::new()),
             seen_version: Mutex::new(v),
+            index_settings: IndexSettings::default(),
         })
+    }
+
+    /// Overrides when sets are partitioned and how many lists a query scans.
+    pub fn with_index_settings(mut self, settings: IndexSettings) -> Self {
+        self.index_settings = settings;
+        self
+    }
+
+    /// The cached index of `set`, if it is loaded.
+    fn cached(&self, set: &str) -> Option<SharedIndex> {
+        self.indexes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(set)
+            .cloned()
+    }
+
+    /// Applies a change to the loaded index of `set` (nothing to do when it is not loaded);
+    /// drops it when the change leaves its partition unfit, so the next search rebuilds it.
+    fn update_index(&self, set: &str, change: impl FnOnce(&mut SetIndex)) {
+        if let Some(ix) = self.cached(set) {
+            let mut w = ix.write().unwrap_or_else(|e| e.into_inner());
+            change(&mut w);
+            if w.needs_rebuild() {
+                drop(w);
+                self.invalidate(set);
+            }
+        }
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -118,21 +153,20 @@ impl FaceSets {
         Ok(())
     }
 
-    fn index(&self, set: &str) -> Result<Arc<SetIndex>, SetError> {
-        if let Some(ix) = self
-            .indexes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(set)
-        {
-            return Ok(ix.clone());
+    fn index(&self, set: &str) -> Result<SharedIndex, SetError> {
+        if let Some(ix) = self.cached(set) {
+            return Ok(ix);
         }
         let (info, records) = {
             let st = self.store();
             (st.get_set(set)?, st.all_faces(set)?)
         };
         let dim = records.first().map(|r| r.vector.len()).unwrap_or(0);
-        let ix = Arc::new(SetIndex::from_records(info.model, dim, records));
+        let n = records.len();
+        let t = std::time::Instant::now();
+        let ix = SetIndex::from_records(info.model, dim, records, self.index_settings);
+        tracing::debug!(set, faces = n, index = %ix.describe(), ms = t.elapsed().as_millis() as u64, "face set index built");
+        let ix = Arc::new(RwLock::new(ix));
         self.indexes
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -212,9 +246,18 @@ impl FaceSets {
             });
         }
         let ids = self.store().add_faces(set, new)?;
-        self.invalidate(set);
-        let st = self.store();
-        ids.iter().map(|id| st.face(set, id)).collect()
+        let added: Vec<FaceRecord> = {
+            let st = self.store();
+            ids.iter()
+                .map(|id| st.face(set, id))
+                .collect::<Result<_, _>>()?
+        };
+        self.update_index(set, |ix| {
+            for r in &added {
+                ix.insert(r.clone());
+            }
+        });
+        Ok(added)
     }
 
     pub fn list_faces(
@@ -255,15 +298,21 @@ impl FaceSets {
         let r = self
             .store()
             .update_face(set, face_id, external_image_id, fields)?;
-        self.invalidate(set);
+        self.update_index(set, |ix| {
+            ix.update(&r.face_id, &r.external_image_id, r.external_fields.clone())
+        });
         Ok(r)
     }
 
     /// Deletes by face id, external image id, one custom field value, or a filter.
     pub fn delete_faces(&self, set: &str, sel: Selector) -> Result<usize, SetError> {
-        let n = self.store().delete_faces(set, &sel)?;
-        self.invalidate(set);
-        Ok(n)
+        let gone = self.store().delete_faces(set, &sel)?;
+        self.update_index(set, |ix| {
+            for id in &gone {
+                ix.remove(id);
+            }
+        });
+        Ok(gone.len())
     }
 
     pub fn parse_filter(&self, set: &str, text: &str) -> Result<Filter, SetError> {
@@ -332,11 +381,29 @@ impl FaceSets {
             });
         }
         let ix = self.index(set)?;
-        let mut hits: Vec<SearchHit> = ix
+        let ix = ix.read().unwrap_or_else(|e| e.into_inner());
+        let mut found: Vec<(&index::IndexedFace, f32)> = ix
             .search(&query.vector, p.top_n, p.threshold, filter.as_ref())
             .into_iter()
-            .map(|h| {
-                let f = &ix.faces[h.index];
+            .filter_map(|h| Some((ix.face(h.index)?, h.similarity)))
+            .collect();
+        if !p.sort.is_empty() {
+            found.sort_by(|(a, _), (b, _)| {
+                for (field, asc) in &p.sort {
+                    let va = a.fields.get(field).and_then(|v| v.as_f64());
+                    let vb = b.fields.get(field).and_then(|v| v.as_f64());
+                    let o = va.partial_cmp(&vb).unwrap_or(std::cmp::Ordering::Equal);
+                    let o = if *asc { o } else { o.reverse() };
+                    if o.is_ne() {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        let hits = found
+            .into_iter()
+            .map(|(f, similarity)| {
                 let fields = match &p.return_fields {
                     Some(keep) => f
                         .fields
@@ -350,38 +417,13 @@ impl FaceSets {
                     face_id: f.face_id.clone(),
                     external_image_id: f.external_image_id.clone(),
                     external_fields: fields,
-                    similarity: (h.similarity as f64 * 10000.0).round() / 10000.0,
+                    similarity: (similarity as f64 * 10000.0).round() / 10000.0,
                     bounding_box: f.bbox.clone(),
                     user_id: f.user_id.clone(),
                     face_set_name: set.to_string(),
                 }
             })
             .collect();
-        if !p.sort.is_empty() {
-            let full: HashMap<&str, &Map<String, Value>> = ix
-                .faces
-                .iter()
-                .map(|f| (f.face_id.as_str(), &f.fields))
-                .collect();
-            hits.sort_by(|a, b| {
-                for (field, asc) in &p.sort {
-                    let va = full
-                        .get(a.face_id.as_str())
-                        .and_then(|m| m.get(field))
-                        .and_then(|v| v.as_f64());
-                    let vb = full
-                        .get(b.face_id.as_str())
-                        .and_then(|m| m.get(field))
-                        .and_then(|v| v.as_f64());
-                    let o = va.partial_cmp(&vb).unwrap_or(std::cmp::Ordering::Equal);
-                    let o = if *asc { o } else { o.reverse() };
-                    if o.is_ne() {
-                        return o;
-                    }
-                }
-                std::cmp::Ordering::Equal
-            });
-        }
         Ok(hits)
     }
 

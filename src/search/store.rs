@@ -302,60 +302,67 @@ impl Store {
         self.face(set, face_id)
     }
 
-    /// Deletes the selected faces of a set; returns how many.
-    pub fn delete_faces(&mut self, set: &str, sel: &Selector) -> Result<usize, SetError> {
+    /// Deletes the selected faces of a set; returns their face ids.
+    pub fn delete_faces(&mut self, set: &str, sel: &Selector) -> Result<Vec<String>, SetError> {
         self.get_set(set)?;
         let tx = self.conn.transaction()?;
-        let n = match sel {
-            Selector::FaceId(id) => tx.execute(
-                "DELETE FROM faces WHERE set_name = ?1 AND face_id = ?2",
-                params![set, id],
-            )?,
-            Selector::ExternalImageId(e) => tx.execute(
-                "DELETE FROM faces WHERE set_name = ?1 AND external_image_id = ?2",
-                params![set, e],
-            )?,
-            Selector::User(u) => {
-                tx.execute(
-                    "DELETE FROM users WHERE set_name = ?1 AND user_id = ?2",
-                    params![set, u],
-                )?;
-                tx.execute(
-                    "DELETE FROM faces WHERE set_name = ?1 AND user_id = ?2",
-                    params![set, u],
-                )?
-            }
-            Selector::Field(..) | Selector::Filter(_) => {
-                let ids: Vec<String> = {
-                    let mut st =
-                        tx.prepare("SELECT face_id, fields FROM faces WHERE set_name = ?1")?;
-                    let rows = st.query_map([set], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                    })?;
-                    let mut ids = vec![];
-                    for row in rows {
-                        let (id, fields) = row?;
-                        let f: Map<String, Value> =
-                            serde_json::from_str(&fields).unwrap_or_default();
-                        let hit = match sel {
-                            Selector::Field(k, v) => f.get(k) == Some(v),
-                            Selector::Filter(flt) => flt.matches(&f),
-                            _ => false,
-                        };
-                        if hit {
-                            ids.push(id);
+        let gone = {
+            let returning = |sql: &str, value: &str| -> Result<Vec<String>, SetError> {
+                let mut st = tx.prepare(sql)?;
+                let rows = st.query_map(params![set, value], |r| r.get::<_, String>(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            };
+            match sel {
+                Selector::FaceId(id) => returning(
+                    "DELETE FROM faces WHERE set_name = ?1 AND face_id = ?2 RETURNING face_id",
+                    id,
+                )?,
+                Selector::ExternalImageId(e) => returning(
+                    "DELETE FROM faces WHERE set_name = ?1 AND external_image_id = ?2 RETURNING face_id",
+                    e,
+                )?,
+                Selector::User(u) => {
+                    tx.execute(
+                        "DELETE FROM users WHERE set_name = ?1 AND user_id = ?2",
+                        params![set, u],
+                    )?;
+                    returning(
+                        "DELETE FROM faces WHERE set_name = ?1 AND user_id = ?2 RETURNING face_id",
+                        u,
+                    )?
+                }
+                Selector::Field(..) | Selector::Filter(_) => {
+                    let ids: Vec<String> = {
+                        let mut st =
+                            tx.prepare("SELECT face_id, fields FROM faces WHERE set_name = ?1")?;
+                        let rows = st.query_map([set], |r| {
+                            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                        })?;
+                        let mut ids = vec![];
+                        for row in rows {
+                            let (id, fields) = row?;
+                            let f: Map<String, Value> =
+                                serde_json::from_str(&fields).unwrap_or_default();
+                            let hit = match sel {
+                                Selector::Field(k, v) => f.get(k) == Some(v),
+                                Selector::Filter(flt) => flt.matches(&f),
+                                _ => false,
+                            };
+                            if hit {
+                                ids.push(id);
+                            }
                         }
+                        ids
+                    };
+                    for id in &ids {
+                        tx.execute("DELETE FROM faces WHERE face_id = ?1", [id])?;
                     }
                     ids
-                };
-                for id in &ids {
-                    tx.execute("DELETE FROM faces WHERE face_id = ?1", [id])?;
                 }
-                ids.len()
             }
         };
         tx.commit()?;
-        Ok(n)
+        Ok(gone)
     }
 
     /// Groups (face sets) a user belongs to.

@@ -1,0 +1,173 @@
+use super::*;
+use crate::search::fields::FieldType;
+use crate::search::kmeans::Rng;
+
+fn rec(id: &str, v: Vec<f32>, age: i64) -> FaceRecord {
+    let mut v = v;
+    crate::search::vector::normalize(&mut v);
+    FaceRecord {
+        face_id: id.into(),
+        face_set_name: "s".into(),
+        external_image_id: id.into(),
+        external_fields: serde_json::json!({ "age": age })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        bounding_box: crate::api::shapes::BoundingBox {
+            top_left_x: 0,
+            top_left_y: 0,
+            width: 1,
+            height: 1,
+        },
+        user_id: None,
+        model: "m".into(),
+        vector: v,
+    }
+}
+
+fn ids(ix: &SetIndex, hits: &[Hit]) -> Vec<String> {
+    hits.iter()
+        .map(|h| {
+            ix.face(h.index)
+                .map(|f| f.face_id.clone())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn age_filter(text: &str) -> Filter {
+    let schema = [("age".to_string(), FieldType::Integer)]
+        .into_iter()
+        .collect();
+    Filter::parse(text, &schema).unwrap()
+}
+
+#[test]
+fn best_first_with_threshold_and_filter_applied_during_the_scan() {
+    let recs = (0..100)
+        .map(|i| rec(&format!("f{i}"), vec![1.0, i as f32 / 100.0, 0.0], i))
+        .collect();
+    let ix = SetIndex::from_records("m".into(), 3, recs, IndexSettings::default());
+    assert_eq!(ix.describe(), "exact");
+    let q = [1.0, 0.0, 0.0];
+    let hits = ix.search(&q, 5, 0.0, None);
+    assert_eq!(ids(&ix, &hits), ["f0", "f1", "f2", "f3", "f4"]);
+    assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
+    // Only faces with age >= 90 qualify: the filter must not leave the top-5 short.
+    let f = age_filter("age:[90 TO 100]");
+    let hits = ix.search(&q, 5, 0.0, Some(&f));
+    assert_eq!(hits.len(), 5);
+    assert_eq!(ids(&ix, &hits)[0], "f90");
+    // A threshold above every similarity gives nothing.
+    assert!(ix.search(&q, 5, 0.9999, Some(&f)).is_empty());
+}
+
+/// 40 identities in 16-d, 30 noisy faces each: the clustered shape of real face embeddings.
+fn clustered(rng: &mut Rng) -> (Vec<Vec<f32>>, Vec<FaceRecord>) {
+    let mut centers = vec![];
+    let mut recs = vec![];
+    let mut r = || (rng.below(2001) as f32 - 1000.0) / 1000.0;
+    for p in 0..40 {
+        let c: Vec<f32> = (0..16).map(|_| r()).collect();
+        for j in 0..30 {
+            let v: Vec<f32> = c.iter().map(|x| x + 0.15 * r()).collect();
+            recs.push(rec(&format!("p{p}-{j}"), v, j));
+        }
+        centers.push(c);
+    }
+    (centers, recs)
+}
+
+#[test]
+fn partitioned_index_agrees_with_exact_search_and_updates_in_place() {
+    let mut rng = Rng(99);
+    let (centers, recs) = clustered(&mut rng);
+    let settings = IndexSettings {
+        ivf_from: 500,
+        probe_percent: 25.0,
+    };
+    let mut ix = SetIndex::from_records("m".into(), 16, recs, settings);
+    assert_eq!(ix.len(), 1200);
+    assert!(
+        ix.describe()
+            .starts_with("inverted file, 35 lists, probe 9"),
+        "{}",
+        ix.describe()
+    );
+    let mut agree = 0;
+    for c in &centers {
+        let mut q = c.clone();
+        crate::search::vector::normalize(&mut q);
+        let a = ids(&ix, &ix.search(&q, 10, 0.0, None));
+        let e = ids(&ix, &ix.search_exact(&q, 10, 0.0, None));
+        agree += a.iter().filter(|x| e.contains(x)).count();
+    }
+    assert!(agree >= 390, "recall@10 {agree}/400");
+
+    // Remove every face of person 0 but one; the survivors are still found, the removed never.
+    let mut q = centers[0].clone();
+    crate::search::vector::normalize(&mut q);
+    for j in 1..30 {
+        assert!(ix.remove(&format!("p0-{j}")));
+    }
+    assert!(!ix.remove("p0-1"), "a second removal finds nothing");
+    assert_eq!(ix.len(), 1171);
+    let hits = ix.search(&q, 3, 0.0, None);
+    assert_eq!(ids(&ix, &hits)[0], "p0-0");
+    assert!(ids(&ix, &ix.search_exact(&q, 1200, 0.0, None))
+        .iter()
+        .all(|id| !id.starts_with("p0-") || id == "p0-0"));
+
+    // A new face lands in the right list and is found first; slots are reused.
+    assert!(ix.insert(rec("new", q.clone(), 500)));
+    assert_eq!(ids(&ix, &ix.search(&q, 1, 0.0, None)), ["new"]);
+    // Replacing by the same id keeps one copy.
+    assert!(ix.insert(rec("new", q.clone(), 501)));
+    assert_eq!(ix.len(), 1172);
+    // A vector of the wrong length is refused.
+    assert!(!ix.insert(rec("bad", vec![1.0; 8], 0)));
+
+    // A filter matching only one face far from the query is still found by widening the probe.
+    let f = age_filter("age:501");
+    let mut far = centers[7].iter().map(|x| -x).collect::<Vec<f32>>();
+    crate::search::vector::normalize(&mut far);
+    assert_eq!(ids(&ix, &ix.search(&far, 1, 0.0, Some(&f))), ["new"]);
+
+    // In-place metadata update is what the filter sees.
+    ix.update(
+        "new",
+        "eid",
+        serde_json::json!({"age": 7})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    assert!(ix.search(&far, 1, 0.0, Some(&f)).is_empty());
+}
+
+#[test]
+fn rebuild_is_asked_for_when_the_set_outgrows_its_partition() {
+    let settings = IndexSettings {
+        ivf_from: 50,
+        probe_percent: 10.0,
+    };
+    let mut ix = SetIndex::new(0, "m".into(), settings);
+    for i in 0..49 {
+        assert!(ix.insert(rec(&format!("{i}"), vec![1.0, i as f32, 2.0], i)));
+    }
+    assert!(!ix.needs_rebuild());
+    ix.insert(rec("49", vec![0.0, 1.0, 0.0], 0));
+    assert!(
+        ix.needs_rebuild(),
+        "an exact set at ivf_from faces should be partitioned"
+    );
+    let recs = (0..60)
+        .map(|i| rec(&format!("{i}"), vec![1.0, i as f32, 2.0], i))
+        .collect();
+    let mut ix = SetIndex::from_records("m".into(), 3, recs, settings);
+    assert!(!ix.needs_rebuild());
+    for i in 0..50 {
+        ix.remove(&format!("{i}"));
+    }
+    assert!(ix.needs_rebuild(), "shrunk fourfold");
+}
