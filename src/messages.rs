@@ -243,3 +243,38 @@ pub fn wall_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) for a time in ms since the Unix epoch (Baidu's `ctime` format).
+pub fn utc_datetime(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod utc_tests {
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(super::utc_datetime(0), "1970-01-01 00:00:00");
+        assert_eq!(super::utc_datetime(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(
+            super::utc_datetime(1_795_000_000_000),
+            "2026-11-18 08:26:40"
+        );
+    }
+}

@@ -84,7 +84,16 @@ fn call_full(
     body: &[u8],
 ) -> (u16, String, Value) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str("Content-Type: application/json\r\n");
+    }
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -406,7 +415,15 @@ fn every_endpoint_with_auth_tenants_and_errors() {
     // The spec lists every endpoint.
     let (s, spec) = call(p, "GET", "/openapi.json", None, None);
     assert_eq!(s, 200);
-    assert_eq!(spec["paths"].as_object().unwrap().len(), 8);
+    let paths = spec["paths"].as_object().unwrap();
+    assert_eq!(paths.keys().filter(|k| k.starts_with("/v2/")).count(), 8);
+    assert_eq!(
+        paths
+            .keys()
+            .filter(|k| k.starts_with("/rest/2.0/face/v3/"))
+            .count(),
+        15
+    );
 }
 
 #[test]
@@ -616,8 +633,34 @@ fn fuzzed_requests_never_get_5xx_or_crash_the_server() {
         "single",
         "user_id",
         "NeedFaceAttributes",
+        "image",
+        "image_type",
+        "group_id",
+        "group_id_list",
+        "user_info",
+        "face_token",
+        "max_user_num",
+        "match_threshold",
+        "max_face_num",
+        "face_field",
+        "start",
+        "length",
+        "src_group_id",
+        "dst_group_id",
     ];
-    let paths = [
+    // Every Baidu operation the spec lists, plus the FRS paths with odd ids and queries.
+    let (_, spec) = call(p, "GET", "/openapi.json", None, None);
+    let baidu: Vec<String> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("/rest/"))
+        .map(|k| format!("{k}?access_token={KEY_A}"))
+        .collect();
+    assert!(baidu.len() >= 15);
+    let mut paths: Vec<(&str, &str)> = baidu.iter().map(|k| ("POST", k.as_str())).collect();
+    paths.push(("POST", "/rest/2.0/face/v3/../../v2/p/face-detect"));
+    paths.extend([
         ("POST", "/v2/p/face-detect"),
         ("POST", "/v2/p/face-compare"),
         ("POST", "/v2/p/live-detect"),
@@ -633,9 +676,9 @@ fn fuzzed_requests_never_get_5xx_or_crash_the_server() {
         ("GET", "/v2/p/face-sets/%2e%2e"),
         ("POST", "/v2/p/face-sets/fz%00/search"),
         ("DELETE", "/v2/p/face-sets/nope"),
-    ];
+    ]);
     let mut statuses = std::collections::BTreeMap::new();
-    for i in 0..600 {
+    for i in 0..900 {
         let (method, path) = paths[rnd(paths.len())];
         let body: Vec<u8> = match i % 5 {
             0 => {
@@ -657,7 +700,26 @@ fn fuzzed_requests_never_get_5xx_or_crash_the_server() {
                 serde_json::to_vec(&Value::Object(m)).unwrap()
             }
         };
-        let (s, r) = call_raw(p, method, path, Some(KEY_A), &body);
+        let (s, r) = if i % 7 == 3 {
+            // A multipart body with random parts, some of them "files" of random bytes.
+            let junk: Vec<u8> = (0..rnd(64)).map(|_| rnd(256) as u8).collect();
+            let text = values[rnd(values.len())].to_string();
+            let (ct, mp) = multipart(
+                &[(keys[rnd(keys.len())], text.as_str())],
+                &[(
+                    ["image_file", "image1_file", "video_file", "x"][rnd(4)],
+                    &junk,
+                )],
+            );
+            let h = vec![
+                ("X-Auth-Token".to_string(), KEY_A.to_string()),
+                ("Content-Type".to_string(), ct),
+            ];
+            let (s, _, r) = call_full(p, method, path, &h, &mp);
+            (s, r)
+        } else {
+            call_raw(p, method, path, Some(KEY_A), &body)
+        };
         *statuses.entry(s).or_insert(0) += 1;
         assert!(
             s != 0 && s < 500,
@@ -665,7 +727,416 @@ fn fuzzed_requests_never_get_5xx_or_crash_the_server() {
             String::from_utf8_lossy(&body)
         );
     }
-    println!("600 fuzzed requests: statuses {statuses:?}");
+    println!(
+        "900 fuzzed requests (FRS and Baidu paths, JSON and multipart): statuses {statuses:?}"
+    );
     let (s, _) = call(p, "GET", "/v2/p/face-sets", Some(KEY_A), None);
     assert_eq!(s, 200, "the server is still up");
+}
+
+/// A multipart/form-data body: text fields, then file parts.
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "facestream-test-boundary-7d93";
+    let mut out = Vec::new();
+    for (k, v) in fields {
+        out.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (k, data) in files {
+        out.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{k}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+        out.extend_from_slice(data);
+        out.extend(b"\r\n");
+    }
+    out.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), out)
+}
+
+#[test]
+fn multipart_uploads_reach_the_same_handlers() {
+    let media = common::media();
+    let srv = start("");
+    let p = srv.port;
+    let photo = std::fs::read(media.join("group/faceapi_bbt4.jpg")).unwrap();
+    let post = |path: &str, ctype: &str, body: &[u8]| {
+        let h = vec![
+            ("X-Auth-Token".to_string(), KEY_A.to_string()),
+            ("Content-Type".to_string(), ctype.to_string()),
+        ];
+        let (s, _, v) = call_full(p, "POST", path, &h, body);
+        (s, v)
+    };
+    // image_file with a text field read as JSON (`true`): attributes come back for every face.
+    let (ct, body) = multipart(&[("attributes", "true")], &[("image_file", &photo)]);
+    let (s, v) = post("/v2/p1/face-detect", &ct, &body);
+    assert_eq!(s, 200, "{v}");
+    let faces = v["faces"].as_array().unwrap();
+    assert!(faces.len() >= 4, "{v}");
+    assert!(
+        faces.iter().all(|f| f["attributes"]["gender"].is_string()),
+        "{v}"
+    );
+    // Same answer as the base64 body.
+    let (s, v64) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(
+            &json!({"image_base64": b64(&media.join("group/faceapi_bbt4.jpg")), "attributes": true}),
+        ),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(v64["faces"].as_array().unwrap().len(), faces.len());
+    // Two files for face-compare.
+    let o1 =
+        std::fs::read(media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg")).unwrap();
+    let o2 = std::fs::read(media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg"))
+        .unwrap();
+    let (ct, body) = multipart(&[], &[("image1_file", &o1), ("image2_file", &o2)]);
+    let (s, v) = post("/v2/p1/face-compare", &ct, &body);
+    assert_eq!((s, v["same_person"].as_bool()), (200, Some(true)), "{v}");
+    // Set creation and face add with fields as a JSON text part.
+    let (s, v) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets",
+        Some(KEY_A),
+        Some(&json!({"face_set_name": "mp", "external_fields": {"dept": {"type": "string"}}})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (ct, body) = multipart(
+        &[
+            ("external_image_id", "obama-1"),
+            ("external_fields", r#"{"dept":"gov"}"#),
+            ("single", "true"),
+        ],
+        &[("image_file", &o1)],
+    );
+    let (s, v) = post("/v2/p1/face-sets/mp/faces", &ct, &body);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["faces"][0]["external_fields"]["dept"], "gov", "{v}");
+    // Errors: a form without the file, a file that is not an image, a broken multipart body.
+    let (ct, body) = multipart(&[("attributes", "true")], &[]);
+    let (s, v) = post("/v2/p1/face-detect", &ct, &body);
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("FRS.0011")),
+        "{v}"
+    );
+    let (ct, body) = multipart(&[], &[("image_file", b"this is not a picture")]);
+    let (s, v) = post("/v2/p1/face-detect", &ct, &body);
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("FRS.0023")),
+        "{v}"
+    );
+    let (s, v) = post(
+        "/v2/p1/face-detect",
+        "multipart/form-data; boundary=xyz",
+        b"--xyz\r\nContent-Disposition: form-data; name=\"image_file\"\r\n\r\nabc",
+    );
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("FRS.0014")),
+        "{v}"
+    );
+    let (s, v) = post("/v2/p1/face-detect", "multipart/form-data", &body);
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("FRS.0014")),
+        "{v}"
+    );
+}
+
+#[test]
+fn baidu_v3_paths_over_the_face_set_model() {
+    let media = common::media();
+    let srv = start("");
+    let p = srv.port;
+    let baidu = |op: &str, key: &str, body: &Value| -> (u16, Value) {
+        call_raw(
+            p,
+            "POST",
+            &format!("/rest/2.0/face/v3/{op}?access_token={key}"),
+            None,
+            body.to_string().as_bytes(),
+        )
+    };
+    let ok = |op: &str, body: Value| -> Value {
+        let (s, v) = baidu(op, KEY_A, &body);
+        assert_eq!((s, &v["error_code"]), (200, &json!(0)), "{op}: {v}");
+        assert!(v["log_id"].is_u64(), "{v}");
+        v["result"].clone()
+    };
+    let fails = |op: &str, body: Value| -> i64 {
+        let (s, v) = baidu(op, KEY_A, &body);
+        assert_eq!(s, 200, "{op}: {v}");
+        assert!(v["result"].is_null(), "{v}");
+        v["error_code"].as_i64().unwrap_or(-1)
+    };
+    let img = |rel: &str| b64(&media.join(rel));
+    let obama1 = img("gallery/Barack_Obama/face_recognition_obama_small.jpg");
+    let obama2 = img("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg");
+    let biden = img("gallery/Joe_Biden/face_recognition_biden2.jpg");
+    let amy = common::images_in(&media.join("gallery/Amy_Adams"));
+    let amy = b64(&amy[0]);
+
+    // Groups.
+    ok("faceset/group/add", json!({"group_id": "staff"}));
+    assert_eq!(
+        fails("faceset/group/add", json!({"group_id": "staff"})),
+        223101
+    );
+    assert_eq!(
+        fails("faceset/group/add", json!({"group_id": "bad id"})),
+        222006
+    );
+    assert_eq!(fails("faceset/group/add", json!({})), 222001);
+    // Users: add to an existing group and to one created on the fly.
+    let r = ok(
+        "faceset/user/add",
+        json!({"image": obama1, "image_type": "BASE64", "group_id": "staff", "user_id": "obama", "user_info": "president 44"}),
+    );
+    let token = r["face_token"].as_str().unwrap().to_string();
+    assert!(r["location"]["width"].as_f64().unwrap() > 40.0, "{r}");
+    ok(
+        "faceset/user/add",
+        json!({"image": biden, "image_type": "BASE64", "group_id": "visitors", "user_id": "biden"}),
+    );
+    ok(
+        "faceset/user/add",
+        json!({"image": obama1, "image_type": "BASE64", "group_id": "visitors", "user_id": "obama"}),
+    );
+    let groups = ok("faceset/group/getlist", json!({}));
+    assert_eq!(groups["group_id_list"], json!(["staff", "visitors"]));
+    assert_eq!(
+        ok("faceset/group/getusers", json!({"group_id": "visitors"}))["user_id_list"],
+        json!(["biden", "obama"])
+    );
+    assert_eq!(
+        ok(
+            "faceset/group/getusers",
+            json!({"group_id": "visitors", "start": 1, "length": 1})
+        )["user_id_list"],
+        json!(["obama"])
+    );
+    // Search: another photo of Obama over both groups finds him, score on Baidu's 0..100 scale.
+    let r = ok(
+        "search",
+        json!({"image": obama2, "image_type": "BASE64", "group_id_list": "staff,visitors", "max_user_num": 3}),
+    );
+    let users = r["user_list"].as_array().unwrap();
+    assert_eq!(users[0]["user_id"], "obama", "{r}");
+    assert!(users[0]["score"].as_f64().unwrap() > 46.0, "{r}");
+    assert!(
+        users.iter().all(|u| u["user_id"] == "obama"),
+        "Biden must stay below the threshold: {r}"
+    );
+    assert_eq!(
+        users[0]["user_info"]
+            .as_str()
+            .map(|s| s == "president 44" || s.is_empty()),
+        Some(true)
+    );
+    // 1:1 verification against a named user, and a stranger.
+    assert_eq!(
+        ok(
+            "search",
+            json!({"image": obama2, "group_id_list": "staff", "user_id": "obama"})
+        )["user_list"][0]["user_id"],
+        "obama"
+    );
+    assert_eq!(
+        fails(
+            "search",
+            json!({"image": obama2, "group_id_list": "visitors", "user_id": "biden"})
+        ),
+        222207
+    );
+    assert_eq!(
+        fails(
+            "search",
+            json!({"image": amy, "group_id_list": "staff,visitors"})
+        ),
+        222207
+    );
+    assert_eq!(
+        fails(
+            "search",
+            json!({"image": obama2, "group_id_list": "staff", "match_threshold": 101})
+        ),
+        222023
+    );
+    assert_eq!(
+        fails(
+            "search",
+            json!({"image": obama2, "group_id_list": "nosuch"})
+        ),
+        223100
+    );
+    // M:N over a photo with one enrolled face.
+    let r = ok(
+        "multi-search",
+        json!({"image": obama2, "group_id_list": "visitors", "max_face_num": 5}),
+    );
+    assert_eq!(r["face_list"][0]["user_list"][0]["user_id"], "obama", "{r}");
+    // User records.
+    let r = ok(
+        "faceset/user/get",
+        json!({"user_id": "obama", "group_id": "@ALL"}),
+    );
+    assert_eq!(r["user_list"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(r["user_list"][0]["user_info"], "president 44");
+    let r = ok(
+        "faceset/face/getlist",
+        json!({"user_id": "obama", "group_id": "staff"}),
+    );
+    assert_eq!(r["face_list"][0]["face_token"], token.as_str());
+    assert_eq!(
+        r["face_list"][0]["ctime"].as_str().map(|s| s.len()),
+        Some(19),
+        "{r}"
+    );
+    assert_eq!(
+        fails(
+            "faceset/face/delete",
+            json!({"user_id": "obama", "group_id": "staff", "face_token": "nope"})
+        ),
+        223106
+    );
+    // Copy, update, delete.
+    ok("faceset/group/add", json!({"group_id": "third"}));
+    ok(
+        "faceset/user/copy",
+        json!({"user_id": "biden", "src_group_id": "visitors", "dst_group_id": "third"}),
+    );
+    assert_eq!(
+        ok("faceset/group/getusers", json!({"group_id": "third"}))["user_id_list"],
+        json!(["biden"])
+    );
+    assert_eq!(
+        fails(
+            "faceset/user/update",
+            json!({"image": obama2, "group_id": "third", "user_id": "obama"})
+        ),
+        223103
+    );
+    let r = ok(
+        "faceset/user/update",
+        json!({"image": obama2, "group_id": "staff", "user_id": "obama"}),
+    );
+    let faces = ok(
+        "faceset/face/getlist",
+        json!({"user_id": "obama", "group_id": "staff"}),
+    );
+    assert_eq!(faces["face_list"].as_array().unwrap().len(), 1);
+    assert_eq!(faces["face_list"][0]["face_token"], r["face_token"]);
+    ok(
+        "faceset/face/delete",
+        json!({"user_id": "obama", "group_id": "staff", "face_token": r["face_token"]}),
+    );
+    assert_eq!(
+        fails(
+            "faceset/user/get",
+            json!({"user_id": "obama", "group_id": "staff"})
+        ),
+        223103
+    );
+    ok(
+        "faceset/user/delete",
+        json!({"user_id": "biden", "group_id": "third"}),
+    );
+    assert_eq!(
+        fails(
+            "faceset/user/delete",
+            json!({"user_id": "biden", "group_id": "third"})
+        ),
+        223103
+    );
+    ok("faceset/group/delete", json!({"group_id": "third"}));
+    assert_eq!(
+        fails("faceset/group/delete", json!({"group_id": "third"})),
+        223100
+    );
+    // Detect with Baidu's fields, and match.
+    let r = ok(
+        "detect",
+        json!({"image": obama1, "image_type": "BASE64", "face_field": "age,gender,mask,quality,landmark,angle"}),
+    );
+    let f = &r["face_list"][0];
+    assert_eq!(r["face_num"], 1);
+    assert_eq!(f["gender"]["type"], "male", "{r}");
+    assert_eq!(f["mask"]["type"], 0, "{r}");
+    assert!(
+        f["age"].as_f64().is_some()
+            && f["angle"]["yaw"].is_number()
+            && f["quality"]["blur"].is_number(),
+        "{r}"
+    );
+    assert_eq!(f["landmark"].as_array().map(Vec::len), Some(4));
+    let (s, v) = call_raw(p, "POST", &format!("/rest/2.0/face/v3/match?access_token={KEY_A}"), None, json!([{"image": obama1, "image_type": "BASE64"}, {"image": obama2, "image_type": "BASE64"}]).to_string().as_bytes());
+    assert_eq!(s, 200);
+    let same = v["result"]["score"].as_f64().unwrap();
+    let (_, v) = call_raw(
+        p,
+        "POST",
+        &format!("/rest/2.0/face/v3/match?access_token={KEY_A}"),
+        None,
+        json!([{"image": obama1}, {"image": biden}])
+            .to_string()
+            .as_bytes(),
+    );
+    let diff = v["result"]["score"].as_f64().unwrap();
+    println!("baidu match: Obama/Obama {same}, Obama/Biden {diff}");
+    assert!(same > 46.0 && diff < 46.0, "{same} {diff}");
+    let (_, v) = call_raw(
+        p,
+        "POST",
+        &format!("/rest/2.0/face/v3/match?access_token={KEY_A}"),
+        None,
+        json!([{"image": obama1}]).to_string().as_bytes(),
+    );
+    assert_eq!(v["error_code"], 222208);
+    // Errors on images and methods.
+    assert_eq!(
+        fails(
+            "detect",
+            json!({"image": obama1, "image_type": "FACE_TOKEN"})
+        ),
+        222015
+    );
+    assert_eq!(
+        fails(
+            "detect",
+            json!({"image": b64(&media.join("negatives/dlib_dogs.jpg"))})
+        ),
+        222202
+    );
+    assert_eq!(
+        fails("detect", json!({"image": "bm90IGFuIGltYWdl"})),
+        222203
+    );
+    assert_eq!(fails("detect", json!({"image_type": "BASE64"})), 222001);
+    assert_eq!(fails("faceset/user/fly", json!({})), 3);
+    // Authentication in Baidu's shape; tenants stay apart.
+    let (s, v) = call_raw(
+        p,
+        "POST",
+        "/rest/2.0/face/v3/faceset/group/getlist",
+        None,
+        b"{}",
+    );
+    assert_eq!((s, v["error_code"].as_i64()), (401, Some(110)), "{v}");
+    let (s, v) = baidu("faceset/group/getlist", "wrong-key", &json!({}));
+    assert_eq!((s, v["error_code"].as_i64()), (403, Some(110)), "{v}");
+    let (_, v) = baidu("faceset/group/getlist", KEY_B, &json!({}));
+    assert_eq!(v["result"]["group_id_list"], json!([]), "{v}");
+    let (_, v) = baidu(
+        "faceset/user/get",
+        KEY_B,
+        &json!({"user_id": "obama", "group_id": "visitors"}),
+    );
+    assert_eq!(v["error_code"], 223100, "{v}");
 }

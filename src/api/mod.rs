@@ -2,6 +2,10 @@
 //! and the error type at that boundary with its FRS-style codes.
 
 pub mod auth;
+pub mod baidu;
+pub mod body;
+pub mod error;
+pub mod frs;
 pub mod http;
 pub mod openapi;
 pub mod shapes;

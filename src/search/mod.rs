@@ -498,6 +498,26 @@ impl FaceSets {
         self.store().set_user_info(group, user, info)
     }
 
+    /// Users of a group, in id order (Baidu `group/getusers`).
+    pub fn group_users(
+        &self,
+        group: &str,
+        start: usize,
+        length: usize,
+    ) -> Result<Vec<String>, SetError> {
+        self.store().group_users(group, start, length)
+    }
+
+    /// A user's faces in one group: (face id, creation time in ms).
+    pub fn user_faces(&self, group: &str, user: &str) -> Result<Vec<(String, i64)>, SetError> {
+        self.show_set(group)?;
+        self.store().user_faces(group, user)
+    }
+
+    pub fn user_info(&self, group: &str, user: &str) -> Result<Option<String>, SetError> {
+        self.store().user_info(group, user)
+    }
+
     pub fn user_groups(&self, user: &str) -> Result<Vec<String>, SetError> {
         self.store().user_groups(user)
     }

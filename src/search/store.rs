@@ -365,6 +365,34 @@ impl Store {
         Ok(gone)
     }
 
+    /// Users of a group in id order, `start`..`start + length`.
+    pub fn group_users(
+        &self,
+        set: &str,
+        start: usize,
+        length: usize,
+    ) -> Result<Vec<String>, SetError> {
+        self.get_set(set)?;
+        let mut st = self.conn.prepare(
+            "SELECT user_id FROM users WHERE set_name = ?1 ORDER BY user_id LIMIT ?2 OFFSET ?3",
+        )?;
+        let v = st
+            .query_map(params![set, length as i64, start as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
+    /// A user's faces in one group: (face id, creation time in ms), oldest first.
+    pub fn user_faces(&self, set: &str, user: &str) -> Result<Vec<(String, i64)>, SetError> {
+        let mut st = self.conn.prepare(
+            "SELECT face_id, created_ms FROM faces WHERE set_name = ?1 AND user_id = ?2 ORDER BY created_ms, rowid",
+        )?;
+        let v = st
+            .query_map(params![set, user], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
     /// Groups (face sets) a user belongs to.
     pub fn user_groups(&self, user: &str) -> Result<Vec<String>, SetError> {
         let mut st = self

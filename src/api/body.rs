@@ -1,0 +1,179 @@
+//! Request bodies: JSON, or multipart/form-data with `image_file` / `video_file` parts; and where
+//! an image comes from (inline base64, an uploaded file, or a permitted `image_url`).
+
+use std::path::PathBuf;
+
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use super::error::{err, ApiError};
+use crate::api::FaceError;
+use crate::config::Config;
+use crate::frame::Frame;
+use crate::ingest::image::{decode_image, load_image};
+
+/// A request body as named fields: a JSON object, or the parts of a multipart form. Text parts
+/// are read as JSON when they parse (`10`, `true`, `{"a":1}`) and as strings otherwise, so
+/// handlers see the same values either way; file parts are kept apart as bytes.
+pub struct Form {
+    fields: Map<String, Value>,
+    files: std::collections::HashMap<String, Bytes>,
+}
+
+impl std::ops::Deref for Form {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Self::Target {
+        &self.fields
+    }
+}
+
+fn not_json() -> ApiError {
+    err(
+        StatusCode::BAD_REQUEST,
+        "FRS.0014",
+        "the body is not a JSON object",
+    )
+}
+
+impl Form {
+    pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Form, ApiError> {
+        let ctype = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ctype
+            .to_ascii_lowercase()
+            .starts_with("multipart/form-data")
+        {
+            return match serde_json::from_slice::<Value>(&body) {
+                Ok(Value::Object(fields)) => Ok(Form {
+                    fields,
+                    files: Default::default(),
+                }),
+                _ => Err(not_json()),
+            };
+        }
+        let bad = |m: String| err(StatusCode::BAD_REQUEST, "FRS.0014", m);
+        let boundary = multer::parse_boundary(ctype)
+            .map_err(|e| bad(format!("multipart body without a usable boundary: {e}")))?;
+        let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+        let mut mp = multer::Multipart::new(stream, boundary);
+        let mut form = Form {
+            fields: Map::new(),
+            files: Default::default(),
+        };
+        while let Some(part) = mp
+            .next_field()
+            .await
+            .map_err(|e| bad(format!("malformed multipart body: {e}")))?
+        {
+            let name = part
+                .name()
+                .ok_or_else(|| bad("a multipart part has no name".into()))?
+                .to_string();
+            let is_file = part.file_name().is_some() || name.ends_with("_file");
+            let data = part
+                .bytes()
+                .await
+                .map_err(|e| bad(format!("multipart part {name:?}: {e}")))?;
+            if is_file {
+                form.files.insert(name, data);
+            } else {
+                let text = String::from_utf8(data.to_vec())
+                    .map_err(|_| bad(format!("multipart field {name:?} is not UTF-8 text")))?;
+                let v = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+                form.fields.insert(name, v);
+            }
+        }
+        Ok(form)
+    }
+
+    /// Fields from an already parsed JSON object (Baidu's `match` items, image parameters).
+    pub fn from_map(fields: Map<String, Value>) -> Form {
+        Form {
+            fields,
+            files: Default::default(),
+        }
+    }
+
+    /// An uploaded file part (`image_file`, `video_file`, …).
+    pub fn file(&self, name: &str) -> Option<&Bytes> {
+        self.files.get(name)
+    }
+}
+
+/// Where an image comes from: inline base64, or a permitted `image_url`.
+pub enum ImageSource {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+pub fn image_source(cfg: &Config, body: &Form, prefix: &str) -> Result<ImageSource, ApiError> {
+    if let Some(bytes) = body.file(&format!("{prefix}_file")) {
+        return Ok(ImageSource::Bytes(bytes.to_vec()));
+    }
+    if let Some(b64) = body
+        .get(&format!("{prefix}_base64"))
+        .and_then(|v| v.as_str())
+    {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    "FRS.0015",
+                    format!("{prefix}_base64 is not valid base64: {e}"),
+                )
+            })?;
+        return Ok(ImageSource::Bytes(bytes));
+    }
+    if let Some(url) = body.get(&format!("{prefix}_url")).and_then(|v| v.as_str()) {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "FRS.0012",
+                "http(s) image_url is not enabled on this server",
+            ));
+        }
+        let dir = cfg.api.image_dir.as_ref().ok_or_else(|| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "FRS.0012",
+                "image_url is not enabled (api.image_dir)",
+            )
+        })?;
+        let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+        let (Ok(real), Ok(root)) = (std::fs::canonicalize(&path), std::fs::canonicalize(dir))
+        else {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "FRS.0020",
+                format!("{url}: file not found"),
+            ));
+        };
+        if !real.starts_with(&root) {
+            return Err(err(
+                StatusCode::FORBIDDEN,
+                "FRS.0012",
+                format!("{url} is outside the permitted image folder"),
+            ));
+        }
+        return Ok(ImageSource::File(real));
+    }
+    Err(err(
+        StatusCode::BAD_REQUEST,
+        "FRS.0011",
+        format!("{prefix}_base64, {prefix}_file or {prefix}_url is required"),
+    ))
+}
+
+pub fn load(cfg: &Config, src: ImageSource, name: &str) -> Result<Frame, ApiError> {
+    let r = match src {
+        ImageSource::Bytes(b) => decode_image(&b, std::path::Path::new(name), &cfg.images),
+        ImageSource::File(p) => load_image(&p, &cfg.images),
+    };
+    r.map_err(|e| FaceError::Input(e).into())
+}

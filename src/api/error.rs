@@ -1,0 +1,77 @@
+//! The API's error: an HTTP status plus FRS's `{"error_code","error_msg"}` body.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::api::FaceError;
+use crate::search::SetError;
+
+/// An API error: HTTP status plus FRS's body.
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub msg: String,
+    pub retry_after: Option<u64>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (
+            self.status,
+            Json(json!({"error_code": self.code, "error_msg": self.msg})),
+        )
+            .into_response();
+        if let Some(s) = self.retry_after {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string()) {
+                r.headers_mut().insert("retry-after", v);
+            }
+        }
+        r
+    }
+}
+
+pub fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code,
+        msg: msg.into(),
+        retry_after: None,
+    }
+}
+
+impl From<SetError> for ApiError {
+    fn from(e: SetError) -> Self {
+        let status = match e.code() {
+            "FRS.0401" => StatusCode::CONFLICT,
+            "FRS.0402" | "FRS.0410" | "FRS.0413" => StatusCode::NOT_FOUND,
+            "FRS.0098" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        err(status, e.code(), e.to_string())
+    }
+}
+
+impl From<FaceError> for ApiError {
+    fn from(e: FaceError) -> Self {
+        let status = if matches!(e, FaceError::Model(_)) {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        err(status, e.code(), e.to_string())
+    }
+}
+
+impl From<crate::models::ModelError> for ApiError {
+    fn from(e: crate::models::ModelError) -> Self {
+        FaceError::Model(e).into()
+    }
+}
+
+pub type ApiResult = Result<Response, ApiError>;
+
+pub fn ok(v: Value) -> ApiResult {
+    Ok((StatusCode::OK, Json(v)).into_response())
+}
