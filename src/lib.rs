@@ -17,4 +17,5 @@ pub mod metrics;
 pub mod models;
 pub mod publish;
 pub mod search;
+pub mod tls;
 pub mod track;

@@ -1140,3 +1140,107 @@ fn baidu_v3_paths_over_the_face_set_model() {
     );
     assert_eq!(v["error_code"], 223100, "{v}");
 }
+
+/// One HTTPS request with rustls trusting `ca`; the status and JSON body, or the TLS error.
+fn https_call(port: u16, ca: &std::path::Path, path: &str) -> Result<(u16, Value), String> {
+    use tokio_rustls::rustls;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in facestream::tls::certificates(ca).unwrap() {
+        roots.add(c).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Auth-Token: {KEY_A}\r\n\r\n");
+    tls.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut resp = Vec::new();
+    match tls.read_to_end(&mut resp) {
+        Ok(_) => {}
+        // Servers may close without close_notify; what was read is still the answer.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !resp.is_empty() => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let text = String::from_utf8_lossy(&resp).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+#[test]
+fn https_when_a_certificate_is_configured() {
+    let dir = std::env::temp_dir().join(format!("fs-api-tls-{}", std::process::id()));
+    let cert = common::tls::self_signed(&dir, "api");
+    let other = common::tls::self_signed(&dir, "other");
+    let srv = start(&format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"",
+        cert.cert.display(),
+        cert.key.display()
+    ));
+    let p = srv.port;
+    let (s, v) = https_call(p, &cert.cert, "/v2/p/face-sets").unwrap();
+    assert_eq!((s, &v["face_sets_info"]), (200, &json!([])), "{v}");
+    // A client that does not trust this certificate fails the handshake.
+    let e = https_call(p, &other.cert, "/v2/p/face-sets").unwrap_err();
+    println!("untrusted client: {e}");
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+    // Plain HTTP on the TLS port gets no HTTP answer, and the server keeps serving.
+    let (s, _) = call(p, "GET", "/v2/p/face-sets", Some(KEY_A), None);
+    assert_eq!(s, 0, "plain HTTP must not be served on the TLS port");
+    assert_eq!(https_call(p, &cert.cert, "/openapi.json").unwrap().0, 200);
+}
+
+#[test]
+fn bad_tls_settings_fail_the_start_naming_the_key() {
+    let dir = std::env::temp_dir().join(format!("fs-api-tls-bad-{}", std::process::id()));
+    let cert = common::tls::self_signed(&dir, "half");
+    let run = |api: &str| {
+        let cfg = dir.join("bad.toml");
+        std::fs::write(
+            &cfg,
+            format!("[mqtt]\nenabled = false\n[http]\nbind = \"\"\n[api]\nbind = \"127.0.0.1:{}\"\n{api}\n", free_port()),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
+            .args(["--config", cfg.to_str().unwrap(), "run"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, err) = run(&format!("tls_cert = \"{}\"", cert.cert.display()));
+    assert!(
+        !ok && err.contains("api.tls_cert") && err.contains("tls_key"),
+        "{err}"
+    );
+    // The key file given as the certificate: no certificate in it.
+    let (ok, err) = run(&format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"",
+        cert.key.display(),
+        cert.key.display()
+    ));
+    assert!(
+        !ok && err.contains("api.tls_cert") && err.contains("half.key"),
+        "{err}"
+    );
+    // A certificate with someone else's key.
+    let other = common::tls::self_signed(&dir, "other");
+    let (ok, err) = run(&format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"",
+        cert.cert.display(),
+        other.key.display()
+    ));
+    assert!(!ok && err.contains("api.tls_cert"), "{err}");
+}

@@ -535,3 +535,63 @@ fn events_spooled_to_disk_at_shutdown_are_delivered_after_the_next_start() {
     );
     drop(broker);
 }
+
+#[test]
+fn events_reach_a_tls_broker_and_a_wrong_ca_is_refused() {
+    let media = common::media();
+    let dir = std::env::temp_dir().join(format!("fs-mqtt-tls-{}", std::process::id()));
+    let server = common::tls::self_signed(&dir, "broker");
+    let stranger = common::tls::self_signed(&dir, "other-ca");
+    let (plain, tls_port) = (free_port(), free_port());
+    let _broker = Mosquitto::start_tls(plain, tls_port, &server.cert, &server.key);
+    let sub = Subscriber::start(plain, "fs/#");
+    let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
+
+    // Trusting the wrong CA: the handshake fails, nothing is published, the daemon keeps running.
+    let mut cfg = config(
+        tls_port,
+        vec![camera("tls-bad", &file.display().to_string(), true)],
+    );
+    cfg.mqtt.tls = true;
+    cfg.mqtt.ca_file = Some(stranger.cert.clone());
+    cfg.mqtt.client_id = "facestream-tls-bad".into();
+    cfg.validate().unwrap();
+    let d = Daemon::start(cfg, RunOptions::default()).unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let produced = d.metrics.events_published.load(Ordering::Relaxed);
+    d.shutdown();
+    let leaked = sub.raw("fs/tls-bad/face").len() + sub.raw("fs/tls-bad/status").len();
+    assert_eq!(
+        leaked, 0,
+        "nothing may get through a handshake against the wrong CA"
+    );
+    assert_eq!(produced, 0, "no event is counted as published");
+
+    // Trusting the broker's certificate: face events arrive over TLS.
+    let mut cfg = config(
+        tls_port,
+        vec![camera("tls-ok", &file.display().to_string(), true)],
+    );
+    cfg.mqtt.tls = true;
+    cfg.mqtt.ca_file = Some(server.cert.clone());
+    cfg.mqtt.client_id = "facestream-tls-ok".into();
+    cfg.validate().unwrap();
+    let d = Daemon::start(cfg, RunOptions::default()).unwrap();
+    let got = wait_until(Duration::from_secs(20), || {
+        !sub.on("fs/tls-ok/face").is_empty()
+    });
+    d.shutdown();
+    println!(
+        "TLS broker: {} face events, {} status messages over TLS",
+        sub.on("fs/tls-ok/face").len(),
+        sub.on("fs/tls-ok/status").len()
+    );
+    assert!(got, "face events over TLS");
+
+    // A CA file that is not PEM fails validation naming the key.
+    let mut cfg = Config::default();
+    cfg.mqtt.tls = true;
+    cfg.mqtt.ca_file = Some(file.clone());
+    let e = cfg.validate().unwrap_err().to_string();
+    assert!(e.contains("mqtt.ca_file"), "{e}");
+}

@@ -311,11 +311,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .with_state(state)
 }
 
-pub async fn serve_on(
-    listener: tokio::net::TcpListener,
-    cfg: Config,
-    sets: Arc<FaceSets>,
-) -> std::io::Result<()> {
+pub async fn serve_on<L>(listener: L, cfg: Config, sets: Arc<FaceSets>) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     tracing::info!(bind = %cfg.api.bind, "FRS-compatible API listening");
     axum::serve(listener, router(Arc::new(ApiState::new(cfg, sets)))).await
 }

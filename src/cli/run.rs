@@ -62,8 +62,19 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
             let api_cfg = cfg.clone();
             // Bind before READY so a port conflict fails the start.
             let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind).await?;
+            let tls = match (&api_cfg.api.tls_cert, &api_cfg.api.tls_key) {
+                (Some(c), Some(k)) => Some(crate::tls::server_config(c, k)?),
+                _ => None,
+            };
             tokio::spawn(async move {
-                if let Err(e) = crate::api::http::serve_on(listener, api_cfg, sets).await {
+                let served = match tls {
+                    Some(t) => match crate::tls::TlsListener::new(listener, t) {
+                        Ok(l) => crate::api::http::serve_on(l, api_cfg, sets).await,
+                        Err(e) => Err(e),
+                    },
+                    None => crate::api::http::serve_on(listener, api_cfg, sets).await,
+                };
+                if let Err(e) = served {
                     tracing::error!(error = %e, "HTTP API failed");
                 }
             });

@@ -125,8 +125,13 @@ pub struct MqttConfig {
     pub topic_prefix: String,
     pub username: Option<String>,
     pub password: Option<String>,
-    /// TLS to the broker. Not built in this version: `true` is refused at start.
+    /// TLS to the broker (use the broker's TLS port, usually 8883).
     pub tls: bool,
+    /// PEM file of the CA(s) to trust for the broker's certificate; the system's roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate and key, for brokers that require client certificates.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
     /// Events held while the broker is unreachable; beyond this the oldest are dropped and counted.
     pub buffer_capacity: usize,
     /// Start a private Mosquitto on `host:port` (loopback only) and stop it on exit.
@@ -136,6 +141,13 @@ pub struct MqttConfig {
     pub spool_dir: Option<PathBuf>,
     /// Seconds to keep trying to deliver buffered events at shutdown.
     pub flush_timeout_s: u64,
+}
+
+impl MqttConfig {
+    /// The client certificate and key, when both are set.
+    pub fn client_pair(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        Some((self.client_cert.as_deref()?, self.client_key.as_deref()?))
+    }
 }
 
 impl Default for MqttConfig {
@@ -149,6 +161,9 @@ impl Default for MqttConfig {
             username: None,
             password: None,
             tls: false,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
             buffer_capacity: 10_000,
             embedded_broker: false,
             spool_dir: None,
@@ -231,6 +246,9 @@ pub struct ApiConfig {
     pub burst: f64,
     /// Largest difference between `X-Sdk-Date` and the server clock for signed requests (seconds).
     pub signature_skew_s: i64,
+    /// PEM certificate chain and private key: with both set the API speaks HTTPS only.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ApiConfig {
@@ -247,6 +265,8 @@ impl Default for ApiConfig {
             rate_per_second: 20.0,
             burst: 40.0,
             signature_skew_s: 900,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -335,11 +355,23 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
     }
     super::unit("tracking.min_iou", cfg.tracking.min_iou)?;
     let m = &cfg.mqtt;
-    if m.tls {
+    if m.client_cert.is_some() != m.client_key.is_some() {
         return Err(invalid(
-            "mqtt.tls",
-            "TLS to the broker is not supported in this version",
+            "mqtt.client_cert",
+            "client_cert and client_key go together",
         ));
+    }
+    if m.enabled && m.tls {
+        // Build it once now so a bad file fails the start, naming the key.
+        crate::tls::client_config(m.ca_file.as_deref(), m.client_pair())
+            .map_err(|e| invalid("mqtt.ca_file", &e.to_string()))?;
+    }
+    let a = &cfg.api;
+    if a.tls_cert.is_some() != a.tls_key.is_some() {
+        return Err(invalid("api.tls_cert", "tls_cert and tls_key go together"));
+    }
+    if let (Some(c), Some(k)) = (&a.tls_cert, &a.tls_key) {
+        crate::tls::server_config(c, k).map_err(|e| invalid("api.tls_cert", &e.to_string()))?;
     }
     if m.enabled && (m.host.is_empty() || m.port == 0) {
         return Err(invalid(

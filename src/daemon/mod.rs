@@ -49,6 +49,8 @@ pub enum DaemonError {
     Thread(std::io::Error),
     #[error("face sets: {0}")]
     FaceSets(crate::search::SetError),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 fn camera_sets(cfg: &Config) -> HashMap<String, Vec<String>> {
@@ -134,7 +136,7 @@ impl Daemon {
                 &cfg.mqtt,
                 metrics.clone(),
                 Some(live_tx),
-            )));
+            )?));
         }
         if let Some(path) = &opts.jsonl {
             let sink = if path.as_os_str() == "-" {

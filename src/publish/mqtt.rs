@@ -48,7 +48,7 @@ impl MqttSink {
         cfg: &MqttConfig,
         metrics: Arc<Metrics>,
         live_requests: Option<Sender<LiveRequestMsg>>,
-    ) -> Self {
+    ) -> Result<Self, crate::tls::TlsError> {
         let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
         opts.set_keep_alive(Duration::from_secs(5));
         opts.set_clean_session(true);
@@ -61,8 +61,14 @@ impl MqttSink {
         if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
             opts.set_credentials(u.clone(), p.clone());
         }
+        if cfg.tls {
+            let tls = crate::tls::client_config(cfg.ca_file.as_deref(), cfg.client_pair())?;
+            opts.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(Arc::new(tls)),
+            ));
+        }
         let (client, connection) = Client::new(opts, WINDOW * 2);
-        Self {
+        Ok(Self {
             client,
             connection,
             prefix: cfg.topic_prefix.clone(),
@@ -77,7 +83,7 @@ impl MqttSink {
             live_requests,
             spool: cfg.spool_dir.as_ref().map(|d| d.join("mqtt-pending.jsonl")),
         }
-        .with_spooled()
+        .with_spooled())
     }
 
     /// Loads events a previous run could not deliver; they go out first.

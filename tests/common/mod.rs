@@ -9,6 +9,7 @@ use facestream::frame::Frame;
 use facestream::ingest::image::load_image;
 
 pub mod services;
+pub mod tls;
 
 pub fn media() -> PathBuf {
     let p = std::env::var_os("FACESTREAM_MEDIA")

@@ -56,6 +56,35 @@ impl Mosquitto {
         Mosquitto { child, port }
     }
 
+    /// A broker with a plain listener on `port` and a TLS listener on `tls_port` (certificate and
+    /// key as PEM files), both on 127.0.0.1.
+    pub fn start_tls(port: u16, tls_port: u16, cert: &Path, key: &Path) -> Self {
+        let conf = std::env::temp_dir().join(format!("fs-mosquitto-{port}-{tls_port}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "allow_anonymous true\nlistener {port} 127.0.0.1\nlistener {tls_port} 127.0.0.1\ncertfile {}\nkeyfile {}\ncafile {}\n",
+                cert.display(),
+                key.display(),
+                cert.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("mosquitto")
+            .args(["-c", conf.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto (scripts/setup.sh installs it)");
+        assert!(
+            wait_until(Duration::from_secs(5), || [port, tls_port]
+                .iter()
+                .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())),
+            "mosquitto did not start on {port}/{tls_port}"
+        );
+        Mosquitto { child, port }
+    }
+
     pub fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
