@@ -1244,3 +1244,133 @@ fn bad_tls_settings_fail_the_start_naming_the_key() {
     ));
     assert!(!ok && err.contains("api.tls_cert"), "{err}");
 }
+
+/// A tiny HTTP server on 127.0.0.1 for image_url tests: `/ok.jpg` a real photo, `/redirect` a 302 to
+/// it, `/slow` answers after 3 s, anything else 404.
+fn photo_server(photo: Vec<u8>) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let photo = photo.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                let head = |code: &str, extra: &str, len: usize| {
+                    format!("HTTP/1.1 {code}\r\nContent-Length: {len}\r\nConnection: close\r\n{extra}\r\n")
+                };
+                let _ = match path.as_str() {
+                    "/ok.jpg" => {
+                        let _ = s.write_all(
+                            head("200 OK", "Content-Type: image/jpeg\r\n", photo.len()).as_bytes(),
+                        );
+                        s.write_all(&photo)
+                    }
+                    "/redirect" => {
+                        s.write_all(head("302 Found", "Location: /ok.jpg\r\n", 0).as_bytes())
+                    }
+                    "/slow" => {
+                        std::thread::sleep(Duration::from_secs(3));
+                        s.write_all(head("200 OK", "", 0).as_bytes())
+                    }
+                    _ => s.write_all(head("404 Not Found", "", 0).as_bytes()),
+                };
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn http_image_urls_only_from_allowed_hosts() {
+    let media = common::media();
+    let photo =
+        std::fs::read(media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg")).unwrap();
+    let big = std::fs::read(media.join("group/faceapi_bbt4.jpg")).unwrap();
+    assert!(big.len() > photo.len());
+    let web = photo_server(photo.clone());
+    let big_web = photo_server(big.clone());
+    let srv = start(&format!(
+        "image_url_hosts = [\"127.0.0.1:{web}\", \"127.0.0.1:{big_web}\"]\nimage_url_timeout_ms = 1000\n[images]\nmax_file_bytes = {}",
+        photo.len() + 10
+    ));
+    let p = srv.port;
+    let detect = |url: String| {
+        call(
+            p,
+            "POST",
+            "/v2/p/face-detect",
+            Some(KEY_A),
+            Some(&json!({"image_url": url})),
+        )
+    };
+    let (s, v) = detect(format!("http://127.0.0.1:{web}/ok.jpg"));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["faces"].as_array().map(Vec::len), Some(1));
+    // Not on the list: another port, another name for the same host, credentials, other schemes.
+    for url in [
+        format!("http://127.0.0.1:{}/ok.jpg", free_port()),
+        format!("http://localhost:{web}/ok.jpg"),
+        "http://169.254.169.254/latest/meta-data".to_string(),
+    ] {
+        let (s, v) = detect(url.clone());
+        assert_eq!(
+            (s, v["error_code"].as_str()),
+            (403, Some("FRS.0012")),
+            "{url}: {v}"
+        );
+    }
+    let (s, v) = detect(format!("http://user:pw@127.0.0.1:{web}/ok.jpg"));
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("FRS.0012")),
+        "{v}"
+    );
+    // Allowed host, but: a redirect (not followed), a 404, too slow, too large.
+    for (path, port, why) in [
+        ("/redirect", web, "HTTP 302"),
+        ("/nothing", web, "HTTP 404"),
+        ("/slow", web, ""),
+        ("/ok.jpg", big_web, "larger than"),
+    ] {
+        let (s, v) = detect(format!("http://127.0.0.1:{port}{path}"));
+        assert_eq!(
+            (s, v["error_code"].as_str()),
+            (400, Some("FRS.0016")),
+            "{path}: {v}"
+        );
+        assert!(
+            v["error_msg"].as_str().unwrap().contains(why),
+            "{path}: {v}"
+        );
+    }
+    // The same fetch works for face-set adds and Baidu's image_type URL.
+    let (s, _) = call(
+        p,
+        "POST",
+        "/v2/p/face-sets",
+        Some(KEY_A),
+        Some(&json!({"face_set_name": "web"})),
+    );
+    assert_eq!(s, 200);
+    let (s, v) = call(
+        p,
+        "POST",
+        "/v2/p/face-sets/web/faces",
+        Some(KEY_A),
+        Some(&json!({"image_url": format!("http://127.0.0.1:{web}/ok.jpg")})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = call_raw(
+        p,
+        "POST",
+        &format!("/rest/2.0/face/v3/detect?access_token={KEY_A}"),
+        None,
+        json!({"image": format!("http://127.0.0.1:{web}/ok.jpg"), "image_type": "URL"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!((s, v["error_code"].as_i64()), (200, Some(0)), "{v}");
+}

@@ -37,6 +37,7 @@ impl From<ApiError> for BaiduError {
             "FRS.0503" | "FRS.0504" => 222901,
             "FRS.0098" | "FRS.0099" => 282000,
             "FRS.0403" => 223104,
+            "FRS.0016" => 222204,
             c if c.starts_with("FRS.001") || c.starts_with("FRS.002") => 222203,
             _ => 100,
         };

@@ -109,6 +109,64 @@ impl Form {
 pub enum ImageSource {
     Bytes(Vec<u8>),
     File(PathBuf),
+    /// An http(s) URL on `api.image_url_hosts`, fetched when the request is processed.
+    Url(String),
+}
+
+/// Checks an http(s) URL against `api.image_url_hosts` ("host" for any port, "host:port").
+fn allowed_url(cfg: &Config, raw: &str) -> Result<String, ApiError> {
+    let bad = |m: String| err(StatusCode::BAD_REQUEST, "FRS.0012", m);
+    let u =
+        url::Url::parse(raw).map_err(|e| bad(format!("image_url {raw:?} is not a URL: {e}")))?;
+    let host = u.host_str().unwrap_or("").to_ascii_lowercase();
+    let port = u.port_or_known_default().unwrap_or(0);
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad("image_url may not carry credentials".into()));
+    }
+    let ok = cfg.api.image_url_hosts.iter().any(|entry| {
+        let e = entry.to_ascii_lowercase();
+        e == host || e == format!("{host}:{port}")
+    });
+    if !ok {
+        return Err(err(
+            StatusCode::FORBIDDEN,
+            "FRS.0012",
+            format!("image_url host {host}:{port} is not on api.image_url_hosts"),
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+/// Downloads an allowed URL: no redirects (they could leave the allow-list), a timeout, and at most
+/// `limit` bytes.
+pub fn fetch(cfg: &Config, url: &str, limit: u64) -> Result<Vec<u8>, ApiError> {
+    use std::io::Read;
+    let failed = |m: String| err(StatusCode::BAD_REQUEST, "FRS.0016", m);
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(std::time::Duration::from_millis(
+            cfg.api.image_url_timeout_ms,
+        ))
+        .build();
+    let resp = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::Status(code, _) => failed(format!("{url}: HTTP {code}")),
+        ureq::Error::Transport(t) => failed(format!("{url}: {t}")),
+    })?;
+    if resp.status() != 200 {
+        return Err(failed(format!(
+            "{url}: HTTP {} (redirects are not followed)",
+            resp.status()
+        )));
+    }
+    let mut bytes = Vec::new();
+    resp.into_reader()
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| failed(format!("{url}: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(failed(format!("{url}: larger than {limit} bytes")));
+    }
+    Ok(bytes)
 }
 
 pub fn image_source(cfg: &Config, body: &Form, prefix: &str) -> Result<ImageSource, ApiError> {
@@ -132,11 +190,7 @@ pub fn image_source(cfg: &Config, body: &Form, prefix: &str) -> Result<ImageSour
     }
     if let Some(url) = body.get(&format!("{prefix}_url")).and_then(|v| v.as_str()) {
         if url.starts_with("http://") || url.starts_with("https://") {
-            return Err(err(
-                StatusCode::BAD_REQUEST,
-                "FRS.0012",
-                "http(s) image_url is not enabled on this server",
-            ));
+            return allowed_url(cfg, url).map(ImageSource::Url);
         }
         let dir = cfg.api.image_dir.as_ref().ok_or_else(|| {
             err(
@@ -174,6 +228,10 @@ pub fn load(cfg: &Config, src: ImageSource, name: &str) -> Result<Frame, ApiErro
     let r = match src {
         ImageSource::Bytes(b) => decode_image(&b, std::path::Path::new(name), &cfg.images),
         ImageSource::File(p) => load_image(&p, &cfg.images),
+        ImageSource::Url(u) => {
+            let bytes = fetch(cfg, &u, cfg.images.max_file_bytes)?;
+            decode_image(&bytes, std::path::Path::new(&u), &cfg.images)
+        }
     };
     r.map_err(|e| FaceError::Input(e).into())
 }

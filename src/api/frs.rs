@@ -10,7 +10,7 @@ use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::body::{image_source, load, Form, ImageSource};
+use super::body::{fetch, image_source, load, Form, ImageSource};
 use super::error::{err, ok, ApiError, ApiResult};
 use super::http::{flag, scoped, unscoped, ApiState, Tenant};
 use crate::analyze::liveness::{check, LivenessConfig, Request as LiveRequest};
@@ -81,6 +81,17 @@ pub async fn face_compare(
     ok(v)
 }
 
+/// Clips are decoded from a file: inline and downloaded ones go to a temporary file first.
+fn temp_clip(bytes: Vec<u8>) -> Result<std::path::PathBuf, ApiError> {
+    let p = std::env::temp_dir().join(format!(
+        "facestream-live-{}.bin",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&p, bytes)
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "FRS.0099", e.to_string()))?;
+    Ok(p)
+}
+
 pub async fn live_detect(
     State(st): State<Arc<ApiState>>,
     Extension(t): Extension<Tenant>,
@@ -104,16 +115,22 @@ pub async fn live_detect(
     )
     .map_err(|e| err(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
     let video = match image_source(&st.cfg, &body, "video")? {
-        ImageSource::Bytes(b) => {
-            let p = std::env::temp_dir().join(format!(
-                "facestream-live-{}.bin",
-                uuid::Uuid::new_v4().simple()
-            ));
-            std::fs::write(&p, b)
-                .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "FRS.0099", e.to_string()))?;
-            (p, true)
-        }
         ImageSource::File(p) => (p, false),
+        ImageSource::Bytes(b) => (temp_clip(b)?, true),
+        ImageSource::Url(u) => {
+            // One byte over the clip limit is enough for the check to refuse it by size.
+            let (cfg, limit) = (st.cfg.clone(), LivenessConfig::default().max_bytes + 1);
+            let got = tokio::task::spawn_blocking(move || fetch(&cfg, &u, limit))
+                .await
+                .map_err(|_| {
+                    err(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "FRS.0099",
+                        "download task failed",
+                    )
+                })??;
+            (temp_clip(got)?, true)
+        }
     };
     let r = st
         .infer(move |an| {

@@ -246,6 +246,11 @@ pub struct ApiConfig {
     pub burst: f64,
     /// Largest difference between `X-Sdk-Date` and the server clock for signed requests (seconds).
     pub signature_skew_s: i64,
+    /// Hosts `image_url` / `video_url` may fetch from over http(s): "host" (any port) or
+    /// "host:port". Empty (default): http(s) URLs are refused.
+    pub image_url_hosts: Vec<String>,
+    /// Longest download of an http(s) `image_url` (ms).
+    pub image_url_timeout_ms: u64,
     /// PEM certificate chain and private key: with both set the API speaks HTTPS only.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -265,6 +270,8 @@ impl Default for ApiConfig {
             rate_per_second: 20.0,
             burst: 40.0,
             signature_skew_s: 900,
+            image_url_hosts: vec![],
+            image_url_timeout_ms: 5000,
             tls_cert: None,
             tls_key: None,
         }
