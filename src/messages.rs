@@ -274,7 +274,7 @@ mod utc_tests {
         assert_eq!(super::utc_datetime(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(
             super::utc_datetime(1_795_000_000_000),
-            "2026-11-18 08:26:40"
+            "2026-11-18 11:06:40"
         );
     }
 }
