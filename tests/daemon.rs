@@ -497,7 +497,7 @@ fn events_spooled_to_disk_at_shutdown_are_delivered_after_the_next_start() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let spooled = std::fs::read_to_string(dir.join("mqtt-pending.jsonl")).unwrap();
+    let spooled = std::fs::read_to_string(dir.join("mqtt-journal.jsonl")).unwrap();
     assert!(
         produced.len() >= 3,
         "events were produced while the broker was away"
@@ -530,8 +530,12 @@ fn events_spooled_to_disk_at_shutdown_are_delivered_after_the_next_start() {
     );
     assert!(all);
     assert!(
-        !dir.join("mqtt-pending.jsonl").exists(),
-        "the spool is consumed"
+        wait_until(Duration::from_secs(2), || std::fs::read_to_string(
+            dir.join("mqtt-journal.jsonl")
+        )
+        .map(|t| t.is_empty())
+        .unwrap_or(false)),
+        "the journal is emptied once everything is acknowledged"
     );
     drop(broker);
 }

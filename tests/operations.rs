@@ -165,3 +165,100 @@ fn metrics_health_reload_and_clean_stop() {
         .count();
     assert!(ends >= 1, "open tracks end (and are flushed) on stop");
 }
+
+/// Events produced while the broker is down survive `kill -9` (the on-disk journal of
+/// `mqtt.spool_dir`) and are delivered by the next start.
+#[test]
+fn events_survive_kill_9_while_the_broker_is_down() {
+    let media = common::media();
+    let port = free_port(); // no broker yet
+    let http = free_port();
+    let dir = std::env::temp_dir().join(format!("fs-ops-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spool = dir.join("spool");
+    let produced_file = dir.join("produced.jsonl");
+    let lobby = media
+        .join("video/intel_face-demographics-walking-and-pause.mp4")
+        .display()
+        .to_string();
+    let with_spool = |cams: &[(&str, &str)]| {
+        let mut t = config(port, http, cams);
+        t = t.replacen(
+            "[mqtt]\n",
+            &format!("[mqtt]\nspool_dir = \"{}\"\n", spool.display()),
+            1,
+        );
+        t
+    };
+    let cfg = dir.join("facestream.toml");
+    std::fs::write(&cfg, with_spool(&[("lobby", &lobby)])).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--events",
+            produced_file.to_str().unwrap(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let faces = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&produced_file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["track_id"].is_u64())
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(40), || faces().len() >= 5),
+        "face events while the broker is away"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // SIGKILL: no shutdown code runs.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let produced = faces();
+    let journal = std::fs::read_to_string(spool.join("mqtt-journal.jsonl")).unwrap();
+    println!(
+        "{} face events produced, {} journal lines at kill -9",
+        produced.len(),
+        journal.lines().count()
+    );
+
+    let broker = Mosquitto::start(port);
+    let sub = Subscriber::start(port, "ops/#");
+    std::fs::write(&cfg, with_spool(&[])).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args(["--config", cfg.to_str().unwrap(), "run"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let key = |v: &serde_json::Value| {
+        (
+            v["track_id"].as_u64(),
+            v["event"].as_str().map(String::from),
+            v["timestamp_ms"].as_u64(),
+        )
+    };
+    let delivered = wait_until(Duration::from_secs(30), || {
+        let got: std::collections::HashSet<_> = sub.on("ops/lobby/face").iter().map(key).collect();
+        produced.iter().all(|p| got.contains(&key(p)))
+    });
+    let got = sub.on("ops/lobby/face").len();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    println!(
+        "after restart: {got} face events delivered for {} produced before kill -9",
+        produced.len()
+    );
+    assert!(
+        delivered,
+        "every face event produced before kill -9 is delivered after the restart"
+    );
+    drop(broker);
+}

@@ -136,8 +136,8 @@ pub struct MqttConfig {
     pub buffer_capacity: usize,
     /// Start a private Mosquitto on `host:port` (loopback only) and stop it on exit.
     pub embedded_broker: bool,
-    /// Keep events on disk across restarts: what is still undelivered at shutdown is written to
-    /// `<spool_dir>/mqtt-pending.jsonl` and sent after the next start. Off when absent.
+    /// Journal every undelivered event on disk in this folder (`mqtt-journal.jsonl`): events survive
+    /// a stop, a crash or `kill -9` and are sent first after the next start. Off when absent.
     pub spool_dir: Option<PathBuf>,
     /// Seconds to keep trying to deliver buffered events at shutdown.
     pub flush_timeout_s: u64,

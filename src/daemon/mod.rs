@@ -49,8 +49,8 @@ pub enum DaemonError {
     Thread(std::io::Error),
     #[error("face sets: {0}")]
     FaceSets(crate::search::SetError),
-    #[error("TLS: {0}")]
-    Tls(#[from] crate::tls::TlsError),
+    #[error("MQTT: {0}")]
+    Publish(#[from] crate::publish::mqtt::PublishError),
 }
 
 fn camera_sets(cfg: &Config) -> HashMap<String, Vec<String>> {

@@ -1,6 +1,7 @@
 //! MQTT sink (rumqttc, QoS 1). Every event stays in this sink's own bounded buffer until the broker
 //! acknowledges it: rumqttc forgets unacknowledged messages when a restarted broker has no session,
 //! so redelivery after a reconnect is done here (at least once). Overflow drops the oldest, counted.
+//! With `mqtt.spool_dir` every event is also journaled on disk until acknowledged (journal.rs).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{Client, Connection, Event as MqttEvent, LastWill, MqttOptions, Packet, QoS};
 
+use super::journal::{Entry, Journal};
 use super::Sink;
 use crate::config::MqttConfig;
 use crossbeam_channel::Sender;
@@ -17,10 +19,19 @@ use crate::analyze::liveness::Request;
 use crate::messages::{Event, LiveRequestMsg};
 use crate::metrics::{EventsOverflowed, Metrics};
 
-struct Message {
-    topic: String,
-    payload: Vec<u8>,
-    retain: bool,
+/// A message and its journal seq (0: not journaled, like `available`).
+type Message = Entry;
+
+/// Why the MQTT sink could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("event journal in {dir}: {source}")]
+    Journal {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub struct MqttSink {
@@ -37,7 +48,9 @@ pub struct MqttSink {
     flush_timeout: Duration,
     /// Liveness challenges received on `<prefix>/+/liveness/request`.
     live_requests: Option<Sender<LiveRequestMsg>>,
-    spool: Option<std::path::PathBuf>,
+    /// On-disk journal of every undelivered event (`mqtt.spool_dir`).
+    journal: Option<Journal>,
+    journal_failed: bool,
 }
 
 /// Messages handed to the client but not yet acknowledged.
@@ -48,7 +61,7 @@ impl MqttSink {
         cfg: &MqttConfig,
         metrics: Arc<Metrics>,
         live_requests: Option<Sender<LiveRequestMsg>>,
-    ) -> Result<Self, crate::tls::TlsError> {
+    ) -> Result<Self, PublishError> {
         let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
         opts.set_keep_alive(Duration::from_secs(5));
         opts.set_clean_session(true);
@@ -68,12 +81,29 @@ impl MqttSink {
             ));
         }
         let (client, connection) = Client::new(opts, WINDOW * 2);
+        let (journal, recovered) = match &cfg.spool_dir {
+            Some(dir) => {
+                let (j, old) = Journal::open(dir, cfg.buffer_capacity).map_err(|source| {
+                    PublishError::Journal {
+                        dir: dir.clone(),
+                        source,
+                    }
+                })?;
+                if !old.is_empty() {
+                    tracing::info!(
+                        events = old.len(),
+                        "undelivered events from the previous run will be sent first"
+                    );
+                }
+                (Some(j), old)
+            }
+            None => (None, vec![]),
+        };
         Ok(Self {
             client,
             connection,
             prefix: cfg.topic_prefix.clone(),
             capacity: cfg.buffer_capacity,
-            buffer: VecDeque::new(),
             unacked: VecDeque::new(),
             connected: false,
             backoff: Duration::from_millis(200),
@@ -81,57 +111,32 @@ impl MqttSink {
             metrics,
             flush_timeout: Duration::from_secs(cfg.flush_timeout_s),
             live_requests,
-            spool: cfg.spool_dir.as_ref().map(|d| d.join("mqtt-pending.jsonl")),
-        }
-        .with_spooled())
+            journal,
+            journal_failed: false,
+            buffer: recovered.into(),
+        })
     }
 
-    /// Loads events a previous run could not deliver; they go out first.
-    fn with_spooled(mut self) -> Self {
-        let Some(path) = &self.spool else { return self };
-        let Ok(text) = std::fs::read_to_string(path) else {
-            return self;
+    fn journal_error(&mut self, e: std::io::Error) {
+        if !self.journal_failed {
+            tracing::error!(error = %e, "cannot write the event journal: events are kept in memory only");
+        }
+        self.journal_failed = true;
+    }
+
+    /// Records acknowledgements and keeps the journal small (rate-limited unless `now`).
+    fn sync_journal(&mut self, now: bool) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
         };
-        let mut n = 0;
-        for line in text.lines() {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-            if let (Some(t), Some(p)) = (v["topic"].as_str(), v["payload"].as_str()) {
-                self.buffer.push_back(Message {
-                    topic: t.into(),
-                    payload: p.as_bytes().to_vec(),
-                    retain: v["retain"].as_bool().unwrap_or(false),
-                });
-                n += 1;
-            }
-        }
-        let _ = std::fs::remove_file(path);
-        tracing::info!(events = n, "events from the previous run will be delivered");
-        self
-    }
-
-    /// Writes undelivered events to the spool file (at shutdown).
-    fn spool_left(&mut self) -> Option<usize> {
-        let path = self.spool.clone()?;
-        let left: Vec<Message> = self
+        let pending = self
             .unacked
-            .drain(..)
-            .chain(self.buffer.drain(..))
-            .filter(|m| !m.topic.ends_with("/available"))
-            .collect();
-        let lines: String = left
             .iter()
-            .map(|m| format!("{}\n", serde_json::json!({"topic": m.topic, "payload": String::from_utf8_lossy(&m.payload), "retain": m.retain})))
-            .collect();
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let tmp = path.with_extension("tmp");
-        match std::fs::write(&tmp, lines).and_then(|_| std::fs::rename(&tmp, &path)) {
-            Ok(()) => Some(left.len()),
-            Err(e) => {
-                tracing::error!(error = %e, path = %path.display(), "cannot write the event spool");
-                None
-            }
+            .chain(self.buffer.iter())
+            .filter(|m| m.seq > 0);
+        let n = self.unacked.len() + self.buffer.len();
+        if let Err(e) = j.sync(pending, n, now) {
+            self.journal_error(e);
         }
     }
 
@@ -139,7 +144,13 @@ impl MqttSink {
         self.connected
     }
 
-    fn enqueue(&mut self, m: Message) {
+    fn enqueue(&mut self, mut m: Message) {
+        if let Some(j) = self.journal.as_mut() {
+            match j.append(&m.topic, &m.payload, m.retain) {
+                Ok(seq) => m.seq = seq,
+                Err(e) => self.journal_error(e),
+            }
+        }
         self.buffer.push_back(m);
         if self.buffer.len() > self.capacity {
             let over = self.buffer.len() - self.capacity;
@@ -159,6 +170,7 @@ impl MqttSink {
                     self.backoff = Duration::from_millis(200);
                     tracing::info!("connected to the MQTT broker");
                     self.buffer.push_front(Message {
+                        seq: 0,
                         topic: format!("{}/available", self.prefix),
                         payload: b"online".to_vec(),
                         retain: true,
@@ -174,7 +186,10 @@ impl MqttSink {
                     self.on_request(&p.topic, &p.payload)
                 }
                 Ok(Ok(MqttEvent::Incoming(Packet::PubAck(_)))) => {
-                    if self.unacked.pop_front().is_some() {
+                    if let Some(m) = self.unacked.pop_front() {
+                        if let (Some(j), true) = (self.journal.as_mut(), m.seq > 0) {
+                            j.acked(m.seq);
+                        }
                         self.metrics
                             .events_published
                             .fetch_add(1, Ordering::Relaxed);
@@ -282,15 +297,18 @@ impl Sink for MqttSink {
     fn send(&mut self, event: &Event) {
         let topic = format!("{}/{}/{}", self.prefix, event.camera(), event.kind());
         self.enqueue(Message {
+            seq: 0,
             topic,
             payload: event.to_json().into_bytes(),
             retain: matches!(event, Event::Status(_)),
         });
         self.drive();
+        self.sync_journal(false);
     }
 
     fn tick(&mut self) {
         self.drive();
+        self.sync_journal(false);
     }
 
     fn finish(&mut self) {
@@ -300,15 +318,15 @@ impl Sink for MqttSink {
             std::thread::sleep(Duration::from_millis(5));
         }
         let left = self.buffer.len() + self.unacked.len();
+        self.sync_journal(true);
         if left > 0 {
-            match self.spool_left() {
-                Some(n) => tracing::warn!(
-                    events = n,
+            if self.journal.is_some() && !self.journal_failed {
+                tracing::warn!(
+                    events = left,
                     "broker unreachable at shutdown: events kept on disk for the next start"
-                ),
-                None => {
-                    tracing::error!(left, "broker unreachable at shutdown: events not delivered")
-                }
+                );
+            } else {
+                tracing::error!(left, "broker unreachable at shutdown: events not delivered");
             }
         }
         if self.connected {
