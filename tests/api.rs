@@ -183,7 +183,11 @@ fn every_endpoint_with_auth_tenants_and_errors() {
         Some(&json!({"image_url": "http://example.com/a.jpg"})),
     );
     // No host is allowed by default (api.image_url_hosts is empty).
-    assert_eq!((s, r["error_code"].as_str()), (403, Some("FRS.0012")), "{r}");
+    assert_eq!(
+        (s, r["error_code"].as_str()),
+        (403, Some("FRS.0012")),
+        "{r}"
+    );
     let (s, r) = call(
         p,
         "POST",

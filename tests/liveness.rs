@@ -274,3 +274,80 @@ fn every_error_path_has_its_code() {
         assert_eq!(v["error_code"], code, "{}: {v}", path.display());
     }
 }
+
+/// Spread of a signal between its 5th and 95th percentiles, over frames with `from_ms <= t < to_ms`.
+fn spread(t: &[u64], v: &[f32], from_ms: u64, to_ms: u64) -> (f32, f32) {
+    let mut x: Vec<f32> = t
+        .iter()
+        .zip(v)
+        .filter(|(t, _)| (from_ms..to_ms).contains(*t))
+        .map(|(_, v)| *v)
+        .collect();
+    x.sort_by(f32::total_cmp);
+    if x.is_empty() {
+        return (f32::NAN, f32::NAN);
+    }
+    let p = |q: f64| x[((x.len() - 1) as f64 * q).round() as usize];
+    (p(0.05), p(0.95))
+}
+
+/// Head pose (the 3-D fit of the mesh) against the motion labelled in MEDIA.md: the only pose ground
+/// truth in the media is these described ranges, so the bounds are the labels with a stated margin.
+#[test]
+fn head_pose_follows_the_labelled_motion() {
+    let media = common::media();
+    let mut an = common::analyzer();
+    let cfg = LivenessConfig {
+        max_duration_ms: 60_000,
+        ..LivenessConfig::default()
+    };
+    let mut series = |rel: &str| {
+        measure(&mut an, &media.join(rel), &cfg)
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .series
+    };
+    let all = u64::MAX;
+    // Shaking ±20..35° → yaw spread 40..70° (margin: 30..80); pitch stays well below that.
+    let s = series("liveness/noddingpigeon_head_turning.mp4");
+    let (lo, hi) = spread(&s.t, &s.yaw, 0, all);
+    let (plo, phi) = spread(&s.t, &s.pitch, 0, all);
+    println!("turning: yaw {lo:.1}..{hi:.1}, pitch {plo:.1}..{phi:.1}");
+    assert!((30.0..=80.0).contains(&(hi - lo)), "yaw spread {}", hi - lo);
+    assert!(phi - plo < (hi - lo) / 2.0, "pitch spread {}", phi - plo);
+    // Still: yaw drift < 8°, pitch < 6° (margin +4°).
+    let s = series("liveness/noddingpigeon_head_stationary.mp4");
+    let (lo, hi) = spread(&s.t, &s.yaw, 0, all);
+    let (plo, phi) = spread(&s.t, &s.pitch, 0, all);
+    println!("stationary: yaw {lo:.1}..{hi:.1}, pitch {plo:.1}..{phi:.1}");
+    assert!(hi - lo < 12.0, "yaw spread {}", hi - lo);
+    assert!(phi - plo < 10.0, "pitch spread {}", phi - plo);
+    // Nodding ±15° from 2 s → pitch spread 20..40° (margin: 15..50); more pitch than yaw there.
+    let s = series("liveness/noddingpigeon_head_nodding.mp4");
+    let (plo, phi) = spread(&s.t, &s.pitch, 2000, all);
+    let (lo, hi) = spread(&s.t, &s.yaw, 2000, all);
+    println!("nodding (2 s on): pitch {plo:.1}..{phi:.1}, yaw {lo:.1}..{hi:.1}");
+    assert!(
+        (15.0..=50.0).contains(&(phi - plo)),
+        "pitch spread {}",
+        phi - plo
+    );
+    // One sweep: ~60-80° to image-left (0-0.5 s), then ~45° to image-right (0.92-1.25 s).
+    let s = series("liveness/intel_head-pose-face-detection-female.mp4");
+    let (a_lo, a_hi) = spread(&s.t, &s.yaw, 0, 500);
+    let (b_lo, b_hi) = spread(&s.t, &s.yaw, 920, 1250);
+    let (first, second) = ((a_lo + a_hi) / 2.0, (b_lo + b_hi) / 2.0);
+    println!("female sweep: first {first:.1}, second {second:.1}");
+    assert!(
+        first.signum() != second.signum(),
+        "opposite sides: {first} {second}"
+    );
+    assert!(
+        first.abs() > second.abs(),
+        "the first turn is the larger: {first} {second}"
+    );
+    assert!((35.0..=95.0).contains(&first.abs()), "first turn {first}");
+    assert!(
+        (25.0..=65.0).contains(&second.abs()),
+        "second turn {second}"
+    );
+}
