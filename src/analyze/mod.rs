@@ -101,6 +101,32 @@ impl Analyzer {
         self.analyze_found(frame, found, want)
     }
 
+    /// Every face of an image (or only the largest with `single`), embedded for enrolment; empty
+    /// when there is no face. Faces the embedder cannot align are left out.
+    pub fn embed_faces(
+        &mut self,
+        frame: &Frame,
+        single: bool,
+    ) -> Result<Vec<(Detection, Embedding)>, ModelError> {
+        let mut dets: Vec<Detection> = self
+            .detect_verified(frame)?
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        if single {
+            if let Some(i) = largest(&dets) {
+                dets = vec![dets.swap_remove(i)];
+            }
+        }
+        let refs: Vec<_> = dets.iter().map(|d| (frame, d)).collect();
+        let embs = self.embedder()?.embed(&refs)?;
+        Ok(dets
+            .into_iter()
+            .zip(embs)
+            .filter_map(|(d, e)| Some((d, e?)))
+            .collect())
+    }
+
     /// Detection confirmed by the mesh model's face-presence output (when `detector.min_presence` > 0):
     /// YuNet alone scores some animal faces as high as human ones.
     pub fn detect_verified(

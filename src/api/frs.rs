@@ -270,27 +270,16 @@ pub async fn add_faces(
     let faces = st
         .infer(move |an| {
             let frame = load(&cfg, src, "image")?;
-            let mut dets: Vec<_> = an
-                .detect_verified(&frame)?
-                .into_iter()
-                .map(|(d, _)| d)
-                .collect();
-            if dets.is_empty() {
+            let faces = an.embed_faces(&frame, single)?;
+            if faces.is_empty() {
                 return Err(FaceError::NoFace {
                     path: "image".into(),
                 }
                 .into());
             }
-            if single {
-                let i = largest(&dets).unwrap_or(0);
-                dets = vec![dets.swap_remove(i)];
-            }
-            let refs: Vec<_> = dets.iter().map(|d| (&frame, d)).collect();
-            let embs = an.embedder()?.embed(&refs)?;
-            Ok(dets
-                .iter()
-                .zip(embs)
-                .filter_map(|(d, e)| Some((BoundingBox::from(d), e?)))
+            Ok(faces
+                .into_iter()
+                .map(|(d, e)| (BoundingBox::from(&d), e))
                 .collect::<Vec<_>>())
         })
         .await?;

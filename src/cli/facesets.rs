@@ -264,24 +264,13 @@ fn embed_image(
     single: bool,
 ) -> Result<Vec<(BoundingBox, Embedding)>, Failure> {
     let frame = load_image(path, &an.config().images)?;
-    let mut dets: Vec<_> = an
-        .detect_verified(&frame)?
-        .into_iter()
-        .map(|(d, _)| d)
-        .collect();
-    if dets.is_empty() {
+    let faces = an.embed_faces(&frame, single)?;
+    if faces.is_empty() {
         return Err(FaceError::NoFace { path: path.into() }.into());
     }
-    if single {
-        let i = largest(&dets).unwrap_or(0);
-        dets = vec![dets.swap_remove(i)];
-    }
-    let faces: Vec<_> = dets.iter().map(|d| (&frame, d)).collect();
-    let embs = an.embedder()?.embed(&faces)?;
-    Ok(dets
+    Ok(faces
         .iter()
-        .zip(embs)
-        .filter_map(|(d, e)| Some((BoundingBox::from(d), e?)))
+        .map(|(d, e)| (BoundingBox::from(d), e.clone()))
         .collect())
 }
 
