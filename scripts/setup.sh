@@ -2,13 +2,19 @@
 # Idempotent set-up for a fresh Debian 12 machine: system packages, the ONNX Runtime
 # shared library (from the PyPI wheel, no system pip install) and the models.
 # Every step is skipped when its result is already present.
+# `--with-test-tools` also installs what only the tests use: schemathesis (from PyPI, in its own
+# virtualenv under /opt/facestream-tools), run against the API's /openapi.json.
 set -euo pipefail
+WITH_TEST_TOOLS=0
+[ "${1:-}" = "--with-test-tools" ] && WITH_TEST_TOOLS=1
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ORT_VERSION="${ORT_VERSION:-1.31.1}"
 ORT_HOME="${FACESTREAM_ORT_HOME:-/opt/onnxruntime}"
 ORT_LIB="$ORT_HOME/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION"
 SHARED_MODELS="${FACESTREAM_SHARED_MODELS:-$ROOT/../shared/models}"
+TOOLS_HOME="${FACESTREAM_TOOLS_HOME:-/opt/facestream-tools}"
+SCHEMATHESIS_VERSION="4.32.5"
 
 log() { printf '[setup] %s\n' "$*"; }
 SUDO=""
@@ -19,7 +25,7 @@ APT_PACKAGES=(build-essential ca-certificates pkg-config libclang-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev
-  mosquitto mosquitto-clients python3-pip curl)
+  mosquitto mosquitto-clients python3-pip python3-venv curl)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -52,6 +58,16 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install Rust (https://rustup.rs) and re-run" >&2
   exit 1
+fi
+
+if [ "$WITH_TEST_TOOLS" = 1 ]; then
+  if ! "$TOOLS_HOME/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION into $TOOLS_HOME (a virtualenv)"
+    $SUDO python3 -m venv "$TOOLS_HOME"
+    $SUDO "$TOOLS_HOME/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+  else
+    log "schemathesis $SCHEMATHESIS_VERSION present"
+  fi
 fi
 
 "$ROOT/scripts/fetch-models.sh" "$SHARED_MODELS"

@@ -1379,3 +1379,48 @@ fn http_image_urls_only_from_allowed_hosts() {
     );
     assert_eq!((s, v["error_code"].as_i64()), (200, Some(0)), "{v}");
 }
+
+/// Schemathesis (installed by `scripts/setup.sh --with-test-tools`) generates requests for every
+/// operation in /openapi.json — FRS and Baidu paths — and checks that none gets a 5xx.
+#[test]
+fn schemathesis_finds_no_server_error() {
+    let st = std::env::var("FACESTREAM_SCHEMATHESIS")
+        .unwrap_or_else(|_| "/opt/facestream-tools/bin/st".to_string());
+    assert!(
+        std::path::Path::new(&st).exists(),
+        "{st} missing: run scripts/setup.sh --with-test-tools"
+    );
+    let srv = start("rate_per_second = 0.0");
+    let out = Command::new(&st)
+        .args([
+            "run",
+            &format!("http://127.0.0.1:{}/openapi.json", srv.port),
+            "--checks",
+            "not_a_server_error",
+            "--header",
+            &format!("X-Auth-Token: {KEY_A}"),
+            "--max-examples",
+            "20",
+            "--phases",
+            "coverage,fuzzing",
+            "--seed",
+            "7",
+            "--request-timeout",
+            "30",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let summary: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("generated") || l.contains("Tested") || l.contains("Selected"))
+        .collect();
+    println!("schemathesis: {summary:?}");
+    assert!(
+        out.status.success(),
+        "schemathesis failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(" passed"), "{text}");
+}
