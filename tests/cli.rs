@@ -305,3 +305,22 @@ fn missing_models_or_runtime_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("detector.score_threshold"), "{stderr}");
 }
+
+/// Every shipped config and pipeline preset parses and validates (a typo in a key fails here, not on
+/// a user's machine).
+#[test]
+fn shipped_configs_and_presets_validate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for dir in ["config", "pipelines"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) == Some("toml") {
+                facestream::config::Config::load(&p)
+                    .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 5, "found {n} files");
+}
