@@ -67,6 +67,178 @@ const BAIDU: &[(&str, &str)] = &[
     ),
 ];
 
+/// An object schema from (field, JSON type) pairs; `required` names the mandatory ones.
+fn object(fields: &[(&str, &str)], required: &[&str]) -> Value {
+    let props: Map<String, Value> = fields
+        .iter()
+        .map(|(name, ty)| {
+            let schema = match *ty {
+                "array" => json!({"type": "array", "items": {}}),
+                "file" => json!({"type": "string", "format": "binary"}),
+                "fields" => json!({"type": "object", "additionalProperties": true}),
+                t => json!({ "type": t }),
+            };
+            (name.to_string(), schema)
+        })
+        .collect();
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+const IMAGE: &[(&str, &str)] = &[("image_base64", "string"), ("image_url", "string")];
+
+/// The documented body of an FRS operation (JSON; multipart adds `<prefix>_file` parts).
+fn frs_body(path: &str, method: &str) -> Value {
+    let with_image = |extra: &[(&str, &str)], required: &[&str]| {
+        let f: Vec<(&str, &str)> = IMAGE.iter().chain(extra).copied().collect();
+        object(&f, required)
+    };
+    match (path.rsplit('/').next().unwrap_or(""), method) {
+        ("face-detect", _) => with_image(
+            &[
+                ("attributes", "string"),
+                ("NeedFaceAttributes", "boolean"),
+                ("NeedQualityDetection", "boolean"),
+            ],
+            &[],
+        ),
+        ("face-compare", _) => object(
+            &[
+                ("image1_base64", "string"),
+                ("image1_url", "string"),
+                ("image2_base64", "string"),
+                ("image2_url", "string"),
+            ],
+            &[],
+        ),
+        ("live-detect", _) => object(
+            &[
+                ("video_base64", "string"),
+                ("video_url", "string"),
+                ("actions", "string"),
+                ("action_time", "string"),
+                ("nod_threshold", "number"),
+            ],
+            &["actions"],
+        ),
+        ("face-sets", _) => object(
+            &[
+                ("face_set_name", "string"),
+                ("face_set_capacity", "integer"),
+                ("external_fields", "fields"),
+            ],
+            &["face_set_name"],
+        ),
+        ("faces", "post") => with_image(
+            &[
+                ("external_image_id", "string"),
+                ("external_fields", "fields"),
+                ("single", "boolean"),
+                ("user_id", "string"),
+            ],
+            &[],
+        ),
+        ("faces", _) => object(
+            &[
+                ("face_id", "string"),
+                ("external_image_id", "string"),
+                ("external_fields", "fields"),
+            ],
+            &["face_id"],
+        ),
+        ("batch", _) => object(&[("filter", "string")], &["filter"]),
+        ("search", _) => with_image(
+            &[
+                ("face_id", "string"),
+                ("top_n", "integer"),
+                ("threshold", "number"),
+                ("filter", "string"),
+                ("sort", "array"),
+                ("return_fields", "array"),
+            ],
+            &[],
+        ),
+        _ => json!({"type": "object"}),
+    }
+}
+
+/// The multipart variant: the same fields as text parts plus the file parts.
+fn multipart(json_body: &Value) -> Value {
+    let mut m = json_body.clone();
+    if let Some(props) = m["properties"].as_object_mut() {
+        for f in ["image_file", "image1_file", "image2_file", "video_file"] {
+            props.insert(f.into(), json!({"type": "string", "format": "binary"}));
+        }
+    }
+    m
+}
+
+/// The documented body of a Baidu operation.
+fn baidu_body(op: &str) -> Value {
+    let image = [("image", "string"), ("image_type", "string")];
+    let with = |extra: &[(&str, &str)], required: &[&str]| {
+        let f: Vec<(&str, &str)> = image.iter().chain(extra).copied().collect();
+        object(&f, required)
+    };
+    let search = [
+        ("group_id_list", "string"),
+        ("max_user_num", "integer"),
+        ("match_threshold", "number"),
+        ("user_id", "string"),
+    ];
+    match op {
+        "match" => {
+            json!({"type": "array", "minItems": 2, "maxItems": 2, "items": object(&image, &["image"])})
+        }
+        "detect" => with(
+            &[("face_field", "string"), ("max_face_num", "integer")],
+            &["image"],
+        ),
+        "search" => with(&search, &["image", "group_id_list"]),
+        "multi-search" => with(
+            &[search[0], search[1], search[2], ("max_face_num", "integer")],
+            &["image", "group_id_list"],
+        ),
+        "faceset/user/add" | "faceset/user/update" => with(
+            &[
+                ("group_id", "string"),
+                ("user_id", "string"),
+                ("user_info", "string"),
+            ],
+            &["image", "group_id", "user_id"],
+        ),
+        "faceset/user/copy" => object(
+            &[
+                ("user_id", "string"),
+                ("src_group_id", "string"),
+                ("dst_group_id", "string"),
+            ],
+            &["user_id", "src_group_id", "dst_group_id"],
+        ),
+        "faceset/face/delete" => object(
+            &[
+                ("group_id", "string"),
+                ("user_id", "string"),
+                ("face_token", "string"),
+            ],
+            &["group_id", "user_id", "face_token"],
+        ),
+        "faceset/user/get" | "faceset/user/delete" | "faceset/face/getlist" => object(
+            &[("group_id", "string"), ("user_id", "string")],
+            &["group_id", "user_id"],
+        ),
+        "faceset/group/getlist" => object(&[("start", "integer"), ("length", "integer")], &[]),
+        "faceset/group/getusers" => object(
+            &[
+                ("group_id", "string"),
+                ("start", "integer"),
+                ("length", "integer"),
+            ],
+            &["group_id"],
+        ),
+        _ => object(&[("group_id", "string")], &["group_id"]),
+    }
+}
+
 pub fn spec() -> Value {
     let mut paths = Map::new();
     for (op, summary) in BAIDU {
@@ -75,7 +247,7 @@ pub fn spec() -> Value {
             json!({"post": {
                 "summary": summary,
                 "security": [{"access_token": []}, {"token": []}],
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": if *op == "match" { "array" } else { "object" }}}}},
+                "requestBody": {"required": true, "content": {"application/json": {"schema": baidu_body(op)}}},
                 "responses": {
                     "200": {"description": "Baidu envelope: error_code 0 with result, or a Baidu error code", "content": {"application/json": {"schema": {"type": "object"}}}},
                     "401": {"description": "error_code 110: no key"}, "403": {"description": "error_code 110: wrong key"},
@@ -103,12 +275,27 @@ pub fn spec() -> Value {
                 "413": {"description": "Body too large"}, "503": {"$ref": "#/components/responses/Error"}
             }
         });
+        if path.ends_with("/faces") && matches!(*method, "get" | "delete") {
+            if let Some(p) = op["parameters"].as_array_mut() {
+                for (name, ty) in [
+                    ("offset", "integer"),
+                    ("limit", "integer"),
+                    ("face_id", "string"),
+                    ("external_image_id", "string"),
+                ] {
+                    if *method == "get" || !matches!(name, "offset" | "limit") {
+                        p.push(json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}}));
+                    }
+                }
+            }
+        }
         if matches!(*method, "post" | "put") || path.ends_with("/batch") {
+            let body = frs_body(path, method);
             op["requestBody"] = json!({"required": true, "content": {
-                "application/json": {"schema": {"type": "object"}},
+                "application/json": {"schema": body},
                 // Uploads: image_file / image1_file / image2_file / video_file parts; other parts
                 // are the JSON body's fields as text.
-                "multipart/form-data": {"schema": {"type": "object"}}
+                "multipart/form-data": {"schema": multipart(&body)}
             }});
         }
         paths
