@@ -797,3 +797,91 @@ fn kill_9_during_bulk_enrolment_leaves_a_consistent_database() {
         info.face_number
     );
 }
+
+/// Another process's adds, updates and deletes reach a loaded index through the change feed,
+/// without rebuilding it; a set deleted elsewhere is dropped.
+#[test]
+fn another_process_writes_are_replayed_into_the_loaded_index() {
+    let dir = tmp("feed");
+    let daemon = FaceSets::open(&dir).unwrap();
+    let cli = FaceSets::open(&dir).unwrap();
+    let age: Schema = [("age".to_string(), FieldType::Integer)]
+        .into_iter()
+        .collect();
+    cli.create_set("s", 1000, age, EmbedderKind::Mobilefacenet)
+        .unwrap();
+    for i in 0..20u64 {
+        cli.add_faces(
+            "s",
+            vec![(bbox(), synth(i, 192))],
+            Some(&format!("e{i}")),
+            &obj(json!({"age": i})),
+            None,
+        )
+        .unwrap();
+    }
+    let top = |s: &FaceSets, q: u64, filter: Option<&str>| -> Option<String> {
+        s.refresh().unwrap();
+        let p = SearchParams {
+            top_n: 1,
+            filter: filter.map(String::from),
+            ..SearchParams::new(0.0)
+        };
+        s.search("s", &synth(q, 192), &p)
+            .unwrap()
+            .first()
+            .map(|h| h.external_image_id.clone())
+    };
+    assert_eq!(top(&daemon, 3, None).as_deref(), Some("e3"));
+    assert_eq!(daemon.index_builds(), 1);
+    // The other process adds, deletes and updates.
+    cli.add_faces(
+        "s",
+        vec![(bbox(), synth(100, 192))],
+        Some("new"),
+        &obj(json!({"age": 1})),
+        None,
+    )
+    .unwrap();
+    cli.delete_faces("s", Selector::ExternalImageId("e3".into()))
+        .unwrap();
+    let f5 = cli
+        .search(
+            "s",
+            &synth(5, 192),
+            &SearchParams {
+                top_n: 1,
+                ..SearchParams::new(0.0)
+            },
+        )
+        .unwrap();
+    cli.update_face(
+        "s",
+        &f5[0].face_id,
+        Some("five"),
+        Some(&obj(json!({"age": 555}))),
+    )
+    .unwrap();
+    assert_eq!(top(&daemon, 100, None).as_deref(), Some("new"));
+    assert_ne!(top(&daemon, 3, None).as_deref(), Some("e3"));
+    assert_eq!(top(&daemon, 0, Some("age:555")).as_deref(), Some("five"));
+    assert_eq!(daemon.index_builds(), 1, "replayed in place, not rebuilt");
+    // Added and removed again before the daemon looks: nothing to see.
+    cli.add_faces(
+        "s",
+        vec![(bbox(), synth(200, 192))],
+        Some("blink"),
+        &obj(json!({"age": 2})),
+        None,
+    )
+    .unwrap();
+    cli.delete_faces("s", Selector::ExternalImageId("blink".into()))
+        .unwrap();
+    assert_ne!(top(&daemon, 200, None).as_deref(), Some("blink"));
+    assert_eq!(daemon.index_builds(), 1);
+    // The set is deleted elsewhere: the daemon's search says so instead of using a stale index.
+    cli.delete_set("s").unwrap();
+    daemon.refresh().unwrap();
+    let r = daemon.search("s", &synth(1, 192), &SearchParams::new(0.0));
+    assert_eq!(code(r), "FRS.0402");
+}

@@ -81,9 +81,16 @@ impl SearchParams {
 pub struct FaceSets {
     store: Mutex<Store>,
     indexes: RwLock<HashMap<String, SharedIndex>>,
-    seen_version: Mutex<i64>,
+    /// (SQLite data_version, last change-feed seq) this process has caught up with.
+    seen: Mutex<(i64, i64)>,
     index_settings: IndexSettings,
+    builds: std::sync::atomic::AtomicU64,
 }
+
+/// Change-feed entries kept for other processes; one that falls further behind reloads its sets.
+const CHANGES_KEPT: i64 = 200_000;
+/// More pending changes than this and a reload is cheaper than replaying them.
+const REPLAY_AT_MOST: usize = 50_000;
 
 /// A set's in-memory index: searches share it, adds and deletes update it in place.
 type SharedIndex = Arc<RwLock<SetIndex>>;
@@ -91,12 +98,13 @@ type SharedIndex = Arc<RwLock<SetIndex>>;
 impl FaceSets {
     pub fn open(dir: &Path) -> Result<Self, SetError> {
         let store = Store::open(dir)?;
-        let v = store.data_version()?;
+        let seen = (store.data_version()?, store.last_change()?);
         Ok(Self {
             store: Mutex::new(store),
             indexes: RwLock::new(HashMap::new()),
-            seen_version: Mutex::new(v),
+            seen: Mutex::new(seen),
             index_settings: IndexSettings::default(),
+            builds: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -139,18 +147,78 @@ impl FaceSets {
             .remove(set);
     }
 
-    /// Drops every cached index when another process has written (enrolment while the daemon runs).
+    /// Catches up with another process's writes (enrolment while the daemon runs): loaded indexes
+    /// replay the change feed in place; only when the feed has a gap or is very long are they
+    /// dropped and rebuilt on the next search.
     pub fn refresh(&self) -> Result<(), SetError> {
         let v = self.store().data_version()?;
-        let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
-        if *seen != v {
-            *seen = v;
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.0 == v {
+            return Ok(());
+        }
+        seen.0 = v;
+        let changes = self.store().changes_since(seen.1, REPLAY_AT_MOST)?;
+        let Some(changes) = changes else {
+            seen.1 = self.store().last_change()?;
             self.indexes
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .clear();
+            tracing::info!("face sets changed too much elsewhere: indexes reload");
+            return Ok(());
+        };
+        if let Some(last) = changes.last() {
+            seen.1 = last.seq;
+        }
+        for c in changes {
+            if self.cached(&c.set).is_none() {
+                continue;
+            }
+            let record = if c.removed {
+                None
+            } else {
+                match self.store().face(&c.set, &c.face_id) {
+                    Ok(r) => Some(r),
+                    // Added then removed again: the later 'del' entry handles it.
+                    Err(SetError::FaceNotFound(_)) | Err(SetError::SetNotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            self.update_index(&c.set, |ix| match record {
+                Some(r) => {
+                    ix.insert(r);
+                }
+                None => {
+                    ix.remove(&c.face_id);
+                }
+            });
+        }
+        // Sets deleted elsewhere lose their index.
+        let cached: Vec<String> = self
+            .indexes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        for set in cached {
+            if let Err(SetError::SetNotFound(_)) = self.store().get_set(&set) {
+                self.invalidate(&set);
+            }
         }
         Ok(())
+    }
+
+    /// How many times a set's index was built from the database (for tests and logs).
+    pub fn index_builds(&self) -> u64 {
+        self.builds.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Trims the change feed after writes (cheap: a range delete on the primary key).
+    fn after_write(&self) {
+        if let Err(e) = self.store().prune_changes(CHANGES_KEPT) {
+            tracing::warn!(error = %e, "cannot prune the face-set change feed");
+        }
     }
 
     fn index(&self, set: &str) -> Result<SharedIndex, SetError> {
@@ -165,6 +233,8 @@ impl FaceSets {
         let n = records.len();
         let t = std::time::Instant::now();
         let ix = SetIndex::from_records(info.model, dim, records, self.index_settings);
+        self.builds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(set, faces = n, index = %ix.describe(), ms = t.elapsed().as_millis() as u64, "face set index built");
         let ix = Arc::new(RwLock::new(ix));
         self.indexes
@@ -257,6 +327,7 @@ impl FaceSets {
                 ix.insert(r.clone());
             }
         });
+        self.after_write();
         Ok(added)
     }
 
@@ -312,6 +383,7 @@ impl FaceSets {
                 ix.remove(id);
             }
         });
+        self.after_write();
         Ok(gone.len())
     }
 

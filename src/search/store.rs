@@ -22,6 +22,15 @@ pub struct SetInfo {
     pub create_time_ms: i64,
 }
 
+/// One entry of the change feed: a face added or updated (re-read it), or removed.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub seq: i64,
+    pub set: String,
+    pub face_id: String,
+    pub removed: bool,
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FaceRecord {
     pub face_id: String,
@@ -131,7 +140,18 @@ impl Store {
              CREATE TABLE IF NOT EXISTS users(
                 set_name TEXT NOT NULL REFERENCES face_sets(name) ON DELETE CASCADE,
                 user_id TEXT NOT NULL, user_info TEXT NOT NULL DEFAULT '',
-                PRIMARY KEY(set_name, user_id));",
+                PRIMARY KEY(set_name, user_id));
+             -- A feed of face changes, so another process (the daemon) can update its in-memory
+             -- index instead of reloading whole sets. Face-set deletes cascade into 'del' rows.
+             CREATE TABLE IF NOT EXISTS changes(
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, set_name TEXT NOT NULL,
+                face_id TEXT NOT NULL, op TEXT NOT NULL);
+             CREATE TRIGGER IF NOT EXISTS faces_added AFTER INSERT ON faces BEGIN
+                INSERT INTO changes(set_name, face_id, op) VALUES (NEW.set_name, NEW.face_id, 'add'); END;
+             CREATE TRIGGER IF NOT EXISTS faces_removed AFTER DELETE ON faces BEGIN
+                INSERT INTO changes(set_name, face_id, op) VALUES (OLD.set_name, OLD.face_id, 'del'); END;
+             CREATE TRIGGER IF NOT EXISTS faces_updated AFTER UPDATE ON faces BEGIN
+                INSERT INTO changes(set_name, face_id, op) VALUES (NEW.set_name, NEW.face_id, 'upd'); END;",
         )?;
         Ok(Self { conn })
     }
@@ -141,6 +161,51 @@ impl Store {
         Ok(self
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// The newest entry of the change feed (0 when empty).
+    pub fn last_change(&self) -> Result<i64, SetError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Changes after `seq`, oldest first, at most `limit`; `None` when the feed no longer reaches
+    /// back to `seq` (pruned) or holds more than `limit`: reload instead.
+    pub fn changes_since(&self, seq: i64, limit: usize) -> Result<Option<Vec<Change>>, SetError> {
+        let oldest: i64 =
+            self.conn
+                .query_row("SELECT COALESCE(MIN(seq), 0) FROM changes", [], |r| {
+                    r.get(0)
+                })?;
+        if oldest > seq + 1 {
+            return Ok(None);
+        }
+        let mut st = self.conn.prepare(
+            "SELECT seq, set_name, face_id, op FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows: Vec<Change> = st
+            .query_map(params![seq, limit as i64 + 1], |r| {
+                Ok(Change {
+                    seq: r.get(0)?,
+                    set: r.get(1)?,
+                    face_id: r.get(2)?,
+                    removed: r.get::<_, String>(3)? == "del",
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok((rows.len() <= limit).then_some(rows))
+    }
+
+    /// Keeps the newest `keep` entries of the change feed.
+    pub fn prune_changes(&self, keep: i64) -> Result<(), SetError> {
+        self.conn.execute(
+            "DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?1",
+            [keep],
+        )?;
+        Ok(())
     }
 
     pub fn create_set(
