@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 use super::auth::{
-    canonical_request, hmac_hex, parse_authorization, parse_sdk_date, string_to_sign, AuthError,
-    Guard,
+    canonical_request, hmac_hex, parse_authorization, parse_sdk_date, parse_tc3, same,
+    string_to_sign, tc3_signature, AuthError, Guard,
 };
 use super::error::{err, ApiError};
 use super::frs::*;
@@ -74,6 +74,10 @@ impl ApiState {
         let h = &parts.headers;
         let header = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
         let key = if let Some(auth) =
+            header("authorization").filter(|a| a.starts_with("TC3-HMAC-SHA256"))
+        {
+            self.tc3_key(parts, auth, body)?
+        } else if let Some(auth) =
             header("authorization").filter(|a| a.starts_with("SDK-HMAC-SHA256"))
         {
             let (ak, signed, sig) = parse_authorization(auth)
@@ -164,6 +168,67 @@ impl ApiState {
             });
         }
         Ok(self.keys.get(&key).map(|k| k.0.clone()).unwrap_or_default())
+    }
+
+    /// Tencent Cloud's TC3-HMAC-SHA256: the SecretId is a key with a `secret`; `X-TC-Timestamp` must be
+    /// within the skew window and the credential date its UTC day.
+    fn tc3_key(
+        &self,
+        parts: &axum::http::request::Parts,
+        auth: &str,
+        body: &[u8],
+    ) -> Result<String, ApiError> {
+        let denied = |m: &str| err(StatusCode::FORBIDDEN, "FRS.0002", m);
+        let t = parse_tc3(auth).ok_or_else(|| denied("malformed TC3 Authorization header"))?;
+        let (_, secret) = self
+            .keys
+            .get(&t.secret_id)
+            .ok_or_else(|| denied("unknown SecretId"))?;
+        let secret = secret
+            .as_ref()
+            .ok_or_else(|| denied("this key has no secret: use X-Auth-Token"))?;
+        let ts: i64 = parts
+            .headers
+            .get("x-tc-timestamp")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| denied("X-TC-Timestamp is missing or not a number"))?;
+        if !t.signed.iter().any(|h| h == "host") {
+            return Err(denied("host must be a signed header"));
+        }
+        if crate::messages::utc_datetime(ts.max(0) as u64 * 1000).get(..10) != Some(t.date.as_str())
+        {
+            return Err(denied(
+                "the credential date is not the UTC day of X-TC-Timestamp",
+            ));
+        }
+        let all: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let canonical = canonical_request(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query().unwrap_or(""),
+            &all,
+            &t.signed,
+            body,
+        );
+        if !same(
+            &tc3_signature(secret, ts, &t.date, &t.service, &canonical),
+            &t.signature,
+        ) {
+            return Err(denied("signature mismatch"));
+        }
+        // TC3 has no nonce: identical requests within a second sign identically, so (as Tencent
+        // does) only the timestamp window is enforced, not replay refusal.
+        if (crate::messages::wall_ms() as i64 / 1000 - ts).abs() > self.guard.skew_s {
+            return Err(denied(
+                "request expired: X-TC-Timestamp is outside the allowed window",
+            ));
+        }
+        Ok(t.secret_id)
     }
 
     /// Runs inference on a pooled analyzer, within the concurrency cap and the request timeout.
@@ -267,6 +332,7 @@ async fn authenticate(
             next.run(req).await
         }
         Err(e) if parts.uri.path().starts_with("/rest/") => super::baidu::auth_failure(e),
+        Err(e) if parts.uri.path() == "/" => super::tencent::auth_failure(e),
         Err(e) => e.into_response(),
     }
 }
@@ -302,6 +368,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(search),
         )
         .route("/rest/2.0/face/v3/{*op}", post(super::baidu::dispatch))
+        .route("/", post(super::tencent::dispatch))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,

@@ -257,6 +257,27 @@ pub fn spec() -> Value {
             }}),
         );
     }
+    paths.insert(
+        "/".into(),
+        json!({"post": {
+            "summary": "Tencent Cloud IAI (API 3.0) action named by X-TC-Action; TC3-HMAC-SHA256 or X-Auth-Token",
+            "security": [{"token": []}],
+            "parameters": [{"name": "X-TC-Action", "in": "header", "required": true, "schema": {"type": "string",
+                "enum": ["DetectFace", "CompareFace", "CreateGroup", "DeleteGroup", "GetGroupList", "CreatePerson",
+                         "DeletePerson", "SearchFaces", "VerifyFace"]}}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": object(&[
+                ("Image", "string"), ("Url", "string"), ("ImageA", "string"), ("ImageB", "string"),
+                ("MaxFaceNum", "integer"), ("NeedFaceAttributes", "integer"), ("NeedQualityDetection", "integer"),
+                ("GroupId", "string"), ("GroupName", "string"), ("GroupIds", "array"), ("PersonId", "string"),
+                ("PersonName", "string"), ("MaxPersonNum", "integer"), ("FaceMatchThreshold", "number"),
+                ("Offset", "integer"), ("Limit", "integer")], &[])}}},
+            "responses": {
+                "200": {"description": "Tencent envelope: {\"Response\": {…, \"RequestId\"}} or Response.Error.{Code, Message}"},
+                "401": {"description": "AuthFailure: no credentials"}, "403": {"description": "AuthFailure: bad signature, unknown SecretId, expired"},
+                "413": {"description": "Body too large"}, "429": {"description": "RequestLimitExceeded"}
+            }
+        }}),
+    );
     for (path, method, summary) in ENDPOINTS {
         let mut params = vec![
             json!({"name": "project_id", "in": "path", "required": true, "schema": {"type": "string"}}),
@@ -306,7 +327,7 @@ pub fn spec() -> Value {
     }
     json!({
         "openapi": "3.0.3",
-        "info": {"title": "facestream FRS- and Baidu-compatible API", "version": env!("CARGO_PKG_VERSION")},
+        "info": {"title": "facestream FRS-, Baidu- and Tencent-compatible API", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
         "components": {
             "securitySchemes": {
