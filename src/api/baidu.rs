@@ -11,11 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 
-use super::body::{image_source, load, Form, ImageSource};
+use super::body::{image_source, Form, ImageSource};
 use super::error::ApiError;
 use super::http::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
-use crate::api::FaceError;
 use crate::detect::Detection;
 use crate::search::fields::Schema;
 use crate::search::store::Selector;
@@ -179,25 +178,7 @@ async fn faces_of(
     want: Wanted,
     max: usize,
 ) -> Result<Vec<FaceAnalysis>, BaiduError> {
-    let cfg = st.cfg.clone();
-    let faces = st
-        .infer(move |an| {
-            let frame = load(&cfg, src, "image")?;
-            let mut faces = an.analyze(&frame, want)?;
-            if faces.is_empty() {
-                return Err(FaceError::NoFace {
-                    path: "image".into(),
-                }
-                .into());
-            }
-            faces.sort_by(|a, b| {
-                (b.detection.w * b.detection.h).total_cmp(&(a.detection.w * a.detection.h))
-            });
-            faces.truncate(max);
-            Ok(faces)
-        })
-        .await?;
-    Ok(faces)
+    Ok(st.faces(src, want, max).await?.2)
 }
 
 fn face_token() -> String {

@@ -24,6 +24,23 @@ use crate::analyze::Analyzer;
 use crate::config::Config;
 use crate::search::{FaceSets, SetError};
 
+/// The canonical request (shared by the FRS and TC3 signature schemes) of an incoming request.
+fn canonical_of(parts: &axum::http::request::Parts, signed: &[String], body: &[u8]) -> String {
+    let all: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    canonical_request(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query().unwrap_or(""),
+        &all,
+        signed,
+        body,
+    )
+}
+
 /// The tenant an authenticated request acts for (set by the authentication layer).
 #[derive(Clone)]
 pub struct Tenant(pub String);
@@ -101,18 +118,7 @@ impl ApiState {
             })?;
             let date_s = parse_sdk_date(date)
                 .ok_or_else(|| denied("X-Sdk-Date is malformed (YYYYMMDDTHHMMSSZ)"))?;
-            let all: Vec<(String, String)> = h
-                .iter()
-                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                .collect();
-            let canonical = canonical_request(
-                parts.method.as_str(),
-                parts.uri.path(),
-                parts.uri.query().unwrap_or(""),
-                &all,
-                &signed,
-                body,
-            );
+            let canonical = canonical_of(parts, &signed, body);
             let want = hmac_hex(
                 secret.as_bytes(),
                 string_to_sign(date, &canonical).as_bytes(),
@@ -202,19 +208,7 @@ impl ApiState {
                 "the credential date is not the UTC day of X-TC-Timestamp",
             ));
         }
-        let all: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
-        let canonical = canonical_request(
-            parts.method.as_str(),
-            parts.uri.path(),
-            parts.uri.query().unwrap_or(""),
-            &all,
-            &t.signed,
-            body,
-        );
+        let canonical = canonical_of(parts, &t.signed, body);
         if !same(
             &tc3_signature(secret, ts, &t.date, &t.service, &canonical),
             &t.signature,
@@ -229,6 +223,33 @@ impl ApiState {
             ));
         }
         Ok(t.secret_id)
+    }
+
+    /// Every face of an image, largest first, at most `max`, with the image's size; "no face" is an
+    /// error. (The Baidu and Tencent endpoints answer from this.)
+    pub async fn faces(
+        self: &Arc<Self>,
+        src: super::body::ImageSource,
+        want: crate::analyze::Wanted,
+        max: usize,
+    ) -> Result<(u32, u32, Vec<crate::analyze::FaceAnalysis>), ApiError> {
+        let cfg = self.cfg.clone();
+        self.infer(move |an| {
+            let frame = super::body::load(&cfg, src, "image")?;
+            let mut faces = an.analyze(&frame, want)?;
+            if faces.is_empty() {
+                return Err(crate::api::FaceError::NoFace {
+                    path: "image".into(),
+                }
+                .into());
+            }
+            faces.sort_by(|a, b| {
+                (b.detection.w * b.detection.h).total_cmp(&(a.detection.w * a.detection.h))
+            });
+            faces.truncate(max);
+            Ok((frame.width, frame.height, faces))
+        })
+        .await
     }
 
     /// Runs inference on a pooled analyzer, within the concurrency cap and the request timeout.

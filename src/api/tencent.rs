@@ -12,11 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 
-use super::body::{image_source, load, Form, ImageSource};
+use super::body::{image_source, Form, ImageSource};
 use super::error::ApiError;
 use super::http::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
-use crate::api::FaceError;
 use crate::search::fields::Schema;
 use crate::search::store::Selector;
 
@@ -151,31 +150,14 @@ fn image(st: &ApiState, body: &Form, suffix: &str) -> Result<ImageSource, TcErro
     Ok(image_source(&st.cfg, &Form::from_map(m), "image")?)
 }
 
-/// Every face, largest first, at most `max`.
+/// Every face, largest first, at most `max`, with the image size.
 async fn faces_of(
     st: &Arc<ApiState>,
     src: ImageSource,
     want: Wanted,
     max: usize,
 ) -> Result<(u32, u32, Vec<FaceAnalysis>), TcError> {
-    let cfg = st.cfg.clone();
-    Ok(st
-        .infer(move |an| {
-            let frame = load(&cfg, src, "image")?;
-            let mut faces = an.analyze(&frame, want)?;
-            if faces.is_empty() {
-                return Err(FaceError::NoFace {
-                    path: "image".into(),
-                }
-                .into());
-            }
-            faces.sort_by(|a, b| {
-                (b.detection.w * b.detection.h).total_cmp(&(a.detection.w * a.detection.h))
-            });
-            faces.truncate(max);
-            Ok((frame.width, frame.height, faces))
-        })
-        .await?)
+    Ok(st.faces(src, want, max).await?)
 }
 
 fn rect(f: &FaceAnalysis) -> Value {
@@ -322,9 +304,8 @@ async fn create_person(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
     )
 }
 
-/// Removes a person from every group of the tenant.
-fn delete_person(st: &ApiState, body: &Form, tenant: &str) -> Reply {
-    let pid = id(body, "PersonId")?;
+/// The tenant's groups a person is in; an error when none.
+fn person_groups(st: &ApiState, tenant: &str, pid: &str) -> Result<Vec<String>, TcError> {
     let prefix = format!("{tenant}--");
     let groups: Vec<String> = st
         .sets
@@ -338,7 +319,13 @@ fn delete_person(st: &ApiState, body: &Form, tenant: &str) -> Reply {
             format!("person {pid} not found"),
         ));
     }
-    for g in groups {
+    Ok(groups)
+}
+
+/// Removes a person from every group of the tenant.
+fn delete_person(st: &ApiState, body: &Form, tenant: &str) -> Reply {
+    let pid = id(body, "PersonId")?;
+    for g in person_groups(st, tenant, pid)? {
         st.sets.delete_faces(&g, Selector::User(pid.into()))?;
     }
     Ok(json!({}))
@@ -392,19 +379,7 @@ async fn search(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
 /// 1:1 against a person's faces in any of the tenant's groups.
 async fn verify(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
     let pid = id(body, "PersonId")?.to_string();
-    let prefix = format!("{tenant}--");
-    let groups: Vec<String> = st
-        .sets
-        .user_groups(&pid)?
-        .into_iter()
-        .filter(|g| g.starts_with(&prefix))
-        .collect();
-    if groups.is_empty() {
-        return Err(TcError(
-            "InvalidParameterValue.PersonIdNotExist",
-            format!("person {pid} not found"),
-        ));
-    }
+    let groups = person_groups(st, tenant, &pid)?;
     let want = Wanted {
         embedding: true,
         ..Wanted::default()
