@@ -35,6 +35,9 @@ pub struct Metrics {
     pub tracks_started: AtomicU64,
     /// Unix ms of the last detection-stage loop: the watchdog pings only while this moves.
     pub heartbeat_ms: AtomicU64,
+    /// HTTP API requests by (API family, HTTP status).
+    api_requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    pub api_us: AtomicU64,
 }
 
 impl Metrics {
@@ -43,9 +46,39 @@ impl Metrics {
         m.entry(id.to_string()).or_default().clone()
     }
 
+    /// Counts one API request: `api` is frs, baidu, tencent or other.
+    pub fn api_request(&self, api: &'static str, status: u16, micros: u64) {
+        *self
+            .api_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((api, status))
+            .or_default() += 1;
+        self.api_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    fn render_api(&self, out: &mut String) {
+        let reqs = self
+            .api_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        out.push_str("# HELP facestream_api_requests_total HTTP API requests by API and status (Baidu and Tencent errors are HTTP 200)\n# TYPE facestream_api_requests_total counter\n");
+        for ((api, status), n) in reqs {
+            out.push_str(&format!(
+                "facestream_api_requests_total{{api=\"{api}\",status=\"{status}\"}} {n}\n"
+            ));
+        }
+        out.push_str(&format!(
+            "# HELP facestream_api_request_microseconds_total Time spent answering API requests\n# TYPE facestream_api_request_microseconds_total counter\nfacestream_api_request_microseconds_total {}\n",
+            self.api_us.load(Ordering::Relaxed)
+        ));
+    }
+
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_api(&mut out);
         let cams = self
             .cameras
             .lock()

@@ -27,7 +27,16 @@ impl Drop for Server {
 }
 
 fn start(extra: &str) -> Server {
+    start_with(extra, None)
+}
+
+/// Starts `facestream run` with the API on a free port, `extra` in `[api]`, and /metrics on
+/// `metrics` when given.
+fn start_with(extra: &str, metrics: Option<u16>) -> Server {
     let media = common::media();
+    let http = metrics
+        .map(|p| format!("127.0.0.1:{p}"))
+        .unwrap_or_default();
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("fs-api-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -35,7 +44,7 @@ fn start(extra: &str) -> Server {
     std::fs::write(
         &cfg,
         format!(
-            "[mqtt]\nenabled = false\n[http]\nbind = \"\"\n[storage]\ndir = \"{}\"\n[api]\nbind = \"127.0.0.1:{port}\"\nimage_dir = \"{}\"\n{extra}\n[[api.keys]]\nkey = \"{KEY_A}\"\ntenant = \"a\"\n[[api.keys]]\nkey = \"{KEY_B}\"\ntenant = \"b\"\n",
+            "[mqtt]\nenabled = false\n[http]\nbind = \"{http}\"\n[storage]\ndir = \"{}\"\n[api]\nbind = \"127.0.0.1:{port}\"\nimage_dir = \"{}\"\n{extra}\n[[api.keys]]\nkey = \"{KEY_A}\"\ntenant = \"a\"\n[[api.keys]]\nkey = \"{KEY_B}\"\ntenant = \"b\"\n",
             dir.join("data").display(),
             media.join("gallery").display()
         ),
@@ -579,7 +588,8 @@ fn ak_sk_signatures_expiry_replay_and_rate_limits() {
 /// base64, path junk. The server must answer every request with a status below 500 and stay up.
 #[test]
 fn fuzzed_requests_never_get_5xx_or_crash_the_server() {
-    let srv = start("rate_per_second = 0.0");
+    let metrics_port = free_port();
+    let srv = start_with("rate_per_second = 0.0", Some(metrics_port));
     let p = srv.port;
     let (s, _) = call(
         p,
@@ -737,6 +747,26 @@ fn fuzzed_requests_never_get_5xx_or_crash_the_server() {
     );
     let (s, _) = call(p, "GET", "/v2/p/face-sets", Some(KEY_A), None);
     assert_eq!(s, 200, "the server is still up");
+    // Every request was counted on /metrics by API and status.
+    let mut m = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).unwrap();
+    write!(m, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    m.read_to_string(&mut text).unwrap();
+    let counted: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("facestream_api_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    println!("/metrics counted {counted} API requests");
+    assert!(counted >= 903, "{text}");
+    assert!(
+        text.contains("facestream_api_requests_total{api=\"baidu\",status=\"200\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("facestream_api_requests_total{api=\"frs\",status=\"400\"}"),
+        "{text}"
+    );
 }
 
 /// A multipart/form-data body: text fields, then file parts.

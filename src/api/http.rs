@@ -48,6 +48,7 @@ pub struct Tenant(pub String);
 pub struct ApiState {
     pub cfg: Config,
     pub sets: Arc<FaceSets>,
+    metrics: Arc<crate::metrics::Metrics>,
     pool: Mutex<Vec<Analyzer>>,
     permits: Semaphore,
     /// key → (tenant, secret for signing)
@@ -56,7 +57,7 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(cfg: Config, sets: Arc<FaceSets>) -> Self {
+    pub fn new(cfg: Config, sets: Arc<FaceSets>, metrics: Arc<crate::metrics::Metrics>) -> Self {
         let keys = cfg
             .api
             .keys
@@ -75,6 +76,7 @@ impl ApiState {
             sets,
             keys,
             guard,
+            metrics,
         }
     }
 
@@ -358,6 +360,29 @@ async fn authenticate(
     }
 }
 
+/// Counts every request by API family and status (`facestream_api_requests_total`).
+async fn count(
+    State(st): State<Arc<ApiState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    let api = if path.starts_with("/v2/") {
+        "frs"
+    } else if path.starts_with("/rest/") {
+        "baidu"
+    } else if path == "/" {
+        "tencent"
+    } else {
+        "other"
+    };
+    let t = std::time::Instant::now();
+    let r = next.run(req).await;
+    st.metrics
+        .api_request(api, r.status().as_u16(), t.elapsed().as_micros() as u64);
+    r
+}
+
 /// The router; `serve` binds it.
 pub fn router(state: Arc<ApiState>) -> Router {
     let limit = state.cfg.api.max_body_bytes;
@@ -395,15 +420,25 @@ pub fn router(state: Arc<ApiState>) -> Router {
             authenticate,
         ))
         .route("/openapi.json", get(openapi))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
-pub async fn serve_on<L>(listener: L, cfg: Config, sets: Arc<FaceSets>) -> std::io::Result<()>
+pub async fn serve_on<L>(
+    listener: L,
+    cfg: Config,
+    sets: Arc<FaceSets>,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    tracing::info!(bind = %cfg.api.bind, "FRS-compatible API listening");
-    axum::serve(listener, router(Arc::new(ApiState::new(cfg, sets)))).await
+    tracing::info!(bind = %cfg.api.bind, "HTTP API listening (FRS, Baidu and Tencent paths)");
+    axum::serve(
+        listener,
+        router(Arc::new(ApiState::new(cfg, sets, metrics))),
+    )
+    .await
 }

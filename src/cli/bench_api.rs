@@ -100,7 +100,8 @@ pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
     let server_sets = sets.clone();
     rt.spawn(async move {
         if let Ok(l) = tokio::net::TcpListener::bind(&server_cfg.api.bind).await {
-            let _ = crate::api::http::serve_on(l, server_cfg, server_sets).await;
+            let _ =
+                crate::api::http::serve_on(l, server_cfg, server_sets, Default::default()).await;
         }
     });
     std::thread::sleep(Duration::from_millis(300));

@@ -59,7 +59,7 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
         }
         if !cfg.api.bind.is_empty() {
             let sets = std::sync::Arc::new(crate::search::FaceSets::open(&cfg.storage.dir)?);
-            let api_cfg = cfg.clone();
+            let (api_cfg, api_metrics) = (cfg.clone(), daemon.metrics.clone());
             // Bind before READY so a port conflict fails the start.
             let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind).await?;
             let tls = match (&api_cfg.api.tls_cert, &api_cfg.api.tls_key) {
@@ -69,10 +69,10 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
             tokio::spawn(async move {
                 let served = match tls {
                     Some(t) => match crate::tls::TlsListener::new(listener, t) {
-                        Ok(l) => crate::api::http::serve_on(l, api_cfg, sets).await,
+                        Ok(l) => crate::api::http::serve_on(l, api_cfg, sets, api_metrics).await,
                         Err(e) => Err(e),
                     },
-                    None => crate::api::http::serve_on(listener, api_cfg, sets).await,
+                    None => crate::api::http::serve_on(listener, api_cfg, sets, api_metrics).await,
                 };
                 if let Err(e) = served {
                     tracing::error!(error = %e, "HTTP API failed");
