@@ -527,7 +527,7 @@ fn identification_accuracy_on_the_gallery() {
         .unwrap()
         .with_index_settings(IndexSettings {
             ivf_from: 2,
-            probe_percent: 35.0,
+            ..IndexSettings::default()
         });
     let p1 = SearchParams {
         top_n: 1,
