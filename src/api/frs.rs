@@ -237,6 +237,13 @@ pub async fn delete_set(
     ok(json!({ "face_set_name": name }))
 }
 
+/// The tenant's scoped name of an existing face set (FRS.0402 when there is none).
+fn existing_set(st: &ApiState, tenant: &str, name: &str) -> Result<String, ApiError> {
+    let set = scoped(tenant, name)?;
+    st.sets.show_set(&set)?;
+    Ok(set)
+}
+
 pub async fn add_faces(
     State(st): State<Arc<ApiState>>,
     Extension(t): Extension<Tenant>,
@@ -245,8 +252,7 @@ pub async fn add_faces(
     b: Bytes,
 ) -> ApiResult {
     let tenant = t.0;
-    let set = scoped(&tenant, &name)?;
-    st.sets.show_set(&set)?;
+    let set = existing_set(&st, &tenant, &name)?;
     let body = Form::parse(&headers, b).await?;
     let src = image_source(&st.cfg, &body, "image")?;
     let single = body
@@ -401,8 +407,7 @@ pub async fn search(
     b: Bytes,
 ) -> ApiResult {
     let tenant = t.0;
-    let set = scoped(&tenant, &name)?;
-    st.sets.show_set(&set)?;
+    let set = existing_set(&st, &tenant, &name)?;
     let body = Form::parse(&headers, b).await?;
     let mut p = SearchParams::new(
         body.get("threshold")

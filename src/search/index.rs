@@ -125,11 +125,23 @@ impl<'a> TopN<'a> {
             filter,
         }
     }
+    /// True when `s` would enter the kept set.
+    #[inline]
+    fn wants(&self, s: f32) -> bool {
+        s >= self.floor && (self.heap.len() < self.cap || self.heap.peek().is_some_and(|m| s > m.0))
+    }
+    /// Keeps (score, slot) if it is good enough; the filter was already applied.
+    fn keep(&mut self, s: f32, slot: u32) {
+        if self.wants(s) {
+            self.heap.push(MinHit(s, slot));
+            if self.heap.len() > self.cap {
+                self.heap.pop();
+            }
+        }
+    }
     #[inline]
     fn offer(&mut self, s: f32, slot: u32, ix: &SetIndex) {
-        if s < self.floor
-            || (self.heap.len() == self.cap && self.heap.peek().is_some_and(|m| s <= m.0))
-        {
+        if !self.wants(s) {
             return;
         }
         if let Some(f) = self.filter {
@@ -138,17 +150,11 @@ impl<'a> TopN<'a> {
                 _ => return,
             }
         }
-        self.heap.push(MinHit(s, slot));
-        if self.heap.len() > self.cap {
-            self.heap.pop();
-        }
+        self.keep(s, slot);
     }
-    fn merge(&mut self, other: TopN, ix: &SetIndex) {
+    fn merge(&mut self, other: TopN) {
         for m in other.heap {
-            // Already filtered once.
-            let f = self.filter.take();
-            self.offer(m.0, m.1, ix);
-            self.filter = f;
+            self.keep(m.0, m.1);
         }
     }
 }
@@ -414,7 +420,7 @@ impl SetIndex {
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
         for p in parts {
-            top.merge(p, self);
+            top.merge(p);
         }
         top
     }
