@@ -547,7 +547,7 @@ fn events_reach_a_tls_broker_and_a_wrong_ca_is_refused() {
     let server = common::tls::self_signed(&dir, "broker");
     let stranger = common::tls::self_signed(&dir, "other-ca");
     let (plain, tls_port) = (free_port(), free_port());
-    let _broker = Mosquitto::start_tls(plain, tls_port, &server.cert, &server.key);
+    let _broker = Mosquitto::start_tls(plain, tls_port, &server.cert, &server.key, None);
     let sub = Subscriber::start(plain, "fs/#");
     let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
 
@@ -598,4 +598,68 @@ fn events_reach_a_tls_broker_and_a_wrong_ca_is_refused() {
     cfg.mqtt.ca_file = Some(file.clone());
     let e = cfg.validate().unwrap_err().to_string();
     assert!(e.contains("mqtt.ca_file"), "{e}");
+}
+
+#[test]
+fn a_broker_demanding_client_certificates_takes_only_the_configured_one() {
+    let media = common::media();
+    let dir = std::env::temp_dir().join(format!("fs-mqtt-mtls-{}", std::process::id()));
+    let server = common::tls::self_signed(&dir, "broker");
+    let client = common::tls::self_signed(&dir, "client");
+    let (plain, tls_port) = (free_port(), free_port());
+    let _broker = Mosquitto::start_tls(
+        plain,
+        tls_port,
+        &server.cert,
+        &server.key,
+        Some(&client.cert),
+    );
+    let sub = Subscriber::start(plain, "fs/#");
+    let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
+    let run = |id: &str, with_cert: bool| {
+        let mut cfg = config(
+            tls_port,
+            vec![camera(id, &file.display().to_string(), true)],
+        );
+        cfg.mqtt.tls = true;
+        cfg.mqtt.ca_file = Some(server.cert.clone());
+        cfg.mqtt.client_id = format!("facestream-{id}");
+        if with_cert {
+            cfg.mqtt.client_cert = Some(client.cert.clone());
+            cfg.mqtt.client_key = Some(client.key.clone());
+        }
+        cfg.validate().unwrap();
+        Daemon::start(cfg, RunOptions::default()).unwrap()
+    };
+
+    // No client certificate: the broker ends the handshake, nothing is published.
+    let d = run("mtls-none", false);
+    std::thread::sleep(Duration::from_secs(5));
+    let produced = d.metrics.events_published.load(Ordering::Relaxed);
+    d.shutdown();
+    assert_eq!(sub.raw("fs/mtls-none/face").len(), 0);
+    assert_eq!(
+        produced, 0,
+        "no event is counted as published without a client certificate"
+    );
+
+    // With the certificate the broker trusts: face events arrive.
+    let d = run("mtls-ok", true);
+    let got = wait_until(Duration::from_secs(20), || {
+        !sub.on("fs/mtls-ok/face").is_empty()
+    });
+    d.shutdown();
+    println!(
+        "mutual TLS: {} face events with a client certificate",
+        sub.on("fs/mtls-ok/face").len()
+    );
+    assert!(got, "face events over mutual TLS");
+
+    // A key that does not belong to the certificate fails validation naming the key.
+    let mut cfg = Config::default();
+    cfg.mqtt.tls = true;
+    cfg.mqtt.client_cert = Some(client.cert.clone());
+    cfg.mqtt.client_key = Some(server.key.clone());
+    let e = cfg.validate().unwrap_err().to_string();
+    assert!(e.contains("mqtt.client_key"), "{e}");
 }

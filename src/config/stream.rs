@@ -370,8 +370,18 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
     }
     if m.enabled && m.tls {
         // Build it once now so a bad file fails the start, naming the key.
-        crate::tls::client_config(m.ca_file.as_deref(), m.client_pair())
-            .map_err(|e| invalid("mqtt.ca_file", &e.to_string()))?;
+        crate::tls::client_config(m.ca_file.as_deref(), m.client_pair()).map_err(|e| {
+            let key = match &e {
+                crate::tls::TlsError::File { path, .. } if Some(path) == m.client_cert.as_ref() => {
+                    "mqtt.client_cert"
+                }
+                crate::tls::TlsError::File { path, .. } if Some(path) == m.client_key.as_ref() => {
+                    "mqtt.client_key"
+                }
+                _ => "mqtt.ca_file",
+            };
+            invalid(key, &e.to_string())
+        })?;
     }
     let a = &cfg.api;
     if a.tls_cert.is_some() != a.tls_key.is_some() {

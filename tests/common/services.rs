@@ -57,19 +57,29 @@ impl Mosquitto {
     }
 
     /// A broker with a plain listener on `port` and a TLS listener on `tls_port` (certificate and
-    /// key as PEM files), both on 127.0.0.1.
-    pub fn start_tls(port: u16, tls_port: u16, cert: &Path, key: &Path) -> Self {
+    /// key as PEM files), both on 127.0.0.1. With `client_ca`, the TLS listener demands a client
+    /// certificate issued by that CA (mutual TLS).
+    pub fn start_tls(
+        port: u16,
+        tls_port: u16,
+        cert: &Path,
+        key: &Path,
+        client_ca: Option<&Path>,
+    ) -> Self {
         let conf = std::env::temp_dir().join(format!("fs-mosquitto-{port}-{tls_port}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "allow_anonymous true\nlistener {port} 127.0.0.1\nlistener {tls_port} 127.0.0.1\ncertfile {}\nkeyfile {}\ncafile {}\n",
-                cert.display(),
-                key.display(),
-                cert.display()
-            ),
-        )
-        .unwrap();
+        let mut text = format!(
+            "allow_anonymous true\nlistener {port} 127.0.0.1\nlistener {tls_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
+            cert.display(),
+            key.display(),
+        );
+        match client_ca {
+            Some(ca) => text.push_str(&format!(
+                "cafile {}\nrequire_certificate true\n",
+                ca.display()
+            )),
+            None => text.push_str(&format!("cafile {}\n", cert.display())),
+        }
+        std::fs::write(&conf, text).unwrap();
         let child = Command::new("mosquitto")
             .args(["-c", conf.to_str().unwrap()])
             .stdout(Stdio::null())
