@@ -73,7 +73,7 @@ pub fn client_config(
             }
             if roots.is_empty() {
                 return Err(TlsError::Setup(
-                    "no system CA certificates found: set mqtt.ca_file".into(),
+                    "no system CA certificates found: name a CA file in the config".into(),
                 ));
             }
         }

@@ -1278,6 +1278,9 @@ fn bad_tls_settings_fail_the_start_naming_the_key() {
         other.key.display()
     ));
     assert!(!ok && err.contains("api.tls_cert"), "{err}");
+    // A CA file for image URLs that holds no certificate.
+    let (ok, err) = run(&format!("image_url_ca_file = \"{}\"", cert.key.display()));
+    assert!(!ok && err.contains("api.image_url_ca_file"), "{err}");
 }
 
 /// A tiny HTTP server on 127.0.0.1 for image_url tests: `/ok.jpg` a real photo, `/redirect` a 302 to
@@ -1408,6 +1411,81 @@ fn http_image_urls_only_from_allowed_hosts() {
             .as_bytes(),
     );
     assert_eq!((s, v["error_code"].as_i64()), (200, Some(0)), "{v}");
+}
+
+/// An HTTPS server on 127.0.0.1 with `cert` that answers every request with `photo`.
+fn https_photo_server(photo: Vec<u8>, cert: &common::tls::CertFiles) -> u16 {
+    let tls = std::sync::Arc::new(facestream::tls::server_config(&cert.cert, &cert.key).unwrap());
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for sock in l.incoming().flatten() {
+            let (photo, tls) = (photo.clone(), tls.clone());
+            std::thread::spawn(move || {
+                let conn = tokio_rustls::rustls::ServerConnection::new(tls).unwrap();
+                let mut s = tokio_rustls::rustls::StreamOwned::new(conn, sock);
+                let mut buf = [0u8; 4096];
+                if s.read(&mut buf).unwrap_or(0) == 0 {
+                    return; // the handshake failed: the client did not trust us
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    photo.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&photo);
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn https_image_urls_trust_the_configured_ca() {
+    let media = common::media();
+    let photo =
+        std::fs::read(media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg")).unwrap();
+    let dir = std::env::temp_dir().join(format!("fs-api-https-url-{}", std::process::id()));
+    let cert = common::tls::self_signed(&dir, "images");
+    let web = https_photo_server(photo, &cert);
+    let url = format!("https://127.0.0.1:{web}/ok.jpg");
+    let detect = |srv: &Server| {
+        call(
+            srv.port,
+            "POST",
+            "/v2/p/face-detect",
+            Some(KEY_A),
+            Some(&json!({ "image_url": url })),
+        )
+    };
+    // The image server's private CA is trusted: the photo is fetched over TLS and analysed.
+    let trusted = start(&format!(
+        "image_url_hosts = [\"127.0.0.1:{web}\"]\nimage_url_ca_file = \"{}\"",
+        cert.cert.display()
+    ));
+    let (s, v) = detect(&trusted);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["faces"].as_array().map(Vec::len), Some(1), "{v}");
+    drop(trusted);
+    // Without it the built-in public roots do not know that CA: the download is refused.
+    let public = start(&format!("image_url_hosts = [\"127.0.0.1:{web}\"]"));
+    let (s, v) = detect(&public);
+    println!("untrusted image server: {v}");
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("FRS.0016")),
+        "{v}"
+    );
+    assert!(
+        v["error_msg"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("certificate"),
+        "{v}"
+    );
 }
 
 /// Schemathesis (installed by `scripts/setup.sh --with-test-tools`) generates requests for every

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 
-use super::body::{image_source, Form, ImageSource};
+use super::body::{Form, ImageSource};
 use super::error::ApiError;
 use super::http::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
@@ -163,7 +163,7 @@ fn image(st: &ApiState, body: &Form) -> Result<ImageSource, BaiduError> {
     };
     let mut m = Map::new();
     m.insert(key.into(), Value::String(img.into()));
-    Ok(image_source(&st.cfg, &Form::from_map(m), "image")?)
+    Ok(st.image_source(&Form::from_map(m), "image")?)
 }
 
 fn location(d: &Detection) -> Value {

@@ -110,7 +110,75 @@ pub enum ImageSource {
     Bytes(Vec<u8>),
     File(PathBuf),
     /// An http(s) URL on `api.image_url_hosts`, fetched when the request is processed.
-    Url(String),
+    Url(Remote),
+}
+
+/// An allowed URL and the client that will download it.
+pub struct Remote {
+    pub url: String,
+    fetcher: Fetcher,
+}
+
+impl Remote {
+    /// Downloads at most `limit` bytes (blocking: call it off the async runtime).
+    pub fn fetch(&self, limit: u64) -> Result<Vec<u8>, ApiError> {
+        self.fetcher.get(&self.url, limit)
+    }
+}
+
+/// Downloads http(s) `image_url`s: one client for the server's life (connection reuse), trusting
+/// `api.image_url_ca_file` when set, else the Mozilla CA roots built into the client.
+#[derive(Clone)]
+pub struct Fetcher {
+    agent: ureq::Agent,
+}
+
+impl Fetcher {
+    pub fn new(api: &crate::config::ApiConfig) -> Result<Self, crate::tls::TlsError> {
+        let mut agent = ureq::AgentBuilder::new()
+            .redirects(0)
+            .timeout(std::time::Duration::from_millis(api.image_url_timeout_ms));
+        if let Some(ca) = &api.image_url_ca_file {
+            let tls = crate::tls::client_config(Some(ca), None)?;
+            agent = agent.tls_config(std::sync::Arc::new(tls));
+        }
+        Ok(Self {
+            agent: agent.build(),
+        })
+    }
+
+    /// Downloads an allowed URL: no redirects (they could leave the allow-list), the configured
+    /// timeout, and at most `limit` bytes.
+    pub fn get(&self, url: &str, limit: u64) -> Result<Vec<u8>, ApiError> {
+        use std::io::Read;
+        let failed = |m: String| err(StatusCode::BAD_REQUEST, "FRS.0016", m);
+        let resp = self.agent.get(url).call().map_err(|e| match e {
+            ureq::Error::Status(code, _) => failed(format!("{url}: HTTP {code}")),
+            // ureq's message already starts with the URL.
+            ureq::Error::Transport(t) => {
+                let t = t.to_string();
+                failed(format!(
+                    "{url}: {}",
+                    t.trim_start_matches(&format!("{url}: "))
+                ))
+            }
+        })?;
+        if resp.status() != 200 {
+            return Err(failed(format!(
+                "{url}: HTTP {} (redirects are not followed)",
+                resp.status()
+            )));
+        }
+        let mut bytes = Vec::new();
+        resp.into_reader()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| failed(format!("{url}: {e}")))?;
+        if bytes.len() as u64 > limit {
+            return Err(failed(format!("{url}: larger than {limit} bytes")));
+        }
+        Ok(bytes)
+    }
 }
 
 /// Checks an http(s) URL against `api.image_url_hosts` ("host" for any port, "host:port").
@@ -137,39 +205,12 @@ fn allowed_url(cfg: &Config, raw: &str) -> Result<String, ApiError> {
     Ok(raw.to_string())
 }
 
-/// Downloads an allowed URL: no redirects (they could leave the allow-list), a timeout, and at most
-/// `limit` bytes.
-pub fn fetch(cfg: &Config, url: &str, limit: u64) -> Result<Vec<u8>, ApiError> {
-    use std::io::Read;
-    let failed = |m: String| err(StatusCode::BAD_REQUEST, "FRS.0016", m);
-    let agent = ureq::AgentBuilder::new()
-        .redirects(0)
-        .timeout(std::time::Duration::from_millis(
-            cfg.api.image_url_timeout_ms,
-        ))
-        .build();
-    let resp = agent.get(url).call().map_err(|e| match e {
-        ureq::Error::Status(code, _) => failed(format!("{url}: HTTP {code}")),
-        ureq::Error::Transport(t) => failed(format!("{url}: {t}")),
-    })?;
-    if resp.status() != 200 {
-        return Err(failed(format!(
-            "{url}: HTTP {} (redirects are not followed)",
-            resp.status()
-        )));
-    }
-    let mut bytes = Vec::new();
-    resp.into_reader()
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| failed(format!("{url}: {e}")))?;
-    if bytes.len() as u64 > limit {
-        return Err(failed(format!("{url}: larger than {limit} bytes")));
-    }
-    Ok(bytes)
-}
-
-pub fn image_source(cfg: &Config, body: &Form, prefix: &str) -> Result<ImageSource, ApiError> {
+pub fn image_source(
+    cfg: &Config,
+    fetcher: &Fetcher,
+    body: &Form,
+    prefix: &str,
+) -> Result<ImageSource, ApiError> {
     if let Some(bytes) = body.file(&format!("{prefix}_file")) {
         return Ok(ImageSource::Bytes(bytes.to_vec()));
     }
@@ -190,7 +231,12 @@ pub fn image_source(cfg: &Config, body: &Form, prefix: &str) -> Result<ImageSour
     }
     if let Some(url) = body.get(&format!("{prefix}_url")).and_then(|v| v.as_str()) {
         if url.starts_with("http://") || url.starts_with("https://") {
-            return allowed_url(cfg, url).map(ImageSource::Url);
+            return allowed_url(cfg, url).map(|url| {
+                ImageSource::Url(Remote {
+                    url,
+                    fetcher: fetcher.clone(),
+                })
+            });
         }
         let dir = cfg.api.image_dir.as_ref().ok_or_else(|| {
             err(
@@ -228,9 +274,9 @@ pub fn load(cfg: &Config, src: ImageSource, name: &str) -> Result<Frame, ApiErro
     let r = match src {
         ImageSource::Bytes(b) => decode_image(&b, std::path::Path::new(name), &cfg.images),
         ImageSource::File(p) => load_image(&p, &cfg.images),
-        ImageSource::Url(u) => {
-            let bytes = fetch(cfg, &u, cfg.images.max_file_bytes)?;
-            decode_image(&bytes, std::path::Path::new(&u), &cfg.images)
+        ImageSource::Url(r) => {
+            let bytes = r.fetch(cfg.images.max_file_bytes)?;
+            decode_image(&bytes, std::path::Path::new(&r.url), &cfg.images)
         }
     };
     r.map_err(|e| FaceError::Input(e).into())

@@ -10,7 +10,7 @@ use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::body::{fetch, image_source, load, Form, ImageSource};
+use super::body::{load, Form, ImageSource};
 use super::error::{err, ok, ApiError, ApiResult};
 use super::http::{flag, scoped, unscoped, ApiState, Tenant};
 use crate::analyze::liveness::{check, LivenessConfig, Request as LiveRequest};
@@ -29,7 +29,7 @@ pub async fn face_detect(
 ) -> ApiResult {
     let _ = t;
     let body = Form::parse(&headers, b).await?;
-    let src = image_source(&st.cfg, &body, "image")?;
+    let src = st.image_source(&body, "image")?;
     // FRS `attributes`, Tencent `NeedFaceAttributes` / `NeedQualityDetection`.
     let want = Wanted {
         attributes: flag(&body, &["attributes", "NeedFaceAttributes"]),
@@ -63,8 +63,8 @@ pub async fn face_compare(
     let _ = t;
     let body = Form::parse(&headers, b).await?;
     let (s1, s2) = (
-        image_source(&st.cfg, &body, "image1")?,
-        image_source(&st.cfg, &body, "image2")?,
+        st.image_source(&body, "image1")?,
+        st.image_source(&body, "image2")?,
     );
     let cfg = st.cfg.clone();
     let v = st
@@ -114,13 +114,13 @@ pub async fn live_detect(
         nod,
     )
     .map_err(|e| err(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
-    let video = match image_source(&st.cfg, &body, "video")? {
+    let video = match st.image_source(&body, "video")? {
         ImageSource::File(p) => (p, false),
         ImageSource::Bytes(b) => (temp_clip(b)?, true),
-        ImageSource::Url(u) => {
+        ImageSource::Url(r) => {
             // One byte over the clip limit is enough for the check to refuse it by size.
-            let (cfg, limit) = (st.cfg.clone(), LivenessConfig::default().max_bytes + 1);
-            let got = tokio::task::spawn_blocking(move || fetch(&cfg, &u, limit))
+            let limit = LivenessConfig::default().max_bytes + 1;
+            let got = tokio::task::spawn_blocking(move || r.fetch(limit))
                 .await
                 .map_err(|_| {
                     err(
@@ -254,7 +254,7 @@ pub async fn add_faces(
     let tenant = t.0;
     let set = existing_set(&st, &tenant, &name)?;
     let body = Form::parse(&headers, b).await?;
-    let src = image_source(&st.cfg, &body, "image")?;
+    let src = st.image_source(&body, "image")?;
     let single = body
         .get("single")
         .and_then(|v| v.as_bool())
@@ -438,7 +438,7 @@ pub async fn search(
     let hits = if let Some(id) = body.get("face_id").and_then(|v| v.as_str()) {
         st.sets.search_by_face_id(&set, id, &p)?
     } else {
-        let src = image_source(&st.cfg, &body, "image")?;
+        let src = st.image_source(&body, "image")?;
         let cfg = st.cfg.clone();
         let emb = st
             .infer(move |an| {

@@ -54,10 +54,15 @@ pub struct ApiState {
     /// key → (tenant, secret for signing)
     keys: HashMap<String, (String, Option<String>)>,
     guard: Guard,
+    fetcher: super::body::Fetcher,
 }
 
 impl ApiState {
-    pub fn new(cfg: Config, sets: Arc<FaceSets>, metrics: Arc<crate::metrics::Metrics>) -> Self {
+    pub fn new(
+        cfg: Config,
+        sets: Arc<FaceSets>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<Self, crate::tls::TlsError> {
         let keys = cfg
             .api
             .keys
@@ -69,15 +74,25 @@ impl ApiState {
             cfg.api.rate_per_second,
             cfg.api.burst,
         );
-        Self {
+        Ok(Self {
             permits: Semaphore::new(cfg.api.max_concurrent),
             pool: Mutex::new(vec![]),
+            fetcher: super::body::Fetcher::new(&cfg.api)?,
             cfg,
             sets,
             keys,
             guard,
             metrics,
-        }
+        })
+    }
+
+    /// Where the request's `<prefix>_base64` / `_file` / `_url` image comes from.
+    pub fn image_source(
+        &self,
+        body: &super::body::Form,
+        prefix: &str,
+    ) -> Result<super::body::ImageSource, ApiError> {
+        super::body::image_source(&self.cfg, &self.fetcher, body, prefix)
     }
 
     /// Token or AK/SK signature → tenant, then the key's rate limit.
@@ -436,9 +451,6 @@ where
     L::Addr: std::fmt::Debug,
 {
     tracing::info!(bind = %cfg.api.bind, "HTTP API listening (FRS, Baidu and Tencent paths)");
-    axum::serve(
-        listener,
-        router(Arc::new(ApiState::new(cfg, sets, metrics))),
-    )
-    .await
+    let state = ApiState::new(cfg, sets, metrics).map_err(std::io::Error::other)?;
+    axum::serve(listener, router(Arc::new(state))).await
 }

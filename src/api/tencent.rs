@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 
-use super::body::{image_source, Form, ImageSource};
+use super::body::{Form, ImageSource};
 use super::error::ApiError;
 use super::http::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
@@ -147,7 +147,7 @@ fn image(st: &ApiState, body: &Form, suffix: &str) -> Result<ImageSource, TcErro
     } else {
         return Err(missing(&format!("Image{suffix} or Url{suffix}")));
     }
-    Ok(image_source(&st.cfg, &Form::from_map(m), "image")?)
+    Ok(st.image_source(&Form::from_map(m), "image")?)
 }
 
 /// Every face, largest first, at most `max`, with the image size.

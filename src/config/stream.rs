@@ -251,6 +251,9 @@ pub struct ApiConfig {
     pub image_url_hosts: Vec<String>,
     /// Longest download of an http(s) `image_url` (ms).
     pub image_url_timeout_ms: u64,
+    /// PEM CA certificate(s) trusted for https `image_url`s (an internal CA); default: the
+    /// Mozilla CA roots built into facestream.
+    pub image_url_ca_file: Option<PathBuf>,
     /// PEM certificate chain and private key: with both set the API speaks HTTPS only.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -272,6 +275,7 @@ impl Default for ApiConfig {
             signature_skew_s: 900,
             image_url_hosts: vec![],
             image_url_timeout_ms: 5000,
+            image_url_ca_file: None,
             tls_cert: None,
             tls_key: None,
         }
@@ -386,6 +390,10 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
     let a = &cfg.api;
     if a.tls_cert.is_some() != a.tls_key.is_some() {
         return Err(invalid("api.tls_cert", "tls_cert and tls_key go together"));
+    }
+    if let Some(ca) = &a.image_url_ca_file {
+        crate::tls::client_config(Some(ca), None)
+            .map_err(|e| invalid("api.image_url_ca_file", &e.to_string()))?;
     }
     if let (Some(c), Some(k)) = (&a.tls_cert, &a.tls_key) {
         crate::tls::server_config(c, k).map_err(|e| invalid("api.tls_cert", &e.to_string()))?;
