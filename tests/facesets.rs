@@ -879,6 +879,25 @@ fn another_process_writes_are_replayed_into_the_loaded_index() {
         .unwrap();
     assert_ne!(top(&daemon, 200, None).as_deref(), Some("blink"));
     assert_eq!(daemon.index_builds(), 1);
+    // A gap in the feed (pruned while the daemon was not looking): replaying could miss a
+    // change, so the index is dropped and rebuilt from the database, with the new face in it.
+    cli.add_faces(
+        "s",
+        vec![(bbox(), synth(300, 192))],
+        Some("after-gap"),
+        &obj(json!({"age": 3})),
+        None,
+    )
+    .unwrap();
+    cli.delete_faces("s", Selector::ExternalImageId("e7".into()))
+        .unwrap();
+    rusqlite::Connection::open(dir.join("facesets.db"))
+        .unwrap()
+        .execute("DELETE FROM changes", [])
+        .unwrap();
+    assert_eq!(top(&daemon, 300, None).as_deref(), Some("after-gap"));
+    assert_ne!(top(&daemon, 7, None).as_deref(), Some("e7"));
+    assert_eq!(daemon.index_builds(), 2, "a gap means one rebuild");
     // The set is deleted elsewhere: the daemon's search says so instead of using a stale index.
     cli.delete_set("s").unwrap();
     daemon.refresh().unwrap();

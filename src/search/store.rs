@@ -163,24 +163,28 @@ impl Store {
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
-    /// The newest entry of the change feed (0 when empty).
+    /// The newest sequence number the change feed ever handed out (0 before the first change);
+    /// it survives pruning, unlike the newest row.
     pub fn last_change(&self) -> Result<i64, SetError> {
-        Ok(self
-            .conn
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
-                r.get(0)
-            })?)
+        Ok(self.conn.query_row(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
-    /// Changes after `seq`, oldest first, at most `limit`; `None` when the feed no longer reaches
-    /// back to `seq` (pruned) or holds more than `limit`: reload instead.
+    /// Changes after `seq`, oldest first, at most `limit`; `None` when the feed cannot bring a
+    /// reader at `seq` up to date (entries after it were pruned, more than `limit` are pending,
+    /// or the database is older than the reader): reload instead.
     pub fn changes_since(&self, seq: i64, limit: usize) -> Result<Option<Vec<Change>>, SetError> {
-        let oldest: i64 =
-            self.conn
-                .query_row("SELECT COALESCE(MIN(seq), 0) FROM changes", [], |r| {
-                    r.get(0)
-                })?;
-        if oldest > seq + 1 {
+        let last = self.last_change()?;
+        if last == seq {
+            return Ok(Some(vec![]));
+        }
+        let oldest: Option<i64> = self
+            .conn
+            .query_row("SELECT MIN(seq) FROM changes", [], |r| r.get(0))?;
+        if last < seq || oldest.is_none_or(|o| o > seq + 1) {
             return Ok(None);
         }
         let mut st = self.conn.prepare(
