@@ -37,6 +37,8 @@ pub struct Metrics {
     pub heartbeat_ms: AtomicU64,
     /// HTTP API requests by (API family, HTTP status).
     api_requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// Error answers by (API family, error code): Baidu and Tencent errors travel as HTTP 200.
+    api_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
     pub api_us: AtomicU64,
 }
 
@@ -47,13 +49,22 @@ impl Metrics {
     }
 
     /// Counts one API request: `api` is frs, baidu, tencent or other.
-    pub fn api_request(&self, api: &'static str, status: u16, micros: u64) {
+    pub fn api_request(&self, api: &'static str, status: u16, error: Option<&str>, micros: u64) {
         *self
             .api_requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry((api, status))
             .or_default() += 1;
+        if let Some(code) = error {
+            // Codes come from the server's own fixed lists, so the label set stays small.
+            *self
+                .api_errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry((api, code.to_string()))
+                .or_default() += 1;
+        }
         self.api_us.fetch_add(micros, Ordering::Relaxed);
     }
 
@@ -63,10 +74,21 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        out.push_str("# HELP facestream_api_requests_total HTTP API requests by API and status (Baidu and Tencent errors are HTTP 200)\n# TYPE facestream_api_requests_total counter\n");
+        out.push_str("# HELP facestream_api_requests_total HTTP API requests by API and HTTP status (Baidu and Tencent errors are HTTP 200: see facestream_api_errors_total)\n# TYPE facestream_api_requests_total counter\n");
         for ((api, status), n) in reqs {
             out.push_str(&format!(
                 "facestream_api_requests_total{{api=\"{api}\",status=\"{status}\"}} {n}\n"
+            ));
+        }
+        let errors = self
+            .api_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        out.push_str("# HELP facestream_api_errors_total API error answers by API and error code\n# TYPE facestream_api_errors_total counter\n");
+        for ((api, code), n) in errors {
+            out.push_str(&format!(
+                "facestream_api_errors_total{{api=\"{api}\",code=\"{code}\"}} {n}\n"
             ));
         }
         out.push_str(&format!(

@@ -767,6 +767,20 @@ fn fuzzed_requests_never_get_5xx_or_crash_the_server() {
         text.contains("facestream_api_requests_total{api=\"frs\",status=\"400\"}"),
         "{text}"
     );
+    // Error answers by code, including Baidu's, which travel as HTTP 200.
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("facestream_api_errors_total{"))
+        .collect();
+    println!("{}", errors.join("\n"));
+    assert!(
+        errors.iter().any(|l| l.contains("api=\"baidu\",code=\"2")),
+        "{text}"
+    );
+    assert!(
+        errors.iter().any(|l| l.contains("api=\"frs\",code=\"FRS.")),
+        "{text}"
+    );
 }
 
 /// A multipart/form-data body: text fields, then file parts.

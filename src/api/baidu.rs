@@ -75,14 +75,15 @@ pub fn envelope(r: Reply) -> Response {
                 222901 => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::OK,
             };
-            (
+            let r = (
                 status,
                 Json(
                     json!({"error_code": code, "error_msg": msg, "log_id": log_id(),
                     "timestamp": now, "cached": 0, "result": null}),
                 ),
             )
-                .into_response()
+                .into_response();
+            super::error::tagged(r, code)
         }
     }
 }

@@ -16,13 +16,27 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
+/// The error code an answer carried, whatever its HTTP status (Baidu and Tencent errors are
+/// HTTP 200): set on the response for the request counter on /metrics.
+#[derive(Clone, Debug)]
+pub struct ErrorCode(pub String);
+
+/// Marks `r` as an error answer with `code`.
+pub fn tagged(mut r: Response, code: impl ToString) -> Response {
+    r.extensions_mut().insert(ErrorCode(code.to_string()));
+    r
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (
-            self.status,
-            Json(json!({"error_code": self.code, "error_msg": self.msg})),
-        )
-            .into_response();
+        let mut r = tagged(
+            (
+                self.status,
+                Json(json!({"error_code": self.code, "error_msg": self.msg})),
+            )
+                .into_response(),
+            self.code,
+        );
         if let Some(s) = self.retry_after {
             if let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string()) {
                 r.headers_mut().insert("retry-after", v);

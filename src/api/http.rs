@@ -375,7 +375,8 @@ async fn authenticate(
     }
 }
 
-/// Counts every request by API family and status (`facestream_api_requests_total`).
+/// Counts every request by API family and status (`facestream_api_requests_total`), and error
+/// answers by code (`facestream_api_errors_total`).
 async fn count(
     State(st): State<Arc<ApiState>>,
     req: axum::extract::Request,
@@ -393,8 +394,16 @@ async fn count(
     };
     let t = std::time::Instant::now();
     let r = next.run(req).await;
-    st.metrics
-        .api_request(api, r.status().as_u16(), t.elapsed().as_micros() as u64);
+    let code = r
+        .extensions()
+        .get::<super::error::ErrorCode>()
+        .map(|c| c.0.as_str());
+    st.metrics.api_request(
+        api,
+        r.status().as_u16(),
+        code,
+        t.elapsed().as_micros() as u64,
+    );
     r
 }
 

@@ -58,16 +58,17 @@ fn request_id() -> String {
 }
 
 pub fn envelope(r: Reply) -> Response {
-    let body = match r {
+    match r {
         Ok(mut v) => {
             v["RequestId"] = json!(request_id());
-            json!({ "Response": v })
+            Json(json!({ "Response": v })).into_response()
         }
-        Err(TcError(code, msg)) => {
-            json!({"Response": {"Error": {"Code": code, "Message": msg}, "RequestId": request_id()}})
-        }
-    };
-    Json(body).into_response()
+        Err(TcError(code, msg)) => super::error::tagged(
+            Json(json!({"Response": {"Error": {"Code": code, "Message": msg}, "RequestId": request_id()}}))
+                .into_response(),
+            code,
+        ),
+    }
 }
 
 /// Authentication failures on the Tencent endpoint, in Tencent's shape (HTTP status kept).
