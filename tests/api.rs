@@ -1598,32 +1598,44 @@ fn tc3_headers(id: &str, key: &str, action: &str, ts: i64, body: &[u8]) -> Vec<(
     ]
 }
 
+const TENCENT_KEYS: &str = "rate_per_second = 0.0\n[[api.keys]]\nkey = \"AKID-tencent-client\"\ntenant = \"t\"\nsecret = \"tc3-secret-key-value\"";
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// One Tencent action signed with TC3 by the `TENCENT_KEYS` client; the `Response` object.
+fn tencent(port: u16, action: &str, body: Value) -> Value {
+    let raw = body.to_string();
+    let h = tc3_headers(
+        "AKID-tencent-client",
+        "tc3-secret-key-value",
+        action,
+        unix_now(),
+        raw.as_bytes(),
+    );
+    let (s, _, v) = call_full(port, "POST", "/", &h, raw.as_bytes());
+    assert_eq!(s, 200, "{action}: {v}");
+    assert!(v["Response"]["RequestId"].is_string(), "{v}");
+    v["Response"].clone()
+}
+
+/// The error code of a Tencent response, "" on success.
+fn tc_error(r: &Value) -> String {
+    r["Error"]["Code"].as_str().unwrap_or("").to_string()
+}
+
 #[test]
 fn tencent_actions_with_tc3_signatures() {
     let media = common::media();
-    let srv = start("rate_per_second = 0.0\n[[api.keys]]\nkey = \"AKID-tencent-client\"\ntenant = \"t\"\nsecret = \"tc3-secret-key-value\"");
+    let srv = start(TENCENT_KEYS);
     let p = srv.port;
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    };
-    let tc = |action: &str, body: Value| -> Value {
-        let raw = body.to_string();
-        let h = tc3_headers(
-            "AKID-tencent-client",
-            "tc3-secret-key-value",
-            action,
-            now(),
-            raw.as_bytes(),
-        );
-        let (s, _, v) = call_full(p, "POST", "/", &h, raw.as_bytes());
-        assert_eq!(s, 200, "{action}: {v}");
-        assert!(v["Response"]["RequestId"].is_string(), "{v}");
-        v["Response"].clone()
-    };
-    let error = |r: &Value| r["Error"]["Code"].as_str().unwrap_or("").to_string();
+    let now = unix_now;
+    let tc = |action: &str, body: Value| tencent(p, action, body);
+    let error = tc_error;
     let img = |rel: &str| b64(&media.join(rel));
     let obama1 = img("gallery/Barack_Obama/face_recognition_obama_small.jpg");
     let obama2 = img("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg");
@@ -1786,4 +1798,202 @@ fn tencent_actions_with_tc3_signatures() {
     ];
     let (s, _, v) = call_full(p, "POST", "/", &h, b"{}");
     assert_eq!((s, &v["Response"]["GroupNum"]), (200, &json!(0)), "{v}");
+}
+
+#[test]
+fn tencent_persons_their_faces_groups_and_passive_liveness() {
+    let media = common::media();
+    let srv = start(TENCENT_KEYS);
+    let tc = |action: &str, body: Value| tencent(srv.port, action, body);
+    let ok = |action: &str, body: Value| {
+        let r = tc(action, body);
+        assert_eq!(tc_error(&r), "", "{action}: {r}");
+        r
+    };
+    let img = |rel: &str| b64(&media.join(rel));
+    let obama1 = img("gallery/Barack_Obama/face_recognition_obama_small.jpg");
+    let obama2 = img("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg");
+    let dogs = img("negatives/dlib_dogs.jpg");
+    for g in ["office", "lab"] {
+        ok("CreateGroup", json!({"GroupId": g, "GroupName": g}));
+    }
+    let f1 = ok(
+        "CreatePerson",
+        json!({"GroupId": "office", "PersonId": "obama", "PersonName": "Barack Obama", "Image": obama1}),
+    )["FaceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(f1.len(), 19, "Tencent-style face id: {f1}");
+
+    // CreateFace: each image on its own; a photo without a face is reported, not fatal.
+    let r = ok(
+        "CreateFace",
+        json!({"PersonId": "obama", "Images": [obama2, dogs]}),
+    );
+    assert_eq!(r["SucFaceNum"], 1, "{r}");
+    assert_eq!(r["RetCode"], json!([0, -1101]), "{r}");
+    assert_eq!(r["SucIndexes"], json!([0]), "{r}");
+    let f2 = r["SucFaceIds"][0].as_str().unwrap().to_string();
+    let info = ok("GetPersonBaseInfo", json!({"PersonId": "obama"}));
+    assert_eq!(info["PersonName"], "Barack Obama");
+    assert_eq!(info["FaceIds"], json!([f1, f2]), "{info}");
+
+    // CopyPerson: into lab (office is skipped: already there); search finds him in lab.
+    let r = ok(
+        "CopyPerson",
+        json!({"PersonId": "obama", "GroupIds": ["lab", "office"]}),
+    );
+    assert_eq!(
+        (r["SucGroupNum"].as_u64(), &r["SucGroupIds"]),
+        (Some(1), &json!(["lab"])),
+        "{r}"
+    );
+    let r = ok("GetPersonGroupInfo", json!({"PersonId": "obama"}));
+    assert_eq!(r["GroupNum"], 2, "{r}");
+    let r = ok("SearchFaces", json!({"GroupIds": ["lab"], "Image": obama2}));
+    assert_eq!(r["Results"][0]["Candidates"][0]["PersonId"], "obama", "{r}");
+    let r = ok("GetPersonList", json!({"GroupId": "lab"}));
+    assert_eq!(
+        (r["PersonNum"].as_u64(), r["FaceNum"].as_u64()),
+        (Some(1), Some(2)),
+        "{r}"
+    );
+    assert_eq!(
+        r["PersonInfos"][0]["FaceIds"],
+        json!([f1, f2]),
+        "same face ids in every group: {r}"
+    );
+
+    // One name per person, in every group.
+    ok(
+        "ModifyPersonBaseInfo",
+        json!({"PersonId": "obama", "PersonName": "B. Obama"}),
+    );
+    let r = ok("GetPersonList", json!({"GroupId": "lab"}));
+    assert_eq!(r["PersonInfos"][0]["PersonName"], "B. Obama", "{r}");
+
+    // DeleteFace removes the face from every group; the last face stays.
+    let r = ok("DeleteFace", json!({"PersonId": "obama", "FaceIds": [f1]}));
+    assert_eq!(
+        (r["SucDeletedNum"].as_u64(), &r["SucFaceIds"]),
+        (Some(1), &json!([f1])),
+        "{r}"
+    );
+    assert_eq!(
+        ok("GetPersonBaseInfo", json!({"PersonId": "obama"}))["FaceIds"],
+        json!([f2])
+    );
+    assert_eq!(ok("GetPersonList", json!({"GroupId": "lab"}))["FaceNum"], 1);
+    assert_eq!(
+        tc_error(&tc(
+            "DeleteFace",
+            json!({"PersonId": "obama", "FaceIds": [f2]})
+        )),
+        "InvalidParameterValue.DeleteFaceNumExceed"
+    );
+    let five = vec![obama1.clone(); 5];
+    assert_eq!(
+        tc_error(&tc(
+            "CreateFace",
+            json!({"PersonId": "obama", "Images": five})
+        )),
+        "InvalidParameterValue.PersonFaceNumExceed"
+    );
+    assert_eq!(
+        ok("GetPersonBaseInfo", json!({"PersonId": "obama"}))["FaceIds"],
+        json!([f2])
+    );
+
+    // Person ids are unique: CreatePerson in another group is refused (CopyPerson does that).
+    assert_eq!(
+        tc_error(&tc(
+            "CreatePerson",
+            json!({"GroupId": "lab", "PersonId": "obama", "PersonName": "x", "Image": obama1})
+        )),
+        "InvalidParameterValue.PersonIdAlreadyExist"
+    );
+    // Leaving groups: out of lab, not in lab again, out of office = gone.
+    ok(
+        "DeletePersonFromGroup",
+        json!({"PersonId": "obama", "GroupId": "lab"}),
+    );
+    assert_eq!(
+        tc_error(&tc(
+            "DeletePersonFromGroup",
+            json!({"PersonId": "obama", "GroupId": "lab"})
+        )),
+        "FailedOperation.GroupPersonMapNotExist"
+    );
+    assert_eq!(
+        ok("GetPersonGroupInfo", json!({"PersonId": "obama"}))["GroupNum"],
+        1
+    );
+    ok(
+        "DeletePersonFromGroup",
+        json!({"PersonId": "obama", "GroupId": "office"}),
+    );
+    assert_eq!(
+        tc_error(&tc("GetPersonBaseInfo", json!({"PersonId": "obama"}))),
+        "InvalidParameterValue.PersonIdNotExist"
+    );
+    let r = ok("GetGroupInfo", json!({"GroupId": "office"}));
+    assert_eq!(r["GroupId"], "office", "{r}");
+    assert_eq!(
+        tc_error(&tc("GetGroupInfo", json!({"GroupId": "nowhere"}))),
+        "InvalidParameterValue.GroupIdNotExist"
+    );
+    assert_eq!(
+        tc_error(&tc("GetPersonList", json!({"GroupId": "nowhere"}))),
+        "InvalidParameterValue.GroupIdNotExist"
+    );
+    assert_eq!(
+        tc_error(&tc(
+            "CopyPerson",
+            json!({"PersonId": "ghost", "GroupIds": ["lab"]})
+        )),
+        "InvalidParameterValue.PersonIdNotExist"
+    );
+    assert_eq!(
+        tc_error(&tc(
+            "CreateFace",
+            json!({"PersonId": "ghost", "Images": [obama1]})
+        )),
+        "InvalidParameterValue.PersonIdNotExist"
+    );
+
+    // DetectLiveFace: the anti-spoof model's score for the largest face.
+    for (rel, live) in [
+        (
+            "gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg",
+            true,
+        ),
+        ("gallery/Joe_Biden/face_recognition_biden2.jpg", true),
+        ("spoof/minivision_image_T1.jpg", true),
+        ("spoof/liveportrait_s11_printed_photo_in_hand.jpg", false),
+        ("spoof/minivision_image_F1.jpg", false),
+        ("spoof/minivision_image_F2.jpg", false),
+    ] {
+        let r = ok("DetectLiveFace", json!({"Image": img(rel)}));
+        println!(
+            "DetectLiveFace {rel}: Score {} IsLiveness {}",
+            r["Score"], r["IsLiveness"]
+        );
+        assert_eq!(r["IsLiveness"], live, "{rel}: {r}");
+    }
+    assert_eq!(
+        tc_error(&tc("DetectLiveFace", json!({"Image": dogs}))),
+        "InvalidParameterValue.NoFaceInPhoto"
+    );
+    // Every action the spec lists is answered (an empty body: a parameter error, or the empty group
+    // list), never InvalidAction.
+    for action in facestream::api::tencent::ACTIONS {
+        let code = tc_error(&tc(action, json!({})));
+        assert!(
+            code.starts_with("MissingParameter")
+                || code.starts_with("InvalidParameter")
+                || *action == "GetGroupList",
+            "{action}: {code}"
+        );
+    }
 }

@@ -263,14 +263,14 @@ pub fn spec() -> Value {
             "summary": "Tencent Cloud IAI (API 3.0) action named by X-TC-Action; TC3-HMAC-SHA256 or X-Auth-Token",
             "security": [{"token": []}],
             "parameters": [{"name": "X-TC-Action", "in": "header", "required": true, "schema": {"type": "string",
-                "enum": ["DetectFace", "CompareFace", "CreateGroup", "DeleteGroup", "GetGroupList", "CreatePerson",
-                         "DeletePerson", "SearchFaces", "VerifyFace"]}}],
+                "enum": super::tencent::ACTIONS}}],
             "requestBody": {"required": true, "content": {"application/json": {"schema": object(&[
                 ("Image", "string"), ("Url", "string"), ("ImageA", "string"), ("ImageB", "string"),
                 ("MaxFaceNum", "integer"), ("NeedFaceAttributes", "integer"), ("NeedQualityDetection", "integer"),
                 ("GroupId", "string"), ("GroupName", "string"), ("GroupIds", "array"), ("PersonId", "string"),
                 ("PersonName", "string"), ("MaxPersonNum", "integer"), ("FaceMatchThreshold", "number"),
-                ("Offset", "integer"), ("Limit", "integer")], &[])}}},
+                ("Offset", "integer"), ("Limit", "integer"), ("Images", "array"), ("Urls", "array"),
+                ("FaceIds", "array")], &[])}}},
             "responses": {
                 "200": {"description": "Tencent envelope: {\"Response\": {…, \"RequestId\"}} or Response.Error.{Code, Message}"},
                 "401": {"description": "AuthFailure: no credentials"}, "403": {"description": "AuthFailure: bad signature, unknown SecretId, expired"},

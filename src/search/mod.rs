@@ -580,6 +580,12 @@ impl FaceSets {
         self.store().group_users(group, start, length)
     }
 
+    /// How many users a group has.
+    pub fn group_user_count(&self, group: &str) -> Result<usize, SetError> {
+        self.show_set(group)?;
+        self.store().group_user_count(group)
+    }
+
     /// A user's faces in one group: (face id, creation time in ms).
     pub fn user_faces(&self, group: &str, user: &str) -> Result<Vec<(String, i64)>, SetError> {
         self.show_set(group)?;

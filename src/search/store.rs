@@ -452,6 +452,15 @@ impl Store {
     }
 
     /// A user's faces in one group: (face id, creation time in ms), oldest first.
+    pub fn group_user_count(&self, set: &str) -> Result<usize, SetError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM users WHERE set_name = ?1",
+            [set],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
     pub fn user_faces(&self, set: &str, user: &str) -> Result<Vec<(String, i64)>, SetError> {
         let mut st = self.conn.prepare(
             "SELECT face_id, created_ms FROM faces WHERE set_name = ?1 AND user_id = ?2 ORDER BY created_ms, rowid",
