@@ -55,6 +55,9 @@ pub fn decode(path: &Path, max_bytes: u64, max_side: u32) -> Result<Clip, VideoE
         reason: r,
     };
     ffmpeg::init().map_err(|e| bad(e.to_string()))?;
+    // FFmpeg's own warnings (odd metadata, deprecated pixel formats) would go raw to stderr, outside
+    // the daemon's log; decoding problems reach the caller as errors instead.
+    ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Error);
     let mut input = ffmpeg::format::input(path).map_err(|e| bad(e.to_string()))?;
     let container = input.format().name().to_string();
     let stream = input

@@ -347,6 +347,14 @@ fn tencent_persons_their_faces_groups_and_passive_liveness() {
         )),
         "InvalidParameterValue.DeleteFaceNumExceed"
     );
+    let six = vec![obama1.clone(); 6];
+    assert_eq!(
+        tc_error(&tc(
+            "CreateFace",
+            json!({"PersonId": "obama", "Images": six})
+        )),
+        "InvalidParameterValue.LimitExceed"
+    );
     let five = vec![obama1.clone(); 5];
     assert_eq!(
         tc_error(&tc(

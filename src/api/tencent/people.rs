@@ -361,13 +361,12 @@ pub fn delete_from_group(st: &ApiState, body: &Form, tenant: &str) -> Reply {
 pub async fn create_face(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
     let pid = id(body, "PersonId")?.to_string();
     let groups = person_groups(st, tenant, &pid)?;
-    let (key, sources) = if body.get("Images").is_some() {
-        ("Images", "image_base64")
-    } else {
-        ("Urls", "image_url")
+    let (key, sources) = match (body.get("Images"), body.get("Urls")) {
+        (Some(_), _) => ("Images", "image_base64"),
+        (None, Some(_)) => ("Urls", "image_url"),
+        (None, None) => return Err(missing("Images or Urls")),
     };
-    let images = strings(body, key, FACES_PER_PERSON)
-        .map_err(|_| missing("Images or Urls (1-5 entries)"))?;
+    let images = strings(body, key, FACES_PER_PERSON)?;
     let have = face_ids(st, &groups[0], &pid)?.len();
     if have + images.len() > FACES_PER_PERSON {
         return Err(TcError(
