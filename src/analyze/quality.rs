@@ -6,7 +6,7 @@ use crate::config::QualityGate;
 use crate::detect::Detection;
 use crate::frame::Frame;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Quality {
     /// 0 sharp .. 1 blurred (variance of the Laplacian on the face, normalised).
     pub blur: f32,

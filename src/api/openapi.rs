@@ -1,6 +1,13 @@
 //! `/openapi.json`: every endpoint of the HTTP API, generated from one table.
 
+use schemars::gen::SchemaGenerator;
+use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
+
+use super::shapes::{CompareResult, FaceJson};
+use crate::analyze::liveness::LivenessResult;
+use crate::search::store::{FaceRecord, SetInfo};
+use crate::search::SearchHit;
 
 const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("/v2/{project_id}/face-detect", "post", "Detect faces (image_base64, image_file or image_url; attributes / NeedFaceAttributes, NeedQualityDetection)"),
@@ -161,6 +168,56 @@ fn frs_body(path: &str, method: &str) -> Value {
     }
 }
 
+/// A reference to `T`'s schema (derived from the type the handler serialises, so the spec follows
+/// the code); the definition lands in `components/schemas`.
+fn of<T: JsonSchema>(gen: &mut SchemaGenerator) -> Value {
+    serde_json::to_value(gen.subschema_for::<T>()).unwrap_or(Value::Null)
+}
+
+/// An object whose listed properties are all present.
+fn shape(props: &[(&str, Value)]) -> Value {
+    let names: Vec<&str> = props.iter().map(|(n, _)| *n).collect();
+    let map: Map<String, Value> = props
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect();
+    json!({"type": "object", "properties": map, "required": names})
+}
+
+fn list(item: Value) -> Value {
+    json!({"type": "array", "items": item})
+}
+
+/// The 200 body of an FRS operation.
+fn frs_response(path: &str, method: &str, gen: &mut SchemaGenerator) -> Value {
+    let name = || json!({"type": "string"});
+    let count = || json!({"type": "integer", "minimum": 0});
+    match (path.rsplit('/').next().unwrap_or(""), method) {
+        ("face-detect", _) => shape(&[("faces", list(of::<FaceJson>(gen)))]),
+        ("face-compare", _) => of::<CompareResult>(gen),
+        ("live-detect", _) => of::<LivenessResult>(gen),
+        ("face-sets", "get") => shape(&[("face_sets_info", list(of::<SetInfo>(gen)))]),
+        ("face-sets", _) | ("{face_set_name}", "get") => {
+            shape(&[("face_set_info", of::<SetInfo>(gen))])
+        }
+        ("{face_set_name}", _) => shape(&[("face_set_name", name())]),
+        ("faces", "post") => shape(&[
+            ("face_set_name", name()),
+            ("face_set_id", name()),
+            ("faces", list(of::<FaceRecord>(gen))),
+        ]),
+        ("faces", "get") => shape(&[
+            ("face_set_name", name()),
+            ("faces", list(of::<FaceRecord>(gen))),
+        ]),
+        ("faces", _) | ("batch", _) => {
+            shape(&[("face_number", count()), ("face_set_name", name())])
+        }
+        ("search", _) => shape(&[("faces", list(of::<SearchHit>(gen)))]),
+        _ => json!({"type": "object"}),
+    }
+}
+
 /// The multipart variant: the same fields as text parts plus the file parts.
 fn multipart(json_body: &Value) -> Value {
     let mut m = json_body.clone();
@@ -240,6 +297,7 @@ fn baidu_body(op: &str) -> Value {
 }
 
 pub fn spec() -> Value {
+    let mut gen = schemars::gen::SchemaSettings::openapi3().into_generator();
     let mut paths = Map::new();
     for (op, summary) in BAIDU {
         paths.insert(
@@ -290,7 +348,7 @@ pub fn spec() -> Value {
             "parameters": params,
             "security": [{"token": []}],
             "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "200": {"description": "OK", "content": {"application/json": {"schema": frs_response(path, method, &mut gen)}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
                 "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
                 "413": {"description": "Body too large"}, "503": {"$ref": "#/components/responses/Error"}
@@ -335,7 +393,9 @@ pub fn spec() -> Value {
                 "access_token": {"type": "apiKey", "in": "query", "name": "access_token"}
             },
             "responses": {"Error": {"description": "FRS error", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"error_code": {"type": "string"}, "error_msg": {"type": "string"}}}}}}}
+                "type": "object", "properties": {"error_code": {"type": "string"}, "error_msg": {"type": "string"}},
+                "required": ["error_code", "error_msg"]}}}}},
+            "schemas": gen.definitions()
         }
     })
 }

@@ -7,7 +7,7 @@ use crate::detect::Detection;
 
 use super::FaceError;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct BoundingBox {
     pub top_left_x: i32,
     pub top_left_y: i32,
@@ -26,7 +26,7 @@ impl From<&Detection> for BoundingBox {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AttributesJson {
     pub age: f32,
     pub gender: &'static str,
@@ -38,7 +38,7 @@ pub struct AttributesJson {
     pub roll: Option<f32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FaceJson {
     pub bounding_box: BoundingBox,
     pub score: f32,
@@ -117,7 +117,7 @@ impl ImageResult {
 }
 
 /// `facestream compare --json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CompareResult {
     pub similarity: f32,
     pub same_person: bool,
@@ -127,7 +127,7 @@ pub struct CompareResult {
 }
 
 /// The seeds' error body.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ErrorBody {
     pub error_code: &'static str,
     pub error_msg: String,

@@ -42,7 +42,7 @@ pub fn valid_set_name(name: &str) -> bool {
 }
 
 /// One search result in FRS's shape.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SearchHit {
     pub face_id: String,
     pub external_image_id: String,

@@ -11,7 +11,7 @@ use super::fields::Schema;
 use super::filter::Filter;
 use crate::api::shapes::BoundingBox;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SetInfo {
     pub face_set_name: String,
     pub face_set_capacity: usize,
@@ -31,7 +31,7 @@ pub struct Change {
     pub removed: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct FaceRecord {
     pub face_id: String,
     pub face_set_name: String,

@@ -124,13 +124,13 @@ impl Request {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ActionResult {
     pub action: u8,
     pub confidence: f32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Warning {
     #[serde(rename = "warningCode")]
     pub code: u16,
@@ -138,7 +138,7 @@ pub struct Warning {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct VideoResult {
     pub alive: bool,
     pub actions: Vec<ActionResult>,
@@ -147,7 +147,7 @@ pub struct VideoResult {
 }
 
 /// FRS's response shape, plus facestream's measurements.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LivenessResult {
     #[serde(rename = "video-result")]
     pub video_result: VideoResult,
