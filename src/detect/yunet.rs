@@ -150,30 +150,41 @@ impl Detector {
                 let check = |a: &ndarray::ArrayD<f32>, last: usize| {
                     a.ndim() == 3 && a.shape()[1] == (h / s) * cols && a.shape()[2] == last
                 };
+                let bad = || ModelError::Output {
+                    model: self.session.name().into(),
+                    message: format!("unexpected shapes at stride {s}"),
+                };
                 if !(check(cls, 1) && check(obj, 1) && check(bbox, 4) && check(kps, 10)) {
-                    return Err(ModelError::Output {
-                        model: self.session.name().into(),
-                        message: format!("unexpected shapes at stride {s}"),
-                    });
+                    return Err(bad());
                 }
+                // Plain slices of this image's rows: dynamic-rank indexing per cell costs more than
+                // the decoding itself.
+                let cells = (h / s) * cols;
+                let (Some(cls), Some(obj), Some(bbox), Some(kps)) = (
+                    rows_of(cls, i, cells, 1),
+                    rows_of(obj, i, cells, 1),
+                    rows_of(bbox, i, cells, 4),
+                    rows_of(kps, i, cells, 10),
+                ) else {
+                    return Err(bad());
+                };
                 for row in 0..own_rows {
                     for col in 0..own_cols {
                         let idx = row * cols + col;
-                        let score = (cls[[i, idx, 0]].clamp(0.0, 1.0)
-                            * obj[[i, idx, 0]].clamp(0.0, 1.0))
-                        .sqrt();
+                        let score = (cls[idx].clamp(0.0, 1.0) * obj[idx].clamp(0.0, 1.0)).sqrt();
                         if score < self.cfg.score_threshold {
                             continue;
                         }
+                        let (b, k) = (&bbox[idx * 4..idx * 4 + 4], &kps[idx * 10..idx * 10 + 10]);
                         let sf = s as f32;
-                        let cx = (col as f32 + bbox[[i, idx, 0]]) * sf;
-                        let cy = (row as f32 + bbox[[i, idx, 1]]) * sf;
-                        let bw = bbox[[i, idx, 2]].exp() * sf;
-                        let bh = bbox[[i, idx, 3]].exp() * sf;
+                        let cx = (col as f32 + b[0]) * sf;
+                        let cy = (row as f32 + b[1]) * sf;
+                        let bw = b[2].exp() * sf;
+                        let bh = b[3].exp() * sf;
                         let mut landmarks = [[0f32; 2]; 5];
                         for (j, lm) in landmarks.iter_mut().enumerate() {
-                            lm[0] = (col as f32 + kps[[i, idx, 2 * j]]) * sf * pl.fx;
-                            lm[1] = (row as f32 + kps[[i, idx, 2 * j + 1]]) * sf * pl.fy;
+                            lm[0] = (col as f32 + k[2 * j]) * sf * pl.fx;
+                            lm[1] = (row as f32 + k[2 * j + 1]) * sf * pl.fy;
                         }
                         dets.push(Detection {
                             x: (cx - bw / 2.0) * pl.fx,
@@ -203,6 +214,11 @@ impl Detector {
             fy: f.height as f32 / rh as f32,
         }
     }
+}
+
+/// Image `i`'s rows of a `[N, cells, last]` output as one slice (None when not contiguous).
+fn rows_of(a: &ndarray::ArrayD<f32>, i: usize, cells: usize, last: usize) -> Option<&[f32]> {
+    a.as_slice()?.get(i * cells * last..(i + 1) * cells * last)
 }
 
 /// Greedy non-maximum suppression, best score first.
