@@ -42,6 +42,9 @@ pub struct Metrics {
     pub api_us: AtomicU64,
 }
 
+/// Reads one counter of a camera.
+type CounterOf = fn(&CameraCounters) -> &AtomicU64;
+
 impl Metrics {
     pub fn camera(&self, id: &str) -> Arc<CameraCounters> {
         let mut m = self.cameras.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,7 +109,7 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let per_cam: [(&str, &str, &str, fn(&CameraCounters) -> &AtomicU64); 6] = [
+        let per_cam: [(&str, &str, &str, CounterOf); 6] = [
             (
                 "facestream_frames_in_total",
                 "counter",

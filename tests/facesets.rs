@@ -119,7 +119,7 @@ fn every_operation_and_its_errors() {
             bbox(),
             synth(i, 192),
             obj(
-                json!({"name": format!("p{i}"), "age": age, "rank": i as f64 / 2.0, "vip": i % 2 == 0, "badge": 9_000_000_000i64 + i as i64}),
+                json!({"name": format!("p{i}"), "age": age, "rank": i as f64 / 2.0, "vip": i.is_multiple_of(2), "badge": 9_000_000_000i64 + i as i64}),
             ),
         )
     };

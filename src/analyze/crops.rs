@@ -41,8 +41,8 @@ impl Layout {
         let me = *self;
         frame.warp(dst_to_src, n, n, |x, y, p| {
             let px = if me.bgr { [p[2], p[1], p[0]] } else { p };
-            for c in 0..3 {
-                let v = (px[c] - me.mean[c]) * me.scale;
+            for (c, &p) in px.iter().enumerate() {
+                let v = (p - me.mean[c]) * me.scale;
                 let idx = if me.nchw {
                     c * plane + y * n + x
                 } else {

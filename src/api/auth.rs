@@ -185,12 +185,15 @@ pub fn tc3_signature(
     hmac_hex(&k_signing, to_sign.as_bytes())
 }
 
+/// Signatures accepted recently, and in arrival order (unix s, signature) to forget them.
+type SeenSignatures = (std::collections::HashSet<String>, VecDeque<(i64, String)>);
+
 /// Signatures seen within the skew window (a replay of one is refused) and the per-key buckets.
 pub struct Guard {
     pub skew_s: i64,
     pub rate_per_s: f64,
     pub burst: f64,
-    seen: Mutex<(std::collections::HashSet<String>, VecDeque<(i64, String)>)>,
+    seen: Mutex<SeenSignatures>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 

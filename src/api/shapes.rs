@@ -86,7 +86,7 @@ impl From<&FaceAnalysis> for FaceJson {
             }),
             quality: f.quality.clone(),
             real_score: f.real_score,
-            face_probability: f.presence.map(|p| round4(p)),
+            face_probability: f.presence.map(round4),
         }
     }
 }

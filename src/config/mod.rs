@@ -213,18 +213,12 @@ impl Default for QualityGate {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompareConfig {
     /// Similarity (0..1) at or above which two faces are called the same person. Calibrated on the
     /// gallery (docs/calibration.md) for MobileFaceNet; for dlib the similarity is 1 - L2/2 (0.7 ≈ L2 0.6).
     pub threshold: Option<f32>,
-}
-
-impl Default for CompareConfig {
-    fn default() -> Self {
-        Self { threshold: None }
-    }
 }
 
 /// Calibrated same-person thresholds on the similarity scale (docs/calibration.md).

@@ -384,7 +384,7 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
                 }
                 _ => "mqtt.ca_file",
             };
-            invalid(key, &e.to_string())
+            invalid(key, e.to_string())
         })?;
     }
     let a = &cfg.api;
@@ -393,10 +393,10 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
     }
     if let Some(ca) = &a.image_url_ca_file {
         crate::tls::client_config(Some(ca), None)
-            .map_err(|e| invalid("api.image_url_ca_file", &e.to_string()))?;
+            .map_err(|e| invalid("api.image_url_ca_file", e.to_string()))?;
     }
     if let (Some(c), Some(k)) = (&a.tls_cert, &a.tls_key) {
-        crate::tls::server_config(c, k).map_err(|e| invalid("api.tls_cert", &e.to_string()))?;
+        crate::tls::server_config(c, k).map_err(|e| invalid("api.tls_cert", e.to_string()))?;
     }
     if m.enabled && (m.host.is_empty() || m.port == 0) {
         return Err(invalid(

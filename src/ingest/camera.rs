@@ -449,10 +449,12 @@ mod tests {
         let queues = FrameQueues::default();
         let queue = queues.add(Arc::from("cam"), 1000, WhenFull::Block);
         let (tx, rx) = crossbeam_channel::unbounded();
-        let mut cfg = PipelineConfig::default();
-        cfg.backoff_initial_ms = 500;
-        cfg.backoff_max_ms = 2000;
-        cfg.no_frame_timeout_ms = 3000;
+        let cfg = PipelineConfig {
+            backoff_initial_ms: 500,
+            backoff_max_ms: 2000,
+            no_frame_timeout_ms: 3000,
+            ..PipelineConfig::default()
+        };
         let cam = CameraConfig {
             id: "cam".into(),
             uri: uri.into(),

@@ -113,8 +113,8 @@ impl Tracker {
                 (d.w - t.det.w) / dt,
                 (d.h - t.det.h) / dt,
             ];
-            for k in 0..4 {
-                t.vel[k] = 0.5 * t.vel[k] + 0.5 * obs[k];
+            for (v, o) in t.vel.iter_mut().zip(obs) {
+                *v = 0.5 * *v + 0.5 * o;
             }
             t.det = d;
             t.last_ms = pts;

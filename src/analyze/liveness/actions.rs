@@ -259,7 +259,8 @@ mod tests {
 
     #[test]
     fn each_detector_passes_just_over_and_fails_just_under_its_threshold() {
-        let cases: Vec<(Action, Box<dyn Fn(u64, f32) -> (f32, f32, f32, f32)>, f32)> = vec![
+        type Motion = Box<dyn Fn(u64, f32) -> (f32, f32, f32, f32)>;
+        let cases: Vec<(Action, Motion, f32)> = vec![
             (
                 Action::ShakeLeft,
                 Box::new(|t, a| (bump(t, 1000, 2000, a), 0.0, 0.02, 0.3)),
