@@ -92,6 +92,19 @@ fn temp_clip(bytes: Vec<u8>) -> Result<std::path::PathBuf, ApiError> {
     Ok(p)
 }
 
+/// Silent liveness on one photo: `{"result": {alive, confidence, picture}}`.
+pub async fn live_detect_face(
+    State(st): State<Arc<ApiState>>,
+    Extension(t): Extension<Tenant>,
+    headers: HeaderMap,
+    b: Bytes,
+) -> ApiResult {
+    let _ = t;
+    let body = Form::parse(&headers, b).await?;
+    let src = st.image_source(&body, "image")?;
+    ok(json!({ "result": st.photo_liveness(src).await? }))
+}
+
 pub async fn live_detect(
     State(st): State<Arc<ApiState>>,
     Extension(t): Extension<Tenant>,

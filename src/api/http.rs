@@ -269,6 +269,39 @@ impl ApiState {
         .await
     }
 
+    /// Passive (one photo) liveness of the largest face: FRS `live-detect-face`, Tencent
+    /// `DetectLiveFace`.
+    pub async fn photo_liveness(
+        self: &Arc<Self>,
+        src: super::body::ImageSource,
+    ) -> Result<super::shapes::LiveFaceResult, ApiError> {
+        let cfg = self.cfg.clone();
+        self.infer(move |an| {
+            let frame = super::body::load(&cfg, src, "image")?;
+            let want = crate::analyze::Wanted {
+                antispoof: true,
+                ..Default::default()
+            };
+            let face = an
+                .analyze(&frame, want)?
+                .into_iter()
+                .max_by(|a, b| {
+                    (a.detection.w * a.detection.h).total_cmp(&(b.detection.w * b.detection.h))
+                })
+                .ok_or_else(|| crate::api::FaceError::NoFace {
+                    path: "image".into(),
+                })?;
+            let real = face.real_score.unwrap_or(0.0);
+            Ok(super::shapes::LiveFaceResult {
+                alive: real >= crate::analyze::antispoof::PHOTO_LIVE_THRESHOLD,
+                confidence: (real as f64 * 10000.0).round() / 10000.0,
+                picture: crate::analyze::liveness::face_jpeg(&frame, &face.detection)
+                    .unwrap_or_default(),
+            })
+        })
+        .await
+    }
+
     /// Runs inference on a pooled analyzer, within the concurrency cap and the request timeout.
     pub async fn infer<T: Send + 'static>(
         self: &Arc<Self>,
@@ -414,6 +447,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v2/{project_id}/face-detect", post(face_detect))
         .route("/v2/{project_id}/face-compare", post(face_compare))
         .route("/v2/{project_id}/live-detect", post(live_detect))
+        // Huawei's SDKs call the liveness checks on v1 paths.
+        .route("/v1/{project_id}/live-detect", post(live_detect))
+        .route("/v2/{project_id}/live-detect-face", post(live_detect_face))
+        .route("/v1/{project_id}/live-detect-face", post(live_detect_face))
         .route(
             "/v2/{project_id}/face-sets",
             post(create_set).get(list_sets),

@@ -4,7 +4,7 @@ use schemars::gen::SchemaGenerator;
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
-use super::shapes::{CompareResult, FaceJson};
+use super::shapes::{CompareResult, FaceJson, LiveFaceResult};
 use crate::analyze::liveness::LivenessResult;
 use crate::search::store::{FaceRecord, SetInfo};
 use crate::search::SearchHit;
@@ -13,6 +13,9 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("/v2/{project_id}/face-detect", "post", "Detect faces (image_base64, image_file or image_url; attributes / NeedFaceAttributes, NeedQualityDetection)"),
     ("/v2/{project_id}/face-compare", "post", "Compare the largest faces of image1 and image2"),
     ("/v2/{project_id}/live-detect", "post", "Action liveness on video_base64 or video_url (actions, action_time, nod_threshold)"),
+    ("/v2/{project_id}/live-detect-face", "post", "Silent liveness of the largest face in one photo (image_base64, image_file or image_url)"),
+    ("/v1/{project_id}/live-detect", "post", "Action liveness, v1 path (as Huawei's SDKs call it)"),
+    ("/v1/{project_id}/live-detect-face", "post", "Silent liveness, v1 path (as Huawei's SDKs call it)"),
     ("/v2/{project_id}/face-sets", "post", "Create a face set (face_set_name, face_set_capacity, external_fields)"),
     ("/v2/{project_id}/face-sets", "get", "List the tenant's face sets"),
     ("/v2/{project_id}/face-sets/{face_set_name}", "get", "Show a face set"),
@@ -108,6 +111,7 @@ fn frs_body(path: &str, method: &str) -> Value {
             ],
             &[],
         ),
+        ("live-detect-face", _) => with_image(&[], &[]),
         ("face-compare", _) => object(
             &[
                 ("image1_base64", "string"),
@@ -196,6 +200,7 @@ fn frs_response(path: &str, method: &str, gen: &mut SchemaGenerator) -> Value {
         ("face-detect", _) => shape(&[("faces", list(of::<FaceJson>(gen)))]),
         ("face-compare", _) => of::<CompareResult>(gen),
         ("live-detect", _) => of::<LivenessResult>(gen),
+        ("live-detect-face", _) => shape(&[("result", of::<LiveFaceResult>(gen))]),
         ("face-sets", "get") => shape(&[("face_sets_info", list(of::<SetInfo>(gen)))]),
         ("face-sets", _) | ("{face_set_name}", "get") => {
             shape(&[("face_set_info", of::<SetInfo>(gen))])

@@ -126,6 +126,16 @@ pub struct CompareResult {
     pub image2_face: FaceJson,
 }
 
+/// FRS silent liveness (`live-detect-face`): is the largest face a live person.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct LiveFaceResult {
+    pub alive: bool,
+    /// Anti-spoof probability of a live face, 0..1.
+    pub confidence: f64,
+    /// The face, base64 JPEG.
+    pub picture: String,
+}
+
 /// The seeds' error body.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ErrorBody {

@@ -446,3 +446,73 @@ fn multipart_uploads_reach_the_same_handlers() {
         "{v}"
     );
 }
+
+/// Silent liveness on one photo, on FRS's v2 path and the v1 path Huawei's SDKs use.
+#[test]
+fn silent_liveness_on_photos() {
+    let media = common::media();
+    let srv = start("");
+    for (rel, live) in [
+        (
+            "gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg",
+            true,
+        ),
+        ("spoof/minivision_image_T1.jpg", true),
+        ("spoof/minivision_image_F1.jpg", false),
+        ("spoof/minivision_image_F2.jpg", false),
+        ("spoof/liveportrait_s11_printed_photo_in_hand.jpg", false),
+    ] {
+        for version in ["v1", "v2"] {
+            let (s, v) = call(
+                srv.port,
+                "POST",
+                &format!("/{version}/p/live-detect-face"),
+                Some(KEY_A),
+                Some(&json!({"image_base64": b64(&media.join(rel))})),
+            );
+            assert_eq!(s, 200, "{rel}: {v}");
+            let r = &v["result"];
+            println!(
+                "live-detect-face {rel}: alive {} confidence {}",
+                r["alive"], r["confidence"]
+            );
+            assert_eq!(r["alive"], live, "{rel}: {v}");
+            let picture = base64::engine::general_purpose::STANDARD
+                .decode(r["picture"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(&picture[..2], &[0xFF, 0xD8], "the face as a JPEG");
+        }
+    }
+    let (s, v) = call(
+        srv.port,
+        "POST",
+        "/v2/p/live-detect-face",
+        Some(KEY_A),
+        Some(&json!({"image_base64": b64(&media.join("negatives/dlib_dogs.jpg"))})),
+    );
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("FRS.0501")),
+        "{v}"
+    );
+    let (s, v) = call(
+        srv.port,
+        "POST",
+        "/v2/p/live-detect-face",
+        Some(KEY_A),
+        Some(&json!({})),
+    );
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("FRS.0011")),
+        "{v}"
+    );
+    let (s, _) = call(
+        srv.port,
+        "POST",
+        "/v2/p/live-detect-face",
+        None,
+        Some(&json!({})),
+    );
+    assert_eq!(s, 401);
+}

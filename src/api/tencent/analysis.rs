@@ -70,21 +70,11 @@ pub async fn compare(st: &Arc<ApiState>, body: &Form) -> Reply {
     Ok(json!({"Score": (sim as f64 * 10000.0).round() / 100.0, "FaceModelVersion": MODEL}))
 }
 
-/// One photo gives less evidence than a clip (whose threshold is 0.3): on the shared media, live
-/// photos with context around the face scored ≥ 0.5 in 36 of 38, the three printed / screen spoofs
-/// 0.00–0.32 (docs/api.md).
-const PASSIVE_LIVE_THRESHOLD: f32 = 0.5;
-
 /// Passive (single image) liveness of the largest face: the anti-spoof model's real-face score.
 pub async fn detect_live_face(st: &Arc<ApiState>, body: &Form) -> Reply {
-    let want = Wanted {
-        antispoof: true,
-        ..Wanted::default()
-    };
-    let (_, _, mut faces) = faces_of(st, image(st, body, "")?, want, 1).await?;
-    let real = faces.remove(0).real_score.unwrap_or(0.0);
+    let r = st.photo_liveness(image(st, body, "")?).await?;
     Ok(
-        json!({"Score": (real * 100.0).round(), "IsLiveness": real >= PASSIVE_LIVE_THRESHOLD,
+        json!({"Score": (r.confidence * 100.0).round(), "IsLiveness": r.alive,
         "FaceModelVersion": MODEL}),
     )
 }
