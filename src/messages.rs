@@ -72,9 +72,16 @@ pub struct TrackMsg {
     pub frame: Arc<Frame>,
 }
 
+/// A fresh event id (32 hex digits).
+pub fn event_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 /// `<prefix>/<camera>/face` payload (docs/mqtt.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct FaceEvent {
+    /// Unique per event, kept when a delivery is repeated (at-least-once): subscribers dedupe on it.
+    pub event_id: String,
     pub camera: String,
     pub track_id: u64,
     pub event: TrackPhase,
@@ -123,6 +130,8 @@ pub struct StatusEvent {
 /// track ended without reaching the threshold (`event: "unknown"`).
 #[derive(Debug, Clone, Serialize)]
 pub struct MatchEvent {
+    /// Unique per event, kept when a delivery is repeated (at-least-once): subscribers dedupe on it.
+    pub event_id: String,
     pub camera: String,
     pub track_id: u64,
     /// `match` or `unknown`

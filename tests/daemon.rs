@@ -251,13 +251,7 @@ fn stopping_and_restarting_the_broker_loses_no_event() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let key = |v: &serde_json::Value| {
-        (
-            v["track_id"].as_u64().unwrap(),
-            v["event"].as_str().unwrap().to_string(),
-            v["timestamp_ms"].as_u64().unwrap(),
-        )
-    };
+    let key = |v: &serde_json::Value| v["event_id"].as_str().map(String::from);
     let received: std::collections::HashSet<_> = sub.on("fs/lobby/face").iter().map(key).collect();
     let missing: Vec<_> = produced
         .iter()
@@ -511,13 +505,7 @@ fn events_spooled_to_disk_at_shutdown_are_delivered_after_the_next_start() {
     let sub = Subscriber::start(port, "fs/+/face");
     cfg.cameras.clear();
     let d = Daemon::start(cfg, RunOptions::default()).unwrap();
-    let key = |v: &serde_json::Value| {
-        (
-            v["track_id"].as_u64(),
-            v["event"].as_str().map(String::from),
-            v["timestamp_ms"].as_u64(),
-        )
-    };
+    let key = |v: &serde_json::Value| v["event_id"].as_str().map(String::from);
     let all = wait_until(Duration::from_secs(20), || {
         let got: std::collections::HashSet<_> = sub.on("fs/lobby/face").iter().map(key).collect();
         produced.iter().all(|p| got.contains(&key(p)))

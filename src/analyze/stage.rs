@@ -98,6 +98,7 @@ impl AnalyzeStage {
                 .then(|| face_jpeg(&m.frame, &m.detection))
                 .flatten();
             let ev = FaceEvent {
+                event_id: crate::messages::event_id(),
                 camera: m.camera.to_string(),
                 track_id: m.track_id,
                 event: m.phase,

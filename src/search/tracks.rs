@@ -111,6 +111,7 @@ impl TrackMatcher {
                     && state.announced.insert(format!("{set}/{identity}"))
                 {
                     out.push(MatchEvent {
+                        event_id: crate::messages::event_id(),
                         camera: m.camera.to_string(),
                         track_id: m.track_id,
                         event: "match",
@@ -138,6 +139,7 @@ impl TrackMatcher {
         debug_assert_eq!(m.phase, TrackPhase::End);
         let st = self.tracks.remove(&(m.camera.to_string(), m.track_id))?;
         (st.searched > 0 && st.announced.is_empty()).then(|| MatchEvent {
+            event_id: crate::messages::event_id(),
             camera: m.camera.to_string(),
             track_id: m.track_id,
             event: "unknown",
