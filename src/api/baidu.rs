@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::body::{Form, ImageSource};
 use super::error::ApiError;
-use super::http::{scoped, ApiState, Tenant};
+use super::state::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
 use crate::detect::Detection;
 use crate::search::fields::Schema;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::body::{load, Form, ImageSource};
 use super::error::{err, ok, ApiError, ApiResult};
-use super::http::{flag, scoped, unscoped, ApiState, Tenant};
+use super::state::{flag, scoped, unscoped, ApiState, Tenant};
 use crate::analyze::liveness::{check, LivenessConfig, Request as LiveRequest};
 use crate::analyze::{largest, Wanted};
 use crate::api::shapes::{BoundingBox, FaceJson};

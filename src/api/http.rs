@@ -1,28 +1,24 @@
-//! The FRS v2-compatible HTTP API (axum, on the daemon's tokio runtime): same paths, bodies, responses
-//! and `{"error_code","error_msg"}` errors. API keys per tenant; a tenant only sees its own face sets.
-//! Inference runs on a bounded pool: `max_concurrent` at once, the rest wait, then 503.
+//! The HTTP server (axum, on the daemon's tokio runtime): authentication (API keys, FRS AK/SK and
+//! Tencent TC3 signatures, rate limits) and the routes of the FRS v2, Baidu v3 and Tencent families.
+//! A tenant only sees its own face sets; errors keep each family's shape.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use serde_json::{Map, Value};
-use tokio::sync::Semaphore;
 
 use super::auth::{
     canonical_request, hmac_hex, parse_authorization, parse_sdk_date, parse_tc3, same,
-    string_to_sign, tc3_signature, AuthError, Guard,
+    string_to_sign, tc3_signature, AuthError,
 };
 use super::error::{err, ApiError};
 use super::frs::*;
-use crate::analyze::Analyzer;
+use super::state::{ApiState, Tenant};
 use crate::config::Config;
-use crate::search::{FaceSets, SetError};
+use crate::search::FaceSets;
 
 /// The canonical request (shared by the FRS and TC3 signature schemes) of an incoming request.
 fn canonical_of(parts: &axum::http::request::Parts, signed: &[String], body: &[u8]) -> String {
@@ -41,60 +37,7 @@ fn canonical_of(parts: &axum::http::request::Parts, signed: &[String], body: &[u
     )
 }
 
-/// The tenant an authenticated request acts for (set by the authentication layer).
-#[derive(Clone)]
-pub struct Tenant(pub String);
-
-pub struct ApiState {
-    pub cfg: Config,
-    pub sets: Arc<FaceSets>,
-    metrics: Arc<crate::metrics::Metrics>,
-    pool: Mutex<Vec<Analyzer>>,
-    permits: Semaphore,
-    /// key → (tenant, secret for signing)
-    keys: HashMap<String, (String, Option<String>)>,
-    guard: Guard,
-    fetcher: super::body::Fetcher,
-}
-
 impl ApiState {
-    pub fn new(
-        cfg: Config,
-        sets: Arc<FaceSets>,
-        metrics: Arc<crate::metrics::Metrics>,
-    ) -> Result<Self, crate::tls::TlsError> {
-        let keys = cfg
-            .api
-            .keys
-            .iter()
-            .map(|k| (k.key.clone(), (k.tenant.clone(), k.secret.clone())))
-            .collect();
-        let guard = Guard::new(
-            cfg.api.signature_skew_s,
-            cfg.api.rate_per_second,
-            cfg.api.burst,
-        );
-        Ok(Self {
-            permits: Semaphore::new(cfg.api.max_concurrent),
-            pool: Mutex::new(vec![]),
-            fetcher: super::body::Fetcher::new(&cfg.api)?,
-            cfg,
-            sets,
-            keys,
-            guard,
-            metrics,
-        })
-    }
-
-    /// Where the request's `<prefix>_base64` / `_file` / `_url` image comes from.
-    pub fn image_source(
-        &self,
-        body: &super::body::Form,
-        prefix: &str,
-    ) -> Result<super::body::ImageSource, ApiError> {
-        super::body::image_source(&self.cfg, &self.fetcher, body, prefix)
-    }
-
     /// Token or AK/SK signature → tenant, then the key's rate limit.
     fn authorize(
         &self,
@@ -241,140 +184,6 @@ impl ApiState {
         }
         Ok(t.secret_id)
     }
-
-    /// Every face of an image, largest first, at most `max`, with the image's size; "no face" is an
-    /// error. (The Baidu and Tencent endpoints answer from this.)
-    pub async fn faces(
-        self: &Arc<Self>,
-        src: super::body::ImageSource,
-        want: crate::analyze::Wanted,
-        max: usize,
-    ) -> Result<(u32, u32, Vec<crate::analyze::FaceAnalysis>), ApiError> {
-        let cfg = self.cfg.clone();
-        self.infer(move |an| {
-            let frame = super::body::load(&cfg, src, "image")?;
-            let mut faces = an.analyze(&frame, want)?;
-            if faces.is_empty() {
-                return Err(crate::api::FaceError::NoFace {
-                    path: "image".into(),
-                }
-                .into());
-            }
-            faces.sort_by(|a, b| {
-                (b.detection.w * b.detection.h).total_cmp(&(a.detection.w * a.detection.h))
-            });
-            faces.truncate(max);
-            Ok((frame.width, frame.height, faces))
-        })
-        .await
-    }
-
-    /// Passive (one photo) liveness of the largest face: FRS `live-detect-face`, Tencent
-    /// `DetectLiveFace`.
-    pub async fn photo_liveness(
-        self: &Arc<Self>,
-        src: super::body::ImageSource,
-    ) -> Result<super::shapes::LiveFaceResult, ApiError> {
-        let cfg = self.cfg.clone();
-        self.infer(move |an| {
-            let frame = super::body::load(&cfg, src, "image")?;
-            let want = crate::analyze::Wanted {
-                antispoof: true,
-                ..Default::default()
-            };
-            let face = an
-                .analyze(&frame, want)?
-                .into_iter()
-                .max_by(|a, b| {
-                    (a.detection.w * a.detection.h).total_cmp(&(b.detection.w * b.detection.h))
-                })
-                .ok_or_else(|| crate::api::FaceError::NoFace {
-                    path: "image".into(),
-                })?;
-            let real = face.real_score.unwrap_or(0.0);
-            Ok(super::shapes::LiveFaceResult {
-                alive: real >= crate::analyze::antispoof::PHOTO_LIVE_THRESHOLD,
-                confidence: (real as f64 * 10000.0).round() / 10000.0,
-                picture: crate::analyze::liveness::face_jpeg(&frame, &face.detection)
-                    .unwrap_or_default(),
-            })
-        })
-        .await
-    }
-
-    /// Runs inference on a pooled analyzer, within the concurrency cap and the request timeout.
-    pub async fn infer<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&mut Analyzer) -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let busy = || {
-            err(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "FRS.0503",
-                "the service is busy; retry later",
-            )
-        };
-        let permit = tokio::time::timeout(
-            Duration::from_millis(self.cfg.api.queue_timeout_ms),
-            self.permits.acquire(),
-        )
-        .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
-        let me = self.clone();
-        let job = tokio::task::spawn_blocking(move || {
-            let pooled = me.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let mut an = match pooled {
-                Some(a) => a,
-                None => Analyzer::open(&me.cfg)?,
-            };
-            let out = f(&mut an);
-            me.pool.lock().unwrap_or_else(|e| e.into_inner()).push(an);
-            out
-        });
-        let res =
-            tokio::time::timeout(Duration::from_millis(self.cfg.api.request_timeout_ms), job).await;
-        drop(permit);
-        match res {
-            Err(_) => Err(err(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "FRS.0504",
-                "request timed out",
-            )),
-            Ok(Err(_)) => Err(err(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "FRS.0099",
-                "inference task failed",
-            )),
-            Ok(Ok(r)) => r,
-        }
-    }
-}
-
-pub fn scoped(tenant: &str, name: &str) -> Result<String, ApiError> {
-    if !crate::search::valid_set_name(name) || name.len() + tenant.len() + 2 > 64 {
-        return Err(SetError::BadSetName(name.into()).into());
-    }
-    Ok(format!("{tenant}--{name}"))
-}
-
-pub fn unscoped(tenant: &str, v: &mut Value) {
-    if let Some(s) = v
-        .get("face_set_name")
-        .and_then(|s| s.as_str())
-        .and_then(|s| s.strip_prefix(&format!("{tenant}--")))
-        .map(String::from)
-    {
-        v["face_set_name"] = Value::String(s);
-    }
-}
-
-pub fn flag(body: &Map<String, Value>, keys: &[&str]) -> bool {
-    keys.iter().any(|k| {
-        body.get(*k).is_some_and(|v| {
-            v.as_bool().unwrap_or(false) || v.as_str().is_some_and(|s| !s.is_empty())
-        })
-    })
 }
 
 /// Authenticates every API route (not /openapi.json): the body is read here once, within the limit,

@@ -9,6 +9,7 @@ pub mod frs;
 pub mod http;
 pub mod openapi;
 pub mod shapes;
+pub mod state;
 pub mod tencent;
 
 use std::path::PathBuf;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::{embedding, faces_of, image, int, rect, Reply, MODEL};
 use crate::analyze::Wanted;
 use crate::api::body::Form;
-use crate::api::http::ApiState;
+use crate::api::state::ApiState;
 
 pub async fn detect(st: &Arc<ApiState>, body: &Form) -> Reply {
     let flag = |k: &str| {

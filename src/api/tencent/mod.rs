@@ -17,7 +17,7 @@ mod people;
 
 use super::body::{Form, ImageSource};
 use super::error::ApiError;
-use super::http::{scoped, ApiState, Tenant};
+use super::state::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
 
 /// A Tencent error: its dotted code and message.

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::analyze::Wanted;
 use crate::api::body::Form;
-use crate::api::http::ApiState;
+use crate::api::state::ApiState;
 use crate::search::fields::Schema;
 use crate::search::store::Selector;
 
