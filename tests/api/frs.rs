@@ -303,7 +303,8 @@ fn every_endpoint_with_auth_tenants_and_errors() {
     let (s, spec) = call(p, "GET", "/openapi.json", None, None);
     assert_eq!(s, 200);
     let paths = spec["paths"].as_object().unwrap();
-    assert_eq!(paths.keys().filter(|k| k.starts_with("/v2/")).count(), 8);
+    assert_eq!(paths.keys().filter(|k| k.starts_with("/v2/")).count(), 9);
+    assert_eq!(paths.keys().filter(|k| k.starts_with("/v1/")).count(), 2);
     assert_eq!(
         paths
             .keys()
