@@ -374,6 +374,16 @@ pub async fn create_face(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply
             format!("person {pid} has {have} faces; at most {FACES_PER_PERSON} are kept"),
         ));
     }
+    // Every group must take the new faces, so a full group cannot leave a face in only some.
+    for g in &groups {
+        let info = st.sets.show_set(g)?;
+        if info.face_number + images.len() > info.face_set_capacity {
+            return Err(TcError(
+                "InvalidParameterValue.GroupFaceNumExceed",
+                format!("group {} is full", tenant_group(tenant, g)),
+            ));
+        }
+    }
     let want = Wanted {
         embedding: true,
         ..Wanted::default()
