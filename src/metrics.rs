@@ -42,6 +42,22 @@ pub struct Metrics {
     pub api_us: AtomicU64,
 }
 
+/// One counter family labelled by API and one more label.
+fn by_api(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    rows: impl Iterator<Item = (&'static str, String, u64)>,
+) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+    for (api, value, n) in rows {
+        out.push_str(&format!(
+            "{name}{{api=\"{api}\",{label}=\"{value}\"}} {n}\n"
+        ));
+    }
+}
+
 /// Reads one counter of a camera.
 type CounterOf = fn(&CameraCounters) -> &AtomicU64;
 
@@ -77,23 +93,25 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        out.push_str("# HELP facestream_api_requests_total HTTP API requests by API and HTTP status (Baidu and Tencent errors are HTTP 200: see facestream_api_errors_total)\n# TYPE facestream_api_requests_total counter\n");
-        for ((api, status), n) in reqs {
-            out.push_str(&format!(
-                "facestream_api_requests_total{{api=\"{api}\",status=\"{status}\"}} {n}\n"
-            ));
-        }
         let errors = self
             .api_errors
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        out.push_str("# HELP facestream_api_errors_total API error answers by API and error code\n# TYPE facestream_api_errors_total counter\n");
-        for ((api, code), n) in errors {
-            out.push_str(&format!(
-                "facestream_api_errors_total{{api=\"{api}\",code=\"{code}\"}} {n}\n"
-            ));
-        }
+        by_api(
+            out,
+            "facestream_api_requests_total",
+            "HTTP API requests by API and HTTP status (Baidu and Tencent errors are HTTP 200: see facestream_api_errors_total)",
+            "status",
+            reqs.into_iter().map(|((api, s), n)| (api, s.to_string(), n)),
+        );
+        by_api(
+            out,
+            "facestream_api_errors_total",
+            "API error answers by API and error code",
+            "code",
+            errors.into_iter().map(|((api, c), n)| (api, c, n)),
+        );
         out.push_str(&format!(
             "# HELP facestream_api_request_microseconds_total Time spent answering API requests\n# TYPE facestream_api_request_microseconds_total counter\nfacestream_api_request_microseconds_total {}\n",
             self.api_us.load(Ordering::Relaxed)

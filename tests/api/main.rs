@@ -119,7 +119,12 @@ fn call_full(
     let _ = s.write_all(body);
     let mut resp = Vec::new();
     let _ = s.read_to_end(&mut resp);
-    let text = String::from_utf8_lossy(&resp).to_string();
+    parse_response(&resp)
+}
+
+/// An HTTP/1.1 response: status (0 when there is none), lower-cased head, JSON body (Null if not JSON).
+fn parse_response(resp: &[u8]) -> (u16, String, Value) {
+    let text = String::from_utf8_lossy(resp).to_string();
     let status = text
         .split_whitespace()
         .nth(1)

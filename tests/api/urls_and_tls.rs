@@ -28,14 +28,8 @@ fn https_call(port: u16, ca: &std::path::Path, path: &str) -> Result<(u16, Value
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !resp.is_empty() => {}
         Err(e) => return Err(e.to_string()),
     }
-    let text = String::from_utf8_lossy(&resp).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    let (status, _, body) = parse_response(&resp);
+    Ok((status, body))
 }
 
 #[test]
