@@ -308,6 +308,28 @@ fn tencent_persons_their_faces_groups_and_passive_liveness() {
     assert_eq!(r["GroupNum"], 2, "{r}");
     let r = ok("SearchFaces", json!({"GroupIds": ["lab"], "Image": obama2}));
     assert_eq!(r["Results"][0]["Candidates"][0]["PersonId"], "obama", "{r}");
+    let r = ok(
+        "SearchPersons",
+        json!({"GroupIds": ["lab", "office"], "Image": obama2}),
+    );
+    let c = &r["Results"][0]["Candidates"];
+    assert_eq!(
+        (c[0]["PersonId"].as_str(), r["PersonNum"].as_u64()),
+        (Some("obama"), Some(1)),
+        "one person, though in two groups: {r}"
+    );
+    assert_eq!(
+        c[0]["PersonGroupInfos"].as_array().map(Vec::len),
+        Some(2),
+        "{r}"
+    );
+    assert_eq!(
+        ok(
+            "VerifyPerson",
+            json!({"PersonId": "obama", "Image": obama2})
+        )["IsMatch"],
+        true
+    );
     let r = ok("GetPersonList", json!({"GroupId": "lab"}));
     assert_eq!(
         (r["PersonNum"].as_u64(), r["FaceNum"].as_u64()),

@@ -198,7 +198,9 @@ pub const ACTIONS: &[&str] = &[
     "CreateFace",
     "DeleteFace",
     "SearchFaces",
+    "SearchPersons",
     "VerifyFace",
+    "VerifyPerson",
 ];
 
 /// `POST /` with `X-TC-Action: <Action>` (after authentication).
@@ -234,8 +236,8 @@ pub async fn dispatch(
             "DeletePersonFromGroup" => people::delete_from_group(&st, &body, &tenant),
             "CreateFace" => people::create_face(&st, &body, &tenant).await,
             "DeleteFace" => people::delete_face(&st, &body, &tenant),
-            "SearchFaces" => people::search(&st, &body, &tenant).await,
-            "VerifyFace" => people::verify(&st, &body, &tenant).await,
+            "SearchFaces" | "SearchPersons" => people::search(&st, &body, &tenant).await,
+            "VerifyFace" | "VerifyPerson" => people::verify(&st, &body, &tenant).await,
             "" => Err(missing("X-TC-Action header")),
             other => Err(TcError(
                 "InvalidAction",

@@ -198,17 +198,42 @@ pub async fn search(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
     for f in faces {
         let r = rect(&f);
         let Some(e) = f.embedding else { continue };
+        // A person is one candidate, whatever the number of their groups (hits come per group,
+        // best first): ask for enough hits to fill the list after merging.
+        let wanted = max_persons.saturating_mul(groups.len()).min(10_000);
         let hits = st
             .sets
-            .identify(&groups, &e, threshold as f32 / 100.0, max_persons)?;
-        let candidates: Vec<Value> = hits
-            .into_iter()
-            .map(|h| json!({"PersonId": h.user_id, "FaceId": "", "Score": (h.score * 10000.0).round() / 100.0,
-                "PersonName": h.user_info, "PersonGroupInfos": [{"GroupId": h.group_id.strip_prefix(&prefix).unwrap_or(&h.group_id)}]}))
-            .collect();
+            .identify(&groups, &e, threshold as f32 / 100.0, wanted)?;
+        let mut candidates: Vec<Value> = vec![];
+        for h in hits {
+            let gid = json!({"GroupId": h.group_id.strip_prefix(&prefix).unwrap_or(&h.group_id)});
+            let known = candidates
+                .iter()
+                .position(|c| c["PersonId"] == h.user_id.as_str());
+            match known {
+                Some(i) => {
+                    if let Some(g) = candidates[i]["PersonGroupInfos"].as_array_mut() {
+                        g.push(gid);
+                    }
+                }
+                None if candidates.len() < max_persons => candidates.push(
+                    json!({"PersonId": h.user_id, "FaceId": "", "Score": (h.score * 10000.0).round() / 100.0,
+                        "PersonName": h.user_info, "PersonGroupInfos": [gid]}),
+                ),
+                None => {}
+            }
+        }
         results.push(json!({"Candidates": candidates, "FaceRect": r, "RetCode": 0}));
     }
-    Ok(json!({"Results": results, "FaceNum": results.len(), "FaceModelVersion": MODEL}))
+    // SearchPersons answers the same: candidates are persons either way (their best face).
+    let persons: usize = results
+        .iter()
+        .map(|r| r["Candidates"].as_array().map_or(0, Vec::len))
+        .sum();
+    Ok(
+        json!({"Results": results, "FaceNum": results.len(), "PersonNum": persons,
+        "FaceModelVersion": MODEL}),
+    )
 }
 
 /// 1:1 against a person's faces in any of the tenant's groups.
