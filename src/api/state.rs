@@ -81,17 +81,7 @@ impl ApiState {
         let cfg = self.cfg.clone();
         self.infer(move |an| {
             let frame = super::body::load(&cfg, src, "image")?;
-            let mut faces = an.analyze(&frame, want)?;
-            if faces.is_empty() {
-                return Err(crate::api::FaceError::NoFace {
-                    path: "image".into(),
-                }
-                .into());
-            }
-            faces.sort_by(|a, b| {
-                (b.detection.w * b.detection.h).total_cmp(&(a.detection.w * a.detection.h))
-            });
-            faces.truncate(max);
+            let faces = largest_faces(an, &frame, want, max)?;
             Ok((frame.width, frame.height, faces))
         })
         .await
@@ -110,15 +100,7 @@ impl ApiState {
                 antispoof: true,
                 ..Default::default()
             };
-            let face = an
-                .analyze(&frame, want)?
-                .into_iter()
-                .max_by(|a, b| {
-                    (a.detection.w * a.detection.h).total_cmp(&(b.detection.w * b.detection.h))
-                })
-                .ok_or_else(|| crate::api::FaceError::NoFace {
-                    path: "image".into(),
-                })?;
+            let face = largest_faces(an, &frame, want, 1)?.remove(0);
             let real = face.real_score.unwrap_or(0.0);
             Ok(super::shapes::LiveFaceResult {
                 alive: real >= crate::analyze::antispoof::PHOTO_LIVE_THRESHOLD,
@@ -177,6 +159,26 @@ impl ApiState {
             Ok(Ok(r)) => r,
         }
     }
+}
+
+/// The `max` largest faces of a frame, largest first, analysed; only those are analysed. "No face"
+/// is an error.
+fn largest_faces(
+    an: &mut Analyzer,
+    frame: &crate::frame::Frame,
+    want: crate::analyze::Wanted,
+    max: usize,
+) -> Result<Vec<crate::analyze::FaceAnalysis>, ApiError> {
+    let mut found = an.detect_verified(frame)?;
+    if found.is_empty() {
+        return Err(crate::api::FaceError::NoFace {
+            path: "image".into(),
+        }
+        .into());
+    }
+    found.sort_by(|(a, _), (b, _)| (b.w * b.h).total_cmp(&(a.w * a.h)));
+    found.truncate(max);
+    Ok(an.analyze_found(frame, found, want)?)
 }
 
 pub fn scoped(tenant: &str, name: &str) -> Result<String, ApiError> {

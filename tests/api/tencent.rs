@@ -18,19 +18,16 @@ fn tc3_headers(id: &str, key: &str, action: &str, ts: i64, body: &[u8]) -> Vec<(
         "POST\n/\n\ncontent-type:{ctype}\nhost:localhost\n\ncontent-type;host\n{}",
         hex(&Sha256::digest(body))
     );
-    let days = ts.div_euclid(86_400);
-    // Civil date of `days` since 1970-01-01.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let (d, m) = (
-        doy - (153 * mp + 2) / 5 + 1,
-        if mp < 10 { mp + 3 } else { mp - 9 },
+    // The credential date is the UTC day (the `time` crate, not the server's own date code).
+    let day = time::OffsetDateTime::from_unix_timestamp(ts)
+        .unwrap()
+        .date();
+    let date = format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
     );
-    let date = format!("{:04}-{m:02}-{d:02}", yoe + era * 400 + i64::from(m <= 2));
     let scope = format!("{date}/iai/tc3_request");
     let to_sign = format!(
         "TC3-HMAC-SHA256\n{ts}\n{scope}\n{}",
