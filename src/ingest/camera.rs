@@ -61,6 +61,12 @@ pub enum Pulled {
 
 pub trait FrameSource: Send {
     fn pull(&mut self, timeout: Duration) -> Result<Pulled, IngestError>;
+
+    /// Starts the stream again from its beginning after an end of stream, keeping the source open
+    /// (a looping file then plays on without a gap). False when the source cannot: it is reopened.
+    fn rewind(&mut self) -> bool {
+        false
+    }
 }
 
 pub trait SourceOpener: Send {
@@ -160,14 +166,19 @@ impl Camera {
 
     pub fn run(mut self) {
         let mut backoff = self.settings.backoff_initial;
+        let mut looped = false;
         loop {
             if self.stopping() {
                 break;
             }
-            self.set_status(CameraStatus::Buffering, None, None);
+            // A file reopened to loop is not an outage: it stays running.
+            if !looped {
+                self.set_status(CameraStatus::Buffering, None, None);
+            }
+            looped = false;
             match self.run_once(&mut backoff) {
                 Ok(Finish::Stopped) => break,
-                Ok(Finish::Loop) => continue,
+                Ok(Finish::Loop) => looped = true,
                 Ok(Finish::Ended) => {
                     self.set_status(CameraStatus::Ended, None, None);
                     self.queue.push(
@@ -217,7 +228,7 @@ impl Camera {
         let mut last_frame = self.clock.now();
         let mut last_status = self.clock.now();
         let mut next_due: Option<u64> = None;
-        let base = self.pts_offset;
+        let mut base = self.pts_offset;
         loop {
             if self.stopping() {
                 return Ok(Finish::Stopped);
@@ -282,6 +293,12 @@ impl Camera {
                 Pulled::Eos => {
                     if self.settings.is_live() {
                         return Err(IngestError::UnexpectedEnd);
+                    }
+                    if self.settings.looping && source.rewind() {
+                        // Stream time goes on from where the last round ended.
+                        base = self.pts_offset;
+                        next_due = None;
+                        continue;
                     }
                     return Ok(if self.settings.looping {
                         Finish::Loop
@@ -378,6 +395,8 @@ mod tests {
         FramesThenSilence(u32),
         /// `n` frames, then end of stream.
         FramesThenEos(u32),
+        /// `n` frames and end of stream, `rounds` times: the source rewinds in place in between.
+        Rewinding(u32, u32),
     }
 
     struct Opener {
@@ -391,6 +410,8 @@ mod tests {
         eos: bool,
         pts: u64,
         clock: Arc<ManualClock>,
+        per_round: u32,
+        rewinds_left: u32,
     }
 
     impl FrameSource for Src {
@@ -410,6 +431,27 @@ mod tests {
             self.clock.advance(timeout);
             Ok(Pulled::Timeout)
         }
+
+        fn rewind(&mut self) -> bool {
+            if self.rewinds_left == 0 {
+                return false;
+            }
+            self.rewinds_left -= 1;
+            self.left = self.per_round;
+            self.pts = 0;
+            true
+        }
+    }
+
+    fn src(left: u32, eos: bool, rewinds_left: u32, clock: Arc<ManualClock>) -> Box<Src> {
+        Box::new(Src {
+            left,
+            eos,
+            pts: 0,
+            clock,
+            per_round: left,
+            rewinds_left,
+        })
     }
 
     impl SourceOpener for Opener {
@@ -427,18 +469,11 @@ mod tests {
                     uri: "x".into(),
                     message: "refused".into(),
                 }),
-                Some(Script::FramesThenSilence(n)) => Ok(Box::new(Src {
-                    left: n,
-                    eos: false,
-                    pts: 0,
-                    clock,
-                })),
-                Some(Script::FramesThenEos(n)) => Ok(Box::new(Src {
-                    left: n,
-                    eos: true,
-                    pts: 0,
-                    clock,
-                })),
+                Some(Script::FramesThenSilence(n)) => Ok(src(n, false, 0, clock)),
+                Some(Script::FramesThenEos(n)) => Ok(src(n, true, 0, clock)),
+                Some(Script::Rewinding(n, rounds)) => {
+                    Ok(src(n, true, rounds.saturating_sub(1), clock))
+                }
             }
         }
     }
@@ -490,6 +525,16 @@ mod tests {
             .collect();
         let items = std::iter::from_fn(|| queue.pop()).collect();
         (statuses, items)
+    }
+
+    fn frame_pts(items: &[IngestItem]) -> Vec<u64> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                IngestItem::Frame(f) => Some(f.pts_ms),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
@@ -550,16 +595,7 @@ mod tests {
             true,
             vec![FramesThenEos(3), FramesThenEos(3)],
         );
-        let pts: Vec<u64> = items
-            .iter()
-            .filter_map(|i| {
-                if let IngestItem::Frame(f) = i {
-                    Some(f.pts_ms)
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let pts = frame_pts(&items);
         assert_eq!(pts.len(), 6);
         assert!(
             pts.windows(2).all(|w| w[1] > w[0]),
@@ -569,6 +605,25 @@ mod tests {
             .iter()
             .any(|s| s.status == "retrying"
                 && s.error.as_deref() != Some("cannot open x: script over")));
+        // Reopened to loop, the file never looked offline: one buffering, one running.
+        let before_end: Vec<&str> = st
+            .iter()
+            .map(|s| s.status)
+            .take_while(|s| *s != "retrying")
+            .collect();
+        assert_eq!(before_end, ["buffering", "running"], "{st:?}");
+
+        // A source that rewinds in place: three rounds from one open, timestamps still rising.
+        let (st, items) = run("/videos/a.mp4", true, vec![Rewinding(3, 3)]);
+        let pts = frame_pts(&items);
+        assert_eq!(pts.len(), 9);
+        assert!(pts.windows(2).all(|w| w[1] > w[0]), "{pts:?}");
+        let before_end: Vec<&str> = st
+            .iter()
+            .map(|s| s.status)
+            .take_while(|s| *s != "retrying")
+            .collect();
+        assert_eq!(before_end, ["buffering", "running"], "{st:?}");
 
         let (st, _) = run("rtsp://cam", false, vec![FramesThenEos(2)]);
         assert!(st

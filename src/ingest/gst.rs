@@ -160,6 +160,17 @@ impl FrameSource for GstSource {
             .ok_or_else(|| IngestError::Stream("bad frame size".into()))?;
         Ok(Pulled::Frame { frame, pts_ms })
     }
+
+    /// A flushing seek to the start: the pipeline, its decoder and its clock stay up, so a looping
+    /// file plays on without the second or so that a rebuild costs.
+    fn rewind(&mut self) -> bool {
+        self.pipeline
+            .seek_simple(
+                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
+                gst::ClockTime::ZERO,
+            )
+            .is_ok()
+    }
 }
 
 impl Drop for GstSource {
