@@ -9,6 +9,7 @@ const ATTRS: Wanted = Wanted {
     quality: true,
     antispoof: false,
     embedding: false,
+    picture: false,
 };
 
 #[test]

@@ -324,3 +324,62 @@ fn shipped_configs_and_presets_validate() {
     }
     assert!(n >= 5, "found {n} files");
 }
+
+#[test]
+fn faceset_reembed_moves_a_set_enrolled_with_kept_pictures_to_the_configured_embedder() {
+    let media = common::media();
+    let dir = scratch_dir().join("reembed");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data");
+    let (mfn, dlib) = (dir.join("mfn.toml"), dir.join("dlib.toml"));
+    std::fs::write(&mfn, "[storage]\nkeep_face_images = true\n").unwrap();
+    std::fs::write(
+        &dlib,
+        "[models]\nembedder = \"dlib\"\n[storage]\nkeep_face_images = true\n",
+    )
+    .unwrap();
+    let (mfn, dlib, data) = (
+        mfn.to_str().unwrap(),
+        dlib.to_str().unwrap(),
+        data.to_str().unwrap(),
+    );
+    let run = |cfg: &str, args: &[&str]| {
+        let mut all = vec!["--config", cfg];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--data-dir", data, "--json"]);
+        facestream(&all)
+    };
+    let (code, _, err) = run(mfn, &["faceset", "create", "staff"]);
+    assert_eq!(code, 0, "{err}");
+    for (user, rel) in [
+        ("clooney", "gallery/George_Clooney"),
+        ("damon", "gallery/Matt_Damon"),
+    ] {
+        let first = common::images_in(&media.join(rel))[0].display().to_string();
+        let (code, _, err) = run(
+            mfn,
+            &[
+                "face", "add", "--set", "staff", &first, "--single", "--user", user,
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let probe = common::images_in(&media.join("gallery/Matt_Damon"))[1]
+        .display()
+        .to_string();
+    // Under the new embedder the old set is refused until it is re-embedded.
+    let (code, v, _) = run(dlib, &["search", &probe, "--set", "staff"]);
+    assert_ne!(code, 0);
+    assert_eq!(v["error_code"], "FRS.0412", "{v}");
+    let (code, v, err) = run(dlib, &["faceset", "reembed", "staff"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["reembedded"]["faces"], 2, "{v}");
+    assert_eq!(v["reembedded"]["to_model"], "dlib-resnet-128", "{v}");
+    let (code, v, err) = run(dlib, &["search", &probe, "--set", "staff"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["faces"][0]["user_id"], "damon", "{v}");
+    // Now the old embedder's queries are the refused ones.
+    let (_, v, _) = run(mfn, &["search", &probe, "--set", "staff"]);
+    assert_eq!(v["error_code"], "FRS.0412", "{v}");
+}

@@ -904,3 +904,163 @@ fn another_process_writes_are_replayed_into_the_loaded_index() {
     let r = daemon.search("s", &synth(1, 192), &SearchParams::new(0.0));
     assert_eq!(code(r), "FRS.0402");
 }
+
+/// The largest face of a photo, embedded by `an`, and the enrolment it makes (picture included).
+fn enrolment_of(
+    an: &mut facestream::analyze::Analyzer,
+    path: &std::path::Path,
+) -> (Embedding, facestream::search::Enrolment) {
+    let f = common::load(path);
+    let dets: Vec<_> = an
+        .detect_verified(&f)
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    let d = &dets[largest(&dets).unwrap_or_else(|| panic!("no face in {}", path.display()))];
+    let e = an
+        .embedder()
+        .unwrap()
+        .embed(&[(&f, d)])
+        .unwrap()
+        .pop()
+        .flatten()
+        .unwrap();
+    (e.clone(), facestream::search::Enrolment::of(&f, d, e, true))
+}
+
+fn picture_rows(dir: &std::path::Path, set: &str) -> i64 {
+    let db = rusqlite::Connection::open(dir.join("facesets.db")).unwrap();
+    db.query_row(
+        "SELECT COUNT(*) FROM face_pictures p JOIN faces f USING(face_id) WHERE f.set_name = ?1",
+        [set],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn kept_face_pictures_move_a_set_to_another_embedder() {
+    let media = common::media();
+    let dir = tmp("reembed");
+    let mut mfn = common::analyzer();
+    let mut dlib_cfg = Config::default();
+    dlib_cfg.models.embedder = EmbedderKind::Dlib;
+    let mut dlib = facestream::analyze::Analyzer::open(&dlib_cfg).unwrap();
+
+    // Pictures are kept only when asked: the same enrolment through a plain FaceSets keeps none.
+    let plain = FaceSets::open(&dir).unwrap();
+    let kept = FaceSets::open(&dir).unwrap().with_face_pictures(true);
+    for (sets, name) in [(&plain, "plain"), (&kept, "staff")] {
+        sets.create_set(name, 100, Schema::new(), EmbedderKind::Mobilefacenet)
+            .unwrap();
+    }
+    let obama = media.join("gallery/Barack_Obama");
+    let photos = |d: &std::path::Path| common::images_in(d);
+    let (_, e) = enrolment_of(&mut mfn, &photos(&obama)[0]);
+    plain
+        .add_faces("plain", vec![e], None, &Map::new(), Some("obama"))
+        .unwrap();
+    assert_eq!(
+        picture_rows(&dir, "plain"),
+        0,
+        "no picture unless configured"
+    );
+    // A set without pictures cannot move, and loses nothing trying.
+    assert_eq!(
+        code(kept.reembed("plain", EmbedderKind::Dlib, |p| dlib.embed_picture(p))),
+        "FRS.0416"
+    );
+    assert_eq!(kept.show_set("plain").unwrap().model, "mobilefacenet-192");
+
+    // Enrol people in the picture-keeping set; a second process has the index loaded.
+    let people: Vec<(&str, PathBuf)> = [
+        ("obama", obama.clone()),
+        ("jolie", media.join("gallery/Angelina_Jolie")),
+        ("clooney", media.join("gallery/George_Clooney")),
+        ("dicaprio", media.join("gallery/Leonardo_DiCaprio")),
+        ("damon", media.join("gallery/Matt_Damon")),
+    ]
+    .into_iter()
+    .collect();
+    let mut direct_dlib = vec![];
+    for (who, d) in &people {
+        let first = &photos(d)[0];
+        let (_, e) = enrolment_of(&mut mfn, first);
+        assert!(e.picture.is_some());
+        kept.add_faces("staff", vec![e], None, &Map::new(), Some(who))
+            .unwrap();
+        direct_dlib.push((who.to_string(), enrolment_of(&mut dlib, first).0));
+    }
+    assert_eq!(picture_rows(&dir, "staff"), people.len() as i64);
+    let other = FaceSets::open(&dir).unwrap();
+    let (probe_mfn, _) = enrolment_of(&mut mfn, &photos(&obama)[1]);
+    let p = SearchParams::new(0.3);
+    assert_eq!(
+        other.search("staff", &probe_mfn, &p).unwrap()[0]
+            .user_id
+            .as_deref(),
+        Some("obama")
+    );
+
+    let done = kept
+        .reembed("staff", EmbedderKind::Dlib, |p| dlib.embed_picture(p))
+        .unwrap();
+    println!("re-embedded: {done:?}");
+    assert_eq!(done.faces, people.len());
+    assert_eq!(
+        (done.from_model.as_str(), done.to_model.as_str()),
+        ("mobilefacenet-192", "dlib-resnet-128")
+    );
+    assert_eq!(kept.show_set("staff").unwrap().model, "dlib-resnet-128");
+    // The vectors from the kept pictures are those of the original photos, near enough.
+    let stored = kept.list_faces("staff", 0, 100).unwrap();
+    for (who, direct) in &direct_dlib {
+        let f = stored
+            .iter()
+            .find(|f| f.user_id.as_deref() == Some(who.as_str()))
+            .unwrap();
+        let again = kept.face("staff", &f.face_id).unwrap();
+        let kept_vec = Embedding {
+            model: EmbedderKind::Dlib,
+            vector: again.vector.clone(),
+        };
+        let s = kept_vec.similarity(direct).unwrap();
+        println!("{who}: re-embedded vs embedded from the original photo: similarity {s:.3}");
+        assert!(s > 0.9, "{who}: {s}");
+    }
+    // Old-model queries are refused; new-model probes find their person, also in the process
+    // that had the old index loaded (it rebuilds on the change feed).
+    assert_eq!(code(kept.search("staff", &probe_mfn, &p)), "FRS.0412");
+    other.refresh().unwrap();
+    let threshold = dlib_cfg.compare.threshold_for(EmbedderKind::Dlib);
+    for (who, d) in &people {
+        let (probe, _) = enrolment_of(&mut dlib, &photos(d)[1]);
+        for sets in [&kept, &other] {
+            let hits = sets
+                .search("staff", &probe, &SearchParams::new(threshold))
+                .unwrap();
+            assert_eq!(
+                hits.first().and_then(|h| h.user_id.as_deref()),
+                Some(*who),
+                "{who}: {hits:?}"
+            );
+            // The index scores dlib vectors on dlib's own scale (1 − L2/2), as 1:1 compare does.
+            let top = &hits[0];
+            let stored = Embedding {
+                model: EmbedderKind::Dlib,
+                vector: kept.face("staff", &top.face_id).unwrap().vector,
+            };
+            let expected = probe.similarity(&stored).unwrap() as f64;
+            assert!(
+                (top.similarity - expected).abs() < 1e-3 && top.similarity < 0.99,
+                "{who}: search says {}, compare says {expected}",
+                top.similarity
+            );
+        }
+    }
+    // A deleted face takes its picture with it.
+    kept.delete_faces("staff", Selector::User("damon".into()))
+        .unwrap();
+    assert_eq!(picture_rows(&dir, "staff"), people.len() as i64 - 1);
+}

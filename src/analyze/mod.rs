@@ -8,6 +8,7 @@ pub mod embed;
 pub mod liveness;
 pub mod mesh;
 pub mod quality;
+pub mod snapshot;
 pub mod stage;
 
 use crate::config::Config;
@@ -31,6 +32,8 @@ pub struct Wanted {
     pub quality: bool,
     pub antispoof: bool,
     pub embedding: bool,
+    /// The face's enrolment picture (for face sets that keep them, `storage.keep_face_images`).
+    pub picture: bool,
 }
 
 /// One face and what was read off it.
@@ -45,6 +48,8 @@ pub struct FaceAnalysis {
     pub embedding: Option<Embedding>,
     /// The mesh model's probability that this is a face, 0..1 (when the mesh ran).
     pub presence: Option<f32>,
+    /// The face cut out for a face set to keep (when asked for).
+    pub picture: Option<snapshot::FacePicture>,
 }
 
 /// Still-image analysis with one session per model (use one Analyzer per thread).
@@ -125,6 +130,18 @@ impl Analyzer {
             .zip(embs)
             .filter_map(|(d, e)| Some((d, e?)))
             .collect())
+    }
+
+    /// A kept enrolment picture embedded again (by the configured embedder), aligned on its
+    /// stored landmarks.
+    pub fn embed_picture(&mut self, p: &snapshot::FacePicture) -> Result<Embedding, String> {
+        let (frame, det) = p.decode()?;
+        self.embedder()
+            .and_then(|e| e.embed(&[(&frame, &det)]))
+            .map_err(|e| e.to_string())?
+            .pop()
+            .flatten()
+            .ok_or_else(|| "its stored landmarks cannot be aligned".into())
     }
 
     /// Detection confirmed by the mesh model's face-presence output (when `detector.min_presence` > 0):
@@ -241,6 +258,10 @@ impl Analyzer {
                     pose,
                     real_score,
                     embedding,
+                    picture: want
+                        .picture
+                        .then(|| snapshot::enrolment_picture(frame, d))
+                        .flatten(),
                 },
             )
             .collect())
@@ -318,6 +339,7 @@ impl Analyzer {
             real_score: None,
             embedding: Some(e),
             presence: None,
+            picture: None,
         };
         Ok(Ok(Comparison {
             similarity,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::liveness::{decide, face_jpeg, Accumulator, LivenessConfig};
+use super::liveness::{decide, Accumulator, LivenessConfig};
+use super::snapshot::face_jpeg;
 use super::{Analyzer, Wanted, CONFIDENT_MASK};
 use crate::api::shapes::FaceJson;
 use crate::messages::{AnalyzeItem, Event, FaceEvent, LiveFrame, LiveResultEvent, TrackPhase};
@@ -35,6 +36,7 @@ impl AnalyzeStage {
             quality: true,
             antispoof: false,
             embedding: false,
+            picture: false,
         };
         let min_presence = self.analyzer.config().detector.min_presence;
         // Tracks whose first face the mesh did not confirm are never reported (the same check as

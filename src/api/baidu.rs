@@ -18,7 +18,7 @@ use crate::analyze::{Embedding, FaceAnalysis, Wanted};
 use crate::detect::Detection;
 use crate::search::fields::Schema;
 use crate::search::store::Selector;
-use crate::search::UserHit;
+use crate::search::{Enrolment, UserHit};
 
 /// A Baidu error: its numeric code and message.
 pub struct BaiduError(pub u32, pub String);
@@ -201,6 +201,7 @@ async fn detect(st: &Arc<ApiState>, body: &Form) -> Reply {
         quality: has("quality") || has("angle"),
         antispoof: false,
         embedding: false,
+        picture: false,
     };
     let faces = faces_of(st, image(st, body)?, want, max).await?;
     let list: Vec<Value> = faces
@@ -268,7 +269,7 @@ async fn compare(st: &Arc<ApiState>, raw: &[u8]) -> Reply {
                 .ok_or_else(|| BaiduError(222202, "pic not has face".into()))?,
         );
     }
-    let sim = crate::search::vector::dot(&embs[0].vector, &embs[1].vector).clamp(0.0, 1.0);
+    let sim = embs[0].similarity(&embs[1]).unwrap_or(0.0);
     Ok(json!({"score": (sim as f64 * 10000.0).round() / 100.0,
         "face_list": [{"face_token": face_token()}, {"face_token": face_token()}]}))
 }
@@ -405,6 +406,7 @@ async fn user_add(st: &Arc<ApiState>, body: &Form, tenant: &str, replace: bool) 
     let src = image(st, body)?;
     let want = Wanted {
         embedding: true,
+        picture: st.sets.keeps_face_pictures(),
         ..Wanted::default()
     };
     let faces = faces_of(st, src, want, 1).await?;
@@ -430,7 +432,11 @@ async fn user_add(st: &Arc<ApiState>, body: &Form, tenant: &str, replace: bool) 
     }
     let added = st.sets.add_faces(
         &g,
-        vec![((&f.detection).into(), e)],
+        vec![Enrolment {
+            bbox: (&f.detection).into(),
+            embedding: e,
+            picture: f.picture,
+        }],
         None,
         &Map::new(),
         Some(&uid),

@@ -15,11 +15,11 @@ use super::error::{err, ok, ApiError, ApiResult};
 use super::state::{flag, scoped, unscoped, ApiState, Tenant};
 use crate::analyze::liveness::{check, LivenessConfig, Request as LiveRequest};
 use crate::analyze::{largest, Wanted};
-use crate::api::shapes::{BoundingBox, FaceJson};
+use crate::api::shapes::FaceJson;
 use crate::api::FaceError;
 use crate::search::fields::{FieldType, Schema};
 use crate::search::store::Selector;
-use crate::search::SearchParams;
+use crate::search::{Enrolment, SearchParams};
 
 pub async fn face_detect(
     State(st): State<Arc<ApiState>>,
@@ -36,6 +36,7 @@ pub async fn face_detect(
         quality: flag(&body, &["NeedQualityDetection", "quality"]),
         antispoof: false,
         embedding: false,
+        picture: false,
     };
     let cfg = st.cfg.clone();
     let faces = st
@@ -285,7 +286,7 @@ pub async fn add_faces(
         .get("user_id")
         .and_then(|v| v.as_str())
         .map(String::from);
-    let cfg = st.cfg.clone();
+    let (cfg, keep) = (st.cfg.clone(), st.sets.keeps_face_pictures());
     let faces = st
         .infer(move |an| {
             let frame = load(&cfg, src, "image")?;
@@ -298,7 +299,7 @@ pub async fn add_faces(
             }
             Ok(faces
                 .into_iter()
-                .map(|(d, e)| (BoundingBox::from(&d), e))
+                .map(|(d, e)| Enrolment::of(&frame, &d, e, keep))
                 .collect::<Vec<_>>())
         })
         .await?;

@@ -105,7 +105,7 @@ impl ApiState {
             Ok(super::shapes::LiveFaceResult {
                 alive: real >= crate::analyze::antispoof::PHOTO_LIVE_THRESHOLD,
                 confidence: (real as f64 * 10000.0).round() / 10000.0,
-                picture: crate::analyze::liveness::face_jpeg(&frame, &face.detection)
+                picture: crate::analyze::snapshot::face_jpeg(&frame, &face.detection)
                     .unwrap_or_default(),
             })
         })

@@ -24,6 +24,7 @@ pub fn run(cfg: &Config, a: DemoArgs) -> anyhow::Result<ExitCode> {
         quality: true,
         antispoof: true,
         embedding: false,
+        picture: false,
     };
     println!(
         "== faces in the group photos ({}) ==",

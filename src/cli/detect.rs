@@ -42,6 +42,7 @@ pub fn run(cfg: &Config, a: DetectArgs) -> anyhow::Result<ExitCode> {
         quality: a.quality,
         antispoof: a.antispoof,
         embedding: false,
+        picture: false,
     };
     let mut failed = false;
     for (i, path) in a.images.iter().enumerate() {

@@ -7,14 +7,14 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
-use crate::analyze::{largest, Analyzer, Embedding, Wanted};
+use crate::analyze::{largest, Analyzer, Wanted};
 use crate::api::shapes::BoundingBox;
 use crate::api::FaceError;
 use crate::config::Config;
 use crate::ingest::image::load_image;
 use crate::search::fields::{FieldType, Schema};
 use crate::search::store::Selector;
-use crate::search::{FaceSets, SearchParams, SetError};
+use crate::search::{Enrolment, FaceSets, SearchParams, SetError};
 
 #[derive(Debug, Args)]
 pub struct DataDir {
@@ -41,6 +41,11 @@ pub enum FacesetCmd {
         name: String,
     },
     Delete {
+        name: String,
+    },
+    /// Move a face set to the configured embedder (`models.embedder`): every face is embedded
+    /// again from the picture kept at enrolment (`storage.keep_face_images`). All or nothing.
+    Reembed {
         name: String,
     },
 }
@@ -242,9 +247,10 @@ fn finish(d: &DataDir, r: Result<Value, Failure>) -> anyhow::Result<ExitCode> {
 }
 
 fn open(cfg: &Config, d: &DataDir) -> Result<FaceSets, Failure> {
-    Ok(FaceSets::open(
-        d.data_dir.as_deref().unwrap_or(&cfg.storage.dir),
-    )?)
+    Ok(
+        FaceSets::open(d.data_dir.as_deref().unwrap_or(&cfg.storage.dir))?
+            .with_face_pictures(cfg.storage.keep_face_images),
+    )
 }
 
 fn parse_fields(s: Option<&str>) -> Result<Map<String, Value>, Failure> {
@@ -262,15 +268,16 @@ fn embed_image(
     an: &mut Analyzer,
     path: &Path,
     single: bool,
-) -> Result<Vec<(BoundingBox, Embedding)>, Failure> {
+    keep_pictures: bool,
+) -> Result<Vec<Enrolment>, Failure> {
     let frame = load_image(path, &an.config().images)?;
     let faces = an.embed_faces(&frame, single)?;
     if faces.is_empty() {
         return Err(FaceError::NoFace { path: path.into() }.into());
     }
     Ok(faces
-        .iter()
-        .map(|(d, e)| (BoundingBox::from(d), e.clone()))
+        .into_iter()
+        .map(|(d, e)| Enrolment::of(&frame, &d, e, keep_pictures))
         .collect())
 }
 
@@ -298,6 +305,12 @@ pub fn faceset(cfg: &Config, d: DataDir, cmd: FacesetCmd) -> anyhow::Result<Exit
                 sets.delete_set(&name)?;
                 json!({"face_set_name": name})
             }
+            FacesetCmd::Reembed { name } => {
+                sets.show_set(&name)?;
+                let mut an = Analyzer::open(cfg)?;
+                let done = sets.reembed(&name, cfg.models.embedder, |p| an.embed_picture(p))?;
+                json!({ "reembedded": done })
+            }
         })
     })();
     finish(&d, r)
@@ -318,7 +331,7 @@ pub fn face(cfg: &Config, d: DataDir, cmd: FaceCmd) -> anyhow::Result<ExitCode> 
                 let fields = parse_fields(fields.as_deref())?;
                 sets.show_set(&set)?;
                 let mut an = Analyzer::open(cfg)?;
-                let faces = embed_image(&mut an, &image, single)?;
+                let faces = embed_image(&mut an, &image, single, sets.keeps_face_pictures())?;
                 let added = sets.add_faces(
                     &set,
                     faces,
@@ -413,10 +426,10 @@ pub fn search(cfg: &Config, d: DataDir, a: SearchArgs) -> anyhow::Result<ExitCod
             (Some(img), None) => {
                 sets.show_set(&a.set)?;
                 let mut an = Analyzer::open(cfg)?;
-                let (_, emb) = embed_image(&mut an, img, true)?
+                let face = embed_image(&mut an, img, true, false)?
                     .pop()
                     .ok_or_else(|| FaceError::NoFace { path: img.clone() })?;
-                sets.search(&a.set, &emb, &p)?
+                sets.search(&a.set, &face.embedding, &p)?
             }
             (None, Some(id)) => sets.search_by_face_id(&a.set, id, &p)?,
             _ => return Err(bad("image", "give an image or --face-id")),
@@ -437,10 +450,9 @@ pub fn identify(cfg: &Config, d: DataDir, a: IdentifyArgs) -> anyhow::Result<Exi
             .threshold
             .unwrap_or(cfg.compare.threshold_for(cfg.models.embedder));
         let mut an = Analyzer::open(cfg)?;
-        let faces = embed_image(&mut an, &a.image, !a.all_faces)?;
+        let faces = embed_image(&mut an, &a.image, !a.all_faces, false)?;
         if let Some(user) = &a.user {
-            let (_, emb) = &faces[0];
-            let hits = sets.identify(&groups, emb, 0.0, 1000)?;
+            let hits = sets.identify(&groups, &faces[0].embedding, 0.0, 1000)?;
             let score = hits
                 .iter()
                 .filter(|h| &h.user_id == user)
@@ -464,9 +476,9 @@ pub fn identify(cfg: &Config, d: DataDir, a: IdentifyArgs) -> anyhow::Result<Exi
             );
         }
         let mut results = vec![];
-        for (bbox, emb) in &faces {
-            let users = sets.identify(&groups, emb, threshold, a.top_users)?;
-            results.push(json!({"bounding_box": bbox, "user_list": users}));
+        for f in &faces {
+            let users = sets.identify(&groups, &f.embedding, threshold, a.top_users)?;
+            results.push(json!({"bounding_box": f.bbox, "user_list": users}));
         }
         Ok(json!({"face_num": results.len(), "face_list": results}))
     })();
@@ -532,6 +544,7 @@ pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCod
             quality: !a.no_quality_gate,
             antispoof: false,
             embedding: true,
+            picture: sets.keeps_face_pictures(),
         };
         for (i, (uid, path)) in images.iter().enumerate() {
             eprint!(
@@ -559,7 +572,11 @@ pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCod
                     .ok_or("no embedding (degenerate landmarks)")?;
                 sets.add_faces(
                     &a.set,
-                    vec![(BoundingBox::from(&face.detection), emb)],
+                    vec![Enrolment {
+                        bbox: BoundingBox::from(&face.detection),
+                        embedding: emb,
+                        picture: face.picture,
+                    }],
                     None,
                     &Map::new(),
                     Some(uid),

@@ -58,7 +58,10 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
             });
         }
         if !cfg.api.bind.is_empty() {
-            let sets = std::sync::Arc::new(crate::search::FaceSets::open(&cfg.storage.dir)?);
+            let sets = std::sync::Arc::new(
+                crate::search::FaceSets::open(&cfg.storage.dir)?
+                    .with_face_pictures(cfg.storage.keep_face_images),
+            );
             let (api_cfg, api_metrics) = (cfg.clone(), daemon.metrics.clone());
             // Bind before READY so a port conflict fails the start.
             let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind).await?;

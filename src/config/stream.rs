@@ -287,6 +287,10 @@ impl Default for ApiConfig {
 pub struct StorageConfig {
     /// Where the daemon keeps its state.
     pub dir: PathBuf,
+    /// Keep a picture of each face enrolled into a face set (the face with a margin, JPEG, about
+    /// 20 KB) next to its vector, so `facestream faceset reembed` can move the set to another
+    /// embedder without the original photos. Off by default: no image is stored.
+    pub keep_face_images: bool,
 }
 
 impl Default for StorageConfig {
@@ -295,6 +299,7 @@ impl Default for StorageConfig {
             dir: std::env::var_os("STATE_DIRECTORY")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("/var/lib/facestream")),
+            keep_face_images: false,
         }
     }
 }

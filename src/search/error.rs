@@ -32,7 +32,7 @@ pub enum SetError {
     FaceNotFound(String),
     #[error("invalid parameter {name}: {message}")]
     BadParameter { name: &'static str, message: String },
-    #[error("face set {set:?} holds {stored} embeddings; the configured embedder is {configured}: re-enrol, or switch models.embedder back")]
+    #[error("face set {set:?} holds {stored} embeddings; the configured embedder is {configured}: run `facestream faceset reembed {set}` if the set kept its face pictures (storage.keep_face_images), else re-enrol or switch models.embedder back")]
     ModelMismatch {
         set: String,
         stored: String,
@@ -42,6 +42,14 @@ pub enum SetError {
     UserNotFound { user: String, group: String },
     #[error("group {group:?} is the last group of user {user:?}; delete the user instead")]
     LastGroup { user: String, group: String },
+    #[error("face set {set:?}: {missing} of its {faces} faces have no kept picture (storage.keep_face_images was off when they were enrolled): re-enrol them")]
+    PicturesMissing {
+        set: String,
+        missing: usize,
+        faces: usize,
+    },
+    #[error("face {face_id:?} cannot be re-embedded from its kept picture: {message}")]
+    ReembedFailed { face_id: String, message: String },
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -64,6 +72,8 @@ impl SetError {
             SetError::UserNotFound { .. } => "FRS.0413",
             SetError::LastGroup { .. } => "FRS.0414",
             SetError::BadFieldType { .. } => "FRS.0415",
+            SetError::PicturesMissing { .. } => "FRS.0416",
+            SetError::ReembedFailed { .. } => "FRS.0417",
             SetError::Storage(_) => "FRS.0098",
         }
     }

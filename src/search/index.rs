@@ -63,13 +63,25 @@ struct List {
     slots: Vec<u32>,
 }
 
+/// How a set's model turns a dot product into similarity 0..1, on the scale of
+/// `Embedding::similarity`: MobileFaceNet vectors are unit length (cosine); dlib's are compared by
+/// Euclidean distance, 1 − L2/2, which follows from the dot product and both squared norms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Metric {
+    Cosine,
+    Euclidean,
+}
+
 pub struct SetIndex {
     pub dim: usize,
     pub model: String,
+    metric: Metric,
     settings: IndexSettings,
     faces: Vec<Option<Slot>>,
     /// Full-precision vectors by slot: exact scans and the re-ranking of int8 candidates.
     vectors: Vec<f32>,
+    /// Each slot's squared length (the Euclidean metric needs it).
+    sq_norms: Vec<f32>,
     free: Vec<u32>,
     by_id: HashMap<String, u32>,
     /// k unit centroids (k × dim); empty while the set is searched exactly.
@@ -169,12 +181,19 @@ fn quantize(v: &[f32], codes: &mut Vec<i8>) -> f32 {
 
 impl SetIndex {
     pub fn new(dim: usize, model: String, settings: IndexSettings) -> Self {
+        let metric = if model == super::model_name(crate::config::EmbedderKind::Dlib) {
+            Metric::Euclidean
+        } else {
+            Metric::Cosine
+        };
         Self {
             dim,
             model,
+            metric,
             settings,
             faces: vec![],
             vectors: vec![],
+            sq_norms: vec![],
             free: vec![],
             by_id: HashMap::new(),
             centroids: vec![],
@@ -261,6 +280,20 @@ impl SetIndex {
         &self.vectors[slot * self.dim..(slot + 1) * self.dim]
     }
 
+    /// Similarity 0..1 of the query (squared length `q_sq`) and a slot, from their dot product.
+    #[inline]
+    fn similarity(&self, dot: f32, q_sq: f32, slot: usize) -> f32 {
+        let s = match self.metric {
+            Metric::Cosine => dot,
+            Metric::Euclidean => {
+                let d2 = (q_sq + self.sq_norms[slot] - 2.0 * dot).max(0.0);
+                1.0 - d2.sqrt() / 2.0
+            }
+        };
+        // Clamped like `Embedding::similarity`: every dissimilar face scores 0.
+        s.clamp(0.0, 1.0)
+    }
+
     /// True when the partition no longer fits the set's size and should be rebuilt.
     pub fn needs_rebuild(&self) -> bool {
         let n = self.len();
@@ -276,6 +309,7 @@ impl SetIndex {
         if self.is_empty() && r.vector.len() != self.dim && self.centroids.is_empty() {
             self.dim = r.vector.len();
             self.vectors.clear();
+            self.sq_norms.clear();
             self.faces.clear();
             self.free.clear();
         }
@@ -308,15 +342,18 @@ impl SetIndex {
             list,
             pos: 0,
         };
+        let sq = dot(&r.vector, &r.vector);
         let id = match self.free.pop() {
             Some(id) => {
                 let d = self.dim;
                 self.vectors[id as usize * d..(id as usize + 1) * d].copy_from_slice(&r.vector);
+                self.sq_norms[id as usize] = sq;
                 self.faces[id as usize] = Some(slot);
                 id
             }
             None => {
                 self.vectors.extend_from_slice(&r.vector);
+                self.sq_norms.push(sq);
                 self.faces.push(Some(slot));
                 (self.faces.len() - 1) as u32
             }
@@ -442,8 +479,8 @@ impl SetIndex {
         out
     }
 
-    /// The `top_n` most similar faces at or above `threshold` that pass `filter`, best first.
-    /// `query` must be L2-normalised (cosine = dot product).
+    /// The `top_n` most similar faces at or above `threshold` that pass `filter`, best first, on
+    /// the set's model's similarity scale.
     pub fn search(
         &self,
         query: &[f32],
@@ -466,6 +503,7 @@ impl SetIndex {
         order.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut qc = Vec::with_capacity(self.dim);
         let qs = quantize(query, &mut qc);
+        let q_sq = dot(query, query);
         // Candidates by int8 score, then re-ranked on the full vectors.
         let cap = top_n * 3 + 20;
         let fresh = || TopN::new(cap, threshold - CODE_SLACK, filter);
@@ -474,9 +512,8 @@ impl SetIndex {
             let d = self.dim;
             for row in rows.clone() {
                 let s = dot_i8(&qc, &l.codes[row * d..(row + 1) * d]) as f32 * qs * l.scales[row];
-                // Clamped like the exact score: every dissimilar face scores 0.
-                let s = s.max(0.0);
-                top.offer(s, l.slots[row], self);
+                let slot = l.slots[row];
+                top.offer(self.similarity(s, q_sq, slot as usize), slot, self);
             }
         };
         let whole = |l: usize| (l, 0..self.lists[l].slots.len());
@@ -497,8 +534,9 @@ impl SetIndex {
         }
         let mut exact = TopN::new(top_n, threshold, None);
         for MinHit(_, slot) in top.heap {
+            let s = slot as usize;
             exact.offer(
-                dot(query, self.vector(slot as usize)).clamp(0.0, 1.0),
+                self.similarity(dot(query, self.vector(s)), q_sq, s),
                 slot,
                 self,
             );
@@ -522,12 +560,13 @@ impl SetIndex {
         let pieces = (0..n.div_ceil(step))
             .map(|i| (0, i * step..((i + 1) * step).min(n)))
             .collect();
+        let q_sq = dot(query, query);
         let fresh = || TopN::new(top_n, threshold, filter);
         let scan = |(_, rows): &Piece, top: &mut TopN| {
             for slot in rows.clone() {
                 if self.faces[slot].is_some() {
                     top.offer(
-                        dot(query, self.vector(slot)).clamp(0.0, 1.0),
+                        self.similarity(dot(query, self.vector(slot)), q_sq, slot),
                         slot as u32,
                         self,
                     );

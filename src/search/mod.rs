@@ -23,9 +23,12 @@ use filter::Filter;
 use index::{IndexSettings, SetIndex};
 use store::{FaceRecord, NewFace, Selector, SetInfo, Store};
 
+use crate::analyze::snapshot::{enrolment_picture, FacePicture};
 use crate::analyze::Embedding;
 use crate::api::shapes::BoundingBox;
 use crate::config::EmbedderKind;
+use crate::detect::Detection;
+use crate::frame::Frame;
 
 pub fn model_name(kind: EmbedderKind) -> &'static str {
     match kind {
@@ -78,7 +81,48 @@ impl SearchParams {
     }
 }
 
+/// A detected, embedded face to enrol, with its picture when the sets keep pictures.
+pub struct Enrolment {
+    pub bbox: BoundingBox,
+    pub embedding: Embedding,
+    pub picture: Option<FacePicture>,
+}
+
+impl From<(BoundingBox, Embedding)> for Enrolment {
+    fn from((bbox, embedding): (BoundingBox, Embedding)) -> Self {
+        Self {
+            bbox,
+            embedding,
+            picture: None,
+        }
+    }
+}
+
+impl Enrolment {
+    /// A face found in `frame`; its picture is cut out only when `keep_picture`.
+    pub fn of(frame: &Frame, det: &Detection, embedding: Embedding, keep_picture: bool) -> Self {
+        Self {
+            bbox: BoundingBox::from(det),
+            embedding,
+            picture: keep_picture
+                .then(|| enrolment_picture(frame, det))
+                .flatten(),
+        }
+    }
+}
+
+/// What re-embedding a set did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reembedded {
+    pub face_set_name: String,
+    pub from_model: String,
+    pub to_model: String,
+    pub faces: usize,
+}
+
 pub struct FaceSets {
+    /// Keep each enrolled face's picture (`storage.keep_face_images`).
+    keep_pictures: bool,
     store: Mutex<Store>,
     indexes: RwLock<HashMap<String, SharedIndex>>,
     /// (SQLite data_version, last change-feed seq) this process has caught up with.
@@ -100,6 +144,7 @@ impl FaceSets {
         let store = Store::open(dir)?;
         let seen = (store.data_version()?, store.last_change()?);
         Ok(Self {
+            keep_pictures: false,
             store: Mutex::new(store),
             indexes: RwLock::new(HashMap::new()),
             seen: Mutex::new(seen),
@@ -112,6 +157,17 @@ impl FaceSets {
     pub fn with_index_settings(mut self, settings: IndexSettings) -> Self {
         self.index_settings = settings;
         self
+    }
+
+    /// Keeps (or not) a picture of each face enrolled from now on (`storage.keep_face_images`).
+    pub fn with_face_pictures(mut self, keep: bool) -> Self {
+        self.keep_pictures = keep;
+        self
+    }
+
+    /// Whether enrolment should hand over face pictures (callers skip cutting them otherwise).
+    pub fn keeps_face_pictures(&self) -> bool {
+        self.keep_pictures
     }
 
     /// The cached index of `set`, if it is loaded.
@@ -184,6 +240,13 @@ impl FaceSets {
                     Err(e) => return Err(e),
                 }
             };
+            // Re-embedded elsewhere with another model: the whole index is rebuilt.
+            if let (Some(r), Some(ix)) = (&record, self.cached(&c.set)) {
+                if ix.read().unwrap_or_else(|e| e.into_inner()).model != r.model {
+                    self.invalidate(&c.set);
+                    continue;
+                }
+            }
             self.update_index(&c.set, |ix| match record {
                 Some(r) => {
                     ix.insert(r);
@@ -244,6 +307,58 @@ impl FaceSets {
         Ok(ix)
     }
 
+    /// Re-embeds every face of `set` from its kept picture with `embed` (the `to` embedder), then
+    /// moves the set to that model in one transaction. Refused, with nothing changed, when a face
+    /// has no kept picture, a picture no longer gives an embedding, or the set changes meanwhile.
+    pub fn reembed(
+        &self,
+        set: &str,
+        to: EmbedderKind,
+        mut embed: impl FnMut(&FacePicture) -> Result<Embedding, String>,
+    ) -> Result<Reembedded, SetError> {
+        let info = self.show_set(set)?;
+        let (records, pictures) = {
+            let st = self.store();
+            (st.all_faces(set)?, st.pictures(set)?)
+        };
+        let missing = records
+            .iter()
+            .filter(|r| !pictures.contains_key(&r.face_id))
+            .count();
+        if missing > 0 {
+            return Err(SetError::PicturesMissing {
+                set: set.into(),
+                missing,
+                faces: records.len(),
+            });
+        }
+        let target = model_name(to);
+        let mut vectors = Vec::with_capacity(records.len());
+        for r in &records {
+            let failed = |message: String| SetError::ReembedFailed {
+                face_id: r.face_id.clone(),
+                message,
+            };
+            let e = pictures.get(&r.face_id).map_or_else(
+                || Err(failed("picture gone".into())),
+                |p| embed(p).map_err(failed),
+            )?;
+            if model_name(e.model) != target {
+                return Err(failed(format!("embedded by {}", model_name(e.model))));
+            }
+            vectors.push((r.face_id.clone(), e.vector));
+        }
+        self.store().replace_vectors(set, target, &vectors)?;
+        self.invalidate(set);
+        self.after_write();
+        Ok(Reembedded {
+            face_set_name: set.into(),
+            from_model: info.model,
+            to_model: target.into(),
+            faces: vectors.len(),
+        })
+    }
+
     pub fn create_set(
         &self,
         name: &str,
@@ -284,7 +399,7 @@ impl FaceSets {
     pub fn add_faces(
         &self,
         set: &str,
-        faces: Vec<(BoundingBox, Embedding)>,
+        faces: Vec<impl Into<Enrolment>>,
         external_image_id: Option<&str>,
         fields: &Map<String, Value>,
         user_id: Option<&str>,
@@ -297,7 +412,12 @@ impl FaceSets {
             None => uuid::Uuid::new_v4().simple().to_string()[..16].to_string(),
         };
         let mut new = vec![];
-        for (bbox, emb) in faces {
+        for face in faces {
+            let Enrolment {
+                bbox,
+                embedding: emb,
+                picture,
+            } = face.into();
             let model = model_name(emb.model);
             if model != info.model {
                 return Err(SetError::ModelMismatch {
@@ -313,6 +433,7 @@ impl FaceSets {
                 user_id: user_id.map(String::from),
                 model: model.into(),
                 vector: emb.vector,
+                picture: picture.filter(|_| self.keep_pictures),
             });
         }
         let ids = self.store().add_faces(set, new)?;

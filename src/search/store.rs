@@ -1,6 +1,8 @@
 //! Face-set storage: SQLite in WAL mode (crash-safe, no server). Every write is one transaction.
-//! Images are not stored; each embedding records the model that made it.
+//! Images are not stored unless `storage.keep_face_images` asks for a picture of each enrolled
+//! face (for re-embedding); each embedding records the model that made it.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -9,6 +11,7 @@ use serde_json::{Map, Value};
 use super::error::SetError;
 use super::fields::Schema;
 use super::filter::Filter;
+use crate::analyze::snapshot::FacePicture;
 use crate::api::shapes::BoundingBox;
 
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -54,6 +57,8 @@ pub struct NewFace {
     pub user_id: Option<String>,
     pub model: String,
     pub vector: Vec<f32>,
+    /// Kept only when the face sets keep pictures.
+    pub picture: Option<FacePicture>,
 }
 
 /// Which faces a delete applies to.
@@ -151,7 +156,12 @@ impl Store {
              CREATE TRIGGER IF NOT EXISTS faces_removed AFTER DELETE ON faces BEGIN
                 INSERT INTO changes(set_name, face_id, op) VALUES (OLD.set_name, OLD.face_id, 'del'); END;
              CREATE TRIGGER IF NOT EXISTS faces_updated AFTER UPDATE ON faces BEGIN
-                INSERT INTO changes(set_name, face_id, op) VALUES (NEW.set_name, NEW.face_id, 'upd'); END;",
+                INSERT INTO changes(set_name, face_id, op) VALUES (NEW.set_name, NEW.face_id, 'upd'); END;
+             -- Enrolment pictures (storage.keep_face_images): the face with a margin as JPEG, and
+             -- its 5 landmarks in the picture's pixels; they go with their face.
+             CREATE TABLE IF NOT EXISTS face_pictures(
+                face_id TEXT PRIMARY KEY REFERENCES faces(face_id) ON DELETE CASCADE,
+                jpeg BLOB NOT NULL, landmarks TEXT NOT NULL);",
         )?;
         Ok(Self { conn })
     }
@@ -310,6 +320,14 @@ impl Store {
                     tx.execute(
                         "INSERT OR IGNORE INTO users(set_name, user_id) VALUES (?1, ?2)",
                         params![set, u],
+                    )?;
+                }
+                if let Some(p) = &f.picture {
+                    let landmarks = serde_json::to_string(&p.landmarks)
+                        .map_err(|e| SetError::Storage(e.to_string()))?;
+                    tx.execute(
+                        "INSERT INTO face_pictures(face_id, jpeg, landmarks) VALUES (?1, ?2, ?3)",
+                        params![id, p.jpeg, landmarks],
                     )?;
                 }
                 ids.push(id);
@@ -524,9 +542,11 @@ impl Store {
             .filter(|f| f.user_id.as_deref() == Some(user))
             .collect();
         let n = faces.len();
+        let mut pictures = self.pictures(from)?;
         let new = faces
             .into_iter()
             .map(|f| NewFace {
+                picture: pictures.remove(&f.face_id),
                 external_image_id: f.external_image_id,
                 fields: Map::new(),
                 bbox: f.bounding_box,
@@ -538,5 +558,65 @@ impl Store {
         self.add_faces(to, new)?;
         self.set_user_info(to, user, &info)?;
         Ok(n)
+    }
+
+    /// The kept pictures of a set's faces, by face id.
+    pub fn pictures(&self, set: &str) -> Result<HashMap<String, FacePicture>, SetError> {
+        let mut st = self.conn.prepare(
+            "SELECT p.face_id, p.jpeg, p.landmarks FROM face_pictures p JOIN faces f ON f.face_id = p.face_id WHERE f.set_name = ?1",
+        )?;
+        let rows = st.query_map([set], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, jpeg, landmarks) = row?;
+            let landmarks = serde_json::from_str(&landmarks).map_err(|e| {
+                SetError::Storage(format!("face {id}: stored picture landmarks: {e}"))
+            })?;
+            out.insert(id, FacePicture { jpeg, landmarks });
+        }
+        Ok(out)
+    }
+
+    /// Replaces every vector of a set with another model's, and the set's model, in one
+    /// transaction. Refused (nothing written) unless `vectors` covers exactly the set's faces: a
+    /// face added or removed meanwhile would otherwise leave two models in one set.
+    pub fn replace_vectors(
+        &mut self,
+        set: &str,
+        model: &str,
+        vectors: &[(String, Vec<f32>)],
+    ) -> Result<(), SetError> {
+        let tx = self.conn.transaction()?;
+        let count: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM faces WHERE set_name = ?1",
+            [set],
+            |r| r.get(0),
+        )?;
+        let mut updated = 0usize;
+        {
+            let mut up = tx.prepare(
+                "UPDATE faces SET model = ?1, vector = ?2 WHERE set_name = ?3 AND face_id = ?4",
+            )?;
+            for (id, v) in vectors {
+                updated += up.execute(params![model, vec_to_blob(v), set, id])?;
+            }
+        }
+        if updated != vectors.len() || count as usize != vectors.len() {
+            return Err(SetError::Storage(format!(
+                "face set {set:?} changed while it was re-embedded (now {count} faces); nothing was changed, run it again"
+            )));
+        }
+        tx.execute(
+            "UPDATE face_sets SET model = ?1 WHERE name = ?2",
+            params![model, set],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 }

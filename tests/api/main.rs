@@ -7,6 +7,7 @@ mod common;
 mod baidu;
 mod frs;
 mod fuzz;
+mod pictures;
 mod signing;
 mod tencent;
 mod urls_and_tls;
@@ -25,6 +26,8 @@ const KEY_B: &str = "key-tenant-b-0123456789";
 struct Server {
     child: Child,
     port: u16,
+    /// The server's `storage.dir`.
+    data: std::path::PathBuf,
 }
 
 impl Drop for Server {
@@ -41,6 +44,11 @@ fn start(extra: &str) -> Server {
 /// Starts `facestream run` with the API on a free port, `extra` in `[api]`, and /metrics on
 /// `metrics` when given.
 fn start_with(extra: &str, metrics: Option<u16>) -> Server {
+    start_full(extra, metrics, "")
+}
+
+/// As [`start_with`], with `storage` added to the `[storage]` table.
+fn start_full(extra: &str, metrics: Option<u16>, storage: &str) -> Server {
     let media = common::media();
     let http = metrics
         .map(|p| format!("127.0.0.1:{p}"))
@@ -52,7 +60,7 @@ fn start_with(extra: &str, metrics: Option<u16>) -> Server {
     std::fs::write(
         &cfg,
         format!(
-            "[mqtt]\nenabled = false\n[http]\nbind = \"{http}\"\n[storage]\ndir = \"{}\"\n[api]\nbind = \"127.0.0.1:{port}\"\nimage_dir = \"{}\"\n{extra}\n[[api.keys]]\nkey = \"{KEY_A}\"\ntenant = \"a\"\n[[api.keys]]\nkey = \"{KEY_B}\"\ntenant = \"b\"\n",
+            "[mqtt]\nenabled = false\n[http]\nbind = \"{http}\"\n[storage]\ndir = \"{}\"\n{storage}\n[api]\nbind = \"127.0.0.1:{port}\"\nimage_dir = \"{}\"\n{extra}\n[[api.keys]]\nkey = \"{KEY_A}\"\ntenant = \"a\"\n[[api.keys]]\nkey = \"{KEY_B}\"\ntenant = \"b\"\n",
             dir.join("data").display(),
             media.join("gallery").display()
         ),
@@ -71,7 +79,11 @@ fn start_with(extra: &str, metrics: Option<u16>) -> Server {
         .is_ok()),
         "API did not start"
     );
-    Server { child, port }
+    Server {
+        child,
+        port,
+        data: dir.join("data"),
+    }
 }
 
 fn call(

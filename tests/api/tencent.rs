@@ -50,7 +50,7 @@ fn tc3_headers(id: &str, key: &str, action: &str, ts: i64, body: &[u8]) -> Vec<(
     ]
 }
 
-const TENCENT_KEYS: &str = "rate_per_second = 0.0\n[[api.keys]]\nkey = \"AKID-tencent-client\"\ntenant = \"t\"\nsecret = \"tc3-secret-key-value\"";
+pub(super) const TENCENT_KEYS: &str = "rate_per_second = 0.0\n[[api.keys]]\nkey = \"AKID-tencent-client\"\ntenant = \"t\"\nsecret = \"tc3-secret-key-value\"";
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -60,7 +60,7 @@ fn unix_now() -> i64 {
 }
 
 /// One Tencent action signed with TC3 by the `TENCENT_KEYS` client; the `Response` object.
-fn tencent(port: u16, action: &str, body: Value) -> Value {
+pub(super) fn tencent(port: u16, action: &str, body: Value) -> Value {
     let raw = body.to_string();
     let h = tc3_headers(
         "AKID-tencent-client",
@@ -76,7 +76,7 @@ fn tencent(port: u16, action: &str, body: Value) -> Value {
 }
 
 /// The error code of a Tencent response, "" on success.
-fn tc_error(r: &Value) -> String {
+pub(super) fn tc_error(r: &Value) -> String {
     r["Error"]["Code"].as_str().unwrap_or("").to_string()
 }
 

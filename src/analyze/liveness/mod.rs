@@ -7,11 +7,10 @@ pub mod actions;
 use std::path::Path;
 use std::sync::Arc;
 
-use base64::Engine;
 use serde::Serialize;
 
 use self::actions::{check_sequence, smooth, Action, Series, Thresholds};
-use super::crops::box_crop;
+use super::snapshot::face_jpeg;
 use super::{largest, Analyzer, Embedding, Mesh, Wanted};
 use crate::detect::Detection;
 use crate::frame::Frame;
@@ -379,6 +378,7 @@ impl Accumulator {
                 attributes: true,
                 antispoof: false,
                 embedding: false,
+                picture: false,
             };
             let scores = an.analyze_found(frame, vec![(det.clone(), None)], q)?;
             let mut spoof = vec![];
@@ -492,22 +492,4 @@ fn threshold_of(a: Action, th: &Thresholds) -> f32 {
         Action::Mouth => th.mouth,
         Action::Blink => th.blink,
     }
-}
-
-/// The face with a margin, as a base64 JPEG of at most 160 px (snapshots and liveness pictures).
-pub fn face_jpeg(frame: &crate::frame::Frame, d: &crate::detect::Detection) -> Option<String> {
-    let margin = 0.25 * d.w.max(d.h);
-    let side = ((d.w.max(d.h) + 2.0 * margin) as usize).clamp(16, 160);
-    let m = box_crop(frame, d, margin, side);
-    let mut rgb = vec![0u8; side * side * 3];
-    frame.warp(&m, side, side, |x, y, p| {
-        let i = (y * side + x) * 3;
-        rgb[i] = p[0] as u8;
-        rgb[i + 1] = p[1] as u8;
-        rgb[i + 2] = p[2] as u8;
-    });
-    let img = image::RgbImage::from_raw(side as u32, side as u32, rgb)?;
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).ok()?;
-    Some(base64::engine::general_purpose::STANDARD.encode(out.into_inner()))
 }

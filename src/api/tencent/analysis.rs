@@ -21,6 +21,7 @@ pub async fn detect(st: &Arc<ApiState>, body: &Form) -> Reply {
         quality: quality || attrs,
         antispoof: false,
         embedding: false,
+        picture: false,
     };
     let (w, h, faces) = faces_of(st, image(st, body, "")?, want, max).await?;
     let infos: Vec<Value> = faces
@@ -66,7 +67,7 @@ pub async fn compare(st: &Arc<ApiState>, body: &Form) -> Reply {
     let (a, b) = (image(st, body, "A")?, image(st, body, "B")?);
     let ea = embedding(faces_of(st, a, want, 1).await?.2.remove(0))?;
     let eb = embedding(faces_of(st, b, want, 1).await?.2.remove(0))?;
-    let sim = crate::search::vector::dot(&ea.vector, &eb.vector).clamp(0.0, 1.0);
+    let sim = ea.similarity(&eb).unwrap_or(0.0);
     Ok(json!({"Score": (sim as f64 * 10000.0).round() / 100.0, "FaceModelVersion": MODEL}))
 }
 

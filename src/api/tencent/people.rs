@@ -12,6 +12,7 @@ use crate::api::body::Form;
 use crate::api::state::ApiState;
 use crate::search::fields::Schema;
 use crate::search::store::Selector;
+use crate::search::Enrolment;
 
 pub fn create_group(st: &ApiState, body: &Form, tenant: &str) -> Reply {
     let g = group(body, tenant, "GroupId")?;
@@ -59,6 +60,7 @@ pub async fn create_person(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Rep
     }
     let want = Wanted {
         embedding: true,
+        picture: st.sets.keeps_face_pictures(),
         ..Wanted::default()
     };
     let f = faces_of(st, image(st, body, "")?, want, 1)
@@ -66,11 +68,15 @@ pub async fn create_person(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Rep
         .2
         .remove(0);
     let r = rect(&f);
-    let bbox = (&f.detection).into();
+    let (bbox, picture) = ((&f.detection).into(), f.picture.clone());
     let face = new_face_id();
     st.sets.add_faces(
         &g,
-        vec![(bbox, embedding(f)?)],
+        vec![Enrolment {
+            bbox,
+            embedding: embedding(f)?,
+            picture,
+        }],
         Some(&face),
         &Map::new(),
         Some(&pid),
@@ -411,6 +417,7 @@ pub async fn create_face(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply
     }
     let want = Wanted {
         embedding: true,
+        picture: st.sets.keeps_face_pictures(),
         ..Wanted::default()
     };
     let (mut codes, mut ids, mut indexes, mut rects) = (vec![], vec![], vec![], vec![]);
@@ -433,9 +440,10 @@ pub async fn create_face(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply
             }
         }
         .remove(0);
-        let (r, bbox) = (
+        let (r, bbox, picture) = (
             rect(&face),
             crate::api::shapes::BoundingBox::from(&face.detection),
+            face.picture.clone(),
         );
         let Ok(emb) = embedding(face) else {
             codes.push(-1101);
@@ -445,7 +453,11 @@ pub async fn create_face(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply
         for g in &groups {
             st.sets.add_faces(
                 g,
-                vec![(bbox.clone(), emb.clone())],
+                vec![Enrolment {
+                    bbox: bbox.clone(),
+                    embedding: emb.clone(),
+                    picture: picture.clone(),
+                }],
                 Some(&fid),
                 &Map::new(),
                 Some(&pid),
