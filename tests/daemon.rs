@@ -431,11 +431,19 @@ fn live_liveness_challenges_over_mqtt() {
         "fs/kiosk/liveness/request",
         r#"{"request_id":"bad","actions":"9"}"#,
     );
+    publish(broker.port, "fs/kiosk/liveness/request", "not json");
+    // A camera that sends no frame (here: not configured) still answers, after timeout + grace.
+    publish(
+        broker.port,
+        "fs/nowhere/liveness/request",
+        r#"{"request_id":"ghost","actions":"3","timeout_ms":500}"#,
+    );
     let results = || sub.on("fs/kiosk/liveness/result");
     let done = wait_until(Duration::from_secs(40), || {
-        ["nod", "right", "bad"]
+        ["nod", "right", "bad", "missing"]
             .iter()
             .all(|id| results().iter().any(|r| r["request_id"] == *id))
+            && !sub.on("fs/nowhere/liveness/result").is_empty()
     });
     daemon.shutdown();
     let rs = results();
@@ -458,6 +466,11 @@ fn live_liveness_challenges_over_mqtt() {
         .is_some_and(|p| p.len() > 100));
     assert_eq!(by("right")["video-result"]["alive"], false);
     assert_eq!(by("bad")["error_code"], "FRS.0601");
+    assert_eq!(by("missing")["error_code"], "FRS.0014");
+    let ghost = sub.on("fs/nowhere/liveness/result");
+    println!("camera without frames: {ghost:?}");
+    assert_eq!(ghost[0]["request_id"], "ghost");
+    assert_eq!(ghost[0]["error_code"], "FRS.0610");
 }
 
 #[test]

@@ -261,6 +261,9 @@ impl MqttSink {
             .map(String::from)
             .unwrap_or_else(|| "missing".into());
         let request = match v["actions"].as_str() {
+            _ if !v.is_object() => {
+                Err(("FRS.0014", "the request is not a JSON object".to_string()))
+            }
             None => Err(("FRS.0011", "actions is required".to_string())),
             Some(actions) => Request::parse(
                 actions,

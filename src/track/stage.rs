@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::Tracker;
 use crate::config::TrackingConfig;
@@ -30,6 +31,12 @@ pub struct TrackStage {
     pub live_requests: Option<Receiver<LiveRequestMsg>>,
 }
 
+/// Wall-clock slack past a challenge's timeout before it is decided without waiting any longer
+/// for its camera's frames: a camera that is down, stalled or not configured still gets an answer.
+const STALLED_CHALLENGE_GRACE: Duration = Duration::from_secs(3);
+/// How long the stage waits for frames before it looks at stalled challenges again.
+const IDLE_TICK: Duration = Duration::from_millis(250);
+
 struct Challenge {
     camera: Arc<str>,
     request_id: String,
@@ -37,6 +44,7 @@ struct Challenge {
     timeout_ms: u64,
     start_pts: Option<u64>,
     track: Option<u64>,
+    received: Instant,
 }
 
 impl Challenge {
@@ -58,6 +66,30 @@ impl Challenge {
             error: None,
         })
     }
+
+    /// The answer to a challenge whose camera stopped sending frames: decided on what it saw, or
+    /// an error when it saw no frame at all.
+    fn stalled(&self) -> AnalyzeItem {
+        if self.start_pts.is_none() {
+            return AnalyzeItem::Live(LiveFrame {
+                camera: self.camera.clone(),
+                request_id: self.request_id.clone(),
+                track_id: None,
+                t_ms: 0,
+                frame: None,
+                detection: None,
+                done: None,
+                error: Some((
+                    "FRS.0610",
+                    format!(
+                        "camera {:?} sent no frame during the challenge (not configured, down or stalled)",
+                        self.camera
+                    ),
+                )),
+            });
+        }
+        self.frame(self.timeout_ms, None, None, true)
+    }
 }
 
 impl TrackStage {
@@ -65,11 +97,17 @@ impl TrackStage {
         let mut trackers: HashMap<Arc<str>, Tracker> = HashMap::new();
         let mut last_pts: HashMap<Arc<str>, u64> = HashMap::new();
         let mut challenges: Vec<Challenge> = vec![];
-        for item in self.input.iter() {
+        loop {
+            let item = match self.input.recv_timeout(IDLE_TICK) {
+                Ok(item) => Some(item),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             self.take_requests(&mut challenges);
             let mut out: Vec<AnalyzeItem> = vec![];
             match item {
-                DetectedItem::Frame { frame, faces } => {
+                None => {}
+                Some(DetectedItem::Frame { frame, faces }) => {
                     let tracker = trackers
                         .entry(frame.camera.clone())
                         .or_insert_with(|| Tracker::new(frame.camera.clone(), self.cfg.clone()));
@@ -113,7 +151,7 @@ impl TrackStage {
                         !done
                     });
                 }
-                DetectedItem::End { camera, pts_ms } => {
+                Some(DetectedItem::End { camera, pts_ms }) => {
                     out.extend(
                         trackers
                             .remove(&camera)
@@ -132,6 +170,14 @@ impl TrackStage {
                     });
                 }
             }
+            challenges.retain(|c| {
+                let stalled = c.received.elapsed()
+                    >= Duration::from_millis(c.timeout_ms) + STALLED_CHALLENGE_GRACE;
+                if stalled {
+                    out.push(c.stalled());
+                }
+                !stalled
+            });
             for m in out {
                 if self.out.send(m).is_err() {
                     return;
@@ -163,6 +209,7 @@ impl TrackStage {
                     timeout_ms: r.timeout_ms,
                     start_pts: None,
                     track: None,
+                    received: Instant::now(),
                 }),
                 Err(e) => {
                     let _ = self.out.send(AnalyzeItem::Live(LiveFrame {
