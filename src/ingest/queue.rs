@@ -117,3 +117,81 @@ impl FrameQueues {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each when-full policy on a full queue: what is kept, what is dropped, and that a blocked
+    //! push gives up on shutdown.
+    use super::*;
+    use crate::frame::Frame;
+    use crate::messages::CameraFrame;
+
+    fn frame(seq: u64) -> IngestItem {
+        IngestItem::Frame(CameraFrame {
+            camera: Arc::from("cam"),
+            seq,
+            pts_ms: seq * 40,
+            wall_ms: 0,
+            frame: Arc::new(Frame::new(1, 1, vec![0; 3]).unwrap()),
+        })
+    }
+
+    fn seqs(q: &FrameQueue) -> Vec<u64> {
+        std::iter::from_fn(|| q.pop())
+            .map(|i| match i {
+                IngestItem::Frame(f) => f.seq,
+                IngestItem::End { .. } => u64::MAX,
+            })
+            .collect()
+    }
+
+    fn fill(policy: WhenFull) -> (Arc<FrameQueue>, Vec<Pushed>) {
+        let queues = FrameQueues::default();
+        let q = queues.add(Arc::from("cam"), 3, policy);
+        let stop = AtomicBool::new(false);
+        let outcomes = (1..=5).map(|s| q.push(frame(s), &stop)).collect();
+        (q, outcomes)
+    }
+
+    #[test]
+    fn a_full_queue_drops_oldest_or_newest_as_configured_and_never_grows() {
+        let (q, outcomes) = fill(WhenFull::DropOldest);
+        assert_eq!(
+            outcomes[3..],
+            [Pushed::DroppedOldest, Pushed::DroppedOldest]
+        );
+        assert_eq!(q.len(), 3);
+        assert_eq!(seqs(&q), [3, 4, 5], "the newest frames are kept");
+
+        let (q, outcomes) = fill(WhenFull::DropNewest);
+        assert_eq!(
+            outcomes[3..],
+            [Pushed::DroppedNewest, Pushed::DroppedNewest]
+        );
+        assert_eq!(seqs(&q), [1, 2, 3], "the oldest frames are kept");
+    }
+
+    #[test]
+    fn a_blocked_push_waits_for_room_and_gives_up_on_shutdown() {
+        let queues = FrameQueues::default();
+        let q = queues.add(Arc::from("cam"), 1, WhenFull::Block);
+        let stop = Arc::new(AtomicBool::new(false));
+        assert_eq!(q.push(frame(1), &stop), Pushed::Queued);
+        // Room appears: the blocked push completes and nothing is lost.
+        let popper = {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                q.pop()
+            })
+        };
+        assert_eq!(q.push(frame(2), &stop), Pushed::Queued);
+        assert!(popper.join().unwrap().is_some());
+        assert_eq!(seqs(&q), [2]);
+        // Full and shutting down: the push returns instead of hanging.
+        assert_eq!(q.push(frame(3), &stop), Pushed::Queued);
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(q.push(frame(4), &stop), Pushed::Stopped);
+        assert_eq!(seqs(&q), [3]);
+    }
+}
