@@ -1059,8 +1059,14 @@ fn kept_face_pictures_move_a_set_to_another_embedder() {
             );
         }
     }
-    // A deleted face takes its picture with it.
+    // A copied user takes its picture along (so the copy can be re-embedded too); a deleted face
+    // takes its picture with it.
+    kept.create_set("vip", 100, Schema::new(), EmbedderKind::Dlib)
+        .unwrap();
+    assert_eq!(kept.copy_user("damon", "staff", "vip").unwrap(), 1);
+    assert_eq!(picture_rows(&dir, "vip"), 1);
     kept.delete_faces("staff", Selector::User("damon".into()))
         .unwrap();
     assert_eq!(picture_rows(&dir, "staff"), people.len() as i64 - 1);
+    assert_eq!(picture_rows(&dir, "vip"), 1);
 }
