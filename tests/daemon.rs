@@ -312,22 +312,8 @@ fn enrolling_while_running_turns_unknown_tracks_into_matches() {
     let f = common::load(
         &media.join("gallery/Lin-Manuel_Miranda/face_recognition_lin-manuel-miranda.png"),
     );
-    let dets: Vec<_> = an
-        .detect_verified(&f)
-        .unwrap()
-        .into_iter()
-        .map(|(d, _)| d)
-        .collect();
-    let i = facestream::analyze::largest(&dets).unwrap();
-    let emb = an
-        .embedder()
-        .unwrap()
-        .embed(&[(&f, &dets[i])])
-        .unwrap()
-        .pop()
-        .flatten()
-        .unwrap();
-    let bbox = facestream::api::shapes::BoundingBox::from(&dets[i]);
+    let (det, emb) = common::largest_embedded(&mut an, &f).unwrap();
+    let bbox = facestream::api::shapes::BoundingBox::from(&det);
     sets.add_faces(
         "vip",
         vec![(bbox, emb)],

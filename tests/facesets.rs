@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use facestream::analyze::{largest, Embedding};
+use facestream::analyze::Embedding;
 use facestream::api::shapes::BoundingBox;
 use facestream::config::{Config, EmbedderKind};
 use facestream::search::fields::{FieldType, Schema};
@@ -434,22 +434,7 @@ fn identification_accuracy_on_the_gallery() {
         })
         .collect();
     people.sort();
-    let mut embed = |p: &PathBuf| -> Option<Embedding> {
-        let f = common::load(p);
-        let dets: Vec<_> = an
-            .detect_verified(&f)
-            .unwrap()
-            .into_iter()
-            .map(|(d, _)| d)
-            .collect();
-        let i = largest(&dets)?;
-        an.embedder()
-            .unwrap()
-            .embed(&[(&f, &dets[i])])
-            .unwrap()
-            .pop()
-            .flatten()
-    };
+    let mut embed = |p: &PathBuf| Some(common::largest_embedded(&mut an, &common::load(p))?.1);
     // People with >= 2 photos: the first is enrolled, the others are probes. Single-photo people are
     // never enrolled: their photos must not be accepted as anyone.
     let (mut probes, mut strangers) = (vec![], vec![]);
@@ -911,22 +896,12 @@ fn enrolment_of(
     path: &std::path::Path,
 ) -> (Embedding, facestream::search::Enrolment) {
     let f = common::load(path);
-    let dets: Vec<_> = an
-        .detect_verified(&f)
-        .unwrap()
-        .into_iter()
-        .map(|(d, _)| d)
-        .collect();
-    let d = &dets[largest(&dets).unwrap_or_else(|| panic!("no face in {}", path.display()))];
-    let e = an
-        .embedder()
-        .unwrap()
-        .embed(&[(&f, d)])
-        .unwrap()
-        .pop()
-        .flatten()
-        .unwrap();
-    (e.clone(), facestream::search::Enrolment::of(&f, d, e, true))
+    let (d, e) =
+        common::largest_embedded(an, &f).unwrap_or_else(|| panic!("no face in {}", path.display()));
+    (
+        e.clone(),
+        facestream::search::Enrolment::of(&f, &d, e, true),
+    )
 }
 
 fn picture_rows(dir: &std::path::Path, set: &str) -> i64 {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use facestream::analyze::{largest, Embedding};
+use facestream::analyze::Embedding;
 use facestream::config::{Config, EmbedderKind};
 
 struct Scored {
@@ -50,22 +50,7 @@ fn run(kind: EmbedderKind, min_auc: f64) -> (f64, f32) {
     for dir in dirs.iter().filter(|d| d.is_dir()) {
         let who = dir.file_name().unwrap().to_string_lossy().into_owned();
         for p in common::images_in(dir) {
-            let f = common::load(&p);
-            let dets: Vec<_> = an
-                .detect_verified(&f)
-                .unwrap()
-                .into_iter()
-                .map(|(d, _)| d)
-                .collect();
-            let e = match largest(&dets) {
-                Some(i) => an
-                    .embedder()
-                    .unwrap()
-                    .embed(&[(&f, &dets[i])])
-                    .unwrap()
-                    .remove(0),
-                None => None,
-            };
+            let e = common::largest_embedded(&mut an, &common::load(&p)).map(|(_, e)| e);
             if e.is_none() {
                 missing.push(p.display().to_string());
             }

@@ -527,6 +527,14 @@ mod tests {
         (statuses, items)
     }
 
+    /// The statuses published before the first retry.
+    fn until_retrying(st: &[StatusEvent]) -> Vec<&str> {
+        st.iter()
+            .map(|s| s.status)
+            .take_while(|s| *s != "retrying")
+            .collect()
+    }
+
     fn frame_pts(items: &[IngestItem]) -> Vec<u64> {
         items
             .iter()
@@ -606,24 +614,14 @@ mod tests {
             .any(|s| s.status == "retrying"
                 && s.error.as_deref() != Some("cannot open x: script over")));
         // Reopened to loop, the file never looked offline: one buffering, one running.
-        let before_end: Vec<&str> = st
-            .iter()
-            .map(|s| s.status)
-            .take_while(|s| *s != "retrying")
-            .collect();
-        assert_eq!(before_end, ["buffering", "running"], "{st:?}");
+        assert_eq!(until_retrying(&st), ["buffering", "running"], "{st:?}");
 
         // A source that rewinds in place: three rounds from one open, timestamps still rising.
         let (st, items) = run("/videos/a.mp4", true, vec![Rewinding(3, 3)]);
         let pts = frame_pts(&items);
         assert_eq!(pts.len(), 9);
         assert!(pts.windows(2).all(|w| w[1] > w[0]), "{pts:?}");
-        let before_end: Vec<&str> = st
-            .iter()
-            .map(|s| s.status)
-            .take_while(|s| *s != "retrying")
-            .collect();
-        assert_eq!(before_end, ["buffering", "running"], "{st:?}");
+        assert_eq!(until_retrying(&st), ["buffering", "running"], "{st:?}");
 
         let (st, _) = run("rtsp://cam", false, vec![FramesThenEos(2)]);
         assert!(st

@@ -69,3 +69,29 @@ pub fn largest_face(faces: &[FaceAnalysis]) -> Option<usize> {
     let dets: Vec<_> = faces.iter().map(|f| f.detection.clone()).collect();
     facestream::analyze::largest(&dets)
 }
+
+/// The largest verified face of `frame` and its embedding by `an`'s embedder (None: no face, or
+/// one that cannot be aligned).
+pub fn largest_embedded(
+    an: &mut Analyzer,
+    frame: &Frame,
+) -> Option<(
+    facestream::detect::Detection,
+    facestream::analyze::Embedding,
+)> {
+    let dets: Vec<_> = an
+        .detect_verified(frame)
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    let d = dets.get(facestream::analyze::largest(&dets)?)?.clone();
+    let e = an
+        .embedder()
+        .unwrap()
+        .embed(&[(frame, &d)])
+        .unwrap()
+        .pop()
+        .flatten()?;
+    Some((d, e))
+}
