@@ -14,6 +14,8 @@ pub struct CameraCounters {
     pub queue_depth: AtomicU64,
     /// 1 when running.
     pub online: AtomicU64,
+    /// The camera's status as published (`running`, `retrying`, …; empty before the first).
+    pub status: Mutex<&'static str>,
     /// Stream time of the latest frame (ms).
     pub last_pts_ms: AtomicU64,
 }
@@ -32,6 +34,8 @@ pub struct Metrics {
     pub events_buffered: AtomicU64,
     pub events_overflowed: AtomicU64,
     pub mqtt_reconnects: AtomicU64,
+    /// The broker link: [`MQTT_DISABLED`], [`MQTT_DOWN`] or [`MQTT_CONNECTED`].
+    pub mqtt_link: AtomicU64,
     pub tracks_started: AtomicU64,
     /// Unix ms of the last detection-stage loop: the watchdog pings only while this moves.
     pub heartbeat_ms: AtomicU64,
@@ -61,7 +65,74 @@ fn by_api(
 /// Reads one counter of a camera.
 type CounterOf = fn(&CameraCounters) -> &AtomicU64;
 
+pub const MQTT_DISABLED: u64 = 0;
+pub const MQTT_DOWN: u64 = 1;
+pub const MQTT_CONNECTED: u64 = 2;
+
+/// Longest the detection stage may go without a loop before the daemon counts as stalled.
+const STALLED_AFTER_MS: u64 = 10_000;
+
+/// `/healthz`: whether the daemon is working (the status code) and what each part is doing.
+#[derive(Debug, serde::Serialize)]
+pub struct Health {
+    /// `ok`, or `stalled` when the detection stage has not looped for 10 s (HTTP 503).
+    pub status: &'static str,
+    pub detection_heartbeat_age_ms: u64,
+    /// `connected`, `down` (events are buffered) or `disabled`.
+    pub mqtt: &'static str,
+    pub events_buffered: u64,
+    pub cameras: BTreeMap<String, CameraHealth>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct CameraHealth {
+    pub status: &'static str,
+    pub online: bool,
+    pub frames_in: u64,
+    pub frames_dropped: u64,
+}
+
 impl Metrics {
+    /// The daemon's health: stalled only when detection stops; a failing camera or a lost broker is
+    /// reported, not fatal (a restart would not bring either back).
+    pub fn health(&self) -> Health {
+        let age =
+            crate::messages::wall_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed));
+        let cameras = self
+            .cameras
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, c)| {
+                let status = *c.status.lock().unwrap_or_else(|e| e.into_inner());
+                (
+                    id.clone(),
+                    CameraHealth {
+                        status,
+                        online: c.online.load(Ordering::Relaxed) == 1,
+                        frames_in: c.frames_in.load(Ordering::Relaxed),
+                        frames_dropped: c.frames_dropped.load(Ordering::Relaxed),
+                    },
+                )
+            })
+            .collect();
+        Health {
+            status: if age < STALLED_AFTER_MS {
+                "ok"
+            } else {
+                "stalled"
+            },
+            detection_heartbeat_age_ms: age,
+            mqtt: match self.mqtt_link.load(Ordering::Relaxed) {
+                MQTT_CONNECTED => "connected",
+                MQTT_DOWN => "down",
+                _ => "disabled",
+            },
+            events_buffered: self.events_buffered.load(Ordering::Relaxed),
+            cameras,
+        }
+    }
+
     pub fn camera(&self, id: &str) -> Arc<CameraCounters> {
         let mut m = self.cameras.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(id.to_string()).or_default().clone()
@@ -174,7 +245,13 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 10] = [
+        let global: [(&str, &str, &str, &AtomicU64); 11] = [
+            (
+                "facestream_mqtt_link",
+                "gauge",
+                "Broker link: 0 disabled, 1 down (events buffered), 2 connected",
+                &self.mqtt_link,
+            ),
             (
                 "facestream_analysis_inference_microseconds_total",
                 "counter",

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::services::{free_port, wait_until, Mosquitto, Subscriber};
+use serde_json::json;
 
 fn http_get(port: u16, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -20,6 +21,16 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     (code, body)
+}
+
+/// `/healthz`: the status code and the JSON report.
+fn health(port: u16) -> (u16, serde_json::Value) {
+    let (code, raw) = http_get(port, "/healthz");
+    let body = raw.split("\r\n\r\n").nth(1).unwrap_or("");
+    (
+        code,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 fn config(broker: u16, http: u16, cameras: &[(&str, &str)]) -> String {
@@ -87,8 +98,17 @@ fn metrics_health_reload_and_clean_stop() {
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
-    let (code, _) = http_get(http, "/healthz");
+    let (code, h) = health(http);
+    println!("/healthz: {h}");
     assert_eq!(code, 200);
+    assert_eq!(h["status"], "ok", "{h}");
+    assert_eq!(h["mqtt"], "connected", "{h}");
+    assert_eq!(h["cameras"]["lobby"]["status"], "running", "{h}");
+    assert_eq!(h["cameras"]["lobby"]["online"], true, "{h}");
+    assert!(
+        h["cameras"]["lobby"]["frames_in"].as_u64().unwrap_or(0) > 0,
+        "{h}"
+    );
 
     // SIGHUP with a second camera: it starts; the first keeps running without a restart.
     let buffering_before = status_of("lobby")
@@ -118,6 +138,8 @@ fn metrics_health_reload_and_clean_stop() {
         buffering_before,
         "lobby was restarted by the reload"
     );
+    let (_, h) = health(http);
+    assert_eq!(h["cameras"]["hall"]["status"], "running", "{h}");
     // An invalid file on SIGHUP is refused and the running cameras stay.
     std::fs::write(&cfg, "[pipeline]\nbatch_size = 0\n").unwrap();
     assert!(Command::new("kill")
@@ -217,9 +239,18 @@ fn events_survive_kill_9_while_the_broker_is_down() {
         "face events while the broker is away"
     );
     std::thread::sleep(Duration::from_millis(500));
+    // A lost broker is reported, not fatal: the daemon still works and says its events wait.
+    let (code, h) = health(http);
     // SIGKILL: no shutdown code runs.
     child.kill().unwrap();
     child.wait().unwrap();
+    println!("/healthz without a broker: {h}");
+    assert_eq!(
+        (code, &h["status"], &h["mqtt"]),
+        (200, &json!("ok"), &json!("down")),
+        "{h}"
+    );
+    assert!(h["events_buffered"].as_u64().unwrap_or(0) > 0, "{h}");
     let produced = faces();
     let journal = std::fs::read_to_string(spool.join("mqtt-journal.jsonl")).unwrap();
     println!(

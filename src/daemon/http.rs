@@ -1,17 +1,16 @@
 //! `/metrics` (Prometheus text) and `/healthz` on the daemon's tokio runtime.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use axum::http::{header, StatusCode};
 use axum::routing::get;
 use axum::Router;
 
-use crate::messages::wall_ms;
 use crate::metrics::Metrics;
 
 /// Healthy while the detection stage loops (its heartbeat is under 10 s old).
 pub fn healthy(m: &Metrics) -> bool {
-    wall_ms().saturating_sub(m.heartbeat_ms.load(Ordering::Relaxed)) < 10_000
+    m.health().status == "ok"
 }
 
 pub async fn serve(bind: String, metrics: Arc<Metrics>) -> std::io::Result<()> {
@@ -29,14 +28,14 @@ pub async fn serve(bind: String, metrics: Arc<Metrics>) -> std::io::Result<()> {
             get(move || {
                 let m = metrics.clone();
                 async move {
-                    if healthy(&m) {
-                        (axum::http::StatusCode::OK, "ok\n")
+                    let h = m.health();
+                    let code = if h.status == "ok" {
+                        StatusCode::OK
                     } else {
-                        (
-                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                            "detection stage stalled\n",
-                        )
-                    }
+                        StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    let body = serde_json::to_string(&h).unwrap_or_default();
+                    (code, [(header::CONTENT_TYPE, "application/json")], body)
                 }
             }),
         );

@@ -320,10 +320,11 @@ impl Camera {
             return;
         }
         self.status = status;
-        self.metrics
-            .camera(&self.settings.id)
+        let counters = self.metrics.camera(&self.settings.id);
+        counters
             .online
             .store((status == CameraStatus::Running) as u64, Ordering::Relaxed);
+        *counters.status.lock().unwrap_or_else(|e| e.into_inner()) = status.as_str();
         tracing::info!(
             camera = &*self.settings.id,
             status = status.as_str(),

@@ -81,6 +81,9 @@ impl MqttSink {
             ));
         }
         let (client, connection) = Client::new(opts, WINDOW * 2);
+        metrics
+            .mqtt_link
+            .store(crate::metrics::MQTT_DOWN, Ordering::Relaxed);
         let (journal, recovered) = match &cfg.spool_dir {
             Some(dir) => {
                 let (j, old) = Journal::open(dir, cfg.buffer_capacity).map_err(|source| {
@@ -157,6 +160,15 @@ impl MqttSink {
             self.buffer.drain(..over);
             EventsOverflowed { count: over as u64 }.emit(&self.metrics);
         }
+        self.count_buffered();
+    }
+
+    /// Events not yet acknowledged by the broker (kept current while it is away, too).
+    fn count_buffered(&self) {
+        self.metrics.events_buffered.store(
+            (self.buffer.len() + self.unacked.len()) as u64,
+            Ordering::Relaxed,
+        );
     }
 
     fn drive(&mut self) {
@@ -167,6 +179,9 @@ impl MqttSink {
             match self.connection.recv_timeout(Duration::from_millis(5)) {
                 Ok(Ok(MqttEvent::Incoming(Packet::ConnAck(_)))) => {
                     self.connected = true;
+                    self.metrics
+                        .mqtt_link
+                        .store(crate::metrics::MQTT_CONNECTED, Ordering::Relaxed);
                     self.backoff = Duration::from_millis(200);
                     tracing::info!("connected to the MQTT broker");
                     self.buffer.push_front(Message {
@@ -201,6 +216,9 @@ impl MqttSink {
                         tracing::warn!(error = %e, "MQTT connection lost; events are buffered");
                     }
                     self.connected = false;
+                    self.metrics
+                        .mqtt_link
+                        .store(crate::metrics::MQTT_DOWN, Ordering::Relaxed);
                     self.metrics.mqtt_reconnects.fetch_add(1, Ordering::Relaxed);
                     // Unacknowledged messages go back to the front, in order, to be sent again.
                     while let Some(m) = self.unacked.pop_back() {
@@ -215,10 +233,7 @@ impl MqttSink {
             self.feed();
         }
         self.feed();
-        self.metrics.events_buffered.store(
-            (self.buffer.len() + self.unacked.len()) as u64,
-            Ordering::Relaxed,
-        );
+        self.count_buffered();
     }
 
     fn feed(&mut self) {
