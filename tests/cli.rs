@@ -382,4 +382,27 @@ fn faceset_reembed_moves_a_set_enrolled_with_kept_pictures_to_the_configured_emb
     // Now the old embedder's queries are the refused ones.
     let (_, v, _) = run(mfn, &["search", &probe, "--set", "staff"]);
     assert_eq!(v["error_code"], "FRS.0412", "{v}");
+
+    // `enroll` keeps pictures too: a folder per person, every accepted photo re-embeddable.
+    let people = dir.join("people");
+    std::fs::create_dir_all(&people).unwrap();
+    std::os::unix::fs::symlink(media.join("gallery/George_Clooney"), people.join("clooney"))
+        .unwrap();
+    let (code, _, err) = run(
+        mfn,
+        &[
+            "enroll",
+            people.to_str().unwrap(),
+            "--set",
+            "crowd",
+            "--no-quality-gate",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, v, _) = run(mfn, &["faceset", "show", "crowd"]);
+    let enrolled = v["face_set_info"]["face_number"].as_u64().unwrap_or(0);
+    assert!(enrolled >= 3, "{v}");
+    let (code, v, err) = run(dlib, &["faceset", "reembed", "crowd"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["reembedded"]["faces"].as_u64(), Some(enrolled), "{v}");
 }
