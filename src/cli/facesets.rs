@@ -246,6 +246,14 @@ fn finish(d: &DataDir, r: Result<Value, Failure>) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// One progress line on stderr, redrawn in place: `[#####     ] done/total what`.
+fn progress(done: usize, total: usize, what: &str) {
+    eprint!(
+        "\r[{:<30}] {done}/{total} {what}",
+        "#".repeat(done * 30 / total.max(1))
+    );
+}
+
 fn open(cfg: &Config, d: &DataDir) -> Result<FaceSets, Failure> {
     Ok(
         FaceSets::open(d.data_dir.as_deref().unwrap_or(&cfg.storage.dir))?
@@ -306,10 +314,18 @@ pub fn faceset(cfg: &Config, d: DataDir, cmd: FacesetCmd) -> anyhow::Result<Exit
                 json!({"face_set_name": name})
             }
             FacesetCmd::Reembed { name } => {
-                sets.show_set(&name)?;
+                let total = sets.show_set(&name)?.face_number;
                 let mut an = Analyzer::open(cfg)?;
-                let done = sets.reembed(&name, cfg.models.embedder, |p| an.embed_picture(p))?;
-                json!({ "reembedded": done })
+                let mut n = 0usize;
+                let done = sets.reembed(&name, cfg.models.embedder, |p| {
+                    n += 1;
+                    progress(n, total, &name);
+                    an.embed_picture(p)
+                });
+                if total > 0 {
+                    eprintln!();
+                }
+                json!({ "reembedded": done? })
             }
         })
     })();
@@ -547,13 +563,7 @@ pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCod
             picture: sets.keeps_face_pictures(),
         };
         for (i, (uid, path)) in images.iter().enumerate() {
-            eprint!(
-                "\r[{:<30}] {}/{} {}",
-                "#".repeat((i + 1) * 30 / images.len().max(1)),
-                i + 1,
-                images.len(),
-                uid
-            );
+            progress(i + 1, images.len(), uid);
             let outcome = (|| -> Result<(), String> {
                 let frame = load_image(path, &an.config().images)
                     .map_err(|e| format!("{} {e}", e.code()))?;
