@@ -118,6 +118,15 @@ fn face_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FaceRecord> {
     })
 }
 
+/// How many faces a set holds, read inside the caller's transaction.
+fn faces_in(tx: &rusqlite::Transaction<'_>, set: &str) -> Result<i64, SetError> {
+    Ok(tx.query_row(
+        "SELECT COUNT(*) FROM faces WHERE set_name = ?1",
+        [set],
+        |r| r.get(0),
+    )?)
+}
+
 pub fn now_ms() -> i64 {
     crate::messages::wall_ms() as i64
 }
@@ -288,11 +297,7 @@ impl Store {
     pub fn add_faces(&mut self, set: &str, faces: Vec<NewFace>) -> Result<Vec<String>, SetError> {
         let info = self.get_set(set)?;
         let tx = self.conn.transaction()?;
-        let count: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM faces WHERE set_name = ?1",
-            [set],
-            |r| r.get(0),
-        )?;
+        let count = faces_in(&tx, set)?;
         if count as usize + faces.len() > info.face_set_capacity {
             return Err(SetError::CapacityExceeded {
                 name: set.into(),
@@ -593,11 +598,7 @@ impl Store {
         vectors: &[(String, Vec<f32>)],
     ) -> Result<(), SetError> {
         let tx = self.conn.transaction()?;
-        let count: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM faces WHERE set_name = ?1",
-            [set],
-            |r| r.get(0),
-        )?;
+        let count = faces_in(&tx, set)?;
         let mut updated = 0usize;
         {
             let mut up = tx.prepare(
