@@ -96,8 +96,7 @@ impl Metrics {
     /// The daemon's health: stalled only when detection stops; a failing camera or a lost broker is
     /// reported, not fatal (a restart would not bring either back).
     pub fn health(&self) -> Health {
-        let age =
-            crate::messages::wall_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed));
+        let age = self.heartbeat_age_ms();
         let cameras = self
             .cameras
             .lock()
@@ -117,10 +116,10 @@ impl Metrics {
             })
             .collect();
         Health {
-            status: if age < STALLED_AFTER_MS {
-                "ok"
-            } else {
+            status: if self.detection_stalled() {
                 "stalled"
+            } else {
+                "ok"
             },
             detection_heartbeat_age_ms: age,
             mqtt: match self.mqtt_link.load(Ordering::Relaxed) {
@@ -131,6 +130,15 @@ impl Metrics {
             events_buffered: self.events_buffered.load(Ordering::Relaxed),
             cameras,
         }
+    }
+
+    fn heartbeat_age_ms(&self) -> u64 {
+        crate::messages::wall_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed))
+    }
+
+    /// True when the detection stage has not looped for 10 s (what the watchdog and /healthz judge).
+    pub fn detection_stalled(&self) -> bool {
+        self.heartbeat_age_ms() >= STALLED_AFTER_MS
     }
 
     pub fn camera(&self, id: &str) -> Arc<CameraCounters> {

@@ -10,7 +10,7 @@ use crate::metrics::Metrics;
 
 /// Healthy while the detection stage loops (its heartbeat is under 10 s old).
 pub fn healthy(m: &Metrics) -> bool {
-    m.health().status == "ok"
+    !m.detection_stalled()
 }
 
 pub async fn serve(bind: String, metrics: Arc<Metrics>) -> std::io::Result<()> {
