@@ -432,11 +432,7 @@ async fn user_add(st: &Arc<ApiState>, body: &Form, tenant: &str, replace: bool) 
     }
     let added = st.sets.add_faces(
         &g,
-        vec![Enrolment {
-            bbox: (&f.detection).into(),
-            embedding: e,
-            picture: f.picture,
-        }],
+        vec![Enrolment::analysed(&f, e)],
         None,
         &Map::new(),
         Some(&uid),

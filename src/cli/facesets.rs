@@ -8,7 +8,6 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use crate::analyze::{largest, Analyzer, Wanted};
-use crate::api::shapes::BoundingBox;
 use crate::api::FaceError;
 use crate::config::Config;
 use crate::ingest::image::load_image;
@@ -579,14 +578,11 @@ pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCod
                 }
                 let emb = face
                     .embedding
+                    .clone()
                     .ok_or("no embedding (degenerate landmarks)")?;
                 sets.add_faces(
                     &a.set,
-                    vec![Enrolment {
-                        bbox: BoundingBox::from(&face.detection),
-                        embedding: emb,
-                        picture: face.picture,
-                    }],
+                    vec![Enrolment::analysed(&face, emb)],
                     None,
                     &Map::new(),
                     Some(uid),

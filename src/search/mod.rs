@@ -24,7 +24,7 @@ use index::{IndexSettings, SetIndex};
 use store::{FaceRecord, NewFace, Selector, SetInfo, Store};
 
 use crate::analyze::snapshot::{enrolment_picture, FacePicture};
-use crate::analyze::Embedding;
+use crate::analyze::{Embedding, FaceAnalysis};
 use crate::api::shapes::BoundingBox;
 use crate::config::EmbedderKind;
 use crate::detect::Detection;
@@ -99,6 +99,15 @@ impl From<(BoundingBox, Embedding)> for Enrolment {
 }
 
 impl Enrolment {
+    /// An analysed face (its picture, if one was asked for, goes along) and its embedding.
+    pub fn analysed(face: &FaceAnalysis, embedding: Embedding) -> Self {
+        Self {
+            bbox: BoundingBox::from(&face.detection),
+            embedding,
+            picture: face.picture.clone(),
+        }
+    }
+
     /// A face found in `frame`; its picture is cut out only when `keep_picture`.
     pub fn of(frame: &Frame, det: &Detection, embedding: Embedding, keep_picture: bool) -> Self {
         Self {

@@ -65,8 +65,8 @@ pub async fn compare(st: &Arc<ApiState>, body: &Form) -> Reply {
         ..Wanted::default()
     };
     let (a, b) = (image(st, body, "A")?, image(st, body, "B")?);
-    let ea = embedding(faces_of(st, a, want, 1).await?.2.remove(0))?;
-    let eb = embedding(faces_of(st, b, want, 1).await?.2.remove(0))?;
+    let ea = embedding(&faces_of(st, a, want, 1).await?.2.remove(0))?;
+    let eb = embedding(&faces_of(st, b, want, 1).await?.2.remove(0))?;
     let sim = ea.similarity(&eb).unwrap_or(0.0);
     Ok(json!({"Score": (sim as f64 * 10000.0).round() / 100.0, "FaceModelVersion": MODEL}))
 }

@@ -167,8 +167,8 @@ fn rect(f: &FaceAnalysis) -> Value {
     json!({"X": d.x.round() as i64, "Y": d.y.round() as i64, "Width": d.w.round() as i64, "Height": d.h.round() as i64})
 }
 
-fn embedding(f: FaceAnalysis) -> Result<Embedding, TcError> {
-    f.embedding.ok_or_else(|| {
+fn embedding(f: &FaceAnalysis) -> Result<Embedding, TcError> {
+    f.embedding.clone().ok_or_else(|| {
         TcError(
             "InvalidParameterValue.NoFaceInPhoto",
             "the face could not be aligned".into(),

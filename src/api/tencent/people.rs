@@ -68,19 +68,10 @@ pub async fn create_person(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Rep
         .2
         .remove(0);
     let r = rect(&f);
-    let (bbox, picture) = ((&f.detection).into(), f.picture.clone());
+    let enrolment = Enrolment::analysed(&f, embedding(&f)?);
     let face = new_face_id();
-    st.sets.add_faces(
-        &g,
-        vec![Enrolment {
-            bbox,
-            embedding: embedding(f)?,
-            picture,
-        }],
-        Some(&face),
-        &Map::new(),
-        Some(&pid),
-    )?;
+    st.sets
+        .add_faces(&g, vec![enrolment], Some(&face), &Map::new(), Some(&pid))?;
     st.sets.set_user_info(&g, &pid, &name)?;
     Ok(json!({"FaceId": face, "FaceRect": r, "SimilarPersonId": "", "FaceModelVersion": MODEL}))
 }
@@ -251,7 +242,7 @@ pub async fn verify(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
         ..Wanted::default()
     };
     let e = embedding(
-        faces_of(st, image(st, body, "")?, want, 1)
+        &faces_of(st, image(st, body, "")?, want, 1)
             .await?
             .2
             .remove(0),
@@ -440,24 +431,16 @@ pub async fn create_face(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply
             }
         }
         .remove(0);
-        let (r, bbox, picture) = (
-            rect(&face),
-            crate::api::shapes::BoundingBox::from(&face.detection),
-            face.picture.clone(),
-        );
-        let Ok(emb) = embedding(face) else {
+        let Ok(emb) = embedding(&face) else {
             codes.push(-1101);
             continue;
         };
+        let r = rect(&face);
         let fid = new_face_id();
         for g in &groups {
             st.sets.add_faces(
                 g,
-                vec![Enrolment {
-                    bbox: bbox.clone(),
-                    embedding: emb.clone(),
-                    picture: picture.clone(),
-                }],
+                vec![Enrolment::analysed(&face, emb.clone())],
                 Some(&fid),
                 &Map::new(),
                 Some(&pid),
