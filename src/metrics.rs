@@ -44,6 +44,15 @@ pub struct Metrics {
     /// Error answers by (API family, error code): Baidu and Tencent errors travel as HTTP 200.
     api_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
     pub api_us: AtomicU64,
+    /// API inference jobs running now (each holds one of `api.max_concurrent` slots until its work
+    /// ends, even when its client has been answered 503 or has gone).
+    pub api_inference_running: AtomicU64,
+    /// The most API inference jobs ever running at once.
+    pub api_inference_peak: AtomicU64,
+    /// Analyzers (model sessions) the API pool has opened: never more than `api.max_concurrent`.
+    pub api_analyzers: AtomicU64,
+    /// `image_url` downloads running now (bounded by `api.max_downloads`).
+    pub api_downloads_running: AtomicU64,
 }
 
 /// One counter family labelled by API and one more label.
@@ -195,6 +204,17 @@ impl Metrics {
             "# HELP facestream_api_request_microseconds_total Time spent answering API requests\n# TYPE facestream_api_request_microseconds_total counter\nfacestream_api_request_microseconds_total {}\n",
             self.api_us.load(Ordering::Relaxed)
         ));
+        for (name, help, v) in [
+            ("facestream_api_inference_running", "API inference jobs running now (at most api.max_concurrent)", &self.api_inference_running),
+            ("facestream_api_inference_peak", "Most API inference jobs ever running at once", &self.api_inference_peak),
+            ("facestream_api_analyzers", "Analyzers the API inference pool has opened (at most api.max_concurrent)", &self.api_analyzers),
+            ("facestream_api_downloads_running", "image_url downloads running now (at most api.max_downloads)", &self.api_downloads_running),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}\n",
+                v.load(Ordering::Relaxed)
+            ));
+        }
     }
 
     /// Prometheus text exposition.

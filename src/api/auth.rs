@@ -1,5 +1,13 @@
 //! API authentication and limits: `X-Auth-Token` keys, AK/SK request signing in the seeds' HMAC-SHA256
 //! style (with a date skew window and replay refusal), and a token bucket per key (429 + Retry-After).
+//!
+//! Replays (docs/api.md, "Signatures and replays"): a signature covers the method, path, query,
+//! body and the signed headers, so re-sending it unchanged repeats the very same request. Two
+//! identical legitimate requests in one second sign identically, so identical repeats are allowed
+//! inside the window (as Huawei and Tencent do) unless the client signs a nonce header
+//! (`x-sdk-nonce`), which makes each signature good once. What a signature does *not* cover may
+//! not change: a TC3 signature that leaves `X-TC-Action` unsigned is bound to the action it was
+//! first seen with, so a captured request cannot be re-aimed at another action.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -68,6 +76,20 @@ pub fn canonical_request(
     signed: &[String],
     body: &[u8],
 ) -> String {
+    canonical_request_with(method, path, query, headers, signed, body, false)
+}
+
+/// As [`canonical_request`]; `lower_values` lower-cases the signed headers' values, as Tencent's
+/// API 3.0 signature documentation does (`x-tc-action:creategroup`).
+pub fn canonical_request_with(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    signed: &[String],
+    body: &[u8],
+    lower_values: bool,
+) -> String {
     let mut path = path.to_string();
     if !path.ends_with('/') {
         path.push('/');
@@ -82,7 +104,11 @@ pub fn canonical_request(
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.trim())
                 .unwrap_or("");
-            format!("{}:{}\n", name.to_ascii_lowercase(), v)
+            if lower_values {
+                format!("{}:{}\n", name.to_ascii_lowercase(), v.to_ascii_lowercase())
+            } else {
+                format!("{}:{}\n", name.to_ascii_lowercase(), v)
+            }
         })
         .collect();
     format!(
@@ -185,10 +211,11 @@ pub fn tc3_signature(
     hmac_hex(&k_signing, to_sign.as_bytes())
 }
 
-/// Signatures accepted recently, and in arrival order (unix s, signature) to forget them.
-type SeenSignatures = (std::collections::HashSet<String>, VecDeque<(i64, String)>);
+/// Signatures accepted recently (signature → what it is bound to), and in arrival order (unix s,
+/// signature) to forget them.
+type SeenSignatures = (HashMap<String, String>, VecDeque<(i64, String)>);
 
-/// Signatures seen within the skew window (a replay of one is refused) and the per-key buckets.
+/// Signatures seen within the skew window and the per-key buckets.
 pub struct Guard {
     pub skew_s: i64,
     pub rate_per_s: f64,
@@ -196,6 +223,10 @@ pub struct Guard {
     seen: Mutex<SeenSignatures>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
+
+/// At most this many signatures are remembered (about 20 MB); older ones are forgotten first. A
+/// forgotten one is still inside its date window only under a flood far over any rate limit.
+const MAX_SEEN: usize = 100_000;
 
 impl Guard {
     pub fn new(skew_s: i64, rate_per_s: f64, burst: f64) -> Self {
@@ -208,23 +239,63 @@ impl Guard {
         }
     }
 
-    /// Checks the date window and refuses a signature seen before.
-    pub fn fresh(&self, date_s: i64, now_s: i64, signature: &str) -> Result<(), AuthError> {
+    /// Checks the date window.
+    pub fn in_window(&self, date_s: i64, now_s: i64) -> Result<(), AuthError> {
         if (now_s - date_s).abs() > self.skew_s {
             return Err(AuthError::Expired);
         }
+        Ok(())
+    }
+
+    /// Checks the date window and refuses a signature seen before.
+    pub fn fresh(&self, date_s: i64, now_s: i64, signature: &str) -> Result<(), AuthError> {
+        self.in_window(date_s, now_s)?;
         let mut g = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        self.forget_old(&mut g, now_s);
         let (set, order) = &mut *g;
-        while order.front().is_some_and(|(t, _)| *t < now_s - self.skew_s) {
+        if set.contains_key(signature) {
+            return Err(AuthError::Replayed);
+        }
+        set.insert(signature.to_string(), String::new());
+        order.push_back((date_s, signature.to_string()));
+        Ok(())
+    }
+
+    /// Checks the date window and binds the signature to `binding` (what it does not cover, such
+    /// as an unsigned action): the same signature with the same binding passes again, with another
+    /// it is refused as a replay.
+    pub fn bound(
+        &self,
+        date_s: i64,
+        now_s: i64,
+        signature: &str,
+        binding: &str,
+    ) -> Result<(), AuthError> {
+        self.in_window(date_s, now_s)?;
+        let mut g = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        self.forget_old(&mut g, now_s);
+        let (set, order) = &mut *g;
+        match set.get(signature) {
+            Some(b) if b == binding => Ok(()),
+            Some(_) => Err(AuthError::Replayed),
+            None => {
+                set.insert(signature.to_string(), binding.to_string());
+                order.push_back((date_s, signature.to_string()));
+                Ok(())
+            }
+        }
+    }
+
+    fn forget_old(&self, g: &mut SeenSignatures, now_s: i64) {
+        let (set, order) = g;
+        while order
+            .front()
+            .is_some_and(|(t, _)| *t < now_s - self.skew_s || order.len() > MAX_SEEN)
+        {
             if let Some((_, s)) = order.pop_front() {
                 set.remove(&s);
             }
         }
-        if !set.insert(signature.to_string()) {
-            return Err(AuthError::Replayed);
-        }
-        order.push_back((date_s, signature.to_string()));
-        Ok(())
     }
 
     /// Takes one token from the key's bucket.
@@ -290,6 +361,13 @@ mod tests {
         assert_eq!(g.fresh(1000, 1000, "s1"), Ok(()));
         assert_eq!(g.fresh(1000, 1001, "s1"), Err(AuthError::Replayed));
         assert_eq!(g.fresh(0, 1000, "s2"), Err(AuthError::Expired));
+        assert_eq!(g.bound(1000, 1000, "t1", "getgrouplist"), Ok(()));
+        assert_eq!(g.bound(1000, 1001, "t1", "getgrouplist"), Ok(()), "identical request");
+        assert_eq!(
+            g.bound(1000, 1001, "t1", "deletegroup"),
+            Err(AuthError::Replayed),
+            "re-aimed at another action"
+        );
         assert!(g.admit("k").is_ok() && g.admit("k").is_ok());
         assert!(matches!(
             g.admit("k"),

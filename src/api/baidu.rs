@@ -150,7 +150,7 @@ fn number(
 }
 
 /// `image` + `image_type` (BASE64 or URL; FACE_TOKEN is not supported: images are not kept).
-fn image(st: &ApiState, body: &Form) -> Result<ImageSource, BaiduError> {
+async fn image(st: &ApiState, body: &Form) -> Result<ImageSource, BaiduError> {
     let img = text(body, "image")?;
     let key = match body.get("image_type").and_then(|v| v.as_str()).unwrap_or("BASE64") {
         "BASE64" => "image_base64",
@@ -164,7 +164,7 @@ fn image(st: &ApiState, body: &Form) -> Result<ImageSource, BaiduError> {
     };
     let mut m = Map::new();
     m.insert(key.into(), Value::String(img.into()));
-    Ok(st.image_source(&Form::from_map(m), "image")?)
+    Ok(st.image_source(&Form::from_map(m), "image").await?)
 }
 
 fn location(d: &Detection) -> Value {
@@ -203,7 +203,7 @@ async fn detect(st: &Arc<ApiState>, body: &Form) -> Reply {
         embedding: false,
         picture: false,
     };
-    let faces = faces_of(st, image(st, body)?, want, max).await?;
+    let faces = faces_of(st, image(st, body).await?, want, max).await?;
     let list: Vec<Value> = faces
         .iter()
         .map(|f| {
@@ -261,7 +261,7 @@ async fn compare(st: &Arc<ApiState>, raw: &[u8]) -> Reply {
             embedding: true,
             ..Wanted::default()
         };
-        let f = faces_of(st, image(st, &form)?, want, 1).await?;
+        let f = faces_of(st, image(st, &form).await?, want, 1).await?;
         embs.push(
             f.into_iter()
                 .next()
@@ -349,7 +349,7 @@ async fn search(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
         embedding: true,
         ..Wanted::default()
     };
-    let faces = faces_of(st, image(st, body)?, want, 1).await?;
+    let faces = faces_of(st, image(st, body).await?, want, 1).await?;
     let e = faces
         .into_iter()
         .next()
@@ -369,7 +369,7 @@ async fn multi_search(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
         embedding: true,
         ..Wanted::default()
     };
-    let faces = faces_of(st, image(st, body)?, want, max).await?;
+    let faces = faces_of(st, image(st, body).await?, want, max).await?;
     let mut list = vec![];
     let mut any = false;
     for f in faces {
@@ -403,7 +403,7 @@ async fn user_add(st: &Arc<ApiState>, body: &Form, tenant: &str, replace: bool) 
     if replace && st.sets.user_faces(&g, &uid)?.is_empty() {
         return Err(BaiduError(223103, "user is not exist".into()));
     }
-    let src = image(st, body)?;
+    let src = image(st, body).await?;
     let want = Wanted {
         embedding: true,
         picture: st.sets.keeps_face_pictures(),

@@ -99,10 +99,73 @@ impl Form {
         }
     }
 
+    /// An optional integer parameter: absent or null gives `default`; anything else must be a
+    /// JSON integer in `range` (not a string, a fraction or a huge number), else `FRS.0411`.
+    pub fn int(
+        &self,
+        name: &str,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<i64, ApiError> {
+        match self.fields.get(name) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v.as_i64().filter(|n| range.contains(n)).ok_or_else(|| {
+                bad_parameter(name, format!("must be an integer {}..={}, got {}", range.start(), range.end(), shown(v)))
+            }),
+        }
+    }
+
+    /// An optional number parameter in `range`, as [`Form::int`].
+    pub fn number(
+        &self,
+        name: &str,
+        default: f64,
+        range: std::ops::RangeInclusive<f64>,
+    ) -> Result<f64, ApiError> {
+        match self.fields.get(name) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v.as_f64().filter(|n| range.contains(n)).ok_or_else(|| {
+                bad_parameter(name, format!("must be a number {}..={}, got {}", range.start(), range.end(), shown(v)))
+            }),
+        }
+    }
+
+    /// An optional string parameter of at most `max` bytes.
+    pub fn text(&self, name: &str, max: usize) -> Result<Option<&str>, ApiError> {
+        match self.fields.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.len() <= max => Ok(Some(s)),
+            Some(Value::String(s)) => Err(bad_parameter(
+                name,
+                format!("is {} bytes; at most {max}", s.len()),
+            )),
+            Some(v) => Err(bad_parameter(name, format!("must be a string, got {}", shown(v)))),
+        }
+    }
+
     /// An uploaded file part (`image_file`, `video_file`, …).
     pub fn file(&self, name: &str) -> Option<&Bytes> {
         self.files.get(name)
     }
+}
+
+fn bad_parameter(name: &str, message: String) -> ApiError {
+    err(
+        StatusCode::BAD_REQUEST,
+        "FRS.0411",
+        format!("invalid parameter {name}: {message}"),
+    )
+}
+
+/// A value for an error message, cut short.
+fn shown(v: &Value) -> String {
+    let mut s = v.to_string();
+    if s.len() > 40 {
+        let cut = (0..=37).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
 }
 
 /// Where an image comes from: inline base64, or a permitted `image_url`.
@@ -245,23 +308,7 @@ pub fn image_source(
                 "image_url is not enabled (api.image_dir)",
             )
         })?;
-        let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
-        let (Ok(real), Ok(root)) = (std::fs::canonicalize(&path), std::fs::canonicalize(dir))
-        else {
-            return Err(err(
-                StatusCode::BAD_REQUEST,
-                "FRS.0020",
-                format!("{url}: file not found"),
-            ));
-        };
-        if !real.starts_with(&root) {
-            return Err(err(
-                StatusCode::FORBIDDEN,
-                "FRS.0012",
-                format!("{url} is outside the permitted image folder"),
-            ));
-        }
-        return Ok(ImageSource::File(real));
+        return local_file(dir, url).map(ImageSource::File);
     }
     Err(err(
         StatusCode::BAD_REQUEST,
@@ -270,13 +317,73 @@ pub fn image_source(
     ))
 }
 
+/// A local `image_url` (`file:///…`, an absolute path, or a path relative to `api.image_dir`).
+/// Anything outside the folder gets the same answer whether or not it exists, so the API cannot be
+/// used to probe the server's files.
+fn local_file(dir: &std::path::Path, url: &str) -> Result<PathBuf, ApiError> {
+    let outside = || {
+        err(
+            StatusCode::FORBIDDEN,
+            "FRS.0012",
+            format!("{url} is not in the permitted image folder (api.image_dir)"),
+        )
+    };
+    let root = std::fs::canonicalize(dir).map_err(|e| {
+        err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "FRS.0099",
+            format!("api.image_dir {}: {e}", dir.display()),
+        )
+    })?;
+    let raw = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+    let wanted = if raw.is_absolute() { raw } else { root.join(raw) };
+    match std::fs::canonicalize(&wanted) {
+        Ok(real) if real.starts_with(&root) && real.is_file() => Ok(real),
+        Ok(real) if real.starts_with(&root) => Err(err(
+            StatusCode::BAD_REQUEST,
+            "FRS.0020",
+            format!("{url}: not a file"),
+        )),
+        Ok(_) => Err(outside()),
+        // Missing: "not found" only when the path itself (its `..` resolved) is inside the folder.
+        Err(_) if lexically_within(&wanted, &root) => Err(err(
+            StatusCode::BAD_REQUEST,
+            "FRS.0020",
+            format!("{url}: file not found"),
+        )),
+        Err(_) => Err(outside()),
+    }
+}
+
+/// `path` with `.` and `..` resolved by text alone lies under `root`.
+fn lexically_within(path: &std::path::Path, root: &std::path::Path) -> bool {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                if !out.pop() {
+                    return false;
+                }
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out.starts_with(root)
+}
+
 pub fn load(cfg: &Config, src: ImageSource, name: &str) -> Result<Frame, ApiError> {
     let r = match src {
         ImageSource::Bytes(b) => decode_image(&b, std::path::Path::new(name), &cfg.images),
         ImageSource::File(p) => load_image(&p, &cfg.images),
+        // Downloads happen before an inference slot is taken (ApiState::image_source).
         ImageSource::Url(r) => {
-            let bytes = r.fetch(cfg.images.max_file_bytes)?;
-            decode_image(&bytes, std::path::Path::new(&r.url), &cfg.images)
+            return Err(err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "FRS.0099",
+                format!("{}: not downloaded before inference", r.url),
+            ))
         }
     };
     r.map_err(|e| FaceError::Input(e).into())

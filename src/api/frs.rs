@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 
 use super::body::{load, Form, ImageSource};
 use super::error::{err, ok, ApiError, ApiResult};
+
+/// The largest `face_set_capacity` a set may be created with.
+const MAX_FACE_SET_CAPACITY: i64 = 10_000_000;
 use super::state::{flag, scoped, unscoped, ApiState, Tenant};
 use crate::analyze::liveness::{check, LivenessConfig, Request as LiveRequest};
 use crate::analyze::{largest, Wanted};
@@ -29,7 +32,7 @@ pub async fn face_detect(
 ) -> ApiResult {
     let _ = t;
     let body = Form::parse(&headers, b).await?;
-    let src = st.image_source(&body, "image")?;
+    let src = st.image_source(&body, "image").await?;
     // FRS `attributes`, Tencent `NeedFaceAttributes` / `NeedQualityDetection`.
     let want = Wanted {
         attributes: flag(&body, &["attributes", "NeedFaceAttributes"]),
@@ -64,8 +67,8 @@ pub async fn face_compare(
     let _ = t;
     let body = Form::parse(&headers, b).await?;
     let (s1, s2) = (
-        st.image_source(&body, "image1")?,
-        st.image_source(&body, "image2")?,
+        st.image_source(&body, "image1").await?,
+        st.image_source(&body, "image2").await?,
     );
     let cfg = st.cfg.clone();
     let v = st
@@ -82,15 +85,25 @@ pub async fn face_compare(
     ok(v)
 }
 
-/// Clips are decoded from a file: inline and downloaded ones go to a temporary file first.
-fn temp_clip(bytes: Vec<u8>) -> Result<std::path::PathBuf, ApiError> {
-    let p = std::env::temp_dir().join(format!(
-        "facestream-live-{}.bin",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::write(&p, bytes)
-        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "FRS.0099", e.to_string()))?;
-    Ok(p)
+/// Clips are decoded from a file: inline and downloaded ones go to a temporary file, written only
+/// once an inference slot is held and removed when the guard drops (every path, panics included).
+fn temp_clip(bytes: &[u8]) -> Result<tempfile::NamedTempFile, ApiError> {
+    use std::io::Write;
+    let failed = |e: std::io::Error| {
+        err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "FRS.0099",
+            format!("cannot write the clip to the temporary folder: {e}"),
+        )
+    };
+    let mut f = tempfile::Builder::new()
+        .prefix("facestream-live-")
+        .suffix(".bin")
+        .tempfile()
+        .map_err(failed)?;
+    f.write_all(bytes).map_err(failed)?;
+    f.flush().map_err(failed)?;
+    Ok(f)
 }
 
 /// Silent liveness on one photo: `{"result": {alive, confidence, picture}}`.
@@ -102,7 +115,7 @@ pub async fn live_detect_face(
 ) -> ApiResult {
     let _ = t;
     let body = Form::parse(&headers, b).await?;
-    let src = st.image_source(&body, "image")?;
+    let src = st.image_source(&body, "image").await?;
     ok(json!({ "result": st.photo_liveness(src).await? }))
 }
 
@@ -118,41 +131,34 @@ pub async fn live_detect(
         .get("actions")
         .and_then(|v| v.as_str())
         .ok_or_else(|| err(StatusCode::BAD_REQUEST, "FRS.0011", "actions is required"))?;
-    let nod = body
-        .get("nod_threshold")
-        .and_then(|v| v.as_f64())
-        .unwrap_or(10.0) as f32;
+    // Out of range values reach LiveRequest::parse (FRS.0604); only non-numbers are refused here.
+    let nod = body.number("nod_threshold", 10.0, f64::MIN..=f64::MAX)? as f32;
     let req = LiveRequest::parse(
         actions,
         body.get("action_time").and_then(|v| v.as_str()),
         nod,
     )
     .map_err(|e| err(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
-    let video = match st.image_source(&body, "video")? {
-        ImageSource::File(p) => (p, false),
-        ImageSource::Bytes(b) => (temp_clip(b)?, true),
-        ImageSource::Url(r) => {
-            // One byte over the clip limit is enough for the check to refuse it by size.
-            let limit = LivenessConfig::default().max_bytes + 1;
-            let got = tokio::task::spawn_blocking(move || r.fetch(limit))
-                .await
-                .map_err(|_| {
-                    err(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "FRS.0099",
-                        "download task failed",
-                    )
-                })??;
-            (temp_clip(got)?, true)
-        }
-    };
+    // One byte over the clip limit is enough for the check to refuse a download by size.
+    let limit = LivenessConfig::default().max_bytes + 1;
+    let video = st.source_within(&body, "video", limit).await?;
     let r = st
         .infer(move |an| {
-            let r = check(an, &video.0, &req, &LivenessConfig::default());
-            if video.1 {
-                let _ = std::fs::remove_file(&video.0);
-            }
-            r.map_err(|e| {
+            let (path, _guard) = match video {
+                ImageSource::File(p) => (p, None),
+                ImageSource::Bytes(b) => {
+                    let f = temp_clip(&b)?;
+                    (f.path().to_path_buf(), Some(f))
+                }
+                ImageSource::Url(r) => {
+                    return Err(err(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "FRS.0099",
+                        format!("{}: not downloaded before inference", r.url),
+                    ))
+                }
+            };
+            check(an, &path, &req, &LivenessConfig::default()).map_err(|e| {
                 err(
                     if e.code() == "FRS.0099" {
                         StatusCode::INTERNAL_SERVER_ERROR
@@ -186,10 +192,7 @@ pub async fn create_set(
                 "face_set_name is required",
             )
         })?;
-    let capacity = body
-        .get("face_set_capacity")
-        .and_then(|v| v.as_u64())
-        .unwrap_or(100_000) as usize;
+    let capacity = body.int("face_set_capacity", 100_000, 1..=MAX_FACE_SET_CAPACITY)? as usize;
     let mut schema = Schema::new();
     if let Some(fields) = body.get("external_fields").and_then(|v| v.as_object()) {
         for (k, v) in fields {
@@ -268,7 +271,7 @@ pub async fn add_faces(
     let tenant = t.0;
     let set = existing_set(&st, &tenant, &name)?;
     let body = Form::parse(&headers, b).await?;
-    let src = st.image_source(&body, "image")?;
+    let src = st.image_source(&body, "image").await?;
     let single = body
         .get("single")
         .and_then(|v| v.as_bool())
@@ -283,8 +286,7 @@ pub async fn add_faces(
         .and_then(|v| v.as_str())
         .map(String::from);
     let user = body
-        .get("user_id")
-        .and_then(|v| v.as_str())
+        .text("user_id", crate::search::MAX_USER_ID_BYTES)?
         .map(String::from);
     let (cfg, keep) = (st.cfg.clone(), st.sets.keeps_face_pictures());
     let faces = st
@@ -423,16 +425,11 @@ pub async fn search(
     let tenant = t.0;
     let set = existing_set(&st, &tenant, &name)?;
     let body = Form::parse(&headers, b).await?;
-    let mut p = SearchParams::new(
-        body.get("threshold")
-            .and_then(|v| v.as_f64())
-            .map(|t| t as f32)
-            .unwrap_or(st.cfg.compare.threshold_for(st.cfg.models.embedder)),
-    );
-    p.top_n = body.get("top_n").and_then(|v| v.as_u64()).unwrap_or(10) as usize;
+    let default_threshold = st.cfg.compare.threshold_for(st.cfg.models.embedder) as f64;
+    let mut p = SearchParams::new(body.number("threshold", default_threshold, 0.0..=1.0)? as f32);
+    p.top_n = body.int("top_n", 10, 1..=1000)? as usize;
     p.filter = body
-        .get("filter")
-        .and_then(|v| v.as_str())
+        .text("filter", usize::MAX)?
         .map(String::from);
     if let Some(sorts) = body.get("sort").and_then(|v| v.as_array()) {
         for s in sorts.iter().filter_map(|s| s.as_object()) {
@@ -452,7 +449,7 @@ pub async fn search(
     let hits = if let Some(id) = body.get("face_id").and_then(|v| v.as_str()) {
         st.sets.search_by_face_id(&set, id, &p)?
     } else {
-        let src = st.image_source(&body, "image")?;
+        let src = st.image_source(&body, "image").await?;
         let cfg = st.cfg.clone();
         let emb = st
             .infer(move |an| {

@@ -11,7 +11,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use super::auth::{
-    canonical_request, hmac_hex, parse_authorization, parse_sdk_date, parse_tc3, same,
+    canonical_request_with, hmac_hex, parse_authorization, parse_sdk_date, parse_tc3, same,
     string_to_sign, tc3_signature, AuthError,
 };
 use super::error::{err, ApiError};
@@ -20,20 +20,27 @@ use super::state::{ApiState, Tenant};
 use crate::config::Config;
 use crate::search::FaceSets;
 
-/// The canonical request (shared by the FRS and TC3 signature schemes) of an incoming request.
-fn canonical_of(parts: &axum::http::request::Parts, signed: &[String], body: &[u8]) -> String {
+/// The canonical request (shared by the FRS and TC3 signature schemes) of an incoming request;
+/// `lower_values` lower-cases the signed headers' values (TC3 as Tencent documents it).
+fn canonical_of(
+    parts: &axum::http::request::Parts,
+    signed: &[String],
+    body: &[u8],
+    lower_values: bool,
+) -> String {
     let all: Vec<(String, String)> = parts
         .headers
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    canonical_request(
+    canonical_request_with(
         parts.method.as_str(),
         parts.uri.path(),
         parts.uri.query().unwrap_or(""),
         &all,
         signed,
         body,
+        lower_values,
     )
 }
 
@@ -78,7 +85,7 @@ impl ApiState {
             })?;
             let date_s = parse_sdk_date(date)
                 .ok_or_else(|| denied("X-Sdk-Date is malformed (YYYYMMDDTHHMMSSZ)"))?;
-            let canonical = canonical_of(parts, &signed, body);
+            let canonical = canonical_of(parts, &signed, body, false);
             let want = hmac_hex(
                 secret.as_bytes(),
                 string_to_sign(date, &canonical).as_bytes(),
@@ -92,10 +99,15 @@ impl ApiState {
             {
                 return Err(denied("signature mismatch"));
             }
-            match self
-                .guard
-                .fresh(date_s, crate::messages::wall_ms() as i64 / 1000, &sig)
-            {
+            // Identical requests sign identically: they may repeat inside the window unless the
+            // client signs a nonce, which makes each signature good once.
+            let now_s = crate::messages::wall_ms() as i64 / 1000;
+            let checked = if signed.iter().any(|s| s == "x-sdk-nonce") {
+                self.guard.fresh(date_s, now_s, &sig)
+            } else {
+                self.guard.in_window(date_s, now_s)
+            };
+            match checked {
                 Ok(()) => {}
                 Err(AuthError::Expired) => {
                     return Err(denied(
@@ -168,19 +180,47 @@ impl ApiState {
                 "the credential date is not the UTC day of X-TC-Timestamp",
             ));
         }
-        let canonical = canonical_of(parts, &t.signed, body);
-        if !same(
-            &tc3_signature(secret, ts, &t.date, &t.service, &canonical),
-            &t.signature,
-        ) {
+        // Tencent's documentation lower-cases the signed values (`x-tc-action:creategroup`); its
+        // Python SDK signs only content-type and host, whose values it sends as signed.
+        let expected = |lower| {
+            tc3_signature(
+                secret,
+                ts,
+                &t.date,
+                &t.service,
+                &canonical_of(parts, &t.signed, body, lower),
+            )
+        };
+        if !same(&expected(false), &t.signature) && !same(&expected(true), &t.signature) {
             return Err(denied("signature mismatch"));
         }
-        // TC3 has no nonce: identical requests within a second sign identically, so (as Tencent
-        // does) only the timestamp window is enforced, not replay refusal.
-        if (crate::messages::wall_ms() as i64 / 1000 - ts).abs() > self.guard.skew_s {
-            return Err(denied(
-                "request expired: X-TC-Timestamp is outside the allowed window",
-            ));
+        let now_s = crate::messages::wall_ms() as i64 / 1000;
+        let checked = if t.signed.iter().any(|h| h == "x-tc-action") {
+            self.guard.in_window(ts, now_s)
+        } else {
+            // The action is not signed: bind the signature to the action it came with, so a
+            // captured request cannot be re-sent as another action.
+            let action = parts
+                .headers
+                .get("x-tc-action")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            self.guard.bound(ts, now_s, &t.signature, &action)
+        };
+        match checked {
+            Ok(()) => {}
+            Err(AuthError::Expired) => {
+                return Err(denied(
+                    "request expired: X-TC-Timestamp is outside the allowed window",
+                ))
+            }
+            Err(_) => {
+                return Err(denied(
+                    "replayed request: this signature was already used with another X-TC-Action (sign x-tc-action to vary it)",
+                ))
+            }
         }
         Ok(t.secret_id)
     }

@@ -1,8 +1,14 @@
 //! The API's shared state: configuration, face sets, keys and signature guard, the pooled analyzers
 //! that run inference (`max_concurrent` at once, the rest wait, then 503), and what every family of
 //! endpoints (FRS, Baidu, Tencent) builds on: image sources, faces of an image, photo liveness.
+//!
+//! A slot is held by the work, not by the request: a job answered `FRS.0504` (or whose client has
+//! gone) keeps its slot until it ends, so neither the work in flight nor the analyzer pool ever
+//! exceeds `max_concurrent`. Downloads of `image_url`s happen before a slot is taken, under their
+//! own cap (`max_downloads`), so a slow image host cannot starve other tenants of inference.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +31,8 @@ pub struct ApiState {
     pub sets: Arc<FaceSets>,
     pub(super) metrics: Arc<crate::metrics::Metrics>,
     pool: Mutex<Vec<Analyzer>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
+    downloads: Semaphore,
     /// key → (tenant, secret for signing)
     pub(super) keys: HashMap<String, (String, Option<String>)>,
     pub(super) guard: Guard,
@@ -50,7 +57,8 @@ impl ApiState {
             cfg.api.burst,
         );
         Ok(Self {
-            permits: Semaphore::new(cfg.api.max_concurrent),
+            permits: Arc::new(Semaphore::new(cfg.api.max_concurrent)),
+            downloads: Semaphore::new(cfg.api.max_downloads),
             pool: Mutex::new(vec![]),
             fetcher: super::body::Fetcher::new(&cfg.api)?,
             cfg,
@@ -61,13 +69,55 @@ impl ApiState {
         })
     }
 
-    /// Where the request's `<prefix>_base64` / `_file` / `_url` image comes from.
-    pub fn image_source(
+    /// The request's `<prefix>_base64` / `_file` / `_url` image, with an http(s) URL already
+    /// downloaded (at most `images.max_file_bytes`).
+    pub async fn image_source(
         &self,
         body: &super::body::Form,
         prefix: &str,
     ) -> Result<super::body::ImageSource, ApiError> {
-        super::body::image_source(&self.cfg, &self.fetcher, body, prefix)
+        self.source_within(body, prefix, self.cfg.images.max_file_bytes)
+            .await
+    }
+
+    /// As [`Self::image_source`], downloading at most `limit` bytes (clips have their own limit).
+    pub async fn source_within(
+        &self,
+        body: &super::body::Form,
+        prefix: &str,
+        limit: u64,
+    ) -> Result<super::body::ImageSource, ApiError> {
+        match super::body::image_source(&self.cfg, &self.fetcher, body, prefix)? {
+            super::body::ImageSource::Url(remote) => {
+                Ok(super::body::ImageSource::Bytes(self.download(remote, limit).await?))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Downloads outside the inference slots, at most `api.max_downloads` at once.
+    async fn download(&self, remote: super::body::Remote, limit: u64) -> Result<Vec<u8>, ApiError> {
+        let _slot = tokio::time::timeout(
+            Duration::from_millis(self.cfg.api.queue_timeout_ms),
+            self.downloads.acquire(),
+        )
+        .await
+        .map_err(|_| busy("image_url downloads"))?
+        .map_err(|_| busy("image_url downloads"))?;
+        let running = Running::enter(&self.metrics, |m| &m.api_downloads_running);
+        let got = tokio::task::spawn_blocking(move || {
+            let _running = running;
+            remote.fetch(limit)
+        })
+        .await
+        .map_err(|_| {
+            err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "FRS.0099",
+                "download task failed",
+            )
+        })?;
+        got
     }
 
     /// Every face of an image, largest first, at most `max`, with the image's size; "no face" is an
@@ -113,43 +163,47 @@ impl ApiState {
     }
 
     /// Runs inference on a pooled analyzer, within the concurrency cap and the request timeout.
+    /// The slot goes with the work: it is released when the work ends, not when the client is
+    /// answered.
     pub async fn infer<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut Analyzer) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let busy = || {
-            err(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "FRS.0503",
-                "the service is busy; retry later",
-            )
-        };
         let permit = tokio::time::timeout(
             Duration::from_millis(self.cfg.api.queue_timeout_ms),
-            self.permits.acquire(),
+            self.permits.clone().acquire_owned(),
         )
         .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
+        .map_err(|_| busy("inference"))?
+        .map_err(|_| busy("inference"))?;
         let me = self.clone();
         let job = tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            let _running = Running::enter(&me.metrics, |m| &m.api_inference_running);
+            me.metrics.api_inference_peak.fetch_max(
+                me.metrics.api_inference_running.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
             let pooled = me.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let mut an = match pooled {
                 Some(a) => a,
-                None => Analyzer::open(&me.cfg)?,
+                None => {
+                    let a = Analyzer::open(&me.cfg)?;
+                    me.metrics.api_analyzers.fetch_add(1, Ordering::Relaxed);
+                    a
+                }
             };
             let out = f(&mut an);
             me.pool.lock().unwrap_or_else(|e| e.into_inner()).push(an);
             out
         });
-        let res =
-            tokio::time::timeout(Duration::from_millis(self.cfg.api.request_timeout_ms), job).await;
-        drop(permit);
-        match res {
+        match tokio::time::timeout(Duration::from_millis(self.cfg.api.request_timeout_ms), job)
+            .await
+        {
             Err(_) => Err(err(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "FRS.0504",
-                "request timed out",
+                "request timed out (its work finishes in the background, holding its slot)",
             )),
             Ok(Err(_)) => Err(err(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -158,6 +212,39 @@ impl ApiState {
             )),
             Ok(Ok(r)) => r,
         }
+    }
+}
+
+fn busy(what: &str) -> ApiError {
+    err(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "FRS.0503",
+        format!("the service is busy ({what}); retry later"),
+    )
+}
+
+/// Counts a running job in a gauge for as long as it lives (every path out, panics included).
+struct Running {
+    metrics: Arc<crate::metrics::Metrics>,
+    gauge: fn(&crate::metrics::Metrics) -> &AtomicU64,
+}
+
+impl Running {
+    fn enter(
+        metrics: &Arc<crate::metrics::Metrics>,
+        gauge: fn(&crate::metrics::Metrics) -> &AtomicU64,
+    ) -> Self {
+        gauge(metrics).fetch_add(1, Ordering::Relaxed);
+        Self {
+            metrics: metrics.clone(),
+            gauge,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        (self.gauge)(&self.metrics).fetch_sub(1, Ordering::Relaxed);
     }
 }
 

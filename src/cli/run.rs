@@ -36,6 +36,24 @@ pub fn embedded_default(media: &Path) -> Config {
     cfg
 }
 
+/// The configuration to reload on SIGHUP. A file that names no camera at all (emptied, truncated
+/// or half-written by an editor) is refused rather than stopping every camera; `cameras = []`
+/// says "stop them all" on purpose.
+fn load_for_reload(path: &Path) -> Result<Config, crate::config::ConfigError> {
+    let cfg = Config::load(path)?;
+    if cfg.cameras.is_empty() {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let explicit = toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("cameras"));
+        if !explicit {
+            return Err(crate::config::invalid(
+                "cameras",
+                "the new file configures no camera; write `cameras = []` to stop them all on purpose",
+            ));
+        }
+    }
+    Ok(cfg)
+}
+
 pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Result<ExitCode> {
     let cfg = if config_path.is_none() {
         eprintln!("facestream: no --config: running the embedded default (sample video, broker on 127.0.0.1:1883); watch with: mosquitto_sub -t 'facestream/#' -v");
@@ -64,7 +82,9 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
             );
             let (api_cfg, api_metrics) = (cfg.clone(), daemon.metrics.clone());
             // Bind before READY so a port conflict fails the start.
-            let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind).await?;
+            let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind)
+                .await
+                .map_err(|e| anyhow::anyhow!("api.bind: cannot listen on {}: {e}", api_cfg.api.bind))?;
             let tls = match (&api_cfg.api.tls_cert, &api_cfg.api.tls_key) {
                 (Some(c), Some(k)) => Some(crate::tls::server_config(c, k)?),
                 _ => None,
@@ -106,7 +126,7 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
                 _ = int.recv() => break,
                 _ = hup.recv() => {
                     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
-                    match config_path.map(Config::load) {
+                    match config_path.map(load_for_reload) {
                         Some(Ok(new)) => match daemon.reload(&new) {
                             Ok(()) => tracing::info!(cameras = ?daemon.camera_ids(), "configuration reloaded"),
                             Err(e) => tracing::error!(error = %e, "reload failed"),

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod stream;
 pub use stream::{
+    MQTT_MAX_INCOMING_BYTES,
     ApiConfig, CameraConfig, HttpConfig, MqttConfig, PipelineConfig, SearchConfig, StorageConfig,
     TrackingConfig, WhenFull,
 };
@@ -149,7 +150,9 @@ impl Default for DetectorConfig {
 pub struct ImageLimits {
     /// Largest accepted width or height in pixels, checked from the header before decoding.
     pub max_dimension: u32,
-    /// Largest accepted pixel count (width × height), checked before decoding.
+    /// Largest accepted pixel count (width × height), checked before decoding. The decoded
+    /// buffer may take at most `max_pixels` × 4 bytes (an 8-bit RGBA picture at this size), so
+    /// 16-bit pictures are held to fewer pixels.
     pub max_pixels: u64,
     /// Smallest accepted height and width in pixels.
     pub min_dimension: u32,

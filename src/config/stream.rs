@@ -141,6 +141,11 @@ pub struct MqttConfig {
     pub spool_dir: Option<PathBuf>,
     /// Seconds to keep trying to deliver buffered events at shutdown.
     pub flush_timeout_s: u64,
+    /// Largest liveness request (`<prefix>/<camera>/liveness/request`) read, in bytes; a larger
+    /// one is answered with `FRS.0611` and the link stays up. Messages over 1 MiB cannot be read
+    /// at all (the MQTT client refuses the packet and reconnects): cap them at the broker
+    /// (Mosquitto: `message_size_limit 1048576`), see docs/mqtt.md.
+    pub max_request_bytes: usize,
 }
 
 impl MqttConfig {
@@ -168,6 +173,7 @@ impl Default for MqttConfig {
             embedded_broker: false,
             spool_dir: None,
             flush_timeout_s: 5,
+            max_request_bytes: 16 * 1024,
         }
     }
 }
@@ -233,11 +239,17 @@ pub struct ApiConfig {
     pub keys: Vec<ApiKey>,
     /// Largest request body (bytes).
     pub max_body_bytes: usize,
-    /// Inference requests run at once; more wait up to `queue_timeout_ms`, then get 503.
+    /// Inference jobs run at once. More wait up to `queue_timeout_ms`, then get 503 `FRS.0503`.
+    /// A job keeps its slot until its work ends, even when its client was already answered
+    /// `FRS.0504` or has gone, so work in flight (and the memory it takes) never exceeds this.
     pub max_concurrent: usize,
+    /// Longest wait (ms) for an inference slot before 503 `FRS.0503`.
     pub queue_timeout_ms: u64,
-    /// Longest request (ms) before 503.
+    /// Longest request (ms) before 503 `FRS.0504` (its work still finishes inside its slot).
     pub request_timeout_ms: u64,
+    /// http(s) `image_url` / `video_url` downloads run at once, before and outside the inference
+    /// slots (a slow image host never holds a slot). More wait up to `queue_timeout_ms`, then 503.
+    pub max_downloads: usize,
     /// `image_url` may name files under this folder (`file:///…` or a path); none when absent.
     pub image_dir: Option<PathBuf>,
     /// Requests per second per key (token bucket); 0 = unlimited. Over it: 429 with Retry-After.
@@ -269,6 +281,7 @@ impl Default for ApiConfig {
             max_concurrent: 2,
             queue_timeout_ms: 2000,
             request_timeout_ms: 30_000,
+            max_downloads: 4,
             image_dir: None,
             rate_per_second: 20.0,
             burst: 40.0,
@@ -303,6 +316,17 @@ impl Default for StorageConfig {
         }
     }
 }
+
+/// `host:port` with a numeric port (`127.0.0.1:8080`, `[::]:80`, `localhost:8080`).
+fn valid_bind(bind: &str) -> bool {
+    bind.parse::<std::net::SocketAddr>().is_ok()
+        || bind.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && !host.contains([':', '[', ']', ' ']) && port.parse::<u16>().is_ok()
+        })
+}
+
+/// The largest MQTT packet the daemon reads (its client refuses bigger ones by dropping the link).
+pub const MQTT_MAX_INCOMING_BYTES: usize = 1024 * 1024;
 
 pub fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -422,7 +446,14 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
             "authentication is on (api.auth) but no key is configured",
         ));
     }
+    let mut keys_seen = std::collections::HashSet::new();
     for (i, k) in a.keys.iter().enumerate() {
+        if !keys_seen.insert(k.key.as_str()) {
+            return Err(invalid(
+                &format!("api.keys[{i}].key"),
+                "the same key is configured twice: a key names exactly one tenant",
+            ));
+        }
         if k.key.len() < 16 {
             return Err(invalid(
                 &format!("api.keys[{i}].key"),
@@ -439,8 +470,42 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
             ));
         }
     }
-    if a.max_concurrent == 0 || a.max_body_bytes == 0 {
-        return Err(invalid("api.max_concurrent", "limits must be positive"));
+    for (key, v) in [
+        ("api.max_concurrent", a.max_concurrent as u64),
+        ("api.max_body_bytes", a.max_body_bytes as u64),
+        ("api.max_downloads", a.max_downloads as u64),
+        ("api.request_timeout_ms", a.request_timeout_ms),
+        ("api.image_url_timeout_ms", a.image_url_timeout_ms),
+    ] {
+        if v == 0 {
+            return Err(invalid(key, "must be positive"));
+        }
+    }
+    if a.signature_skew_s <= 0 {
+        return Err(invalid(
+            "api.signature_skew_s",
+            "must be a positive number of seconds",
+        ));
+    }
+    if !a.rate_per_second.is_finite() || a.rate_per_second < 0.0 {
+        return Err(invalid("api.rate_per_second", "must be 0 (unlimited) or more"));
+    }
+    if !a.burst.is_finite() || (a.rate_per_second > 0.0 && a.burst < 1.0) {
+        return Err(invalid("api.burst", "must be at least 1 when rate_per_second is set"));
+    }
+    for (key, bind) in [("api.bind", &a.bind), ("http.bind", &cfg.http.bind)] {
+        if !bind.is_empty() && !valid_bind(bind) {
+            return Err(invalid(
+                key,
+                format!("{bind:?} is not an address like 127.0.0.1:8080 or [::1]:8080"),
+            ));
+        }
+    }
+    if !(256..=MQTT_MAX_INCOMING_BYTES).contains(&m.max_request_bytes) {
+        return Err(invalid(
+            "mqtt.max_request_bytes",
+            format!("must be 256..={}", MQTT_MAX_INCOMING_BYTES),
+        ));
     }
     if m.buffer_capacity == 0 {
         return Err(invalid("mqtt.buffer_capacity", "must be at least 1"));

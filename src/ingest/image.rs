@@ -131,6 +131,22 @@ pub fn decode_image(
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| header_error(e, origin, limits))?;
+    // The pixel limit counts pixels; the decoded buffer also depends on the bit depth (a 16-bit
+    // RGBA picture takes 8 bytes a pixel). The buffer may be no larger than an 8-bit RGBA picture
+    // at the pixel limit, so deep pictures are held to fewer pixels.
+    let budget = limits.max_pixels.saturating_mul(4);
+    if decoder.total_bytes() > budget {
+        return Err(InputError::TooLarge {
+            path: p(),
+            width,
+            height,
+            limit: format!(
+                "{} MB decoded ({:?} pixels; images.max_pixels × 4 bytes)",
+                budget / 1_000_000,
+                decoder.color_type()
+            ),
+        });
+    }
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -200,5 +216,44 @@ fn jpeg_has_end(bytes: &[u8]) -> bool {
     match last_sos {
         Some(i) => bytes[i..].windows(2).any(|w| w == [0xFF, 0xD9]),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32, sixteen_bit: bool) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        if sixteen_bit {
+            let img = image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(width, height, |x, y| {
+                image::Rgb([(x * 50) as u16, (y * 50) as u16, 7])
+            });
+            img.write_to(&mut out, ImageFormat::Png).unwrap();
+        } else {
+            let img = image::RgbImage::from_fn(width, height, |x, y| {
+                image::Rgb([x as u8, y as u8, 7])
+            });
+            img.write_to(&mut out, ImageFormat::Png).unwrap();
+        }
+        out.into_inner()
+    }
+
+    /// A 16-bit picture within the pixel limit used to decode whole (6 bytes a pixel, then an
+    /// 8-bit copy): 40 megapixels took ~420 MB. The decoded buffer is now capped too.
+    #[test]
+    fn deep_pictures_are_held_to_the_decoded_size() {
+        let limits = ImageLimits {
+            max_pixels: 1_500_000,
+            ..Default::default()
+        };
+        let origin = Path::new("deep.png");
+        let deep = decode_image(&png(1200, 1000, true), origin, &limits).unwrap_err();
+        assert_eq!(deep.code(), "FRS.0013", "{deep}");
+        assert!(deep.to_string().contains("decoded"), "{deep}");
+        let frame = decode_image(&png(1200, 1000, false), origin, &limits).unwrap();
+        assert_eq!((frame.width, frame.height), (1200, 1000));
+        // A smaller 16-bit picture still decodes.
+        assert!(decode_image(&png(600, 500, true), origin, &limits).is_ok());
     }
 }

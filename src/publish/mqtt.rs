@@ -48,10 +48,15 @@ pub struct MqttSink {
     flush_timeout: Duration,
     /// Liveness challenges received on `<prefix>/+/liveness/request`.
     live_requests: Option<Sender<LiveRequestMsg>>,
+    /// Larger liveness requests are answered with FRS.0611 unread.
+    max_request_bytes: usize,
     /// On-disk journal of every undelivered event (`mqtt.spool_dir`).
     journal: Option<Journal>,
     journal_failed: bool,
 }
+
+/// The largest event the client sends (snapshots included).
+const MAX_OUTGOING_BYTES: usize = 16 * 1024 * 1024;
 
 /// Messages handed to the client but not yet acknowledged.
 const WINDOW: usize = 16;
@@ -64,6 +69,13 @@ impl MqttSink {
     ) -> Result<Self, PublishError> {
         let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
         opts.set_keep_alive(Duration::from_secs(5));
+        // rumqttc's default 10 KB limit dropped the link on any larger message (a 20 KB liveness
+        // request made it flap). Requests up to 1 MiB are read and answered (too large: FRS.0611);
+        // events with snapshots may be large too.
+        opts.set_max_packet_size(
+            crate::config::MQTT_MAX_INCOMING_BYTES,
+            MAX_OUTGOING_BYTES,
+        );
         opts.set_clean_session(true);
         opts.set_last_will(LastWill::new(
             format!("{}/available", cfg.topic_prefix),
@@ -114,6 +126,7 @@ impl MqttSink {
             metrics,
             flush_timeout: Duration::from_secs(cfg.flush_timeout_s),
             live_requests,
+            max_request_bytes: cfg.max_request_bytes,
             journal,
             journal_failed: false,
             buffer: recovered.into(),
@@ -269,13 +282,25 @@ impl MqttSink {
         else {
             return;
         };
-        let v: serde_json::Value =
-            serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null);
+        let too_large = payload.len() > self.max_request_bytes;
+        let v: serde_json::Value = if too_large {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null)
+        };
         let request_id = v["request_id"]
             .as_str()
-            .map(String::from)
+            .map(|s| s.chars().take(128).collect::<String>())
             .unwrap_or_else(|| "missing".into());
         let request = match v["actions"].as_str() {
+            _ if too_large => Err((
+                "FRS.0611",
+                format!(
+                    "the request is {} bytes; at most {} are read (mqtt.max_request_bytes)",
+                    payload.len(),
+                    self.max_request_bytes
+                ),
+            )),
             _ if !v.is_object() => {
                 Err(("FRS.0014", "the request is not a JSON object".to_string()))
             }
@@ -292,11 +317,20 @@ impl MqttSink {
             .ok()
             .and_then(|r| r.windows.as_ref())
             .and_then(|w| w.iter().map(|x| x.1).max());
-        let timeout_ms = v["timeout_ms"]
-            .as_u64()
-            .or(windows_end)
-            .unwrap_or(10_000)
-            .clamp(500, 60_000);
+        // An explicit timeout outside the documented range is refused, not silently replaced.
+        let (request, timeout_ms) = match &v["timeout_ms"] {
+            serde_json::Value::Null => (request, windows_end.unwrap_or(10_000).clamp(500, 60_000)),
+            t => match t.as_u64().filter(|t| (500..=60_000).contains(t)) {
+                Some(t) => (request, t),
+                None => (
+                    request.and(Err((
+                        "FRS.0612",
+                        format!("timeout_ms must be an integer 500..=60000, got {t}"),
+                    ))),
+                    500,
+                ),
+            },
+        };
         if tx
             .try_send(LiveRequestMsg {
                 camera: camera.to_string(),

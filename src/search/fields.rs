@@ -89,7 +89,11 @@ pub fn validate_schema(schema: &Schema) -> Result<(), SetError> {
     Ok(())
 }
 
-/// Checks a face's fields against the schema; integers must fit their type.
+/// The longest string field value stored with a face (bytes).
+pub const MAX_STRING_FIELD_BYTES: usize = 1024;
+
+/// Checks a face's fields against the schema; integers must fit their type, strings
+/// [`MAX_STRING_FIELD_BYTES`].
 pub fn check_values(
     schema: &Schema,
     values: &serde_json::Map<String, Value>,
@@ -106,10 +110,25 @@ pub fn check_values(
             FieldType::Boolean => v.is_boolean(),
         };
         if !ok {
+            let mut got = v.to_string();
+            if got.len() > 64 {
+                let cut = (0..=61).rev().find(|&i| got.is_char_boundary(i)).unwrap_or(0);
+                got.truncate(cut);
+                got.push_str("...");
+            }
             return Err(SetError::FieldType {
                 field: k.clone(),
                 expected: ty.name(),
-                got: v.to_string(),
+                got,
+            });
+        }
+        if let Some(text) = v.as_str().filter(|t| t.len() > MAX_STRING_FIELD_BYTES) {
+            return Err(SetError::BadParameter {
+                name: "external_fields",
+                message: format!(
+                    "field {k:?} is {} bytes; at most {MAX_STRING_FIELD_BYTES}",
+                    text.len()
+                ),
             });
         }
     }

@@ -1,6 +1,11 @@
 //! The FRS filter grammar, parsed once and evaluated per face during search:
 //! `f:v`, `f:[a TO b]` (inclusive), `f:{a TO b}` (exclusive), `*`, `&&`, `||`, `!`, parentheses.
 //! Values may be bare words or "double quoted". Errors give the 1-based column.
+//!
+//! Untrusted text reaches this parser through the API, so its size is bounded before any work:
+//! at most [`MAX_FILTER_BYTES`] bytes and [`MAX_DEPTH`] levels of parentheses and `!`. Chains of
+//! `&&` / `||` are kept flat (one node with all operands), so neither evaluation nor dropping the
+//! tree recurses deeper than the nesting the limit allows.
 
 use serde_json::Value;
 
@@ -18,14 +23,20 @@ pub enum Filter {
         inclusive: bool,
     },
     Not(Box<Filter>),
-    And(Box<Filter>, Box<Filter>),
-    Or(Box<Filter>, Box<Filter>),
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
 }
+
+/// The longest filter accepted (FRS documents none; real filters are a few hundred bytes).
+pub const MAX_FILTER_BYTES: usize = 4096;
+/// The deepest nesting of parentheses and `!` accepted.
+pub const MAX_DEPTH: usize = 32;
 
 struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
     schema: &'a Schema,
+    depth: usize,
 }
 
 fn err(column: usize, message: impl Into<String>) -> SetError {
@@ -57,30 +68,55 @@ impl<'a> Parser<'a> {
     }
 
     fn or(&mut self) -> Result<Filter, SetError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.eat("||") {
-            left = Filter::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Filter::Or(terms)
+        })
     }
 
     fn and(&mut self) -> Result<Filter, SetError> {
-        let mut left = self.unary()?;
+        let mut terms = vec![self.unary()?];
         while self.eat("&&") {
-            left = Filter::And(Box::new(left), Box::new(self.unary()?));
+            terms.push(self.unary()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Filter::And(terms)
+        })
+    }
+
+    /// Enters one level of `(` or `!`, refusing past [`MAX_DEPTH`].
+    fn deeper(&mut self) -> Result<(), SetError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(err(
+                self.col(),
+                format!("nested deeper than {MAX_DEPTH} levels of parentheses and '!'"),
+            ));
+        }
+        Ok(())
     }
 
     fn unary(&mut self) -> Result<Filter, SetError> {
         if self.eat("!") {
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            self.deeper()?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Filter::Not(Box::new(inner)));
         }
         if self.eat("(") {
+            self.deeper()?;
             let inner = self.or()?;
             if !self.eat(")") {
                 return Err(err(self.col(), "expected ')'"));
             }
+            self.depth -= 1;
             return Ok(inner);
         }
         if self.eat("*") {
@@ -207,10 +243,20 @@ impl<'a> Parser<'a> {
 
 impl Filter {
     pub fn parse(text: &str, schema: &Schema) -> Result<Filter, SetError> {
+        if text.len() > MAX_FILTER_BYTES {
+            return Err(err(
+                MAX_FILTER_BYTES + 1,
+                format!(
+                    "the filter is {} bytes; at most {MAX_FILTER_BYTES} are accepted",
+                    text.len()
+                ),
+            ));
+        }
         let mut p = Parser {
             s: text.as_bytes(),
             pos: 0,
             schema,
+            depth: 0,
         };
         p.ws();
         if p.pos >= p.s.len() {
@@ -242,8 +288,8 @@ impl Filter {
                 }
             }),
             Filter::Not(f) => !f.matches(fields),
-            Filter::And(a, b) => a.matches(fields) && b.matches(fields),
-            Filter::Or(a, b) => a.matches(fields) || b.matches(fields),
+            Filter::And(all) => all.iter().all(|f| f.matches(fields)),
+            Filter::Or(any) => any.iter().any(|f| f.matches(fields)),
         }
     }
 }
@@ -330,5 +376,40 @@ mod tests {
         }
         let e = Filter::parse("age:[30 40]", &schema()).unwrap_err();
         assert!(e.to_string().contains("column 9"), "{e}");
+    }
+
+    /// Hostile shapes that overflowed the stack (and killed the daemon) before the limits: each is
+    /// refused with FRS.0409 or, when within the limits, parsed and evaluated without recursion
+    /// past [`MAX_DEPTH`].
+    #[test]
+    fn hostile_filters_are_bounded() {
+        let face = json!({"age": 30});
+        let f = face.as_object().unwrap();
+        let refused = [
+            format!("{}age:30{}", "(".repeat(2000), ")".repeat(2000)),
+            format!("{}age:30", "!".repeat(10_000)),
+            vec!["*"; 20_000].join(" && "),
+            vec!["age:30"; 20_000].join(" || "),
+            format!("{}age:30{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1)),
+            format!("{}age:30", "!".repeat(MAX_DEPTH + 1)),
+        ];
+        for text in &refused {
+            let e = Filter::parse(text, &schema()).expect_err("refused");
+            assert_eq!(e.code(), "FRS.0409", "{e}");
+            assert!(
+                e.to_string().contains("at most") || e.to_string().contains("deeper"),
+                "{e}"
+            );
+        }
+        // Right at the limits: accepted and evaluated.
+        let deep = format!("{}age:30{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(Filter::parse(&deep, &schema()).unwrap().matches(f));
+        let nots = format!("{}age:30", "!".repeat(MAX_DEPTH));
+        assert!(Filter::parse(&nots, &schema()).unwrap().matches(f), "an even number of ! is a no-op");
+        let flat = vec!["*"; 800].join(" && ");
+        assert!(flat.len() <= MAX_FILTER_BYTES);
+        let parsed = Filter::parse(&flat, &schema()).unwrap();
+        assert!(matches!(&parsed, Filter::And(v) if v.len() == 800), "a chain is one flat node");
+        assert!(parsed.matches(f));
     }
 }

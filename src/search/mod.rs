@@ -37,6 +37,9 @@ pub fn model_name(kind: EmbedderKind) -> &'static str {
     }
 }
 
+/// The longest `user_id` a face may carry (Baidu's limit).
+pub const MAX_USER_ID_BYTES: usize = 128;
+
 pub fn valid_set_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
@@ -415,6 +418,12 @@ impl FaceSets {
     ) -> Result<Vec<FaceRecord>, SetError> {
         let info = self.show_set(set)?;
         check_values(&info.external_fields, fields)?;
+        if let Some(u) = user_id.filter(|u| u.is_empty() || u.len() > MAX_USER_ID_BYTES) {
+            return Err(SetError::BadParameter {
+                name: "user_id",
+                message: format!("{} bytes; use 1-{MAX_USER_ID_BYTES}", u.len()),
+            });
+        }
         let eid = match external_image_id {
             Some(e) if (1..=36).contains(&e.chars().count()) => e.to_string(),
             Some(e) => return Err(SetError::BadExternalImageId(e.into())),

@@ -1,11 +1,13 @@
-//! Face-set storage: SQLite in WAL mode (crash-safe, no server). Every write is one transaction.
+//! Face-set storage: SQLite in WAL mode (crash-safe, no server). Every write is one transaction that
+//! takes the write lock up front (`BEGIN IMMEDIATE`) and waits up to 10 s for it: a deferred one
+//! that read first could not wait when another process (the CLI beside the daemon) wrote meanwhile.
 //! Images are not stored unless `storage.keep_face_images` asks for a picture of each enrolled
 //! face (for re-embedding); each embedding records the model that made it.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 
 use super::error::SetError;
@@ -239,7 +241,7 @@ impl Store {
         model: &str,
     ) -> Result<SetInfo, SetError> {
         let fields = serde_json::to_string(schema).map_err(|e| SetError::Storage(e.to_string()))?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: bool = tx
             .query_row("SELECT 1 FROM face_sets WHERE name = ?1", [name], |_| {
                 Ok(true)
@@ -296,7 +298,7 @@ impl Store {
     /// Inserts all faces or none; the capacity is checked inside the transaction.
     pub fn add_faces(&mut self, set: &str, faces: Vec<NewFace>) -> Result<Vec<String>, SetError> {
         let info = self.get_set(set)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let count = faces_in(&tx, set)?;
         if count as usize + faces.len() > info.face_set_capacity {
             return Err(SetError::CapacityExceeded {
@@ -397,7 +399,7 @@ impl Store {
     /// Deletes the selected faces of a set; returns their face ids.
     pub fn delete_faces(&mut self, set: &str, sel: &Selector) -> Result<Vec<String>, SetError> {
         self.get_set(set)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let gone = {
             let returning = |sql: &str, value: &str| -> Result<Vec<String>, SetError> {
                 let mut st = tx.prepare(sql)?;
@@ -597,7 +599,7 @@ impl Store {
         model: &str,
         vectors: &[(String, Vec<f32>)],
     ) -> Result<(), SetError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let count = faces_in(&tx, set)?;
         let mut updated = 0usize;
         {

@@ -173,6 +173,9 @@ pub struct LivenessConfig {
     /// Lowest similarity between near-frontal samples of the clip for "the same person throughout":
     /// looser than 1:1 verification, since expressions and motion blur lower similarity within a clip.
     pub identity_threshold: f32,
+    /// Share of the frames (of the clip, or of a live challenge's window) that must show a face
+    /// for any decision of "alive": actions read off a few frames prove nothing.
+    pub min_coverage: f32,
     pub thresholds: Thresholds,
 }
 
@@ -184,6 +187,7 @@ impl Default for LivenessConfig {
             max_duration_ms: 15_000,
             anti_spoof_threshold: 0.3,
             identity_threshold: 0.35,
+            min_coverage: 0.5,
             thresholds: Thresholds::default(),
         }
     }
@@ -352,7 +356,7 @@ impl Accumulator {
         let mut s = self.s;
         let (with_face, n) = (self.with_face, self.frames.max(1));
         let coverage = with_face as f32 / n as f32;
-        if with_face == 0 || coverage < 0.5 {
+        if with_face == 0 || coverage < cfg.min_coverage {
             warnings.push(warn(5));
         }
         if self.multi * 5 > n {
@@ -463,7 +467,8 @@ pub fn decide(m: &Measured, req: &Request, cfg: &LivenessConfig) -> LivenessResu
         warnings.push(warn(6));
     }
     let in_limits = m.duration_ms >= cfg.min_duration_ms && m.duration_ms <= cfg.max_duration_ms;
-    let alive = in_limits && m.with_face > 0 && m.real && outcomes.iter().all(|o| o.passed);
+    let covered = m.with_face > 0 && m.coverage >= cfg.min_coverage;
+    let alive = in_limits && covered && m.real && outcomes.iter().all(|o| o.passed);
     LivenessResult {
         video_result: VideoResult {
             alive,
@@ -491,5 +496,48 @@ fn threshold_of(a: Action, th: &Thresholds) -> f32 {
         Action::Nod => th.nod_deg,
         Action::Mouth => th.mouth,
         Action::Blink => th.blink,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clean head shake: 3 s at 10 fps, yaw 0 → -35 → 0 → +35 → 0.
+    fn shaking(coverage: f32) -> Measured {
+        let mut s = Series::default();
+        for i in 0..30u64 {
+            let phase = i as f32 / 29.0 * std::f32::consts::TAU;
+            s.t.push(i * 100);
+            s.yaw.push(-35.0 * phase.sin());
+            s.pitch.push(0.0);
+            s.mouth.push(0.0);
+            s.eye.push(0.3);
+        }
+        Measured {
+            series: s,
+            coverage,
+            with_face: 30,
+            warnings: vec![],
+            anti_spoof: 0.9,
+            consistency: 1.0,
+            real: true,
+            picture: String::new(),
+            duration_ms: 3000,
+            frames: (30.0 / coverage) as usize,
+            processing_ms: 0,
+        }
+    }
+
+    /// A window that saw a face in under half its frames is never "alive", however clear the
+    /// actions in those frames (it used to be: warning 5 with alive true).
+    #[test]
+    fn alive_needs_face_coverage() {
+        let req = Request::parse("1", None, 10.0).unwrap();
+        let cfg = LivenessConfig::default();
+        let full = decide(&shaking(1.0), &req, &cfg);
+        assert!(full.video_result.alive, "{:?}", full.video_result.actions);
+        let sparse = decide(&shaking(0.1), &req, &cfg);
+        assert!(!sparse.video_result.alive, "coverage 0.1 decided alive");
     }
 }

@@ -23,7 +23,7 @@ pub async fn detect(st: &Arc<ApiState>, body: &Form) -> Reply {
         embedding: false,
         picture: false,
     };
-    let (w, h, faces) = faces_of(st, image(st, body, "")?, want, max).await?;
+    let (w, h, faces) = faces_of(st, image(st, body, "").await?, want, max).await?;
     let infos: Vec<Value> = faces
         .iter()
         .map(|f| {
@@ -64,7 +64,7 @@ pub async fn compare(st: &Arc<ApiState>, body: &Form) -> Reply {
         embedding: true,
         ..Wanted::default()
     };
-    let (a, b) = (image(st, body, "A")?, image(st, body, "B")?);
+    let (a, b) = (image(st, body, "A").await?, image(st, body, "B").await?);
     let ea = embedding(&faces_of(st, a, want, 1).await?.2.remove(0))?;
     let eb = embedding(&faces_of(st, b, want, 1).await?.2.remove(0))?;
     let sim = ea.similarity(&eb).unwrap_or(0.0);
@@ -73,7 +73,7 @@ pub async fn compare(st: &Arc<ApiState>, body: &Form) -> Reply {
 
 /// Passive (single image) liveness of the largest face: the anti-spoof model's real-face score.
 pub async fn detect_live_face(st: &Arc<ApiState>, body: &Form) -> Reply {
-    let r = st.photo_liveness(image(st, body, "")?).await?;
+    let r = st.photo_liveness(image(st, body, "").await?).await?;
     Ok(
         json!({"Score": (r.confidence * 100.0).round(), "IsLiveness": r.alive,
         "FaceModelVersion": MODEL}),

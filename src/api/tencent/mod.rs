@@ -83,11 +83,17 @@ pub fn auth_failure(e: ApiError) -> Response {
         "AuthFailure.SecretIdNotFound"
     } else if e.msg.contains("expired") {
         "AuthFailure.SignatureExpire"
+    } else if e.msg.contains("replayed") {
+        "AuthFailure.InvalidAuthorization"
     } else {
         "AuthFailure.SignatureFailure"
     };
+    let retry = e.retry_after;
     let mut r = envelope(Err(TcError(code, e.msg)));
     *r.status_mut() = status;
+    if let Some(s) = retry.and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok()) {
+        r.headers_mut().insert("retry-after", s);
+    }
     r
 }
 
@@ -140,7 +146,7 @@ fn int(body: &Form, name: &str, default: i64, range: (i64, i64)) -> Result<i64, 
 }
 
 /// `Image` (base64) or `Url`, with a suffix for CompareFace's `ImageA` / `UrlA`.
-fn image(st: &ApiState, body: &Form, suffix: &str) -> Result<ImageSource, TcError> {
+async fn image(st: &ApiState, body: &Form, suffix: &str) -> Result<ImageSource, TcError> {
     let mut m = Map::new();
     if let Some(b) = body.get(&format!("Image{suffix}")).and_then(|v| v.as_str()) {
         m.insert("image_base64".into(), json!(b));
@@ -149,7 +155,7 @@ fn image(st: &ApiState, body: &Form, suffix: &str) -> Result<ImageSource, TcErro
     } else {
         return Err(missing(&format!("Image{suffix} or Url{suffix}")));
     }
-    Ok(st.image_source(&Form::from_map(m), "image")?)
+    Ok(st.image_source(&Form::from_map(m), "image").await?)
 }
 
 /// Every face, largest first, at most `max`, with the image size.

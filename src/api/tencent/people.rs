@@ -63,7 +63,7 @@ pub async fn create_person(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Rep
         picture: st.sets.keeps_face_pictures(),
         ..Wanted::default()
     };
-    let f = faces_of(st, image(st, body, "")?, want, 1)
+    let f = faces_of(st, image(st, body, "").await?, want, 1)
         .await?
         .2
         .remove(0);
@@ -189,7 +189,7 @@ pub async fn search(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
         embedding: true,
         ..Wanted::default()
     };
-    let (_, _, faces) = faces_of(st, image(st, body, "")?, want, max_faces).await?;
+    let (_, _, faces) = faces_of(st, image(st, body, "").await?, want, max_faces).await?;
     let prefix = format!("{tenant}--");
     let mut results = vec![];
     for f in faces {
@@ -242,7 +242,7 @@ pub async fn verify(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply {
         ..Wanted::default()
     };
     let e = embedding(
-        &faces_of(st, image(st, body, "")?, want, 1)
+        &faces_of(st, image(st, body, "").await?, want, 1)
             .await?
             .2
             .remove(0),
@@ -415,7 +415,7 @@ pub async fn create_face(st: &Arc<ApiState>, body: &Form, tenant: &str) -> Reply
     for (i, img) in images.into_iter().enumerate() {
         let mut m = Map::new();
         m.insert(sources.into(), json!(img));
-        let face = match st.image_source(&Form::from_map(m), "image") {
+        let face = match st.image_source(&Form::from_map(m), "image").await {
             Ok(src) => faces_of(st, src, want, 1).await,
             Err(e) => Err(e.into()),
         };
