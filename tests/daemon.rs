@@ -368,6 +368,7 @@ fn publish(port: u16, topic: &str, payload: &str) {
         port,
     );
     opts.set_keep_alive(Duration::from_secs(5));
+    opts.set_max_packet_size(16 << 20, 16 << 20);
     let (client, mut conn) = rumqttc::Client::new(opts, 10);
     client
         .publish(
@@ -401,6 +402,19 @@ fn live_liveness_challenges_over_mqtt() {
             .is_empty()),
         "no face on the kiosk camera"
     );
+    // A 20 KB request used to exceed the client's packet limit and drop the broker link (its
+    // followers were lost): it is answered FRS.0611 and the link stays up.
+    let big = format!(
+        r#"{{"request_id":"big","actions":"3","pad":"{}"}}"#,
+        "x".repeat(20_000)
+    );
+    publish(broker.port, "fs/kiosk/liveness/request", &big);
+    // An explicit timeout outside 500..=60000 is refused, not clamped.
+    publish(
+        broker.port,
+        "fs/kiosk/liveness/request",
+        r#"{"request_id":"forever","actions":"3","timeout_ms":999999}"#,
+    );
     // The clip nods (action 3) through most of its 9 s; it never turns to the image's left (action 2).
     publish(
         broker.port,
@@ -426,11 +440,13 @@ fn live_liveness_challenges_over_mqtt() {
     );
     let results = || sub.on("fs/kiosk/liveness/result");
     let done = wait_until(Duration::from_secs(40), || {
-        ["nod", "right", "bad", "missing"]
+        ["nod", "right", "bad", "missing", "big", "forever"]
             .iter()
             .all(|id| results().iter().any(|r| r["request_id"] == *id))
             && !sub.on("fs/nowhere/liveness/result").is_empty()
     });
+    // Before the shutdown, which says "offline" on purpose.
+    let available = sub.raw("fs/available");
     daemon.shutdown();
     let rs = results();
     for r in &rs {
@@ -453,6 +469,13 @@ fn live_liveness_challenges_over_mqtt() {
     assert_eq!(by("right")["video-result"]["alive"], false);
     assert_eq!(by("bad")["error_code"], "FRS.0601");
     assert_eq!(by("missing")["error_code"], "FRS.0014");
+    assert_eq!(by("big")["error_code"], "FRS.0611");
+    assert_eq!(by("forever")["error_code"], "FRS.0612");
+    println!("fs/available during the test: {available:?}");
+    assert!(
+        !available.iter().any(|a| a == "offline"),
+        "the broker link dropped: {available:?}"
+    );
     let ghost = sub.on("fs/nowhere/liveness/result");
     println!("camera without frames: {ghost:?}");
     assert_eq!(ghost[0]["request_id"], "ghost");

@@ -282,12 +282,10 @@ impl MqttSink {
         else {
             return;
         };
+        // Still parsed (at most 1 MiB, nesting bounded by serde_json) to answer with its request_id.
         let too_large = payload.len() > self.max_request_bytes;
-        let v: serde_json::Value = if too_large {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null)
-        };
+        let v: serde_json::Value =
+            serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null);
         let request_id = v["request_id"]
             .as_str()
             .map(|s| s.chars().take(128).collect::<String>())

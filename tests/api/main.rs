@@ -7,6 +7,7 @@ mod common;
 mod baidu;
 mod frs;
 mod fuzz;
+mod hardening;
 mod pictures;
 mod signing;
 mod tencent;
@@ -49,6 +50,11 @@ fn start_with(extra: &str, metrics: Option<u16>) -> Server {
 
 /// As [`start_with`], with `storage` added to the `[storage]` table.
 fn start_full(extra: &str, metrics: Option<u16>, storage: &str) -> Server {
+    start_env(extra, metrics, storage, &[])
+}
+
+/// As [`start_full`], with environment variables for the server process.
+fn start_env(extra: &str, metrics: Option<u16>, storage: &str, env: &[(&str, &str)]) -> Server {
     let media = common::media();
     let http = metrics
         .map(|p| format!("127.0.0.1:{p}"))
@@ -68,6 +74,7 @@ fn start_full(extra: &str, metrics: Option<u16>, storage: &str) -> Server {
     .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_facestream"))
         .args(["--config", cfg.to_str().unwrap(), "run"])
+        .envs(env.iter().copied())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();

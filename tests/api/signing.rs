@@ -11,21 +11,42 @@ fn signed(
     path: &str,
     body: &[u8],
 ) -> Vec<(String, String)> {
+    signed_with_nonce(ak, sk, date, method, path, body, None)
+}
+
+/// As [`signed`], also signing an `X-Sdk-Nonce` header when given.
+fn signed_with_nonce(
+    ak: &str,
+    sk: &str,
+    date: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    nonce: Option<&str>,
+) -> Vec<(String, String)> {
     use facestream::api::auth::{canonical_request, hmac_hex, string_to_sign};
-    let headers = vec![
+    let mut headers = vec![
         ("Host".to_string(), "localhost".to_string()),
         ("X-Sdk-Date".to_string(), date.to_string()),
     ];
-    let names = vec!["host".to_string(), "x-sdk-date".to_string()];
+    let mut names = vec!["host".to_string(), "x-sdk-date".to_string()];
+    if let Some(n) = nonce {
+        headers.push(("X-Sdk-Nonce".to_string(), n.to_string()));
+        names.push("x-sdk-nonce".to_string());
+    }
     let canonical = canonical_request(method, path, "", &headers, &names, body);
     let sig = hmac_hex(sk.as_bytes(), string_to_sign(date, &canonical).as_bytes());
-    vec![
+    let mut out = vec![
         ("X-Sdk-Date".to_string(), date.to_string()),
         (
             "Authorization".to_string(),
-            format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={sig}"),
+            format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders={}, Signature={sig}", names.join(";")),
         ),
-    ]
+    ];
+    if let Some(n) = nonce {
+        out.push(("X-Sdk-Nonce".to_string(), n.to_string()));
+    }
+    out
 }
 
 fn sdk_date(offset_s: i64) -> String {
@@ -57,7 +78,23 @@ fn ak_sk_signatures_expiry_replay_and_rate_limits() {
     );
     let (s, _, r) = call_full(p, "POST", path, &h, body);
     assert_eq!(s, 200, "valid signature: {r}");
+    // Two identical legitimate requests in one second sign identically: both are served (the
+    // second create finds the set exists) rather than refused as a replay.
     let (s, _, r) = call_full(p, "POST", path, &h, body);
+    assert_eq!((s, r["error_code"].as_str()), (409, Some("FRS.0401")), "{r}");
+    std::thread::sleep(Duration::from_millis(1100));
+    let list = signed("AK-signing-tenant-c", "SK-very-secret-value", &sdk_date(0), "GET", path, b"");
+    for _ in 0..2 {
+        let (s, _, r) = call_full(p, "GET", path, &list, b"");
+        assert_eq!(s, 200, "identical signed reads: {r}");
+    }
+    // A client that signs a nonce gets each signature accepted once (after the key's bucket,
+    // 1/s with burst 3, has refilled).
+    std::thread::sleep(Duration::from_millis(2200));
+    let once = signed_with_nonce("AK-signing-tenant-c", "SK-very-secret-value", &sdk_date(0), "GET", path, b"", Some("n-1"));
+    let (s, _, r) = call_full(p, "GET", path, &once, b"");
+    assert_eq!(s, 200, "{r}");
+    let (s, _, r) = call_full(p, "GET", path, &once, b"");
     assert_eq!(
         (s, r["error_msg"].as_str()),
         (403, Some("replayed request"))

@@ -5,6 +5,19 @@ use super::*;
 /// Headers of a Tencent Cloud API 3.0 call signed with TC3-HMAC-SHA256, written from Tencent's
 /// published algorithm (independently of the server's code).
 fn tc3_headers(id: &str, key: &str, action: &str, ts: i64, body: &[u8]) -> Vec<(String, String)> {
+    tc3_signed(id, key, action, ts, body, false)
+}
+
+/// As [`tc3_headers`]; `sign_action` also signs `x-tc-action`, its value lower-cased in the
+/// canonical headers as Tencent's API 3.0 signature documentation shows.
+fn tc3_signed(
+    id: &str,
+    key: &str,
+    action: &str,
+    ts: i64,
+    body: &[u8],
+    sign_action: bool,
+) -> Vec<(String, String)> {
     use hmac::{Hmac, Mac};
     use sha2::{Digest, Sha256};
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
@@ -14,8 +27,22 @@ fn tc3_headers(id: &str, key: &str, action: &str, ts: i64, body: &[u8]) -> Vec<(
         h.finalize().into_bytes().to_vec()
     };
     let ctype = "application/json; charset=utf-8";
+    let (headers, signed) = if sign_action {
+        (
+            format!(
+                "content-type:{ctype}\nhost:localhost\nx-tc-action:{}\n",
+                action.to_ascii_lowercase()
+            ),
+            "content-type;host;x-tc-action",
+        )
+    } else {
+        (
+            format!("content-type:{ctype}\nhost:localhost\n"),
+            "content-type;host",
+        )
+    };
     let canonical = format!(
-        "POST\n/\n\ncontent-type:{ctype}\nhost:localhost\n\ncontent-type;host\n{}",
+        "POST\n/\n\n{headers}\n{signed}\n{}",
         hex(&Sha256::digest(body))
     );
     // The credential date is the UTC day (the `time` crate, not the server's own date code).
@@ -46,7 +73,7 @@ fn tc3_headers(id: &str, key: &str, action: &str, ts: i64, body: &[u8]) -> Vec<(
         ("X-TC-Action".into(), action.into()),
         ("X-TC-Version".into(), "2020-03-03".into()),
         ("X-TC-Timestamp".into(), ts.to_string()),
-        ("Authorization".into(), format!("TC3-HMAC-SHA256 Credential={id}/{scope}, SignedHeaders=content-type;host, Signature={sig}")),
+        ("Authorization".into(), format!("TC3-HMAC-SHA256 Credential={id}/{scope}, SignedHeaders={signed}, Signature={sig}")),
     ]
 }
 
@@ -59,15 +86,18 @@ fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
-/// One Tencent action signed with TC3 by the `TENCENT_KEYS` client; the `Response` object.
+/// One Tencent action signed with TC3 by the `TENCENT_KEYS` client; the `Response` object. The
+/// action is signed: these tests send one body to several actions within a second, which an
+/// unsigned action cannot do (its signature is bound to its first action).
 pub(super) fn tencent(port: u16, action: &str, body: Value) -> Value {
     let raw = body.to_string();
-    let h = tc3_headers(
+    let h = tc3_signed(
         "AKID-tencent-client",
         "tc3-secret-key-value",
         action,
         unix_now(),
         raw.as_bytes(),
+        true,
     );
     let (s, _, v) = call_full(port, "POST", "/", &h, raw.as_bytes());
     assert_eq!(s, 200, "{action}: {v}");
@@ -478,4 +508,71 @@ fn tencent_persons_their_faces_groups_and_passive_liveness() {
             "{action}: {code}"
         );
     }
+}
+
+/// A captured signed `GetGroupList` re-sent with `X-TC-Action: DeleteGroup` used to delete the
+/// group (the action was not signed). Now a signature that leaves the action unsigned is bound to
+/// the action it came with; a client that signs `x-tc-action` (lower-cased, as documented) is
+/// verified and accepted (it used to get "signature mismatch").
+#[test]
+fn tc3_signatures_cannot_be_re_aimed_at_another_action() {
+    let srv = start(TENCENT_KEYS);
+    let p = srv.port;
+    let (id, key) = ("AKID-tencent-client", "tc3-secret-key-value");
+    let send = |h: &[(String, String)], body: &[u8]| {
+        let (s, _, v) = call_full(p, "POST", "/", h, body);
+        (s, v["Response"].clone())
+    };
+    // Signing x-tc-action as Tencent documents it.
+    let body = json!({"GroupId": "kept", "GroupName": "Kept"}).to_string();
+    let h = tc3_signed(id, key, "CreateGroup", unix_now(), body.as_bytes(), true);
+    let (s, r) = send(&h, body.as_bytes());
+    assert_eq!((s, tc_error(&r)), (200, String::new()), "signed x-tc-action: {r}");
+    // A signed action cannot be swapped.
+    let swapped: Vec<_> = h
+        .iter()
+        .map(|(k, v)| if k == "X-TC-Action" { (k.clone(), "DeleteGroup".into()) } else { (k.clone(), v.clone()) })
+        .collect();
+    let (_, r) = send(&swapped, body.as_bytes());
+    assert_eq!(tc_error(&r), "AuthFailure.SignatureFailure", "{r}");
+
+    // The official SDK's way: only content-type and host signed.
+    let list = json!({"Offset": 0, "Limit": 10}).to_string();
+    let h = tc3_signed(id, key, "GetGroupList", unix_now(), list.as_bytes(), false);
+    let (s, r) = send(&h, list.as_bytes());
+    assert_eq!((s, tc_error(&r)), (200, String::new()), "{r}");
+    // An identical request again is fine (two identical reads in one second are legitimate).
+    let (_, r) = send(&h, list.as_bytes());
+    assert_eq!(tc_error(&r), "", "{r}");
+    // The captured request re-aimed at DeleteGroup is refused, and the group survives.
+    let aimed: Vec<_> = h
+        .iter()
+        .map(|(k, v)| if k == "X-TC-Action" { (k.clone(), "DeleteGroup".into()) } else { (k.clone(), v.clone()) })
+        .collect();
+    let (s, r) = send(&aimed, list.as_bytes());
+    println!("re-aimed GetGroupList → DeleteGroup: {s} {r}");
+    assert!(tc_error(&r).starts_with("AuthFailure"), "{r}");
+    let groups = tencent(p, "GetGroupList", json!({}));
+    assert!(
+        groups["GroupInfos"].as_array().unwrap().iter().any(|g| g["GroupId"] == "kept"),
+        "{groups}"
+    );
+}
+
+/// Tencent's 429 carried no Retry-After (the FRS and Baidu ones did).
+#[test]
+fn tencent_rate_limit_says_when_to_retry() {
+    let srv = start("rate_per_second = 1.0\nburst = 1.0\n[[api.keys]]\nkey = \"AKID-tencent-client\"\ntenant = \"t\"\nsecret = \"tc3-secret-key-value\"");
+    let raw = json!({}).to_string();
+    let mut got = vec![];
+    for _ in 0..3 {
+        let h = tc3_signed("AKID-tencent-client", "tc3-secret-key-value", "GetGroupList", unix_now(), raw.as_bytes(), true);
+        let (s, head, v) = call_full(srv.port, "POST", "/", &h, raw.as_bytes());
+        got.push((s, head.contains("retry-after:"), tc_error(&v["Response"])));
+    }
+    println!("3 Tencent calls at 1/s, burst 1: {got:?}");
+    assert!(
+        got.iter().any(|(s, ra, code)| *s == 429 && *ra && code == "RequestLimitExceeded"),
+        "{got:?}"
+    );
 }

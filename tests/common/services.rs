@@ -130,6 +130,8 @@ impl Subscriber {
         let handle = std::thread::spawn(move || {
             let mut opts = rumqttc::MqttOptions::new(format!("test-sub-{port}"), "127.0.0.1", port);
             opts.set_keep_alive(Duration::from_secs(5));
+            // Sees whatever is published, large messages included.
+            opts.set_max_packet_size(16 << 20, 16 << 20);
             let (client, mut conn) = rumqttc::Client::new(opts, 100);
             while !st.load(Ordering::Relaxed) {
                 match conn.recv_timeout(Duration::from_millis(50)) {
