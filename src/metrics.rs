@@ -37,6 +37,8 @@ pub struct Metrics {
     /// The broker link: [`MQTT_DISABLED`], [`MQTT_DOWN`] or [`MQTT_CONNECTED`].
     pub mqtt_link: AtomicU64,
     pub tracks_started: AtomicU64,
+    /// `match` events published (a track matched an enrolled face).
+    pub matches: AtomicU64,
     /// Unix ms of the last detection-stage loop: the watchdog pings only while this moves.
     pub heartbeat_ms: AtomicU64,
     /// HTTP API requests by (API family, HTTP status).
@@ -53,6 +55,35 @@ pub struct Metrics {
     pub api_analyzers: AtomicU64,
     /// `image_url` downloads running now (bounded by `api.max_downloads`).
     pub api_downloads_running: AtomicU64,
+}
+
+/// What the daemon did since it started, summed over its cameras.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Totals {
+    pub cameras: u64,
+    pub online: u64,
+    pub frames_in: u64,
+    pub frames_dropped: u64,
+    pub tracks: u64,
+    pub matches: u64,
+    pub events_overflowed: u64,
+}
+
+impl Totals {
+    /// The one-line summary of the interval from `before` to `self` lasting `secs`.
+    pub fn summary_since(&self, before: &Totals, secs: f64) -> String {
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        format!(
+            "cameras {}/{} online, {:.1} fps in, {} tracks, {} matches, {} frames dropped, {} events dropped",
+            self.online,
+            self.cameras,
+            d(self.frames_in, before.frames_in) as f64 / secs.max(1e-3),
+            d(self.tracks, before.tracks),
+            d(self.matches, before.matches),
+            d(self.frames_dropped, before.frames_dropped),
+            d(self.events_overflowed, before.events_overflowed),
+        )
+    }
 }
 
 /// One counter family labelled by API and one more label.
@@ -214,6 +245,22 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}\n",
                 v.load(Ordering::Relaxed)
             ));
+        }
+    }
+
+    /// Totals for the once-a-minute log line: (cameras online, cameras, frames in, frames dropped,
+    /// tracks started, matches, events overflowed).
+    pub fn totals(&self) -> Totals {
+        let cams = self.cameras.lock().unwrap_or_else(|e| e.into_inner());
+        let sum = |f: CounterOf| cams.values().map(|c| f(c).load(Ordering::Relaxed)).sum::<u64>();
+        Totals {
+            cameras: cams.len() as u64,
+            online: sum(|c| &c.online),
+            frames_in: sum(|c| &c.frames_in),
+            frames_dropped: sum(|c| &c.frames_dropped),
+            tracks: self.tracks_started.load(Ordering::Relaxed),
+            matches: self.matches.load(Ordering::Relaxed),
+            events_overflowed: self.events_overflowed.load(Ordering::Relaxed),
         }
     }
 

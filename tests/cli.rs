@@ -406,3 +406,74 @@ fn faceset_reembed_moves_a_set_enrolled_with_kept_pictures_to_the_configured_emb
     assert_eq!(code, 0, "{err}");
     assert_eq!(v["reembedded"]["faces"].as_u64(), Some(enrolled), "{v}");
 }
+
+/// `check-config` validates without starting anything; every bad value names its key (several
+/// were accepted, or named the wrong key, before).
+#[test]
+fn check_config_names_the_key_of_every_bad_value() {
+    let dir = scratch_dir().join("check-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = |k: &str| format!("[[api.keys]]\nkey = \"{k}\"\ntenant = \"a\"\n");
+    let cases: &[(&str, String, &str)] = &[
+        ("duplicate key", format!("[api]\nbind = \"127.0.0.1:8080\"\n{}{}", key("the-same-key-0123456789"), key("the-same-key-0123456789")), "api.keys[1].key"),
+        ("zero body limit", "[api]\nmax_body_bytes = 0\n".into(), "api.max_body_bytes"),
+        ("negative skew", "[api]\nsignature_skew_s = -1\n".into(), "api.signature_skew_s"),
+        ("bad bind", format!("[api]\nbind = \"not an address\"\n{}", key("a-key-of-tenant-a-0123456789")), "api.bind"),
+        ("bad metrics bind", "[http]\nbind = \"localhost\"\n".into(), "http.bind"),
+        ("zero downloads", "[api]\nmax_downloads = 0\n".into(), "api.max_downloads"),
+        ("tiny MQTT request limit", "[mqtt]\nmax_request_bytes = 10\n".into(), "mqtt.max_request_bytes"),
+    ];
+    for (what, text, want) in cases {
+        let f = dir.join("bad.toml");
+        std::fs::write(&f, text).unwrap();
+        let (code, _, stderr) = facestream(&["check-config", f.to_str().unwrap()]);
+        assert_eq!(code, 1, "{what}: {stderr}");
+        assert!(stderr.contains(&format!("`{want}`")), "{what}: wanted {want} in {stderr}");
+        // `run` refuses the same file the same way, before starting anything.
+        let (code, _, stderr) = facestream(&["--config", f.to_str().unwrap(), "run"]);
+        assert_eq!(code, 2, "{what}: {stderr}");
+        assert!(stderr.contains(&format!("`{want}`")), "{what}: {stderr}");
+    }
+    let ok = dir.join("ok.toml");
+    std::fs::write(&ok, "[mqtt]\nenabled = false\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args(["check-config", ok.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("valid") && stdout.contains("nothing to do"), "{stdout}");
+}
+
+/// The daemon's log: info by default, no colour codes when stderr is not a terminal, the start
+/// summary says when there is nothing to do, camera passwords never appear.
+#[test]
+fn daemon_log_is_plain_and_masks_camera_passwords() {
+    let dir = scratch_dir().join("daemon-log");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("cfg.toml");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    std::fs::write(
+        &f,
+        format!("[mqtt]\nenabled = false\n[http]\nbind = \"\"\n[storage]\ndir = \"{}\"\n[[cameras]]\nid = \"door\"\nuri = \"rtsp://admin:s3cret-pw@127.0.0.1:{port}/live\"\n", dir.join("data").display()),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args(["--config", f.to_str().unwrap(), "run"])
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    println!("{log}");
+    assert!(!log.contains('\u{1b}'), "ANSI colour codes in a non-terminal log");
+    assert!(!log.contains("s3cret-pw"), "the camera password leaked");
+    assert!(log.contains("INFO"), "info is the daemon's default level");
+    assert!(log.contains("cameras: 1 configured"), "no start summary");
+    assert!(log.contains(&format!("connection refused to 127.0.0.1:{port}")), "the cause was not reduced");
+}

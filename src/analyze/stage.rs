@@ -143,6 +143,7 @@ impl AnalyzeStage {
                     events.extend(matcher.end(&m));
                 }
                 for e in events {
+                    self.metrics.matches.fetch_add(1, Ordering::Relaxed);
                     if self.out.send(Event::Match(Box::new(e))).is_err() {
                         return Ok(());
                     }

@@ -5,6 +5,7 @@ mod bench;
 mod bench_api;
 mod bench_search;
 mod bench_stream;
+pub mod check_config;
 mod compare;
 mod demo;
 mod detect;
@@ -98,13 +99,20 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run the pipeline over one video file and write its face events as JSON Lines.
     Analyze(analyze_video::AnalyzeArgs),
+    /// Validate a configuration file without starting anything; errors name the key.
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 /// Runs the parsed command; returns the process exit code. Errors about input are reported by
 /// the commands themselves (exit code 1); an `Err` here is a setup problem (config, models).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // check-config reports a bad file itself rather than failing on it here.
+    let command = match cli.command {
+        Command::CheckConfig(a) => return check_config::run(a),
+        c => c,
+    };
     let cfg = Config::load_or_default(cli.config.as_deref())?;
-    match cli.command {
+    match command {
         Command::Detect(a) => detect::run(&cfg, a),
         Command::Compare(a) => compare::run(&cfg, a),
         Command::Demo(a) => demo::run(&cfg, a),
@@ -121,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Liveness(a) => liveness::run(&cfg, a),
         Command::Run(a) => run::run(cli.config.as_deref(), cfg, a),
         Command::Analyze(a) => analyze_video::run(&cfg, a),
+        Command::CheckConfig(a) => check_config::run(a),
     }
 }
 

@@ -61,6 +61,12 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
     } else {
         cfg
     };
+    for line in super::check_config::summary(&cfg) {
+        match line.strip_prefix("warning: ") {
+            Some(w) => tracing::warn!("{w}"),
+            None => tracing::info!("{line}"),
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -99,6 +105,21 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
                 };
                 if let Err(e) = served {
                     tracing::error!(error = %e, "HTTP API failed");
+                }
+            });
+        }
+        // One line a minute: what the daemon did in the last minute.
+        {
+            let m = daemon.metrics.clone();
+            tokio::spawn(async move {
+                let every = Duration::from_secs(60);
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                let mut before = m.totals();
+                loop {
+                    tick.tick().await;
+                    let now = m.totals();
+                    tracing::info!("last minute: {}", now.summary_since(&before, every.as_secs_f64()));
+                    before = now;
                 }
             });
         }

@@ -278,7 +278,7 @@ impl Daemon {
             .name(format!("camera-{}", c.id))
             .spawn(move || camera.run())
             .map_err(DaemonError::Thread)?;
-        tracing::info!(camera = %c.id, uri = %c.uri, "camera started");
+        tracing::info!(camera = %c.id, uri = %crate::ingest::cause::mask_uri(&c.uri), "camera started");
         self.cameras.insert(
             c.id.clone(),
             RunningCamera {

@@ -16,7 +16,7 @@ use crate::metrics::{CameraFailed, FramesDropped, Metrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("cannot open {uri}: {message}")]
+    #[error("cannot open {}: {message}", super::cause::mask_uri(uri))]
     Open { uri: String, message: String },
     #[error("stream error: {0}")]
     Stream(String),

@@ -93,25 +93,29 @@ impl SourceOpener for GstOpener {
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| open_err(format!("cannot start: {e}")))?;
-        Ok(Box::new(GstSource { pipeline, sink }))
+        Ok(Box::new(GstSource {
+            pipeline,
+            sink,
+            uri: s.uri.to_string(),
+        }))
     }
 }
 
 pub struct GstSource {
     pipeline: gst::Pipeline,
     sink: gst_app::AppSink,
+    uri: String,
 }
 
 impl GstSource {
+    /// The pipeline's error, reduced to its cause (the full text goes to the debug log).
     fn bus_error(&self) -> Option<String> {
         let bus = self.pipeline.bus()?;
         while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
             if let gst::MessageView::Error(e) = msg.view() {
-                return Some(format!(
-                    "{} ({})",
-                    e.error(),
-                    e.debug().map(|d| d.to_string()).unwrap_or_default()
-                ));
+                let details = e.debug().map(|d| d.to_string()).unwrap_or_default();
+                tracing::debug!(uri = %super::cause::mask_uri(&self.uri), error = %e.error(), details = %details, "GStreamer error");
+                return Some(super::cause::reduce(&self.uri, &e.error().to_string(), &details));
             }
         }
         None

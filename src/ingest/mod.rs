@@ -1,6 +1,7 @@
 //! Ingest: where pictures enter the pipeline — still images, and camera / file streams through
 //! GStreamer into per-camera bounded queues.
 pub mod camera;
+pub mod cause;
 pub mod clock;
 pub mod gst;
 pub mod image;
