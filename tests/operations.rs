@@ -158,6 +158,25 @@ fn metrics_health_reload_and_clean_stop() {
             > faces_before),
         "hall stopped after a refused reload"
     );
+    // An empty file (truncated, half-saved) used to stop every camera: it is refused too; only
+    // an explicit `cameras = []` stops them all.
+    std::fs::write(&cfg, "").unwrap();
+    assert!(Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(1));
+    let faces_before = sub.on("ops/hall/face").len();
+    assert!(
+        wait_until(Duration::from_secs(20), || sub.on("ops/hall/face").len()
+            > faces_before),
+        "hall stopped after an empty file was reloaded"
+    );
+    assert!(
+        !status_of("hall").contains(&"stopped".to_string()),
+        "an empty file stopped the cameras"
+    );
 
     // SIGTERM: a clean stop, `available` goes offline.
     assert!(Command::new("kill")
