@@ -2,8 +2,9 @@
 # Idempotent set-up for a fresh Debian 12 machine: system packages, the ONNX Runtime
 # shared library (from the PyPI wheel, no system pip install) and the models.
 # Every step is skipped when its result is already present.
-# `--with-test-tools` also installs what only the tests use: schemathesis (from PyPI, in its own
-# virtualenv under /opt/facestream-tools), run against the API's /openapi.json.
+# `--with-test-tools` also installs what only the tests use, from PyPI into one virtualenv under
+# /opt/facestream-tools: schemathesis (run against the API's /openapi.json) and the clouds' official
+# SDKs (huaweicloudsdkfrs, baidu-aip, tencentcloud-sdk-python-iai) that tests/api/sdks.rs drives.
 set -euo pipefail
 WITH_TEST_TOOLS=0
 [ "${1:-}" = "--with-test-tools" ] && WITH_TEST_TOOLS=1
@@ -15,6 +16,9 @@ ORT_LIB="$ORT_HOME/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION"
 SHARED_MODELS="${FACESTREAM_SHARED_MODELS:-$ROOT/../shared/models}"
 TOOLS_HOME="${FACESTREAM_TOOLS_HOME:-/opt/facestream-tools}"
 SCHEMATHESIS_VERSION="4.32.5"
+# The clouds' official Python SDKs, for tests/api/sdks.rs (pinned: what was tested).
+SDK_PACKAGES=(huaweicloudsdkcore==3.1.219 huaweicloudsdkfrs==3.1.219 baidu-aip==4.16.13 chardet==7.7.0
+  tencentcloud-sdk-python-common==3.1.195 tencentcloud-sdk-python-iai==3.1.191)
 
 log() { printf '[setup] %s\n' "$*"; }
 SUDO=""
@@ -67,6 +71,12 @@ if [ "$WITH_TEST_TOOLS" = 1 ]; then
     $SUDO "$TOOLS_HOME/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
   else
     log "schemathesis $SCHEMATHESIS_VERSION present"
+  fi
+  if ! "$TOOLS_HOME/bin/python" -c "import aip, huaweicloudsdkfrs.v2, tencentcloud.iai.v20200303" 2>/dev/null; then
+    log "installing the official cloud SDKs into $TOOLS_HOME: ${SDK_PACKAGES[*]}"
+    $SUDO "$TOOLS_HOME/bin/pip" install --quiet "${SDK_PACKAGES[@]}"
+  else
+    log "official cloud SDKs present"
   fi
 fi
 

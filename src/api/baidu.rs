@@ -597,3 +597,73 @@ pub async fn dispatch(
     .await;
     envelope(reply)
 }
+
+/// How long an access token from `/oauth/2.0/token` lives (Baidu's: 30 days).
+const TOKEN_LIFETIME_S: i64 = 30 * 24 * 3600;
+
+/// An access token for `key`: `24.<signature>.<lifetime>.<expiry>.<key>`, signed with the key's
+/// secret, so it needs no storage and outlives restarts; it stops working when the secret changes.
+pub fn access_token(key: &str, secret: &str, now_s: i64) -> String {
+    let expiry = now_s + TOKEN_LIFETIME_S;
+    let sig = super::auth::hmac_hex(secret.as_bytes(), format!("{key}.{expiry}").as_bytes());
+    format!("24.{sig}.{TOKEN_LIFETIME_S}.{expiry}.{key}")
+}
+
+/// The key of a valid, unexpired access token.
+pub fn token_key<'a>(
+    token: &'a str,
+    secret_of: impl Fn(&str) -> Option<&'a str>,
+    now_s: i64,
+) -> Option<&'a str> {
+    let mut p = token.splitn(5, '.');
+    let (tag, sig, _life, expiry, key) = (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
+    let expiry_s: i64 = expiry.parse().ok()?;
+    if tag != "24" || expiry_s < now_s {
+        return None;
+    }
+    let secret = secret_of(key)?;
+    let want = super::auth::hmac_hex(secret.as_bytes(), format!("{key}.{expiry_s}").as_bytes());
+    super::auth::same(&want, sig).then_some(key)
+}
+
+/// `GET|POST /oauth/2.0/token?grant_type=client_credentials&client_id=AK&client_secret=SK`, as
+/// Baidu's SDKs call it first: the AK is a key of `[[api.keys]]`, the SK its `secret`.
+pub async fn oauth_token(
+    State(st): State<Arc<ApiState>>,
+    uri: axum::http::Uri,
+    b: Bytes,
+) -> Response {
+    let mut params: std::collections::HashMap<String, String> = url::form_urlencoded::parse(
+        uri.query().unwrap_or("").as_bytes(),
+    )
+    .into_owned()
+    .collect();
+    params.extend(url::form_urlencoded::parse(&b).into_owned());
+    let refuse = |status: StatusCode, error: &str, description: &str| {
+        super::error::tagged(
+            (status, Json(json!({"error": error, "error_description": description}))).into_response(),
+            error,
+        )
+    };
+    if params.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return refuse(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type must be client_credentials");
+    }
+    let (Some(id), Some(secret)) = (params.get("client_id"), params.get("client_secret")) else {
+        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "client_id and client_secret are required");
+    };
+    match st.secret_of(id) {
+        Some(s) if super::auth::same(s, secret) => {
+            let now = crate::messages::wall_ms() as i64 / 1000;
+            Json(json!({
+                "access_token": access_token(id, s, now),
+                "expires_in": TOKEN_LIFETIME_S,
+                "refresh_token": "",
+                "scope": "public brain_all_scope vis-faceverify_faceverify_h5-face-liveness",
+                "session_key": "",
+                "session_secret": "",
+            }))
+            .into_response()
+        }
+        _ => refuse(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client id or wrong client secret"),
+    }
+}

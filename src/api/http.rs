@@ -45,6 +45,11 @@ fn canonical_of(
 }
 
 impl ApiState {
+    /// The signing secret of a key, when it has one.
+    pub(super) fn secret_of(&self, key: &str) -> Option<&str> {
+        self.keys.get(key).and_then(|(_, s)| s.as_deref())
+    }
+
     /// Token or AK/SK signature → tenant, then the key's rate limit.
     fn authorize(
         &self,
@@ -117,6 +122,8 @@ impl ApiState {
                 Err(_) => return Err(denied("replayed request")),
             }
             ak
+        } else if let (Some(app_key), Some(sign)) = (header("appkey"), header("sign")) {
+            self.ctyun_key(parts, app_key, sign, body)?
         } else {
             // Baidu clients send their key as `?access_token=`.
             let query_token = parts
@@ -130,10 +137,15 @@ impl ApiState {
                     "X-Auth-Token is missing",
                 )
             })?;
-            if !self.keys.contains_key(token) {
-                return Err(denied("token authentication failed"));
+            if self.keys.contains_key(token) {
+                token.to_string()
+            } else {
+                // An access token from /oauth/2.0/token (Baidu's SDKs).
+                let now_s = crate::messages::wall_ms() as i64 / 1000;
+                super::baidu::token_key(token, |k| self.secret_of(k), now_s)
+                    .ok_or_else(|| denied("token authentication failed"))?
+                    .to_string()
             }
-            token.to_string()
         };
         if let Err(AuthError::RateLimited { retry_after_s }) = self.guard.admit(&key) {
             return Err(ApiError {
@@ -146,6 +158,60 @@ impl ApiState {
             });
         }
         Ok(self.keys.get(&key).map(|k| k.0.clone()).unwrap_or_default())
+    }
+
+    /// China Telecom's signature: `Sign` = lower-case hex MD5(AppKey + AppSecret + Timestamp +
+    /// Path + Body) with a 13-digit millisecond `Timestamp` inside the skew window; the AppKey is
+    /// a key with a `secret`. A signature is good once (it covers the millisecond timestamp, so
+    /// identical legitimate requests differ).
+    fn ctyun_key(
+        &self,
+        parts: &axum::http::request::Parts,
+        app_key: &str,
+        sign: &str,
+        body: &[u8],
+    ) -> Result<String, ApiError> {
+        use md5::{Digest, Md5};
+        let denied = |m: &str| err(StatusCode::FORBIDDEN, "FRS.0002", m);
+        let (_, secret) = self
+            .keys
+            .get(app_key)
+            .ok_or_else(|| denied("unknown AppKey"))?;
+        let secret = secret
+            .as_ref()
+            .ok_or_else(|| denied("this key has no secret: use X-Auth-Token"))?;
+        let ts = parts
+            .headers
+            .get("timestamp")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .ok_or_else(|| denied("Timestamp is missing"))?;
+        let ts_ms: i64 = ts
+            .parse()
+            .ok()
+            .filter(|_| ts.len() == 13 && ts.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| denied("Timestamp must be 13 digits (milliseconds since 1970)"))?;
+        let mut h = Md5::new();
+        h.update(app_key.as_bytes());
+        h.update(secret.as_bytes());
+        h.update(ts.as_bytes());
+        h.update(parts.uri.path().as_bytes());
+        h.update(body);
+        let want = super::auth::hex(&h.finalize());
+        if !same(&want, &sign.trim().to_ascii_lowercase()) {
+            return Err(denied("signature mismatch"));
+        }
+        match self.guard.fresh(
+            ts_ms / 1000,
+            crate::messages::wall_ms() as i64 / 1000,
+            &want,
+        ) {
+            Ok(()) => Ok(app_key.to_string()),
+            Err(AuthError::Expired) => Err(denied(
+                "request expired: Timestamp is outside the allowed window",
+            )),
+            Err(_) => Err(denied("replayed request")),
+        }
     }
 
     /// Tencent Cloud's TC3-HMAC-SHA256: the SecretId is a key with a `secret`; `X-TC-Timestamp` must be
@@ -253,6 +319,7 @@ async fn authenticate(
         }
         Err(e) if parts.uri.path().starts_with("/rest/") => super::baidu::auth_failure(e),
         Err(e) if parts.uri.path() == "/" => super::tencent::auth_failure(e),
+        Err(e) if parts.uri.path().starts_with("/v1/aiop/") => super::ctyun::auth_failure(e),
         Err(e) => e.into_response(),
     }
 }
@@ -271,6 +338,8 @@ async fn count(
         "baidu"
     } else if path == "/" {
         "tencent"
+    } else if path.starts_with("/v1/aiop/") {
+        "ctyun"
     } else {
         "other"
     };
@@ -325,11 +394,19 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/rest/2.0/face/v3/{*op}", post(super::baidu::dispatch))
         .route("/", post(super::tencent::dispatch))
+        .route(
+            "/v1/aiop/api/{service_code}/{*op}",
+            post(super::ctyun::dispatch),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
         ))
         .route("/openapi.json", get(openapi))
+        .route(
+            "/oauth/2.0/token",
+            get(super::baidu::oauth_token).post(super::baidu::oauth_token),
+        )
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -9,6 +9,7 @@ mod frs;
 mod fuzz;
 mod hardening;
 mod pictures;
+mod sdks;
 mod signing;
 mod tencent;
 mod urls_and_tls;
