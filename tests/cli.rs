@@ -477,3 +477,42 @@ fn daemon_log_is_plain_and_masks_camera_passwords() {
     assert!(log.contains("cameras: 1 configured"), "no start summary");
     assert!(log.contains(&format!("connection refused to 127.0.0.1:{port}")), "the cause was not reduced");
 }
+
+/// `enroll`: the file name is each face's external_image_id, a person left with no face is
+/// warned about, and `--no-create` refuses a missing set.
+#[test]
+fn enroll_names_faces_after_their_files_and_warns_about_people_without_a_face() {
+    let media = common::media();
+    let dir = scratch_dir().join("enroll-names");
+    let _ = std::fs::remove_dir_all(&dir);
+    let people = dir.join("people");
+    std::fs::create_dir_all(people.join("nobody")).unwrap();
+    std::os::unix::fs::symlink(media.join("gallery/George_Clooney"), people.join("clooney")).unwrap();
+    std::fs::copy(
+        media.join("negatives/compreface_017_0_landscape.jpg"),
+        people.join("nobody/landscape.jpg"),
+    )
+    .unwrap();
+    let data = dir.join("data");
+    let base = ["--data-dir", data.to_str().unwrap(), "--json"];
+    let with = |args: &[&str]| -> (i32, serde_json::Value, String) {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&base);
+        facestream(&all)
+    };
+    let (code, v, err) = with(&["enroll", people.to_str().unwrap(), "--set", "crew", "--no-create"]);
+    assert_ne!(code, 0, "a missing set with --no-create: {v} {err}");
+    assert_eq!(v["error_code"], "FRS.0402", "{v}");
+    let (code, v, err) = with(&["enroll", people.to_str().unwrap(), "--set", "crew", "--no-quality-gate"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["users_without_face"], serde_json::json!(["nobody"]), "{v}");
+    assert!(err.contains("nobody: no photo was enrolled"), "{err}");
+    let (_, v, _) = with(&["face", "list", "--set", "crew", "--limit", "100"]);
+    let ids: Vec<&str> = v["faces"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .filter_map(|f| f["external_image_id"].as_str())
+        .collect();
+    assert!(!ids.is_empty() && ids.iter().all(|i| i.starts_with("deepface_img")), "{ids:?}");
+}

@@ -178,9 +178,9 @@ pub struct EnrollArgs {
     pub dir: PathBuf,
     #[arg(long)]
     pub set: String,
-    /// Create the set when missing.
-    #[arg(long, default_value_t = true)]
-    pub create: bool,
+    /// Refuse when the set does not exist (by default it is created).
+    #[arg(long)]
+    pub no_create: bool,
     /// Skip the quality gate.
     #[arg(long)]
     pub no_quality_gate: bool,
@@ -522,10 +522,20 @@ pub fn user(cfg: &Config, d: DataDir, cmd: UserCmd) -> anyhow::Result<ExitCode> 
     finish(&d, r)
 }
 
+/// A photo's external_image_id: its file name without the extension, cut to FRS's 36 characters.
+fn external_image_id(path: &std::path::Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "photo".into());
+    stem.chars().take(36).collect()
+}
+
 pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCode> {
     let r = (|| -> Result<Value, Failure> {
         let sets = open(cfg, &d)?;
-        if sets.show_set(&a.set).is_err() && a.create {
+        if sets.show_set(&a.set).is_err() && !a.no_create {
             sets.create_set(&a.set, 100_000, Schema::new(), cfg.models.embedder)?;
         }
         sets.show_set(&a.set)?;
@@ -580,10 +590,13 @@ pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCod
                     .embedding
                     .clone()
                     .ok_or("no embedding (degenerate landmarks)")?;
+                // The file name is the face's external_image_id, so a face found in a search
+                // names the photo it came from.
+                let eid = external_image_id(path);
                 sets.add_faces(
                     &a.set,
                     vec![Enrolment::analysed(&face, emb)],
-                    None,
+                    Some(&eid),
                     &Map::new(),
                     Some(uid),
                 )
@@ -598,8 +611,18 @@ pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCod
             }
         }
         eprintln!();
+        // People whose every photo was refused are not in the set at all: say so.
+        let mut without_face: Vec<String> = people
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .filter(|uid| !accepted.iter().any(|a| a["user_id"] == uid.as_str()))
+            .collect();
+        without_face.dedup();
+        for uid in &without_face {
+            eprintln!("facestream: warning: {uid}: no photo was enrolled; this person will not be recognised");
+        }
         Ok(
-            json!({"face_set_name": a.set, "accepted": accepted.len(), "rejected": rejected.len(), "rejected_images": rejected, "users": people.len()}),
+            json!({"face_set_name": a.set, "accepted": accepted.len(), "rejected": rejected.len(), "rejected_images": rejected, "users": people.len(), "users_without_face": without_face}),
         )
     })();
     finish(&d, r)
