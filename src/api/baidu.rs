@@ -12,6 +12,7 @@ use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 
 use super::body::{Form, ImageSource};
+use super::shapes::{round2, round4};
 use super::error::ApiError;
 use super::state::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
@@ -65,11 +66,14 @@ fn log_id() -> u64 {
 pub fn envelope(r: Reply) -> Response {
     let now = crate::messages::wall_ms() / 1000;
     match r {
-        Ok(result) => Json(
+        Ok(mut result) => {
+            super::error::tidy_floats(&mut result);
+            Json(
             json!({"error_code": 0, "error_msg": "SUCCESS", "log_id": log_id(),
             "timestamp": now, "cached": 0, "result": result}),
-        )
-        .into_response(),
+            )
+            .into_response()
+        }
         Err(BaiduError(code, msg)) => {
             let status = match code {
                 222901 => StatusCode::SERVICE_UNAVAILABLE,
@@ -212,7 +216,7 @@ async fn detect(st: &Arc<ApiState>, body: &Form) -> Reply {
                 "face_probability": f.presence.unwrap_or(d.score)});
             if has("angle") {
                 if let Some(p) = &f.pose {
-                    o["angle"] = json!({"yaw": p.yaw, "pitch": p.pitch, "roll": p.roll});
+                    o["angle"] = json!({"yaw": round2(p.yaw), "pitch": round2(p.pitch), "roll": round2(p.roll)});
                 }
             }
             if let Some(a) = &f.attributes {
@@ -221,16 +225,16 @@ async fn detect(st: &Arc<ApiState>, body: &Form) -> Reply {
                 }
                 if has("gender") {
                     let p = if a.gender == "male" { a.male_probability } else { 1.0 - a.male_probability };
-                    o["gender"] = json!({"type": a.gender, "probability": p});
+                    o["gender"] = json!({"type": a.gender, "probability": round4(p)});
                 }
                 if has("mask") {
                     let p = if a.mask { a.mask_probability } else { 1.0 - a.mask_probability };
-                    o["mask"] = json!({"type": u8::from(a.mask), "probability": p});
+                    o["mask"] = json!({"type": u8::from(a.mask), "probability": round4(p)});
                 }
             }
             if has("quality") {
                 if let Some(q) = &f.quality {
-                    o["quality"] = json!({"blur": q.blur, "illumination": q.illumination, "completeness": q.completeness});
+                    o["quality"] = json!({"blur": round4(q.blur), "illumination": round2(q.illumination), "completeness": round4(q.completeness)});
                 }
             }
             if has("landmark") {

@@ -51,7 +51,10 @@ type Reply = Result<Value, CtError>;
 /// `details`. Authentication (401/403), rate limits (429) and overload (503) keep their status.
 pub fn envelope(r: Reply) -> Response {
     match r {
-        Ok(result) => Json(json!({"code": 0, "message": "success", "result": result})).into_response(),
+        Ok(mut result) => {
+            super::error::tidy_floats(&mut result);
+            Json(json!({"code": 0, "message": "success", "result": result})).into_response()
+        }
         Err(CtError(code, details)) => {
             let status = match code {
                 4010 => StatusCode::FORBIDDEN,

@@ -63,7 +63,7 @@ impl From<SetError> for ApiError {
             "FRS.0098" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
-        err(status, e.code(), e.to_string())
+        err(status, e.code(), unscope_message(&e.to_string()))
     }
 }
 
@@ -86,6 +86,52 @@ impl From<crate::models::ModelError> for ApiError {
 
 pub type ApiResult = Result<Response, ApiError>;
 
-pub fn ok(v: Value) -> ApiResult {
+pub fn ok(mut v: Value) -> ApiResult {
+    tidy_floats(&mut v);
     Ok((StatusCode::OK, Json(v)).into_response())
+}
+
+/// Writes every number that came from an `f32` as that `f32` prints (0.46, not
+/// 0.46000000834465027), so answers read as the CLI's do: the analysis works in `f32`, and
+/// `serde_json::Value` widens it to `f64` digit for digit.
+pub fn tidy_floats(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(x) = n.as_f64().filter(|_| n.is_f64()) {
+                let narrow = x as f32;
+                if narrow.is_finite() && narrow as f64 == x {
+                    if let Some(t) = format!("{narrow}").parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                        *n = t;
+                    }
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(tidy_floats),
+        Value::Object(o) => o.values_mut().for_each(tidy_floats),
+        _ => {}
+    }
+}
+
+/// A message with the API's per-tenant set names (`tenant--set`) written as the tenant knows
+/// them (`set`): `"a--staff"` → `"staff"`.
+pub fn unscope_message(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(q) = rest.find('"') {
+        out.push_str(&rest[..=q]);
+        rest = &rest[q + 1..];
+        if let Some(dash) = rest.find("--") {
+            let tenant = &rest[..dash];
+            if (1..=16).contains(&tenant.len()) && tenant.chars().all(|c| c.is_ascii_alphanumeric()) {
+                rest = &rest[dash + 2..];
+            }
+        }
+        // Skip to the closing quote so only opening quotes start a name.
+        if let Some(end) = rest.find('"') {
+            out.push_str(&rest[..=end]);
+            rest = &rest[end + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }

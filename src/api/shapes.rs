@@ -55,11 +55,11 @@ pub struct FaceJson {
     pub face_probability: Option<f32>,
 }
 
-fn round2(v: f32) -> f32 {
+pub fn round2(v: f32) -> f32 {
     (v * 100.0).round() / 100.0
 }
 
-fn round4(v: f32) -> f32 {
+pub fn round4(v: f32) -> f32 {
     (v * 10000.0).round() / 10000.0
 }
 
@@ -84,8 +84,17 @@ impl From<&FaceAnalysis> for FaceJson {
                 pitch: f.pose.map(|p| round2(p.pitch)),
                 roll: f.pose.map(|p| round2(p.roll)),
             }),
-            quality: f.quality.clone(),
-            real_score: f.real_score,
+            quality: f.quality.as_ref().map(|q| Quality {
+                blur: round4(q.blur),
+                illumination: round2(q.illumination),
+                yaw: round2(q.yaw),
+                pitch: round2(q.pitch),
+                roll: round2(q.roll),
+                completeness: round4(q.completeness),
+                face_size: round2(q.face_size),
+                ..q.clone()
+            }),
+            real_score: f.real_score.map(round4),
             face_probability: f.presence.map(round4),
         }
     }

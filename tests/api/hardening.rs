@@ -248,3 +248,60 @@ fn parameters_out_of_range_are_refused() {
     let (s, r) = call(p, "GET", "/v2/p1/face-sets/c", Some(KEY_A), None);
     assert_eq!(r["face_set_info"]["face_number"], 0, "nothing was stored: {s} {r}");
 }
+
+/// Every float in `v` (recursively) with more than `max` decimals, as "path=value".
+fn long_floats(v: &Value, path: &str, max: usize, out: &mut Vec<String>) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let s = n.to_string();
+            if s.split_once('.').is_some_and(|(_, d)| d.trim_end_matches(|c: char| !c.is_ascii_digit()).len() > max) || s.contains('e') {
+                out.push(format!("{path}={s}"));
+            }
+        }
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| long_floats(x, &format!("{path}[{i}]"), max, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| long_floats(x, &format!("{path}.{k}"), max, out)),
+        _ => {}
+    }
+}
+
+/// The API rounds its floats as the CLI does (4 decimals at most): f32 values used to come out
+/// as 0.46000000834465027. Set names carry no tenant prefix in any message.
+#[test]
+fn api_answers_round_floats_and_hide_tenant_prefixes() {
+    let media = common::media();
+    let srv = start(&format!("rate_per_second = 0.0\n{}", super::tencent::TENCENT_KEYS.replace("rate_per_second = 0.0\n", "")));
+    let p = srv.port;
+    let img = b64(&media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg"));
+    let img2 = b64(&media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg"));
+    let mut answers = vec![];
+    let (_, r) = call(p, "POST", "/v2/p1/face-detect", Some(KEY_A), Some(&json!({"image_base64": img, "attributes": "0,1,2,3,4,5,6,7", "NeedFaceAttributes": true, "NeedQualityDetection": true})));
+    answers.push(("frs detect", r));
+    let (_, r) = call(p, "POST", "/v2/p1/face-compare", Some(KEY_A), Some(&json!({"image1_base64": img, "image2_base64": img2})));
+    answers.push(("frs compare", r));
+    let (_, r) = call(p, "POST", "/v2/p1/live-detect-face", Some(KEY_A), Some(&json!({"image_base64": img})));
+    answers.push(("frs live-detect-face", r));
+    let (_, r) = call(p, "POST", "/rest/2.0/face/v3/detect", Some(KEY_A), Some(&json!({"image": img, "image_type": "BASE64", "face_field": "age,gender,mask,angle,quality"})));
+    answers.push(("baidu detect", r));
+    let (_, r) = call(p, "POST", "/rest/2.0/face/v3/match", Some(KEY_A), Some(&json!([{"image": img, "image_type": "BASE64"}, {"image": img2, "image_type": "BASE64"}])));
+    answers.push(("baidu match", r));
+    answers.push(("tencent detect", super::tencent::tencent(p, "DetectFace", json!({"Image": img, "NeedFaceAttributes": 1, "NeedQualityDetection": 1}))));
+    answers.push(("tencent compare", super::tencent::tencent(p, "CompareFace", json!({"ImageA": img, "ImageB": img2}))));
+    let mut bad = vec![];
+    for (what, r) in &answers {
+        assert!(r.to_string().len() > 40, "{what}: {r}");
+        long_floats(r, what, 4, &mut bad);
+    }
+    assert!(bad.is_empty(), "unrounded floats: {bad:?}");
+    // Tenant prefixes.
+    let (_, r) = call(p, "GET", "/v2/p1/face-sets/nosuch", Some(KEY_A), None);
+    let msg = r["error_msg"].as_str().unwrap().to_string();
+    assert!(msg.contains("\"nosuch\"") && !msg.contains("--"), "{msg}");
+    let (_, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&json!({"face_set_name": "dup"})));
+    assert!(r["error_code"].is_null(), "{r}");
+    let (_, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&json!({"face_set_name": "dup"})));
+    let msg = r["error_msg"].as_str().unwrap().to_string();
+    assert!(msg.contains("\"dup\"") && !msg.contains("a--"), "{msg}");
+    let r = super::tencent::tencent(p, "GetPersonList", json!({"GroupId": "nosuch"}));
+    let msg = r["Error"]["Message"].as_str().unwrap_or("").to_string();
+    assert!(!msg.contains("t--"), "{msg}");
+}

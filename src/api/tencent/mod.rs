@@ -61,6 +61,7 @@ fn request_id() -> String {
 pub fn envelope(r: Reply) -> Response {
     match r {
         Ok(mut v) => {
+            super::error::tidy_floats(&mut v);
             v["RequestId"] = json!(request_id());
             Json(json!({ "Response": v })).into_response()
         }
