@@ -167,3 +167,39 @@ fn count_frames(path: &std::path::Path) -> usize {
         }
     }
 }
+
+/// `--draw out.mkv` used to write MP4 bytes whatever the name said; now the container follows the
+/// extension, and an unknown one is refused before any work.
+#[test]
+fn draw_writes_the_container_its_name_asks_for() {
+    let media = common::media();
+    let clip = media.join("video/intel_face-demographics-walking.mp4");
+    let base = std::env::temp_dir().join(format!("fs-draw-kind-{}", std::process::id()));
+    // (extension, offset, the bytes the file holds there)
+    let kinds: [(&str, usize, &[u8]); 3] = [
+        ("mkv", 0, &[0x1A, 0x45, 0xDF, 0xA3]),
+        ("webm", 0, &[0x1A, 0x45, 0xDF, 0xA3]),
+        ("mov", 4, b"ftypqt"),
+    ];
+    for (ext, at, magic) in kinds {
+        let out = base.with_extension(ext);
+        let status = Command::new(env!("CARGO_BIN_EXE_facestream"))
+            .args(["analyze", clip.to_str().unwrap(), "--out", "/dev/null", "--draw", out.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{ext}: {status}");
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(bytes[at..].starts_with(magic), "{ext}: starts with {:02x?}", &bytes[..12.min(bytes.len())]);
+        let frames = count_frames(&out);
+        println!("--draw .{ext}: {} bytes, {frames} frames", bytes.len());
+        assert!(frames >= 30, "{ext}: {frames} frames");
+    }
+    let bad = base.with_extension("avi");
+    let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args(["analyze", clip.to_str().unwrap(), "--out", "/dev/null", "--draw", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("unsupported container"), "{err}");
+    assert!(!bad.exists(), "nothing is written for a refused name");
+}

@@ -1,4 +1,7 @@
-//! The annotated video of `analyze --draw`: tracked frames drawn and encoded to H.264 in MP4.
+//! The annotated video of `analyze --draw`: tracked frames drawn and encoded in the container its
+//! file name asks for (H.264 in MP4, MOV or MKV; VP8 in WebM); any other name (AVI needs a frame rate
+//! a variable-rate analysis does not have) is refused
+//! before the analysis starts.
 
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -11,10 +14,29 @@ use gstreamer_app as gst_app;
 use crate::draw;
 use crate::track::stage::TrackedFrame;
 
+/// The encoder and muxer for a file name's extension.
+pub fn container_for(path: &std::path::Path) -> anyhow::Result<&'static str> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    Ok(match ext.as_str() {
+        "mp4" | "m4v" => "x264enc speed-preset=veryfast ! mp4mux",
+        "mov" => "x264enc speed-preset=veryfast ! qtmux",
+        "mkv" => "x264enc speed-preset=veryfast ! matroskamux",
+        "webm" => "vp8enc deadline=1 ! webmmux",
+        _ => anyhow::bail!(
+            "--draw {}: unsupported container {ext:?}; use .mp4, .m4v, .mov, .mkv or .webm",
+            path.display()
+        ),
+    })
+}
+
 pub fn spawn(
     path: PathBuf,
     frames: Receiver<TrackedFrame>,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    container_for(&path)?;
     crate::ingest::gst::init()?;
     Ok(std::thread::Builder::new()
         .name("draw-video".into())
@@ -49,8 +71,8 @@ fn write(path: PathBuf, frames: Receiver<TrackedFrame>) -> anyhow::Result<()> {
         if pipeline.is_none() {
             // Even sizes for the encoder's 4:2:0.
             let desc = format!(
-                "appsrc name=src format=time is-live=false caps=video/x-raw,format=RGB,width={},height={},framerate=0/1 ! videoconvert ! videoscale ! video/x-raw,format=I420,width={},height={} ! x264enc speed-preset=veryfast ! mp4mux ! filesink location=\"{}\"",
-                canvas.width, canvas.height, canvas.width & !1, canvas.height & !1, path.display()
+                "appsrc name=src format=time is-live=false caps=video/x-raw,format=RGB,width={},height={},framerate=0/1 ! videoconvert ! videoscale ! video/x-raw,format=I420,width={},height={} ! {} ! filesink location=\"{}\"",
+                canvas.width, canvas.height, canvas.width & !1, canvas.height & !1, container_for(&path)?, path.display()
             );
             let p = gst::parse::launch(&desc)?
                 .downcast::<gst::Pipeline>()

@@ -16,6 +16,9 @@ struct TrackState {
     searched: u32,
     best: f64,
     announced: HashSet<String>,
+    /// The snapshot of the largest face searched, for the `unknown` event at the track's end.
+    snapshot: Option<String>,
+    snapshot_area: f32,
 }
 
 pub struct TrackMatcher {
@@ -88,6 +91,13 @@ impl TrackMatcher {
             .entry((m.camera.to_string(), m.track_id))
             .or_default();
         state.searched += 1;
+        let area = m.detection.w * m.detection.h;
+        if state.snapshot.is_none() || area > state.snapshot_area {
+            if let Some(jpeg) = snapshot() {
+                state.snapshot = Some(jpeg);
+                state.snapshot_area = area;
+            }
+        }
         let mut out = vec![];
         for set in &sets {
             let p = SearchParams {
@@ -154,7 +164,7 @@ impl TrackMatcher {
             timestamp_ms: m.pts_ms,
             wall_time_ms: m.wall_ms,
             bounding_box: BoundingBox::from(&m.detection),
-            snapshot_jpeg: None,
+            snapshot_jpeg: st.snapshot,
         })
     }
 }
