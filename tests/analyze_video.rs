@@ -8,8 +8,11 @@ use std::process::Command;
 
 fn analyze(video: &str, extra: &[&str]) -> Vec<serde_json::Value> {
     let media = common::media();
+    // Unique per call: tests running in parallel may analyse the same clip.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = std::env::temp_dir().join(format!(
-        "fs-analyze-{}-{}.jsonl",
+        "fs-analyze-{}-{n}-{}.jsonl",
         std::process::id(),
         video.replace('/', "_")
     ));

@@ -460,7 +460,7 @@ fn daemon_log_is_plain_and_masks_camera_passwords() {
         format!("[mqtt]\nenabled = false\n[http]\nbind = \"\"\n[storage]\ndir = \"{}\"\n[[cameras]]\nid = \"door\"\nuri = \"rtsp://admin:s3cret-pw@127.0.0.1:{port}/live\"\n", dir.join("data").display()),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_facestream"))
+    let child = Command::new(env!("CARGO_BIN_EXE_facestream"))
         .args(["--config", f.to_str().unwrap(), "run"])
         .env_remove("RUST_LOG")
         .stderr(std::process::Stdio::piped())

@@ -311,3 +311,54 @@ fn events_survive_kill_9_while_the_broker_is_down() {
     );
     drop(broker);
 }
+
+/// `scripts/install.sh --root DIR` lays out every path the systemd unit names, and the installed
+/// binary runs on the installed models and config.
+#[test]
+fn install_script_lays_out_what_the_unit_expects() {
+    let root = std::env::temp_dir().join(format!("fs-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(repo.join("scripts/install.sh"))
+        .args(["--root", root.to_str().unwrap(), "--binary", env!("CARGO_BIN_EXE_facestream")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/facestream.service")).unwrap();
+    let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
+    let mut words = exec.split_whitespace();
+    let bin = root.join(words.next().unwrap().trim_start_matches('/'));
+    let config = root.join(words.nth(1).unwrap().trim_start_matches('/'));
+    let models = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("Environment=FACESTREAM_MODELS="))
+        .map(|m| root.join(m.trim_start_matches('/')))
+        .unwrap();
+    assert!(bin.is_file() && config.is_file(), "{} {}", bin.display(), config.display());
+    let manifest = std::fs::read_to_string(repo.join("models/manifest.toml")).unwrap();
+    for line in manifest.lines().filter(|l| l.starts_with("file = ")) {
+        let f = line.trim_start_matches("file = ").trim_matches('"');
+        assert!(models.join(f).is_file(), "{f} not installed");
+    }
+    assert!(root.join("usr/local/sbin/facestream-admin").is_file());
+    let checked = Command::new(&bin).args(["check-config", config.to_str().unwrap()]).output().unwrap();
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    let media = common::media();
+    let detected = Command::new(&bin)
+        .env("FACESTREAM_MODELS", &models)
+        .args(["detect", media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg").to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&detected.stdout).unwrap_or_default();
+    assert_eq!(v["faces"].as_array().map(|f| f.len()), Some(1), "{v}");
+    // A second run keeps an edited config.
+    std::fs::write(&config, "# edited\n[mqtt]\nenabled = false\n").unwrap();
+    assert!(Command::new(repo.join("scripts/install.sh"))
+        .args(["--root", root.to_str().unwrap(), "--binary", env!("CARGO_BIN_EXE_facestream")])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    assert!(std::fs::read_to_string(&config).unwrap().starts_with("# edited"));
+    let _ = std::fs::remove_dir_all(&root);
+}

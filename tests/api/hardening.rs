@@ -62,6 +62,15 @@ fn hostile_filters_are_refused_and_the_server_stays_up() {
         assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0409")), "batch delete, {what}: {r}");
         println!("{what}: {}", r["error_msg"]);
     }
+    // Deeply nested JSON bodies (every family parses JSON): refused, not a stack overflow.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_obj = format!("{{\"image_base64\": {}1{}}}", "[".repeat(50_000), "]".repeat(50_000));
+    for path in ["/v2/p1/face-detect", "/v2/p1/face-sets/f/search", "/rest/2.0/face/v3/detect"] {
+        for body in [&deep, &deep_obj] {
+            let (s, _) = call_raw(p, "POST", path, Some(KEY_A), body.as_bytes());
+            assert!((200..500).contains(&s), "{path}: {s}");
+        }
+    }
     // Still serving.
     let (s, r) = call(p, "GET", "/v2/p1/face-sets/f", Some(KEY_A), None);
     assert_eq!(s, 200, "{r}");
