@@ -457,3 +457,28 @@ impl EventsOverflowed {
         );
     }
 }
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    /// The once-a-minute log line reports the minute's differences, not totals since start.
+    #[test]
+    fn the_minute_line_reports_differences() {
+        let m = Metrics::default();
+        let c = m.camera("door");
+        c.online.store(1, Ordering::Relaxed);
+        m.camera("gate");
+        c.frames_in.store(100, Ordering::Relaxed);
+        m.tracks_started.store(3, Ordering::Relaxed);
+        let before = m.totals();
+        c.frames_in.store(700, Ordering::Relaxed);
+        c.frames_dropped.store(5, Ordering::Relaxed);
+        m.tracks_started.store(7, Ordering::Relaxed);
+        m.matches.store(2, Ordering::Relaxed);
+        assert_eq!(
+            m.totals().summary_since(&before, 60.0),
+            "cameras 1/2 online, 10.0 fps in, 4 tracks, 2 matches, 5 frames dropped, 0 events dropped"
+        );
+    }
+}

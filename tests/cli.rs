@@ -516,3 +516,34 @@ fn enroll_names_faces_after_their_files_and_warns_about_people_without_a_face() 
         .collect();
     assert!(!ids.is_empty() && ids.iter().all(|i| i.starts_with("deepface_img")), "{ids:?}");
 }
+
+/// A port in use or an unusable folder fails the start naming the config key and the address or
+/// path (a bad bind used to be a bare "Address in use").
+#[test]
+fn start_failures_name_the_key_and_the_address_or_path() {
+    let dir = scratch_dir().join("start-failures");
+    std::fs::create_dir_all(&dir).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let not_a_dir = dir.join("a-file");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let data = dir.join("data");
+    let cases = [
+        ("http.bind", format!("[mqtt]\nenabled = false\n[storage]\ndir = \"{}\"\n[http]\nbind = \"{addr}\"\n", data.display()), addr.clone()),
+        ("api.bind", format!("[mqtt]\nenabled = false\n[storage]\ndir = \"{}\"\n[http]\nbind = \"\"\n[api]\nbind = \"{addr}\"\n[[api.keys]]\nkey = \"a-key-of-tenant-a-0123456789\"\ntenant = \"a\"\n", data.display()), addr.clone()),
+        ("storage.dir", format!("[mqtt]\nenabled = false\n[http]\nbind = \"\"\n[storage]\ndir = \"{}\"\n[api]\nbind = \"127.0.0.1:0\"\n[[api.keys]]\nkey = \"a-key-of-tenant-a-0123456789\"\ntenant = \"a\"\n", not_a_dir.display()), not_a_dir.display().to_string()),
+    ];
+    for (key, text, what) in cases {
+        let f = dir.join(format!("{key}.toml"));
+        std::fs::write(&f, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
+            .args(["--config", f.to_str().unwrap(), "run"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{key}: started anyway");
+        let last = err.lines().last().unwrap_or("");
+        assert!(last.contains(key) && last.contains(&what), "{key}: {last}");
+    }
+    drop(taken);
+}

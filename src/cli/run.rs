@@ -74,16 +74,22 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
     rt.block_on(async move {
         let mut daemon = Daemon::start(cfg.clone(), RunOptions { jsonl: a.events, ..Default::default() })?;
         if !cfg.http.bind.is_empty() {
-            let (bind, m) = (cfg.http.bind.clone(), daemon.metrics.clone());
+            // Bound before READY so a port conflict fails the start, naming the key.
+            let listener = tokio::net::TcpListener::bind(&cfg.http.bind)
+                .await
+                .map_err(|e| anyhow::anyhow!("http.bind: cannot listen on {}: {e}", cfg.http.bind))?;
+            let m = daemon.metrics.clone();
             tokio::spawn(async move {
-                if let Err(e) = http::serve(bind, m).await {
+                if let Err(e) = http::serve(listener, m).await {
                     tracing::error!(error = %e, "metrics endpoint failed");
                 }
             });
         }
         if !cfg.api.bind.is_empty() {
             let sets = std::sync::Arc::new(
-                crate::search::FaceSets::open(&cfg.storage.dir)?
+                crate::search::FaceSets::open(&cfg.storage.dir).map_err(|e| {
+                    anyhow::anyhow!("storage.dir {}: {e}", cfg.storage.dir.display())
+                })?
                     .with_face_pictures(cfg.storage.keep_face_images),
             );
             let (api_cfg, api_metrics) = (cfg.clone(), daemon.metrics.clone());

@@ -13,7 +13,7 @@ pub fn healthy(m: &Metrics) -> bool {
     !m.detection_stalled()
 }
 
-pub async fn serve(bind: String, metrics: Arc<Metrics>) -> std::io::Result<()> {
+pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) -> std::io::Result<()> {
     let m1 = metrics.clone();
     let app = Router::new()
         .route(
@@ -39,7 +39,8 @@ pub async fn serve(bind: String, metrics: Arc<Metrics>) -> std::io::Result<()> {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    tracing::info!(%bind, "metrics and health endpoint listening");
+    if let Ok(bind) = listener.local_addr() {
+        tracing::info!(%bind, "metrics and health endpoint listening");
+    }
     axum::serve(listener, app).await
 }

@@ -40,14 +40,14 @@ pub enum DaemonError {
     Ingest(#[from] crate::ingest::camera::IngestError),
     #[error("embedded broker: {0}")]
     Broker(std::io::Error),
-    #[error("event file {path}: {source}")]
+    #[error("event file {path} (--events): {source}")]
     EventFile {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("cannot start thread: {0}")]
     Thread(std::io::Error),
-    #[error("face sets: {0}")]
+    #[error("face sets (storage.dir): {0}")]
     FaceSets(crate::search::SetError),
     #[error("MQTT: {0}")]
     Publish(#[from] crate::publish::mqtt::PublishError),

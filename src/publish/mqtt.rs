@@ -27,7 +27,7 @@ type Message = Entry;
 pub enum PublishError {
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
-    #[error("event journal in {dir}: {source}")]
+    #[error("event journal in {dir} (mqtt.spool_dir): {source}")]
     Journal {
         dir: std::path::PathBuf,
         source: std::io::Error,
