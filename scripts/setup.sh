@@ -29,7 +29,7 @@ APT_PACKAGES=(build-essential ca-certificates pkg-config libclang-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev
-  mosquitto mosquitto-clients python3-pip python3-venv curl)
+  mosquitto mosquitto-clients python3-pip python3-venv curl ffmpeg)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -206,3 +206,44 @@ fn draw_writes_the_container_its_name_asks_for() {
     assert!(!out.status.success() && err.contains("unsupported container"), "{err}");
     assert!(!bad.exists(), "nothing is written for a refused name");
 }
+
+/// Offline analysis is reproducible: every frame of the file is analysed, every time, and the
+/// same file gives the same events (all but the wall clock and the random event ids).
+#[test]
+fn analysis_of_a_file_is_complete_and_reproducible() {
+    let media = common::media();
+    for clip in ["video/intel_face-demographics-walking-and-pause.mp4", "video/face_recognition_short_hamilton_clip.mp4"] {
+        let decoded = count_frames(&media.join(clip));
+        let mut runs = vec![];
+        for _ in 0..2 {
+            let out = std::env::temp_dir().join(format!("fs-repro-{}.jsonl", std::process::id()));
+            let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
+                .args(["analyze", media.join(clip).to_str().unwrap(), "--out", out.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(run.status.success());
+            let err = String::from_utf8_lossy(&run.stderr);
+            let analysed: usize = err
+                .split("analysed ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no frame count in {err}"));
+            assert_eq!(analysed, decoded, "{clip}: analysed {analysed} of {decoded} frames");
+            let mut events: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            for e in &mut events {
+                let o = e.as_object_mut().unwrap();
+                o.remove("wall_time_ms");
+                o.remove("event_id");
+            }
+            runs.push(events);
+        }
+        println!("{clip}: {decoded} frames, {} events, identical: {}", runs[0].len(), runs[0] == runs[1]);
+        assert!(!runs[0].is_empty());
+        assert_eq!(runs[0], runs[1], "{clip}: two runs gave different events");
+    }
+}

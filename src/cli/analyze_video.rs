@@ -91,9 +91,12 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }
         let _ = std::io::stderr().flush();
     }
-    let frames = cam.frames_detected.load(Ordering::Relaxed);
-    let tracks = daemon.metrics.tracks_started.load(Ordering::Relaxed);
+    // Counted after the shutdown has drained every stage: read earlier, the last frames still in
+    // flight were missing from the count ("100 of 105 frames").
+    let metrics = daemon.metrics.clone();
     daemon.shutdown();
+    let frames = cam.frames_detected.load(Ordering::Relaxed);
+    let tracks = metrics.tracks_started.load(Ordering::Relaxed);
     if let Some(d) = drawer {
         d.join()
             .map_err(|_| anyhow::anyhow!("video writer panicked"))??;
