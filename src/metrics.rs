@@ -236,10 +236,26 @@ impl Metrics {
             self.api_us.load(Ordering::Relaxed)
         ));
         for (name, help, v) in [
-            ("facestream_api_inference_running", "API inference jobs running now (at most api.max_concurrent)", &self.api_inference_running),
-            ("facestream_api_inference_peak", "Most API inference jobs ever running at once", &self.api_inference_peak),
-            ("facestream_api_analyzers", "Analyzers the API inference pool has opened (at most api.max_concurrent)", &self.api_analyzers),
-            ("facestream_api_downloads_running", "image_url downloads running now (at most api.max_downloads)", &self.api_downloads_running),
+            (
+                "facestream_api_inference_running",
+                "API inference jobs running now (at most api.max_concurrent)",
+                &self.api_inference_running,
+            ),
+            (
+                "facestream_api_inference_peak",
+                "Most API inference jobs ever running at once",
+                &self.api_inference_peak,
+            ),
+            (
+                "facestream_api_analyzers",
+                "Analyzers the API inference pool has opened (at most api.max_concurrent)",
+                &self.api_analyzers,
+            ),
+            (
+                "facestream_api_downloads_running",
+                "image_url downloads running now (at most api.max_downloads)",
+                &self.api_downloads_running,
+            ),
         ] {
             out.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}\n",
@@ -252,7 +268,11 @@ impl Metrics {
     /// tracks started, matches, events overflowed).
     pub fn totals(&self) -> Totals {
         let cams = self.cameras.lock().unwrap_or_else(|e| e.into_inner());
-        let sum = |f: CounterOf| cams.values().map(|c| f(c).load(Ordering::Relaxed)).sum::<u64>();
+        let sum = |f: CounterOf| {
+            cams.values()
+                .map(|c| f(c).load(Ordering::Relaxed))
+                .sum::<u64>()
+        };
         Totals {
             cameras: cams.len() as u64,
             online: sum(|c| &c.online),

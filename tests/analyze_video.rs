@@ -187,23 +187,44 @@ fn draw_writes_the_container_its_name_asks_for() {
     for (ext, at, magic) in kinds {
         let out = base.with_extension(ext);
         let status = Command::new(env!("CARGO_BIN_EXE_facestream"))
-            .args(["analyze", clip.to_str().unwrap(), "--out", "/dev/null", "--draw", out.to_str().unwrap()])
+            .args([
+                "analyze",
+                clip.to_str().unwrap(),
+                "--out",
+                "/dev/null",
+                "--draw",
+                out.to_str().unwrap(),
+            ])
             .status()
             .unwrap();
         assert!(status.success(), "{ext}: {status}");
         let bytes = std::fs::read(&out).unwrap();
-        assert!(bytes[at..].starts_with(magic), "{ext}: starts with {:02x?}", &bytes[..12.min(bytes.len())]);
+        assert!(
+            bytes[at..].starts_with(magic),
+            "{ext}: starts with {:02x?}",
+            &bytes[..12.min(bytes.len())]
+        );
         let frames = count_frames(&out);
         println!("--draw .{ext}: {} bytes, {frames} frames", bytes.len());
         assert!(frames >= 30, "{ext}: {frames} frames");
     }
     let bad = base.with_extension("avi");
     let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
-        .args(["analyze", clip.to_str().unwrap(), "--out", "/dev/null", "--draw", bad.to_str().unwrap()])
+        .args([
+            "analyze",
+            clip.to_str().unwrap(),
+            "--out",
+            "/dev/null",
+            "--draw",
+            bad.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("unsupported container"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("unsupported container"),
+        "{err}"
+    );
     assert!(!bad.exists(), "nothing is written for a refused name");
 }
 
@@ -212,13 +233,21 @@ fn draw_writes_the_container_its_name_asks_for() {
 #[test]
 fn analysis_of_a_file_is_complete_and_reproducible() {
     let media = common::media();
-    for clip in ["video/intel_face-demographics-walking-and-pause.mp4", "video/face_recognition_short_hamilton_clip.mp4"] {
+    for clip in [
+        "video/intel_face-demographics-walking-and-pause.mp4",
+        "video/face_recognition_short_hamilton_clip.mp4",
+    ] {
         let decoded = count_frames(&media.join(clip));
         let mut runs = vec![];
         for _ in 0..2 {
             let out = std::env::temp_dir().join(format!("fs-repro-{}.jsonl", std::process::id()));
             let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
-                .args(["analyze", media.join(clip).to_str().unwrap(), "--out", out.to_str().unwrap()])
+                .args([
+                    "analyze",
+                    media.join(clip).to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                ])
                 .output()
                 .unwrap();
             assert!(run.status.success());
@@ -229,7 +258,10 @@ fn analysis_of_a_file_is_complete_and_reproducible() {
                 .and_then(|r| r.split_whitespace().next())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or_else(|| panic!("no frame count in {err}"));
-            assert_eq!(analysed, decoded, "{clip}: analysed {analysed} of {decoded} frames");
+            assert_eq!(
+                analysed, decoded,
+                "{clip}: analysed {analysed} of {decoded} frames"
+            );
             let mut events: Vec<serde_json::Value> = std::fs::read_to_string(&out)
                 .unwrap()
                 .lines()
@@ -242,7 +274,11 @@ fn analysis_of_a_file_is_complete_and_reproducible() {
             }
             runs.push(events);
         }
-        println!("{clip}: {decoded} frames, {} events, identical: {}", runs[0].len(), runs[0] == runs[1]);
+        println!(
+            "{clip}: {decoded} frames, {} events, identical: {}",
+            runs[0].len(),
+            runs[0] == runs[1]
+        );
         assert!(!runs[0].is_empty());
         assert_eq!(runs[0], runs[1], "{clip}: two runs gave different events");
     }

@@ -415,20 +415,58 @@ fn check_config_names_the_key_of_every_bad_value() {
     std::fs::create_dir_all(&dir).unwrap();
     let key = |k: &str| format!("[[api.keys]]\nkey = \"{k}\"\ntenant = \"a\"\n");
     let cases: &[(&str, String, &str)] = &[
-        ("duplicate key", format!("[api]\nbind = \"127.0.0.1:8080\"\n{}{}", key("the-same-key-0123456789"), key("the-same-key-0123456789")), "api.keys[1].key"),
-        ("zero body limit", "[api]\nmax_body_bytes = 0\n".into(), "api.max_body_bytes"),
-        ("negative skew", "[api]\nsignature_skew_s = -1\n".into(), "api.signature_skew_s"),
-        ("bad bind", format!("[api]\nbind = \"not an address\"\n{}", key("a-key-of-tenant-a-0123456789")), "api.bind"),
-        ("bad metrics bind", "[http]\nbind = \"localhost\"\n".into(), "http.bind"),
-        ("zero downloads", "[api]\nmax_downloads = 0\n".into(), "api.max_downloads"),
-        ("tiny MQTT request limit", "[mqtt]\nmax_request_bytes = 10\n".into(), "mqtt.max_request_bytes"),
+        (
+            "duplicate key",
+            format!(
+                "[api]\nbind = \"127.0.0.1:8080\"\n{}{}",
+                key("the-same-key-0123456789"),
+                key("the-same-key-0123456789")
+            ),
+            "api.keys[1].key",
+        ),
+        (
+            "zero body limit",
+            "[api]\nmax_body_bytes = 0\n".into(),
+            "api.max_body_bytes",
+        ),
+        (
+            "negative skew",
+            "[api]\nsignature_skew_s = -1\n".into(),
+            "api.signature_skew_s",
+        ),
+        (
+            "bad bind",
+            format!(
+                "[api]\nbind = \"not an address\"\n{}",
+                key("a-key-of-tenant-a-0123456789")
+            ),
+            "api.bind",
+        ),
+        (
+            "bad metrics bind",
+            "[http]\nbind = \"localhost\"\n".into(),
+            "http.bind",
+        ),
+        (
+            "zero downloads",
+            "[api]\nmax_downloads = 0\n".into(),
+            "api.max_downloads",
+        ),
+        (
+            "tiny MQTT request limit",
+            "[mqtt]\nmax_request_bytes = 10\n".into(),
+            "mqtt.max_request_bytes",
+        ),
     ];
     for (what, text, want) in cases {
         let f = dir.join("bad.toml");
         std::fs::write(&f, text).unwrap();
         let (code, _, stderr) = facestream(&["check-config", f.to_str().unwrap()]);
         assert_eq!(code, 1, "{what}: {stderr}");
-        assert!(stderr.contains(&format!("`{want}`")), "{what}: wanted {want} in {stderr}");
+        assert!(
+            stderr.contains(&format!("`{want}`")),
+            "{what}: wanted {want} in {stderr}"
+        );
         // `run` refuses the same file the same way, before starting anything.
         let (code, _, stderr) = facestream(&["--config", f.to_str().unwrap(), "run"]);
         assert_eq!(code, 2, "{what}: {stderr}");
@@ -442,7 +480,10 @@ fn check_config_names_the_key_of_every_bad_value() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("valid") && stdout.contains("nothing to do"), "{stdout}");
+    assert!(
+        stdout.contains("valid") && stdout.contains("nothing to do"),
+        "{stdout}"
+    );
 }
 
 /// The daemon's log: info by default, no colour codes when stderr is not a terminal, the start
@@ -467,15 +508,23 @@ fn daemon_log_is_plain_and_masks_camera_passwords() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(4));
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     println!("{log}");
-    assert!(!log.contains('\u{1b}'), "ANSI colour codes in a non-terminal log");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI colour codes in a non-terminal log"
+    );
     assert!(!log.contains("s3cret-pw"), "the camera password leaked");
     assert!(log.contains("INFO"), "info is the daemon's default level");
     assert!(log.contains("cameras: 1 configured"), "no start summary");
-    assert!(log.contains(&format!("connection refused to 127.0.0.1:{port}")), "the cause was not reduced");
+    assert!(
+        log.contains(&format!("connection refused to 127.0.0.1:{port}")),
+        "the cause was not reduced"
+    );
 }
 
 /// `enroll`: the file name is each face's external_image_id, a person left with no face is
@@ -487,7 +536,8 @@ fn enroll_names_faces_after_their_files_and_warns_about_people_without_a_face() 
     let _ = std::fs::remove_dir_all(&dir);
     let people = dir.join("people");
     std::fs::create_dir_all(people.join("nobody")).unwrap();
-    std::os::unix::fs::symlink(media.join("gallery/George_Clooney"), people.join("clooney")).unwrap();
+    std::os::unix::fs::symlink(media.join("gallery/George_Clooney"), people.join("clooney"))
+        .unwrap();
     std::fs::copy(
         media.join("negatives/compreface_017_0_landscape.jpg"),
         people.join("nobody/landscape.jpg"),
@@ -500,12 +550,28 @@ fn enroll_names_faces_after_their_files_and_warns_about_people_without_a_face() 
         all.extend_from_slice(&base);
         facestream(&all)
     };
-    let (code, v, err) = with(&["enroll", people.to_str().unwrap(), "--set", "crew", "--no-create"]);
+    let (code, v, err) = with(&[
+        "enroll",
+        people.to_str().unwrap(),
+        "--set",
+        "crew",
+        "--no-create",
+    ]);
     assert_ne!(code, 0, "a missing set with --no-create: {v} {err}");
     assert_eq!(v["error_code"], "FRS.0402", "{v}");
-    let (code, v, err) = with(&["enroll", people.to_str().unwrap(), "--set", "crew", "--no-quality-gate"]);
+    let (code, v, err) = with(&[
+        "enroll",
+        people.to_str().unwrap(),
+        "--set",
+        "crew",
+        "--no-quality-gate",
+    ]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(v["users_without_face"], serde_json::json!(["nobody"]), "{v}");
+    assert_eq!(
+        v["users_without_face"],
+        serde_json::json!(["nobody"]),
+        "{v}"
+    );
     assert!(err.contains("nobody: no photo was enrolled"), "{err}");
     let (_, v, _) = with(&["face", "list", "--set", "crew", "--limit", "100"]);
     let ids: Vec<&str> = v["faces"]
@@ -514,7 +580,10 @@ fn enroll_names_faces_after_their_files_and_warns_about_people_without_a_face() 
         .iter()
         .filter_map(|f| f["external_image_id"].as_str())
         .collect();
-    assert!(!ids.is_empty() && ids.iter().all(|i| i.starts_with("deepface_img")), "{ids:?}");
+    assert!(
+        !ids.is_empty() && ids.iter().all(|i| i.starts_with("deepface_img")),
+        "{ids:?}"
+    );
 }
 
 /// A port in use or an unusable folder fails the start naming the config key and the address or

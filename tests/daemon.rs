@@ -309,9 +309,9 @@ fn enrolling_while_running_turns_unknown_tracks_into_matches() {
         .all(|m| m["event"] == "unknown"));
     // An unknown face comes with its picture (it used to come without).
     assert!(
-        sub.on("fs/stage/match").iter().all(|m| m["snapshot_jpeg"]
-            .as_str()
-            .is_some_and(|j| j.len() > 1000)),
+        sub.on("fs/stage/match")
+            .iter()
+            .all(|m| m["snapshot_jpeg"].as_str().is_some_and(|j| j.len() > 1000)),
         "an unknown event without a snapshot"
     );
     // Enrol Lin-Manuel Miranda from another connection while the daemon runs: no restart.

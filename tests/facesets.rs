@@ -1054,7 +1054,12 @@ fn two_writers_on_one_database_never_see_database_is_locked() {
     let dir = tmp("two-writers");
     let first = FaceSets::open(&dir).unwrap();
     first
-        .create_set("shared", 100_000, Schema::new(), EmbedderKind::Mobilefacenet)
+        .create_set(
+            "shared",
+            100_000,
+            Schema::new(),
+            EmbedderKind::Mobilefacenet,
+        )
         .unwrap();
     drop(first);
     let writers: Vec<_> = (0..3u64)
@@ -1074,10 +1079,9 @@ fn two_writers_on_one_database_never_see_database_is_locked() {
                     );
                     match r {
                         Ok(added) if i % 10 == 0 => {
-                            if let Err(e) = sets.delete_faces(
-                                "shared",
-                                Selector::FaceId(added[0].face_id.clone()),
-                            ) {
+                            if let Err(e) = sets
+                                .delete_faces("shared", Selector::FaceId(added[0].face_id.clone()))
+                            {
                                 failures.push(e.to_string());
                             }
                         }
@@ -1089,8 +1093,16 @@ fn two_writers_on_one_database_never_see_database_is_locked() {
             })
         })
         .collect();
-    let failures: Vec<String> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
-    assert!(failures.is_empty(), "{} failed writes, e.g. {:?}", failures.len(), failures.first());
+    let failures: Vec<String> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failed writes, e.g. {:?}",
+        failures.len(),
+        failures.first()
+    );
     let sets = FaceSets::open(&dir).unwrap();
     assert_eq!(sets.show_set("shared").unwrap().face_number, 3 * 135);
 }

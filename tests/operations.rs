@@ -320,12 +320,24 @@ fn install_script_lays_out_what_the_unit_expects() {
     let _ = std::fs::remove_dir_all(&root);
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(repo.join("scripts/install.sh"))
-        .args(["--root", root.to_str().unwrap(), "--binary", env!("CARGO_BIN_EXE_facestream")])
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "--binary",
+            env!("CARGO_BIN_EXE_facestream"),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let unit = std::fs::read_to_string(root.join("etc/systemd/system/facestream.service")).unwrap();
-    let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
     let mut words = exec.split_whitespace();
     let bin = root.join(words.next().unwrap().trim_start_matches('/'));
     let config = root.join(words.nth(1).unwrap().trim_start_matches('/'));
@@ -334,19 +346,38 @@ fn install_script_lays_out_what_the_unit_expects() {
         .find_map(|l| l.strip_prefix("Environment=FACESTREAM_MODELS="))
         .map(|m| root.join(m.trim_start_matches('/')))
         .unwrap();
-    assert!(bin.is_file() && config.is_file(), "{} {}", bin.display(), config.display());
+    assert!(
+        bin.is_file() && config.is_file(),
+        "{} {}",
+        bin.display(),
+        config.display()
+    );
     let manifest = std::fs::read_to_string(repo.join("models/manifest.toml")).unwrap();
     for line in manifest.lines().filter(|l| l.starts_with("file = ")) {
         let f = line.trim_start_matches("file = ").trim_matches('"');
         assert!(models.join(f).is_file(), "{f} not installed");
     }
     assert!(root.join("usr/local/sbin/facestream-admin").is_file());
-    let checked = Command::new(&bin).args(["check-config", config.to_str().unwrap()]).output().unwrap();
-    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    let checked = Command::new(&bin)
+        .args(["check-config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
     let media = common::media();
     let detected = Command::new(&bin)
         .env("FACESTREAM_MODELS", &models)
-        .args(["detect", media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg").to_str().unwrap(), "--json"])
+        .args([
+            "detect",
+            media
+                .join("gallery/Barack_Obama/face_recognition_obama_small.jpg")
+                .to_str()
+                .unwrap(),
+            "--json",
+        ])
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&detected.stdout).unwrap_or_default();
@@ -354,11 +385,18 @@ fn install_script_lays_out_what_the_unit_expects() {
     // A second run keeps an edited config.
     std::fs::write(&config, "# edited\n[mqtt]\nenabled = false\n").unwrap();
     assert!(Command::new(repo.join("scripts/install.sh"))
-        .args(["--root", root.to_str().unwrap(), "--binary", env!("CARGO_BIN_EXE_facestream")])
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "--binary",
+            env!("CARGO_BIN_EXE_facestream")
+        ])
         .output()
         .unwrap()
         .status
         .success());
-    assert!(std::fs::read_to_string(&config).unwrap().starts_with("# edited"));
+    assert!(std::fs::read_to_string(&config)
+        .unwrap()
+        .starts_with("# edited"));
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -362,7 +362,11 @@ mod tests {
         assert_eq!(g.fresh(1000, 1001, "s1"), Err(AuthError::Replayed));
         assert_eq!(g.fresh(0, 1000, "s2"), Err(AuthError::Expired));
         assert_eq!(g.bound(1000, 1000, "t1", "getgrouplist"), Ok(()));
-        assert_eq!(g.bound(1000, 1001, "t1", "getgrouplist"), Ok(()), "identical request");
+        assert_eq!(
+            g.bound(1000, 1001, "t1", "getgrouplist"),
+            Ok(()),
+            "identical request"
+        );
         assert_eq!(
             g.bound(1000, 1001, "t1", "deletegroup"),
             Err(AuthError::Replayed),

@@ -12,8 +12,8 @@ use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 
 use super::body::{Form, ImageSource};
-use super::shapes::{round2, round4};
 use super::error::ApiError;
+use super::shapes::{round2, round4};
 use super::state::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
 use crate::detect::Detection;
@@ -69,7 +69,7 @@ pub fn envelope(r: Reply) -> Response {
         Ok(mut result) => {
             super::error::tidy_floats(&mut result);
             Json(
-            json!({"error_code": 0, "error_msg": "SUCCESS", "log_id": log_id(),
+                json!({"error_code": 0, "error_msg": "SUCCESS", "log_id": log_id(),
             "timestamp": now, "cached": 0, "result": result}),
             )
             .into_response()
@@ -637,23 +637,34 @@ pub async fn oauth_token(
     uri: axum::http::Uri,
     b: Bytes,
 ) -> Response {
-    let mut params: std::collections::HashMap<String, String> = url::form_urlencoded::parse(
-        uri.query().unwrap_or("").as_bytes(),
-    )
-    .into_owned()
-    .collect();
+    let mut params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     params.extend(url::form_urlencoded::parse(&b).into_owned());
     let refuse = |status: StatusCode, error: &str, description: &str| {
         super::error::tagged(
-            (status, Json(json!({"error": error, "error_description": description}))).into_response(),
+            (
+                status,
+                Json(json!({"error": error, "error_description": description})),
+            )
+                .into_response(),
             error,
         )
     };
     if params.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return refuse(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type must be client_credentials");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        );
     }
     let (Some(id), Some(secret)) = (params.get("client_id"), params.get("client_secret")) else {
-        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "client_id and client_secret are required");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id and client_secret are required",
+        );
     };
     match st.secret_of(id) {
         Some(s) if super::auth::same(s, secret) => {
@@ -668,6 +679,10 @@ pub async fn oauth_token(
             }))
             .into_response()
         }
-        _ => refuse(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client id or wrong client secret"),
+        _ => refuse(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client id or wrong client secret",
+        ),
     }
 }

@@ -110,7 +110,15 @@ impl Form {
         match self.fields.get(name) {
             None | Some(Value::Null) => Ok(default),
             Some(v) => v.as_i64().filter(|n| range.contains(n)).ok_or_else(|| {
-                bad_parameter(name, format!("must be an integer {}..={}, got {}", range.start(), range.end(), shown(v)))
+                bad_parameter(
+                    name,
+                    format!(
+                        "must be an integer {}..={}, got {}",
+                        range.start(),
+                        range.end(),
+                        shown(v)
+                    ),
+                )
             }),
         }
     }
@@ -125,7 +133,15 @@ impl Form {
         match self.fields.get(name) {
             None | Some(Value::Null) => Ok(default),
             Some(v) => v.as_f64().filter(|n| range.contains(n)).ok_or_else(|| {
-                bad_parameter(name, format!("must be a number {}..={}, got {}", range.start(), range.end(), shown(v)))
+                bad_parameter(
+                    name,
+                    format!(
+                        "must be a number {}..={}, got {}",
+                        range.start(),
+                        range.end(),
+                        shown(v)
+                    ),
+                )
             }),
         }
     }
@@ -139,7 +155,10 @@ impl Form {
                 name,
                 format!("is {} bytes; at most {max}", s.len()),
             )),
-            Some(v) => Err(bad_parameter(name, format!("must be a string, got {}", shown(v)))),
+            Some(v) => Err(bad_parameter(
+                name,
+                format!("must be a string, got {}", shown(v)),
+            )),
         }
     }
 
@@ -336,7 +355,11 @@ fn local_file(dir: &std::path::Path, url: &str) -> Result<PathBuf, ApiError> {
         )
     })?;
     let raw = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
-    let wanted = if raw.is_absolute() { raw } else { root.join(raw) };
+    let wanted = if raw.is_absolute() {
+        raw
+    } else {
+        root.join(raw)
+    };
     match std::fs::canonicalize(&wanted) {
         Ok(real) if real.starts_with(&root) && real.is_file() => Ok(real),
         Ok(real) if real.starts_with(&root) => Err(err(

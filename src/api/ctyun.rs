@@ -106,7 +106,10 @@ fn image(body: &serde_json::Map<String, Value>, name: &str) -> Result<ImageSourc
         .decode(&clean)
         .map_err(|e| CtError(4104, format!("{name} is not valid base64: {e}")))?;
     if bytes.len() > MAX_IMAGE_BYTES {
-        return Err(CtError(4103, format!("{name} is {} bytes, over 2 MB", bytes.len())));
+        return Err(CtError(
+            4103,
+            format!("{name} is {} bytes, over 2 MB", bytes.len()),
+        ));
     }
     Ok(ImageSource::Bytes(bytes))
 }
@@ -141,7 +144,13 @@ fn listing(faces: &[FaceAnalysis], each: impl Fn(&FaceAnalysis, &mut Value)) -> 
 }
 
 async fn detect(st: &Arc<ApiState>, body: &serde_json::Map<String, Value>) -> Reply {
-    let found = faces(st, image(body, "imageContent")?, Wanted::default(), MAX_FACES).await?;
+    let found = faces(
+        st,
+        image(body, "imageContent")?,
+        Wanted::default(),
+        MAX_FACES,
+    )
+    .await?;
     Ok(listing(&found, |_, _| {}))
 }
 

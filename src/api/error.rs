@@ -100,7 +100,11 @@ pub fn tidy_floats(v: &mut Value) {
             if let Some(x) = n.as_f64().filter(|_| n.is_f64()) {
                 let narrow = x as f32;
                 if narrow.is_finite() && narrow as f64 == x {
-                    if let Some(t) = format!("{narrow}").parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                    if let Some(t) = format!("{narrow}")
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                    {
                         *n = t;
                     }
                 }
@@ -122,7 +126,8 @@ pub fn unscope_message(msg: &str) -> String {
         rest = &rest[q + 1..];
         if let Some(dash) = rest.find("--") {
             let tenant = &rest[..dash];
-            if (1..=16).contains(&tenant.len()) && tenant.chars().all(|c| c.is_ascii_alphanumeric()) {
+            if (1..=16).contains(&tenant.len()) && tenant.chars().all(|c| c.is_ascii_alphanumeric())
+            {
                 rest = &rest[dash + 2..];
             }
         }

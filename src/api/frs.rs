@@ -428,9 +428,7 @@ pub async fn search(
     let default_threshold = st.cfg.compare.threshold_for(st.cfg.models.embedder) as f64;
     let mut p = SearchParams::new(body.number("threshold", default_threshold, 0.0..=1.0)? as f32);
     p.top_n = body.int("top_n", 10, 1..=1000)? as usize;
-    p.filter = body
-        .text("filter", usize::MAX)?
-        .map(String::from);
+    p.filter = body.text("filter", usize::MAX)?.map(String::from);
     if let Some(sorts) = body.get("sort").and_then(|v| v.as_array()) {
         for s in sorts.iter().filter_map(|s| s.as_object()) {
             for (k, v) in s {

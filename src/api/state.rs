@@ -88,9 +88,9 @@ impl ApiState {
         limit: u64,
     ) -> Result<super::body::ImageSource, ApiError> {
         match super::body::image_source(&self.cfg, &self.fetcher, body, prefix)? {
-            super::body::ImageSource::Url(remote) => {
-                Ok(super::body::ImageSource::Bytes(self.download(remote, limit).await?))
-            }
+            super::body::ImageSource::Url(remote) => Ok(super::body::ImageSource::Bytes(
+                self.download(remote, limit).await?,
+            )),
             other => Ok(other),
         }
     }

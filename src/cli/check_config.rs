@@ -52,7 +52,11 @@ pub fn summary(cfg: &Config) -> Vec<String> {
             "api: {} ({} key(s), {})",
             cfg.api.bind,
             cfg.api.keys.len(),
-            if cfg.api.tls_cert.is_some() { "HTTPS" } else { "HTTP" }
+            if cfg.api.tls_cert.is_some() {
+                "HTTPS"
+            } else {
+                "HTTP"
+            }
         )
     });
     out.push(if cfg.mqtt.enabled {

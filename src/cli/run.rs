@@ -43,7 +43,8 @@ fn load_for_reload(path: &Path) -> Result<Config, crate::config::ConfigError> {
     let cfg = Config::load(path)?;
     if cfg.cameras.is_empty() {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        let explicit = toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("cameras"));
+        let explicit =
+            toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("cameras"));
         if !explicit {
             return Err(crate::config::invalid(
                 "cameras",

@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod stream;
 pub use stream::{
-    MQTT_MAX_INCOMING_BYTES,
     ApiConfig, CameraConfig, HttpConfig, MqttConfig, PipelineConfig, SearchConfig, StorageConfig,
-    TrackingConfig, WhenFull,
+    TrackingConfig, WhenFull, MQTT_MAX_INCOMING_BYTES,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -100,6 +100,17 @@ pub struct TrackingConfig {
     pub update_interval_ms: u64,
     /// Attach the best face of a track as a base64 JPEG to `end` events.
     pub snapshot: bool,
+    /// Least likeness (0..1) of a track's face and a detection's (a cheap signature) to join them
+    /// when no embedder settles it; below 0.9 the daemon asks the face embedder instead (see
+    /// `min_identity`). 0 turns appearance checks off: overlap alone decides.
+    pub min_appearance: f32,
+    /// Least embedding similarity of a track's face and a doubtful detection to join them: a
+    /// different person at the same place starts a new track.
+    pub min_identity: f32,
+    /// A frame whose picture differs from the previous one by more than this (mean absolute
+    /// difference of a 16×9 colour thumbnail, 0..255, after the overall brightness change) is a
+    /// scene cut and ends every track. 0 turns the check off.
+    pub scene_cut_threshold: f32,
 }
 
 impl Default for TrackingConfig {
@@ -110,6 +121,9 @@ impl Default for TrackingConfig {
             min_hits: 2,
             update_interval_ms: 1000,
             snapshot: true,
+            min_appearance: 0.6,
+            min_identity: 0.35,
+            scene_cut_threshold: 12.0,
         }
     }
 }
@@ -488,10 +502,16 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
         ));
     }
     if !a.rate_per_second.is_finite() || a.rate_per_second < 0.0 {
-        return Err(invalid("api.rate_per_second", "must be 0 (unlimited) or more"));
+        return Err(invalid(
+            "api.rate_per_second",
+            "must be 0 (unlimited) or more",
+        ));
     }
     if !a.burst.is_finite() || (a.rate_per_second > 0.0 && a.burst < 1.0) {
-        return Err(invalid("api.burst", "must be at least 1 when rate_per_second is set"));
+        return Err(invalid(
+            "api.burst",
+            "must be at least 1 when rate_per_second is set",
+        ));
     }
     for (key, bind) in [("api.bind", &a.bind), ("http.bind", &cfg.http.bind)] {
         if !bind.is_empty() && !valid_bind(bind) {

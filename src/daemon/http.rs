@@ -13,7 +13,10 @@ pub fn healthy(m: &Metrics) -> bool {
     !m.detection_stalled()
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<()> {
     let m1 = metrics.clone();
     let app = Router::new()
         .route(

@@ -32,6 +32,26 @@ use crate::search::tracks::TrackMatcher;
 use crate::search::FaceSets;
 use crate::track::stage::{TrackStage, TrackedFrame};
 
+/// The tracker's embedder: MobileFaceNet whatever the face sets use (it only compares faces of one
+/// camera a moment apart, and it is the faster of the two).
+struct Reid(crate::analyze::embed::Embedder);
+
+impl crate::track::appearance::Reidentify for Reid {
+    fn features(
+        &mut self,
+        frame: &crate::frame::Frame,
+        det: &crate::detect::Detection,
+    ) -> Option<Vec<f32>> {
+        match self.0.embed(&[(frame, det)]) {
+            Ok(mut v) => v.pop().flatten().map(|e| e.vector),
+            Err(e) => {
+                tracing::warn!(error = %e, "tracking embedder failed; overlap decides");
+                None
+            }
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
@@ -211,6 +231,14 @@ impl Daemon {
             cfg: cfg.tracking.clone(),
             tracked_frames: opts.tracked_frames.clone(),
             live_requests: cfg.mqtt.enabled.then_some(live_rx),
+            reid: if cfg.tracking.min_appearance > 0.0 {
+                Some(Box::new(Reid(crate::analyze::embed::Embedder::open(
+                    &settings,
+                    crate::config::EmbedderKind::Mobilefacenet,
+                )?)))
+            } else {
+                None
+            },
         };
         stages.push(("track", spawn("track", move || track.run())?));
         let detect = DetectStage {

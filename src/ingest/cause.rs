@@ -28,7 +28,9 @@ pub fn reduce(uri: &str, message: &str, debug: &str) -> String {
         Some((host, port))
     });
     if all.contains("401") || all.contains("unauthorized") {
-        let at = endpoint.map(|(h, p)| format!(" at {h}:{p}")).unwrap_or_default();
+        let at = endpoint
+            .map(|(h, p)| format!(" at {h}:{p}"))
+            .unwrap_or_default();
         return format!("authentication refused{at} (check the user and password in the URI)");
     }
     if all.contains("404") || all.contains("not found") && endpoint.is_some() {
@@ -101,7 +103,11 @@ mod tests {
         assert!(reduce(&uri, "Unauthorized", "").contains("authentication refused"));
         assert!(!reduce(&uri, "Not Found", "").contains("s3cret"));
         assert_eq!(
-            reduce("file:///x.mp4", "Internal data stream error.", "../libs/gst/base/gstbasesrc.c(3132): gst_base_src_loop ()"),
+            reduce(
+                "file:///x.mp4",
+                "Internal data stream error.",
+                "../libs/gst/base/gstbasesrc.c(3132): gst_base_src_loop ()"
+            ),
             "Internal data stream error"
         );
     }

@@ -115,7 +115,11 @@ impl GstSource {
             if let gst::MessageView::Error(e) = msg.view() {
                 let details = e.debug().map(|d| d.to_string()).unwrap_or_default();
                 tracing::debug!(uri = %super::cause::mask_uri(&self.uri), error = %e.error(), details = %details, "GStreamer error");
-                return Some(super::cause::reduce(&self.uri, &e.error().to_string(), &details));
+                return Some(super::cause::reduce(
+                    &self.uri,
+                    &e.error().to_string(),
+                    &details,
+                ));
             }
         }
         None

@@ -231,9 +231,8 @@ mod tests {
             });
             img.write_to(&mut out, ImageFormat::Png).unwrap();
         } else {
-            let img = image::RgbImage::from_fn(width, height, |x, y| {
-                image::Rgb([x as u8, y as u8, 7])
-            });
+            let img =
+                image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
             img.write_to(&mut out, ImageFormat::Png).unwrap();
         }
         out.into_inner()

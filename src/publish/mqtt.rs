@@ -72,10 +72,7 @@ impl MqttSink {
         // rumqttc's default 10 KB limit dropped the link on any larger message (a 20 KB liveness
         // request made it flap). Requests up to 1 MiB are read and answered (too large: FRS.0611);
         // events with snapshots may be large too.
-        opts.set_max_packet_size(
-            crate::config::MQTT_MAX_INCOMING_BYTES,
-            MAX_OUTGOING_BYTES,
-        );
+        opts.set_max_packet_size(crate::config::MQTT_MAX_INCOMING_BYTES, MAX_OUTGOING_BYTES);
         opts.set_clean_session(true);
         opts.set_last_will(LastWill::new(
             format!("{}/available", cfg.topic_prefix),

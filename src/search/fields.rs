@@ -112,7 +112,10 @@ pub fn check_values(
         if !ok {
             let mut got = v.to_string();
             if got.len() > 64 {
-                let cut = (0..=61).rev().find(|&i| got.is_char_boundary(i)).unwrap_or(0);
+                let cut = (0..=61)
+                    .rev()
+                    .find(|&i| got.is_char_boundary(i))
+                    .unwrap_or(0);
                 got.truncate(cut);
                 got.push_str("...");
             }

@@ -390,7 +390,11 @@ mod tests {
             format!("{}age:30", "!".repeat(10_000)),
             vec!["*"; 20_000].join(" && "),
             vec!["age:30"; 20_000].join(" || "),
-            format!("{}age:30{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1)),
+            format!(
+                "{}age:30{}",
+                "(".repeat(MAX_DEPTH + 1),
+                ")".repeat(MAX_DEPTH + 1)
+            ),
             format!("{}age:30", "!".repeat(MAX_DEPTH + 1)),
         ];
         for text in &refused {
@@ -405,11 +409,17 @@ mod tests {
         let deep = format!("{}age:30{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
         assert!(Filter::parse(&deep, &schema()).unwrap().matches(f));
         let nots = format!("{}age:30", "!".repeat(MAX_DEPTH));
-        assert!(Filter::parse(&nots, &schema()).unwrap().matches(f), "an even number of ! is a no-op");
+        assert!(
+            Filter::parse(&nots, &schema()).unwrap().matches(f),
+            "an even number of ! is a no-op"
+        );
         let flat = vec!["*"; 800].join(" && ");
         assert!(flat.len() <= MAX_FILTER_BYTES);
         let parsed = Filter::parse(&flat, &schema()).unwrap();
-        assert!(matches!(&parsed, Filter::And(v) if v.len() == 800), "a chain is one flat node");
+        assert!(
+            matches!(&parsed, Filter::And(v) if v.len() == 800),
+            "a chain is one flat node"
+        );
         assert!(parsed.matches(f));
     }
 }

@@ -241,7 +241,9 @@ impl Store {
         model: &str,
     ) -> Result<SetInfo, SetError> {
         let fields = serde_json::to_string(schema).map_err(|e| SetError::Storage(e.to_string()))?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: bool = tx
             .query_row("SELECT 1 FROM face_sets WHERE name = ?1", [name], |_| {
                 Ok(true)
@@ -298,7 +300,9 @@ impl Store {
     /// Inserts all faces or none; the capacity is checked inside the transaction.
     pub fn add_faces(&mut self, set: &str, faces: Vec<NewFace>) -> Result<Vec<String>, SetError> {
         let info = self.get_set(set)?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let count = faces_in(&tx, set)?;
         if count as usize + faces.len() > info.face_set_capacity {
             return Err(SetError::CapacityExceeded {
@@ -399,7 +403,9 @@ impl Store {
     /// Deletes the selected faces of a set; returns their face ids.
     pub fn delete_faces(&mut self, set: &str, sel: &Selector) -> Result<Vec<String>, SetError> {
         self.get_set(set)?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let gone = {
             let returning = |sql: &str, value: &str| -> Result<Vec<String>, SetError> {
                 let mut st = tx.prepare(sql)?;
@@ -599,7 +605,9 @@ impl Store {
         model: &str,
         vectors: &[(String, Vec<f32>)],
     ) -> Result<(), SetError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let count = faces_in(&tx, set)?;
         let mut updated = 0usize;
         {

@@ -1,7 +1,35 @@
 //! Track: a multi-face tracker per camera (SORT style: constant-velocity prediction, greedy IoU
-//! association) with stable ids through short misses; each track keeps its best face.
+//! association) with stable ids through short misses; each track keeps its best face. A detection
+//! joins a track only if it also looks like it (`appearance.rs`: a face signature), and a scene cut
+//! ends every track, so a track never carries over to another person.
 
+pub mod appearance;
 pub mod stage;
+
+use appearance::{cosine, CutDetector, Reidentify, Signature};
+
+/// A cheap likeness at or above this is taken as the same face without asking the embedder.
+const SURELY_ALIKE: f32 = 0.9;
+/// The embedder is asked only about faces at least this big and this frontal (0..1, see
+/// [`frontalness`]): small and profile faces embed too poorly to tell people apart (measured: the
+/// same person turning away scored cosine 0.09, a small walker -0.04), so there the cheap
+/// signature decides.
+const REID_MIN_SIDE: f32 = 48.0;
+const REID_MIN_FRONTAL: f32 = 0.3;
+
+/// 1 for a frontal face, falling to 0 as the nose moves out to an eye (profile).
+pub fn frontalness(d: &Detection) -> f32 {
+    let [re, le, nose, _, _] = d.landmarks;
+    let iod = ((le[0] - re[0]).powi(2) + (le[1] - re[1]).powi(2))
+        .sqrt()
+        .max(1.0);
+    let mid = (re[0] + le[0]) / 2.0;
+    (1.0 - ((nose[0] - mid).abs() / iod) * 2.0).clamp(0.0, 1.0)
+}
+
+fn readable(d: &Detection) -> bool {
+    d.w.min(d.h) >= REID_MIN_SIDE && frontalness(d) >= REID_MIN_FRONTAL
+}
 
 use std::sync::Arc;
 
@@ -22,6 +50,11 @@ struct Track {
     last_sent_ms: u64,
     best_score: f32,
     best: (Detection, Arc<Frame>, u64, u64),
+    /// What the track's face looks like (followed slowly as it turns or the light changes).
+    sig: Option<Signature>,
+    /// Who it is (an embedding), read when the signature is in doubt, from the last frame seen.
+    features: Option<Vec<f32>>,
+    last_frame: Arc<Frame>,
 }
 
 /// A cheap quality proxy to pick a track's best face: big, confident and frontal.
@@ -40,6 +73,7 @@ pub struct Tracker {
     cfg: TrackingConfig,
     tracks: Vec<Track>,
     next_id: u64,
+    cuts: CutDetector,
 }
 
 impl Tracker {
@@ -49,6 +83,7 @@ impl Tracker {
             cfg,
             tracks: vec![],
             next_id: 1,
+            cuts: CutDetector::default(),
         }
     }
 
@@ -83,14 +118,71 @@ impl Tracker {
         dets: Vec<Detection>,
         frame: &Arc<Frame>,
     ) -> Vec<TrackMsg> {
+        self.step_with(pts, wall, dets, frame, &mut None)
+    }
+
+    /// As [`Tracker::step`], with an embedder to settle doubtful likenesses.
+    pub fn step_with(
+        &mut self,
+        pts: u64,
+        wall: u64,
+        dets: Vec<Detection>,
+        frame: &Arc<Frame>,
+        reid: &mut Option<Box<dyn Reidentify>>,
+    ) -> Vec<TrackMsg> {
         let mut out = vec![];
-        // Greedy association on IoU with the predicted boxes, best pairs first.
+        // A new scene: whoever is in it, they are not the people of the last one.
+        if self.cfg.scene_cut_threshold > 0.0
+            && self.cuts.is_cut(frame, self.cfg.scene_cut_threshold)
+        {
+            out.extend(self.expire(pts, true));
+        }
+        let appearance = self.cfg.min_appearance > 0.0;
+        let sigs: Vec<Option<Signature>> = dets
+            .iter()
+            .map(|d| {
+                if appearance {
+                    Signature::of(frame, d)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        // Greedy association on IoU with the predicted boxes, best pairs first; a pair whose faces
+        // are not the same person is no pair (one person replaced by another at the same place).
+        let mut det_features: Vec<Option<Option<Vec<f32>>>> = vec![None; dets.len()];
         let mut pairs = vec![];
-        for (ti, t) in self.tracks.iter().enumerate() {
-            let p = Self::predicted(t, pts);
+        for ti in 0..self.tracks.len() {
+            let p = Self::predicted(&self.tracks[ti], pts);
             for (di, d) in dets.iter().enumerate() {
                 let iou = p.iou(d);
-                if iou >= self.cfg.min_iou {
+                if iou < self.cfg.min_iou {
+                    continue;
+                }
+                let alike = match (&self.tracks[ti].sig, &sigs[di]) {
+                    (Some(a), Some(b)) => a.similarity(b),
+                    _ => 1.0,
+                };
+                let same = if alike >= SURELY_ALIKE || !appearance {
+                    true
+                } else if let Some(r) = reid
+                    .as_mut()
+                    .filter(|_| readable(d) && readable(&self.tracks[ti].det))
+                {
+                    // In doubt: ask the embedder (a few per cent of pairs on real video).
+                    let t = &mut self.tracks[ti];
+                    if t.features.is_none() {
+                        t.features = r.features(&t.last_frame, &t.det);
+                    }
+                    let df = det_features[di].get_or_insert_with(|| r.features(frame, d));
+                    match (&t.features, df) {
+                        (Some(a), Some(b)) => cosine(a, b) >= self.cfg.min_identity,
+                        _ => alike >= self.cfg.min_appearance,
+                    }
+                } else {
+                    alike >= self.cfg.min_appearance
+                };
+                if same {
                     pairs.push((iou, ti, di));
                 }
             }
@@ -118,7 +210,19 @@ impl Tracker {
             }
             t.det = d;
             t.last_ms = pts;
+            t.last_frame = frame.clone();
             t.hits += 1;
+            // A fresh embedding read for this pair confirmed the person: it becomes the track's
+            // reference, and so does this look (the next frames need not ask again).
+            match (det_features[di].take(), &mut t.sig, &sigs[di]) {
+                (Some(Some(f)), _, Some(b)) => {
+                    t.features = Some(f);
+                    t.sig = Some(b.clone());
+                }
+                (_, Some(a), Some(b)) => a.follow(b, 0.2),
+                (_, None, Some(b)) => t.sig = Some(b.clone()),
+                _ => {}
+            }
             let g = face_goodness(&t.det);
             if g > t.best_score {
                 t.best_score = g;
@@ -153,6 +257,9 @@ impl Tracker {
                 last_sent_ms: pts,
                 best_score: g,
                 best: (d, frame.clone(), pts, wall),
+                sig: sigs[di].clone(),
+                features: det_features[di].take().flatten(),
+                last_frame: frame.clone(),
             });
             if self.cfg.min_hits <= 1 {
                 let ti = self.tracks.len() - 1;

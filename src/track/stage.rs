@@ -29,6 +29,8 @@ pub struct TrackStage {
     pub tracked_frames: Option<Sender<TrackedFrame>>,
     /// Liveness challenges from MQTT.
     pub live_requests: Option<Receiver<LiveRequestMsg>>,
+    /// The embedder that settles doubtful likenesses (absent: the cheap signature decides).
+    pub reid: Option<Box<dyn super::appearance::Reidentify>>,
 }
 
 /// Wall-clock slack past a challenge's timeout before it is decided without waiting any longer
@@ -93,7 +95,7 @@ impl Challenge {
 }
 
 impl TrackStage {
-    pub fn run(self) {
+    pub fn run(mut self) {
         let mut trackers: HashMap<Arc<str>, Tracker> = HashMap::new();
         let mut last_pts: HashMap<Arc<str>, u64> = HashMap::new();
         let mut challenges: Vec<Challenge> = vec![];
@@ -114,7 +116,13 @@ impl TrackStage {
                     last_pts.insert(frame.camera.clone(), frame.pts_ms);
                     out.extend(
                         tracker
-                            .step(frame.pts_ms, frame.wall_ms, faces, &frame.frame)
+                            .step_with(
+                                frame.pts_ms,
+                                frame.wall_ms,
+                                faces,
+                                &frame.frame,
+                                &mut self.reid,
+                            )
                             .into_iter()
                             .map(AnalyzeItem::Track),
                     );

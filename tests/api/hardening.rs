@@ -39,7 +39,10 @@ fn hostile_filters_are_refused_and_the_server_stays_up() {
     assert_eq!(s, 200, "{r}");
     let img = b64(&media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg"));
     let hostile = [
-        ("2000 parentheses", format!("{}age:3{}", "(".repeat(2000), ")".repeat(2000))),
+        (
+            "2000 parentheses",
+            format!("{}age:3{}", "(".repeat(2000), ")".repeat(2000)),
+        ),
         ("10 000 '!'", format!("{}age:3", "!".repeat(10_000))),
         ("20 000 terms", vec!["*"; 20_000].join(" && ")),
     ];
@@ -51,7 +54,11 @@ fn hostile_filters_are_refused_and_the_server_stays_up() {
             Some(KEY_A),
             Some(&json!({"image_base64": img, "filter": filter})),
         );
-        assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0409")), "search, {what}: {r}");
+        assert_eq!(
+            (s, r["error_code"].as_str()),
+            (400, Some("FRS.0409")),
+            "search, {what}: {r}"
+        );
         let (s, r) = call_raw(
             p,
             "DELETE",
@@ -59,13 +66,25 @@ fn hostile_filters_are_refused_and_the_server_stays_up() {
             Some(KEY_A),
             json!({ "filter": filter }).to_string().as_bytes(),
         );
-        assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0409")), "batch delete, {what}: {r}");
+        assert_eq!(
+            (s, r["error_code"].as_str()),
+            (400, Some("FRS.0409")),
+            "batch delete, {what}: {r}"
+        );
         println!("{what}: {}", r["error_msg"]);
     }
     // Deeply nested JSON bodies (every family parses JSON): refused, not a stack overflow.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let deep_obj = format!("{{\"image_base64\": {}1{}}}", "[".repeat(50_000), "]".repeat(50_000));
-    for path in ["/v2/p1/face-detect", "/v2/p1/face-sets/f/search", "/rest/2.0/face/v3/detect"] {
+    let deep_obj = format!(
+        "{{\"image_base64\": {}1{}}}",
+        "[".repeat(50_000),
+        "]".repeat(50_000)
+    );
+    for path in [
+        "/v2/p1/face-detect",
+        "/v2/p1/face-sets/f/search",
+        "/rest/2.0/face/v3/detect",
+    ] {
         for body in [&deep, &deep_obj] {
             let (s, _) = call_raw(p, "POST", path, Some(KEY_A), body.as_bytes());
             assert!((200..500).contains(&s), "{path}: {s}");
@@ -101,12 +120,15 @@ fn timed_out_work_keeps_its_slot_and_leaves_no_temporary_file() {
     let callers: Vec<_> = (0..12)
         .map(|_| {
             let b = body.clone();
-            std::thread::spawn(move || call(port, "POST", "/v2/p1/live-detect", Some(KEY_A), Some(&b)))
+            std::thread::spawn(move || {
+                call(port, "POST", "/v2/p1/live-detect", Some(KEY_A), Some(&b))
+            })
         })
         .collect();
     let (mut peak_running, mut peak_rss, mut peak_threads) = (0, 0, 0);
     while !callers.iter().all(|c| c.is_finished()) {
-        peak_running = peak_running.max(metric(metrics, "facestream_api_inference_running").unwrap_or(99));
+        peak_running =
+            peak_running.max(metric(metrics, "facestream_api_inference_running").unwrap_or(99));
         peak_rss = peak_rss.max(proc_status(pid, "VmRSS"));
         peak_threads = peak_threads.max(proc_status(pid, "Threads"));
         std::thread::sleep(Duration::from_millis(20));
@@ -119,7 +141,12 @@ fn timed_out_work_keeps_its_slot_and_leaves_no_temporary_file() {
         })
         .collect();
     println!("12 live-detect calls, one slot, 300 ms timeout: {codes:?}");
-    assert!(codes.iter().all(|(s, c)| *s == 503 && (c == "FRS.0503" || c == "FRS.0504")), "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|(s, c)| *s == 503 && (c == "FRS.0503" || c == "FRS.0504")),
+        "{codes:?}"
+    );
     // The timed-out work finishes in the background, one at a time.
     assert!(
         wait_until(Duration::from_secs(120), || {
@@ -135,7 +162,11 @@ fn timed_out_work_keeps_its_slot_and_leaves_no_temporary_file() {
         rss_before / 1024,
         peak_rss / 1024
     );
-    assert_eq!((peak, analyzers), (1, 1), "work in flight exceeded max_concurrent = 1");
+    assert_eq!(
+        (peak, analyzers),
+        (1, 1),
+        "work in flight exceeded max_concurrent = 1"
+    );
     assert!(peak_rss < 1_500_000, "RSS peaked at {} MB", peak_rss / 1024);
     let left: Vec<_> = std::fs::read_dir(&tmp)
         .unwrap()
@@ -146,7 +177,13 @@ fn timed_out_work_keeps_its_slot_and_leaves_no_temporary_file() {
     assert!(left.is_empty(), "temporary clips left behind: {left:?}");
     // The slot is free again: a normal request is served.
     let img = b64(&media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg"));
-    let (s, r) = call(port, "POST", "/v2/p1/face-detect", Some(KEY_B), Some(&json!({"image_base64": img})));
+    let (s, r) = call(
+        port,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_B),
+        Some(&json!({"image_base64": img})),
+    );
     assert_eq!(s, 200, "{r}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
@@ -198,10 +235,22 @@ fn slow_image_downloads_do_not_hold_inference_slots() {
     std::thread::sleep(Duration::from_millis(700));
     let img = b64(&media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg"));
     let t = std::time::Instant::now();
-    let (s, r) = call(port, "POST", "/v2/p1/face-detect", Some(KEY_B), Some(&json!({"image_base64": img})));
-    println!("detect beside two trickling downloads: {s} in {} ms", t.elapsed().as_millis());
+    let (s, r) = call(
+        port,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_B),
+        Some(&json!({"image_base64": img})),
+    );
+    println!(
+        "detect beside two trickling downloads: {s} in {} ms",
+        t.elapsed().as_millis()
+    );
     assert_eq!(s, 200, "{r}");
-    assert!(slow_calls.iter().all(|c| !c.is_finished()), "the slow downloads should still be running");
+    assert!(
+        slow_calls.iter().all(|c| !c.is_finished()),
+        "the slow downloads should still be running"
+    );
     drop(srv);
 }
 
@@ -212,12 +261,25 @@ fn local_image_urls_do_not_probe_the_filesystem() {
     let srv = start("");
     let p = srv.port;
     let ask = |url: &str| {
-        let (s, r) = call(p, "POST", "/v2/p1/face-detect", Some(KEY_A), Some(&json!({"image_url": url})));
-        (s, r["error_code"].as_str().unwrap_or("").to_string(), r["error_msg"].as_str().unwrap_or("").replace(url, "URL"))
+        let (s, r) = call(
+            p,
+            "POST",
+            "/v2/p1/face-detect",
+            Some(KEY_A),
+            Some(&json!({"image_url": url})),
+        );
+        (
+            s,
+            r["error_code"].as_str().unwrap_or("").to_string(),
+            r["error_msg"].as_str().unwrap_or("").replace(url, "URL"),
+        )
     };
     let exists = ask("/etc/hostname");
     let missing = ask("/etc/no-such-file-facestream");
-    assert_eq!(exists, missing, "existing and missing files outside image_dir answer alike");
+    assert_eq!(
+        exists, missing,
+        "existing and missing files outside image_dir answer alike"
+    );
     assert_eq!(exists.0, 403);
     assert_eq!(ask("../../etc/hostname"), ask("../../etc/no-such-file"));
     // Relative to image_dir (the gallery).
@@ -236,26 +298,94 @@ fn parameters_out_of_range_are_refused() {
     let p = srv.port;
     let img = b64(&media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg"));
     for cap in [json!(-1), json!(1e20), json!(1.5), json!("5"), json!(0)] {
-        let (s, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&json!({"face_set_name": "c", "face_set_capacity": cap})));
-        assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0411")), "capacity {cap}: {r}");
-        assert!(r["error_msg"].as_str().unwrap().contains("face_set_capacity"), "{r}");
+        let (s, r) = call(
+            p,
+            "POST",
+            "/v2/p1/face-sets",
+            Some(KEY_A),
+            Some(&json!({"face_set_name": "c", "face_set_capacity": cap})),
+        );
+        assert_eq!(
+            (s, r["error_code"].as_str()),
+            (400, Some("FRS.0411")),
+            "capacity {cap}: {r}"
+        );
+        assert!(
+            r["error_msg"]
+                .as_str()
+                .unwrap()
+                .contains("face_set_capacity"),
+            "{r}"
+        );
     }
-    let (s, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&json!({"face_set_name": "c", "external_fields": {"note": {"type": "string"}}})));
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets",
+        Some(KEY_A),
+        Some(&json!({"face_set_name": "c", "external_fields": {"note": {"type": "string"}}})),
+    );
     assert_eq!(s, 200, "{r}");
-    for top_n in [json!(-1), json!(1e20), json!(1.5), json!("5"), json!(0), json!(1001)] {
-        let (s, r) = call(p, "POST", "/v2/p1/face-sets/c/search", Some(KEY_A), Some(&json!({"image_base64": img, "top_n": top_n})));
-        assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0411")), "top_n {top_n}: {r}");
+    for top_n in [
+        json!(-1),
+        json!(1e20),
+        json!(1.5),
+        json!("5"),
+        json!(0),
+        json!(1001),
+    ] {
+        let (s, r) = call(
+            p,
+            "POST",
+            "/v2/p1/face-sets/c/search",
+            Some(KEY_A),
+            Some(&json!({"image_base64": img, "top_n": top_n})),
+        );
+        assert_eq!(
+            (s, r["error_code"].as_str()),
+            (400, Some("FRS.0411")),
+            "top_n {top_n}: {r}"
+        );
         assert!(r["error_msg"].as_str().unwrap().contains("top_n"), "{r}");
     }
-    let (s, r) = call(p, "POST", "/v2/p1/face-sets/c/search", Some(KEY_A), Some(&json!({"image_base64": img, "top_n": 5})));
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/c/search",
+        Some(KEY_A),
+        Some(&json!({"image_base64": img, "top_n": 5})),
+    );
     assert_eq!(s, 200, "{r}");
     let long = "x".repeat(5000);
-    let (s, r) = call(p, "POST", "/v2/p1/face-sets/c/faces", Some(KEY_A), Some(&json!({"image_base64": img, "external_fields": {"note": long}})));
-    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0411")), "{r}");
-    let (s, r) = call(p, "POST", "/v2/p1/face-sets/c/faces", Some(KEY_A), Some(&json!({"image_base64": img, "user_id": long})));
-    assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0411")), "{r}");
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/c/faces",
+        Some(KEY_A),
+        Some(&json!({"image_base64": img, "external_fields": {"note": long}})),
+    );
+    assert_eq!(
+        (s, r["error_code"].as_str()),
+        (400, Some("FRS.0411")),
+        "{r}"
+    );
+    let (s, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets/c/faces",
+        Some(KEY_A),
+        Some(&json!({"image_base64": img, "user_id": long})),
+    );
+    assert_eq!(
+        (s, r["error_code"].as_str()),
+        (400, Some("FRS.0411")),
+        "{r}"
+    );
     let (s, r) = call(p, "GET", "/v2/p1/face-sets/c", Some(KEY_A), None);
-    assert_eq!(r["face_set_info"]["face_number"], 0, "nothing was stored: {s} {r}");
+    assert_eq!(
+        r["face_set_info"]["face_number"], 0,
+        "nothing was stored: {s} {r}"
+    );
 }
 
 /// Every float in `v` (recursively) with more than `max` decimals, as "path=value".
@@ -263,12 +393,20 @@ fn long_floats(v: &Value, path: &str, max: usize, out: &mut Vec<String>) {
     match v {
         Value::Number(n) if n.is_f64() => {
             let s = n.to_string();
-            if s.split_once('.').is_some_and(|(_, d)| d.trim_end_matches(|c: char| !c.is_ascii_digit()).len() > max) || s.contains('e') {
+            if s.split_once('.')
+                .is_some_and(|(_, d)| d.trim_end_matches(|c: char| !c.is_ascii_digit()).len() > max)
+                || s.contains('e')
+            {
                 out.push(format!("{path}={s}"));
             }
         }
-        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| long_floats(x, &format!("{path}[{i}]"), max, out)),
-        Value::Object(o) => o.iter().for_each(|(k, x)| long_floats(x, &format!("{path}.{k}"), max, out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| long_floats(x, &format!("{path}[{i}]"), max, out)),
+        Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| long_floats(x, &format!("{path}.{k}"), max, out)),
         _ => {}
     }
 }
@@ -278,23 +416,72 @@ fn long_floats(v: &Value, path: &str, max: usize, out: &mut Vec<String>) {
 #[test]
 fn api_answers_round_floats_and_hide_tenant_prefixes() {
     let media = common::media();
-    let srv = start(&format!("rate_per_second = 0.0\n{}", super::tencent::TENCENT_KEYS.replace("rate_per_second = 0.0\n", "")));
+    let srv = start(&format!(
+        "rate_per_second = 0.0\n{}",
+        super::tencent::TENCENT_KEYS.replace("rate_per_second = 0.0\n", "")
+    ));
     let p = srv.port;
     let img = b64(&media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg"));
     let img2 = b64(&media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg"));
     let mut answers = vec![];
-    let (_, r) = call(p, "POST", "/v2/p1/face-detect", Some(KEY_A), Some(&json!({"image_base64": img, "attributes": "0,1,2,3,4,5,6,7", "NeedFaceAttributes": true, "NeedQualityDetection": true})));
+    let (_, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-detect",
+        Some(KEY_A),
+        Some(
+            &json!({"image_base64": img, "attributes": "0,1,2,3,4,5,6,7", "NeedFaceAttributes": true, "NeedQualityDetection": true}),
+        ),
+    );
     answers.push(("frs detect", r));
-    let (_, r) = call(p, "POST", "/v2/p1/face-compare", Some(KEY_A), Some(&json!({"image1_base64": img, "image2_base64": img2})));
+    let (_, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-compare",
+        Some(KEY_A),
+        Some(&json!({"image1_base64": img, "image2_base64": img2})),
+    );
     answers.push(("frs compare", r));
-    let (_, r) = call(p, "POST", "/v2/p1/live-detect-face", Some(KEY_A), Some(&json!({"image_base64": img})));
+    let (_, r) = call(
+        p,
+        "POST",
+        "/v2/p1/live-detect-face",
+        Some(KEY_A),
+        Some(&json!({"image_base64": img})),
+    );
     answers.push(("frs live-detect-face", r));
-    let (_, r) = call(p, "POST", "/rest/2.0/face/v3/detect", Some(KEY_A), Some(&json!({"image": img, "image_type": "BASE64", "face_field": "age,gender,mask,angle,quality"})));
+    let (_, r) = call(
+        p,
+        "POST",
+        "/rest/2.0/face/v3/detect",
+        Some(KEY_A),
+        Some(
+            &json!({"image": img, "image_type": "BASE64", "face_field": "age,gender,mask,angle,quality"}),
+        ),
+    );
     answers.push(("baidu detect", r));
-    let (_, r) = call(p, "POST", "/rest/2.0/face/v3/match", Some(KEY_A), Some(&json!([{"image": img, "image_type": "BASE64"}, {"image": img2, "image_type": "BASE64"}])));
+    let (_, r) = call(
+        p,
+        "POST",
+        "/rest/2.0/face/v3/match",
+        Some(KEY_A),
+        Some(
+            &json!([{"image": img, "image_type": "BASE64"}, {"image": img2, "image_type": "BASE64"}]),
+        ),
+    );
     answers.push(("baidu match", r));
-    answers.push(("tencent detect", super::tencent::tencent(p, "DetectFace", json!({"Image": img, "NeedFaceAttributes": 1, "NeedQualityDetection": 1}))));
-    answers.push(("tencent compare", super::tencent::tencent(p, "CompareFace", json!({"ImageA": img, "ImageB": img2}))));
+    answers.push((
+        "tencent detect",
+        super::tencent::tencent(
+            p,
+            "DetectFace",
+            json!({"Image": img, "NeedFaceAttributes": 1, "NeedQualityDetection": 1}),
+        ),
+    ));
+    answers.push((
+        "tencent compare",
+        super::tencent::tencent(p, "CompareFace", json!({"ImageA": img, "ImageB": img2})),
+    ));
     let mut bad = vec![];
     for (what, r) in &answers {
         assert!(r.to_string().len() > 40, "{what}: {r}");
@@ -305,9 +492,21 @@ fn api_answers_round_floats_and_hide_tenant_prefixes() {
     let (_, r) = call(p, "GET", "/v2/p1/face-sets/nosuch", Some(KEY_A), None);
     let msg = r["error_msg"].as_str().unwrap().to_string();
     assert!(msg.contains("\"nosuch\"") && !msg.contains("--"), "{msg}");
-    let (_, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&json!({"face_set_name": "dup"})));
+    let (_, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets",
+        Some(KEY_A),
+        Some(&json!({"face_set_name": "dup"})),
+    );
     assert!(r["error_code"].is_null(), "{r}");
-    let (_, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&json!({"face_set_name": "dup"})));
+    let (_, r) = call(
+        p,
+        "POST",
+        "/v2/p1/face-sets",
+        Some(KEY_A),
+        Some(&json!({"face_set_name": "dup"})),
+    );
     let msg = r["error_msg"].as_str().unwrap().to_string();
     assert!(msg.contains("\"dup\"") && !msg.contains("a--"), "{msg}");
     let r = super::tencent::tencent(p, "GetPersonList", json!({"GroupId": "nosuch"}));

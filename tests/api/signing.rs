@@ -40,7 +40,10 @@ fn signed_with_nonce(
         ("X-Sdk-Date".to_string(), date.to_string()),
         (
             "Authorization".to_string(),
-            format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders={}, Signature={sig}", names.join(";")),
+            format!(
+                "SDK-HMAC-SHA256 Access={ak}, SignedHeaders={}, Signature={sig}",
+                names.join(";")
+            ),
         ),
     ];
     if let Some(n) = nonce {
@@ -81,9 +84,20 @@ fn ak_sk_signatures_expiry_replay_and_rate_limits() {
     // Two identical legitimate requests in one second sign identically: both are served (the
     // second create finds the set exists) rather than refused as a replay.
     let (s, _, r) = call_full(p, "POST", path, &h, body);
-    assert_eq!((s, r["error_code"].as_str()), (409, Some("FRS.0401")), "{r}");
+    assert_eq!(
+        (s, r["error_code"].as_str()),
+        (409, Some("FRS.0401")),
+        "{r}"
+    );
     std::thread::sleep(Duration::from_millis(1100));
-    let list = signed("AK-signing-tenant-c", "SK-very-secret-value", &sdk_date(0), "GET", path, b"");
+    let list = signed(
+        "AK-signing-tenant-c",
+        "SK-very-secret-value",
+        &sdk_date(0),
+        "GET",
+        path,
+        b"",
+    );
     for _ in 0..2 {
         let (s, _, r) = call_full(p, "GET", path, &list, b"");
         assert_eq!(s, 200, "identical signed reads: {r}");
@@ -91,7 +105,15 @@ fn ak_sk_signatures_expiry_replay_and_rate_limits() {
     // A client that signs a nonce gets each signature accepted once (after the key's bucket,
     // 1/s with burst 3, has refilled).
     std::thread::sleep(Duration::from_millis(2200));
-    let once = signed_with_nonce("AK-signing-tenant-c", "SK-very-secret-value", &sdk_date(0), "GET", path, b"", Some("n-1"));
+    let once = signed_with_nonce(
+        "AK-signing-tenant-c",
+        "SK-very-secret-value",
+        &sdk_date(0),
+        "GET",
+        path,
+        b"",
+        Some("n-1"),
+    );
     let (s, _, r) = call_full(p, "GET", path, &once, b"");
     assert_eq!(s, 200, "{r}");
     let (s, _, r) = call_full(p, "GET", path, &once, b"");

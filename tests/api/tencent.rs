@@ -73,7 +73,12 @@ fn tc3_signed(
         ("X-TC-Action".into(), action.into()),
         ("X-TC-Version".into(), "2020-03-03".into()),
         ("X-TC-Timestamp".into(), ts.to_string()),
-        ("Authorization".into(), format!("TC3-HMAC-SHA256 Credential={id}/{scope}, SignedHeaders={signed}, Signature={sig}")),
+        (
+            "Authorization".into(),
+            format!(
+                "TC3-HMAC-SHA256 Credential={id}/{scope}, SignedHeaders={signed}, Signature={sig}"
+            ),
+        ),
     ]
 }
 
@@ -527,11 +532,21 @@ fn tc3_signatures_cannot_be_re_aimed_at_another_action() {
     let body = json!({"GroupId": "kept", "GroupName": "Kept"}).to_string();
     let h = tc3_signed(id, key, "CreateGroup", unix_now(), body.as_bytes(), true);
     let (s, r) = send(&h, body.as_bytes());
-    assert_eq!((s, tc_error(&r)), (200, String::new()), "signed x-tc-action: {r}");
+    assert_eq!(
+        (s, tc_error(&r)),
+        (200, String::new()),
+        "signed x-tc-action: {r}"
+    );
     // A signed action cannot be swapped.
     let swapped: Vec<_> = h
         .iter()
-        .map(|(k, v)| if k == "X-TC-Action" { (k.clone(), "DeleteGroup".into()) } else { (k.clone(), v.clone()) })
+        .map(|(k, v)| {
+            if k == "X-TC-Action" {
+                (k.clone(), "DeleteGroup".into())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
         .collect();
     let (_, r) = send(&swapped, body.as_bytes());
     assert_eq!(tc_error(&r), "AuthFailure.SignatureFailure", "{r}");
@@ -547,14 +562,24 @@ fn tc3_signatures_cannot_be_re_aimed_at_another_action() {
     // The captured request re-aimed at DeleteGroup is refused, and the group survives.
     let aimed: Vec<_> = h
         .iter()
-        .map(|(k, v)| if k == "X-TC-Action" { (k.clone(), "DeleteGroup".into()) } else { (k.clone(), v.clone()) })
+        .map(|(k, v)| {
+            if k == "X-TC-Action" {
+                (k.clone(), "DeleteGroup".into())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
         .collect();
     let (s, r) = send(&aimed, list.as_bytes());
     println!("re-aimed GetGroupList → DeleteGroup: {s} {r}");
     assert!(tc_error(&r).starts_with("AuthFailure"), "{r}");
     let groups = tencent(p, "GetGroupList", json!({}));
     assert!(
-        groups["GroupInfos"].as_array().unwrap().iter().any(|g| g["GroupId"] == "kept"),
+        groups["GroupInfos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["GroupId"] == "kept"),
         "{groups}"
     );
 }
@@ -566,13 +591,21 @@ fn tencent_rate_limit_says_when_to_retry() {
     let raw = json!({}).to_string();
     let mut got = vec![];
     for _ in 0..3 {
-        let h = tc3_signed("AKID-tencent-client", "tc3-secret-key-value", "GetGroupList", unix_now(), raw.as_bytes(), true);
+        let h = tc3_signed(
+            "AKID-tencent-client",
+            "tc3-secret-key-value",
+            "GetGroupList",
+            unix_now(),
+            raw.as_bytes(),
+            true,
+        );
         let (s, head, v) = call_full(srv.port, "POST", "/", &h, raw.as_bytes());
         got.push((s, head.contains("retry-after:"), tc_error(&v["Response"])));
     }
     println!("3 Tencent calls at 1/s, burst 1: {got:?}");
     assert!(
-        got.iter().any(|(s, ra, code)| *s == 429 && *ra && code == "RequestLimitExceeded"),
+        got.iter()
+            .any(|(s, ra, code)| *s == 429 && *ra && code == "RequestLimitExceeded"),
         "{got:?}"
     );
 }
