@@ -106,6 +106,19 @@ pub struct FaceEvent {
     /// Best face of the track as base64 JPEG (on `end`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_jpeg: Option<String>,
+    /// Who the track is, once its `match` is decided (Frigate's `sub_label`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<TrackIdentity>,
+}
+
+/// A track's decided identity, carried on its `face` events.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrackIdentity {
+    /// The `user_id` of the matched faces, or their `external_image_id`.
+    pub name: String,
+    pub face_set: String,
+    /// Its quality-weighted mean similarity over the track's searched frames.
+    pub similarity: f64,
 }
 
 /// `<prefix>/<camera>/status` payload (docs/mqtt.md).
@@ -146,8 +159,21 @@ pub struct MatchEvent {
     pub external_fields: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    /// The match's similarity, or for `unknown` the best similarity seen.
+    /// For `match`: the identity's quality-weighted mean similarity over the track's searched
+    /// frames; for `unknown`: the best similarity seen.
     pub similarity: f64,
+    /// For `match`: the identity's best single-frame similarity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_similarity: Option<f64>,
+    /// For `match`: how far its mean leads the next identity's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
+    /// For `match`: searched frames whose best hit it was, above the threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_agreeing: Option<u32>,
+    /// For a revised `match`: the identity the track was matched to before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revises: Option<String>,
     pub threshold: f32,
     /// Embeddings of this track searched so far.
     pub searched: u32,

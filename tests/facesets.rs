@@ -1106,3 +1106,139 @@ fn two_writers_on_one_database_never_see_database_is_locked() {
     let sets = FaceSets::open(&dir).unwrap();
     assert_eq!(sets.show_set("shared").unwrap().face_number, 3 * 135);
 }
+
+/// A vector at cosine `sim` from unit vector `to`, built with `other` (a unit vector orthogonal
+/// enough to `to`) so the similarity is exact.
+fn at_similarity(to: &Embedding, other: &Embedding, sim: f32) -> Embedding {
+    let dot: f32 = to
+        .vector
+        .iter()
+        .zip(&other.vector)
+        .map(|(a, b)| a * b)
+        .sum();
+    let ortho: Vec<f32> = other
+        .vector
+        .iter()
+        .zip(&to.vector)
+        .map(|(o, t)| o - dot * t)
+        .collect();
+    let ortho = unit(ortho);
+    let rest = (1.0 - sim * sim).max(0.0).sqrt();
+    Embedding {
+        model: EmbedderKind::Mobilefacenet,
+        vector: unit(
+            to.vector
+                .iter()
+                .zip(&ortho)
+                .map(|(t, o)| sim * t + rest * o)
+                .collect(),
+        ),
+    }
+}
+
+/// One identity decision per track (issue 13): a track whose first searched frame leans to one
+/// person and the rest to another used to publish a `match` for each; now one `match`, for the
+/// identity the track's evidence supports, carried on the track's face events; a stranger who
+/// comes close in single frames stays `unknown`.
+#[test]
+fn a_track_gets_one_identity_decision() {
+    use facestream::messages::{TrackMsg, TrackPhase};
+    use facestream::search::tracks::TrackMatcher;
+    let dir = tmp("track-identity");
+    let sets = Arc::new(FaceSets::open(&dir).unwrap());
+    sets.create_set("staff", 1000, Schema::new(), EmbedderKind::Mobilefacenet)
+        .unwrap();
+    let (p, q) = (synth(1, 192), synth(2, 192));
+    sets.add_faces(
+        "staff",
+        vec![(bbox(), p.clone())],
+        Some("p"),
+        &Map::new(),
+        Some("pat"),
+    )
+    .unwrap();
+    sets.add_faces(
+        "staff",
+        vec![(bbox(), q.clone())],
+        Some("q"),
+        &Map::new(),
+        Some("quinn"),
+    )
+    .unwrap();
+    let cams = Arc::new(std::sync::RwLock::new(std::collections::HashMap::from([(
+        "door".to_string(),
+        vec!["staff".to_string()],
+    )])));
+    let mut m = TrackMatcher::new(sets, cams, 0.46, Default::default());
+    let frame = Arc::new(facestream::frame::Frame::new(2, 2, vec![0; 12]).unwrap());
+    let msg = |track: u64, phase: TrackPhase, t: u64| TrackMsg {
+        camera: Arc::from("door"),
+        track_id: track,
+        phase,
+        first_ms: 0,
+        last_ms: t,
+        hits: 5,
+        detection: facestream::detect::Detection {
+            x: 10.0,
+            y: 10.0,
+            w: 120.0,
+            h: 120.0,
+            score: 0.9,
+            landmarks: [
+                [40.0, 50.0],
+                [90.0, 50.0],
+                [65.0, 75.0],
+                [45.0, 100.0],
+                [85.0, 100.0],
+            ],
+        },
+        pts_ms: t,
+        wall_ms: t,
+        frame: frame.clone(),
+    };
+    // Track 1: frame 1 says Quinn (0.50), frames 2-5 say Pat (0.70).
+    let mut events = vec![];
+    // Off-axis directions (random vectors are near-orthogonal in 192 dimensions).
+    let r1 = synth(98, 192);
+    let first = at_similarity(&q, &r1, 0.50);
+    events.extend(m.search(&msg(1, TrackPhase::Start, 0), &first, || None));
+    for k in 1..5 {
+        let e = at_similarity(&p, &synth(100 + k, 192), 0.70);
+        events.extend(m.search(&msg(1, TrackPhase::Update, k * 1000), &e, || None));
+    }
+    let identity = m.identity("door", 1);
+    events.extend(m.end(&msg(1, TrackPhase::End, 5000)));
+    let matches: Vec<_> = events.iter().filter(|e| e.event == "match").collect();
+    assert_eq!(
+        matches.len(),
+        1,
+        "one match per track: {:?}",
+        events
+            .iter()
+            .map(|e| (e.event, e.user_id.clone()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(matches[0].user_id.as_deref(), Some("pat"));
+    assert!(
+        matches[0].frames_agreeing >= Some(2) && matches[0].margin >= Some(0.05),
+        "{:?}",
+        matches[0].margin
+    );
+    assert_eq!(
+        identity.map(|i| i.name),
+        Some("pat".to_string()),
+        "the face events carry the identity"
+    );
+    // Track 2: a stranger near the threshold in single frames (0.47, 0.40, 0.42, 0.41) is unknown.
+    let mut events = vec![];
+    for (k, s) in [0.47f32, 0.40, 0.42, 0.41].iter().enumerate() {
+        let e = at_similarity(&p, &synth(200 + k as u64, 192), *s);
+        events.extend(m.search(&msg(2, TrackPhase::Update, k as u64 * 1000), &e, || None));
+    }
+    assert!(m.identity("door", 2).is_none());
+    events.extend(m.end(&msg(2, TrackPhase::End, 5000)));
+    assert_eq!(
+        events.iter().map(|e| e.event).collect::<Vec<_>>(),
+        vec!["unknown"]
+    );
+}

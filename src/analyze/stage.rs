@@ -99,6 +99,31 @@ impl AnalyzeStage {
             let snapshot = (self.snapshots && m.phase == TrackPhase::End)
                 .then(|| face_jpeg(&m.frame, &m.detection))
                 .flatten();
+            // Search first, so the face event carries the track's identity as decided so far.
+            let mut matches = vec![];
+            let mut identity = None;
+            if let Some(matcher) = self.matcher.as_mut().filter(|mt| mt.wants(&m.camera)) {
+                if matcher.worth_embedding(&m.camera, m.track_id, face) {
+                    let started = std::time::Instant::now();
+                    let emb = self
+                        .analyzer
+                        .embedder()?
+                        .embed(&[(&*m.frame, &m.detection)])?
+                        .pop()
+                        .flatten();
+                    self.metrics
+                        .analysis_us
+                        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    if let Some(emb) = emb {
+                        let (frame, det) = (m.frame.clone(), m.detection.clone());
+                        matches.extend(matcher.search(&m, &emb, || face_jpeg(&frame, &det)));
+                    }
+                }
+                identity = matcher.identity(&m.camera, m.track_id);
+                if m.phase == TrackPhase::End {
+                    matches.extend(matcher.end(&m));
+                }
+            }
             let ev = FaceEvent {
                 event_id: crate::messages::event_id(),
                 camera: m.camera.to_string(),
@@ -117,36 +142,17 @@ impl AnalyzeStage {
                 attributes: json.attributes,
                 quality: json.quality,
                 snapshot_jpeg: snapshot,
+                identity,
             };
             if self.out.send(Event::Face(Box::new(ev))).is_err() {
                 break;
             }
-            if let Some(matcher) = self.matcher.as_mut().filter(|mt| mt.wants(&m.camera)) {
-                let mut events = vec![];
-                if matcher.worth_embedding(&m.camera, m.track_id, face) {
-                    let started = std::time::Instant::now();
-                    let emb = self
-                        .analyzer
-                        .embedder()?
-                        .embed(&[(&*m.frame, &m.detection)])?
-                        .pop()
-                        .flatten();
-                    self.metrics
-                        .analysis_us
-                        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-                    if let Some(emb) = emb {
-                        let (frame, det) = (m.frame.clone(), m.detection.clone());
-                        events.extend(matcher.search(&m, &emb, || face_jpeg(&frame, &det)));
-                    }
-                }
-                if m.phase == TrackPhase::End {
-                    events.extend(matcher.end(&m));
-                }
-                for e in events {
+            for e in matches {
+                if e.event == "match" {
                     self.metrics.matches.fetch_add(1, Ordering::Relaxed);
-                    if self.out.send(Event::Match(Box::new(e))).is_err() {
-                        return Ok(());
-                    }
+                }
+                if self.out.send(Event::Match(Box::new(e))).is_err() {
+                    return Ok(());
                 }
             }
         }

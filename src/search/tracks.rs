@@ -1,24 +1,82 @@
 //! Searching camera tracks: a few quality-checked embeddings per track (not every frame) are searched
-//! in the camera's face sets; the decision is over the whole track, with at most one `match` event per
-//! track and identity, and `unknown` when a searched track ends below the threshold.
+//! in the camera's face sets, and the track gets **one identity decision** from all of them: per
+//! identity, the quality-weighted mean similarity over the track's searched frames (a frame where the
+//! identity is not among the best hits counts 0). An identity is decided when its mean reaches the
+//! threshold, it was the frame's best hit above the threshold in at least [`MIN_AGREEING`] frames,
+//! and its mean leads the next identity's by [`MARGIN`]. One `match` is published per track; it is
+//! revised (a second `match` naming the identity it `revises`) only when another identity then
+//! satisfies the same rule and leads the decided one's mean by [`REVISE_MARGIN`] with more agreeing
+//! frames. A searched track that ends undecided is `unknown`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::{FaceSets, SearchParams};
 use crate::analyze::{Embedding, FaceAnalysis};
 use crate::api::shapes::BoundingBox;
 use crate::config::SearchConfig;
-use crate::messages::{MatchEvent, TrackMsg, TrackPhase};
+use crate::messages::{MatchEvent, TrackIdentity, TrackMsg, TrackPhase};
+
+/// Frames whose best hit must be the identity (above the threshold) before it is decided.
+pub const MIN_AGREEING: u32 = 2;
+/// How far the decided identity's mean must lead the next one's.
+pub const MARGIN: f64 = 0.05;
+/// How far another identity must then lead the decided one's mean to revise the decision.
+pub const REVISE_MARGIN: f64 = 0.1;
+/// Hits per set and frame taken as evidence.
+const HITS_PER_FRAME: usize = 5;
+
+/// What a track's searched frames say about one identity.
+#[derive(Default, Clone)]
+struct Evidence {
+    /// Σ weight × similarity over the frames where it was among the hits.
+    weighted: f64,
+    /// Frames where it was the best hit and above the threshold.
+    agreeing: u32,
+    /// Its best hit so far (for the event's face id, fields, user id).
+    best: Option<super::SearchHit>,
+}
 
 #[derive(Default)]
 struct TrackState {
     searched: u32,
     best: f64,
-    announced: HashSet<String>,
+    /// Σ weight of the searched frames.
+    weight: f64,
+    evidence: HashMap<String, Evidence>,
+    /// The decided identity key (`set/identity`) and its mean when decided.
+    decided: Option<(String, f64)>,
     /// The snapshot of the largest face searched, for the `unknown` event at the track's end.
     snapshot: Option<String>,
     snapshot_area: f32,
+}
+
+impl TrackState {
+    fn mean(&self, key: &str) -> f64 {
+        self.evidence
+            .get(key)
+            .map(|e| e.weighted / self.weight.max(1e-9))
+            .unwrap_or(0.0)
+    }
+
+    /// Identities by mean, best first: (key, mean).
+    fn ranked(&self) -> Vec<(String, f64)> {
+        let mut r: Vec<(String, f64)> = self
+            .evidence
+            .keys()
+            .map(|k| (k.clone(), self.mean(k)))
+            .collect();
+        r.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        r
+    }
+}
+
+/// How much a searched frame counts: bigger and more frontal faces embed better.
+fn frame_weight(m: &TrackMsg) -> f64 {
+    let d = &m.detection;
+    let size = (d.w.min(d.h) / 112.0).clamp(0.1, 1.0);
+    let frontal = crate::track::frontalness(d).max(0.2);
+    (size * frontal) as f64
 }
 
 pub struct TrackMatcher {
@@ -69,7 +127,8 @@ impl TrackMatcher {
             && pose_ok
     }
 
-    /// Searches one embedding of a track; returns the match events it causes.
+    /// Searches one embedding of a track; returns the match event it causes, if any (the first
+    /// decision, or a decisive revision).
     pub fn search(
         &mut self,
         m: &TrackMsg,
@@ -86,6 +145,7 @@ impl TrackMatcher {
             tracing::warn!(error = %e, "face sets unavailable");
             return vec![];
         }
+        let threshold = self.threshold as f64;
         let state = self
             .tracks
             .entry((m.camera.to_string(), m.track_id))
@@ -98,10 +158,11 @@ impl TrackMatcher {
                 state.snapshot_area = area;
             }
         }
-        let mut out = vec![];
+        // This frame's evidence: each identity's best similarity across the searched sets.
+        let mut frame: HashMap<String, super::SearchHit> = HashMap::new();
         for set in &sets {
             let p = SearchParams {
-                top_n: 1,
+                top_n: HITS_PER_FRAME,
                 ..SearchParams::new(0.0)
             };
             let hits = match self.sets.search(set, emb, &p) {
@@ -111,44 +172,112 @@ impl TrackMatcher {
                     continue;
                 }
             };
-            for h in hits {
-                state.best = state.best.max(h.similarity);
+            for mut h in hits {
+                h.face_set_name = set.clone();
                 let identity = h
                     .user_id
                     .clone()
                     .unwrap_or_else(|| h.external_image_id.clone());
-                if h.similarity >= self.threshold as f64
-                    && state.announced.insert(format!("{set}/{identity}"))
-                {
-                    out.push(MatchEvent {
-                        event_id: crate::messages::event_id(),
-                        camera: m.camera.to_string(),
-                        track_id: m.track_id,
-                        event: "match",
-                        face_set: Some(set.clone()),
-                        face_id: Some(h.face_id),
-                        external_image_id: Some(h.external_image_id),
-                        external_fields: Some(h.external_fields),
-                        user_id: h.user_id,
-                        similarity: h.similarity,
-                        threshold: self.threshold,
-                        searched: state.searched,
-                        timestamp_ms: m.pts_ms,
-                        wall_time_ms: m.wall_ms,
-                        bounding_box: BoundingBox::from(&m.detection),
-                        snapshot_jpeg: snapshot(),
-                    });
+                let key = format!("{set}/{identity}");
+                if frame.get(&key).is_none_or(|o| h.similarity > o.similarity) {
+                    frame.insert(key, h);
                 }
             }
         }
-        out
+        let w = frame_weight(m);
+        state.weight += w;
+        let top = frame
+            .iter()
+            .max_by(|a, b| {
+                a.1.similarity
+                    .total_cmp(&b.1.similarity)
+                    .then_with(|| b.0.cmp(a.0))
+            })
+            .map(|(k, h)| (k.clone(), h.similarity));
+        for (key, hit) in frame {
+            state.best = state.best.max(hit.similarity);
+            let ev = state.evidence.entry(key.clone()).or_default();
+            ev.weighted += w * hit.similarity;
+            if top
+                .as_ref()
+                .is_some_and(|(k, s)| *k == key && *s >= threshold)
+            {
+                ev.agreeing += 1;
+            }
+            if ev
+                .best
+                .as_ref()
+                .is_none_or(|b| hit.similarity > b.similarity)
+            {
+                ev.best = Some(hit);
+            }
+        }
+        // The rule, on the track's evidence so far.
+        let ranked = state.ranked();
+        let Some((lead, lead_mean)) = ranked.first().cloned() else {
+            return vec![];
+        };
+        let second = ranked.get(1).map(|r| r.1).unwrap_or(0.0);
+        let agreeing = state.evidence[&lead].agreeing;
+        let clears =
+            lead_mean >= threshold && agreeing >= MIN_AGREEING && lead_mean - second >= MARGIN;
+        let revises = match &state.decided {
+            None if clears => None,
+            Some((d, _)) if clears && *d != lead => {
+                let (d_mean, d_agree) = (state.mean(d), state.evidence[d].agreeing);
+                if lead_mean - d_mean >= REVISE_MARGIN && agreeing > d_agree {
+                    Some(d.clone())
+                } else {
+                    return vec![];
+                }
+            }
+            _ => return vec![],
+        };
+        state.decided = Some((lead.clone(), lead_mean));
+        let Some(h) = state.evidence[&lead].best.clone() else {
+            return vec![];
+        };
+        vec![MatchEvent {
+            event_id: crate::messages::event_id(),
+            camera: m.camera.to_string(),
+            track_id: m.track_id,
+            event: "match",
+            face_set: Some(h.face_set_name.clone()),
+            face_id: Some(h.face_id),
+            external_image_id: Some(h.external_image_id),
+            external_fields: Some(h.external_fields),
+            user_id: h.user_id,
+            similarity: (lead_mean * 10000.0).round() / 10000.0,
+            best_similarity: Some(h.similarity),
+            margin: Some(((lead_mean - second) * 10000.0).round() / 10000.0),
+            frames_agreeing: Some(agreeing),
+            revises: revises.map(|k| k.split_once('/').map(|x| x.1.to_string()).unwrap_or(k)),
+            threshold: self.threshold,
+            searched: state.searched,
+            timestamp_ms: m.pts_ms,
+            wall_time_ms: m.wall_ms,
+            bounding_box: BoundingBox::from(&m.detection),
+            snapshot_jpeg: snapshot(),
+        }]
+    }
+
+    /// The identity decided for a track so far, for its `face` events (as Frigate's `sub_label`).
+    pub fn identity(&self, camera: &str, track: u64) -> Option<TrackIdentity> {
+        let st = self.tracks.get(&(camera.to_string(), track))?;
+        let (key, _) = st.decided.as_ref()?;
+        let (set, name) = key.split_once('/')?;
+        Some(TrackIdentity {
+            name: name.to_string(),
+            face_set: set.to_string(),
+            similarity: (st.mean(key) * 10000.0).round() / 10000.0,
+        })
     }
 
     /// At a track's end: `unknown` if it was searched and never matched; forgets the track.
     pub fn end(&mut self, m: &TrackMsg) -> Option<MatchEvent> {
         debug_assert_eq!(m.phase, TrackPhase::End);
         let st = self.tracks.remove(&(m.camera.to_string(), m.track_id))?;
-        (st.searched > 0 && st.announced.is_empty()).then(|| MatchEvent {
+        (st.searched > 0 && st.decided.is_none()).then(|| MatchEvent {
             event_id: crate::messages::event_id(),
             camera: m.camera.to_string(),
             track_id: m.track_id,
@@ -159,6 +288,10 @@ impl TrackMatcher {
             external_fields: None,
             user_id: None,
             similarity: st.best,
+            best_similarity: None,
+            margin: None,
+            frames_agreeing: None,
+            revises: None,
             threshold: self.threshold,
             searched: st.searched,
             timestamp_ms: m.pts_ms,
