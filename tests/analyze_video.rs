@@ -283,3 +283,44 @@ fn analysis_of_a_file_is_complete_and_reproducible() {
         assert_eq!(runs[0], runs[1], "{clip}: two runs gave different events");
     }
 }
+
+/// A track's published gender and mask are a running estimate over its frames: they used to flip
+/// between updates of one track (walking-and-pause tracks 1 and 3: m/f/m/m, mask T/F/F/T/T).
+#[test]
+fn a_tracks_attributes_hold_steady() {
+    for clip in [
+        "video/intel_face-demographics-walking-and-pause.mp4",
+        "video/intel_face-demographics-walking.mp4",
+        "video/facenet-pytorch_video_1080p.mp4",
+    ] {
+        let events = analyze(clip, &[]);
+        let mut by_track: BTreeMap<u64, Vec<(String, bool, f64)>> = BTreeMap::new();
+        for e in &events {
+            let a = &e["attributes"];
+            if a.is_object() {
+                by_track
+                    .entry(e["track_id"].as_u64().unwrap())
+                    .or_default()
+                    .push((
+                        a["gender"].as_str().unwrap().to_string(),
+                        a["mask"].as_bool().unwrap(),
+                        a["gender_confidence"].as_f64().unwrap(),
+                    ));
+            }
+        }
+        for (track, seen) in &by_track {
+            let flips = |f: &dyn Fn(&(String, bool, f64)) -> String| {
+                seen.windows(2).filter(|w| f(&w[0]) != f(&w[1])).count()
+            };
+            println!("{clip} track {track}: {seen:?}");
+            assert!(
+                flips(&|s| s.0.clone()) <= 1,
+                "{clip} track {track}: gender flickers: {seen:?}"
+            );
+            assert!(
+                flips(&|s| s.1.to_string()) <= 1,
+                "{clip} track {track}: mask flickers: {seen:?}"
+            );
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod mesh;
 pub mod quality;
 pub mod snapshot;
 pub mod stage;
+pub mod track_attributes;
 
 use crate::config::Config;
 use crate::detect::{Detection, Detector};

@@ -9,8 +9,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::liveness::{decide, Accumulator, LivenessConfig};
 use super::snapshot::face_jpeg;
+use super::track_attributes::RunningAttributes;
 use super::{Analyzer, Wanted, CONFIDENT_MASK};
-use crate::api::shapes::FaceJson;
+use crate::api::shapes::{round4, FaceJson};
 use crate::messages::{AnalyzeItem, Event, FaceEvent, LiveFrame, LiveResultEvent, TrackPhase};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
@@ -43,6 +44,8 @@ impl AnalyzeStage {
         // for still images): YuNet alone fires on some textures and animal faces.
         let mut rejected: HashSet<(Arc<str>, u64)> = HashSet::new();
         let mut live: HashMap<(Arc<str>, String), Accumulator> = HashMap::new();
+        let mut running: HashMap<(Arc<str>, u64), RunningAttributes> = HashMap::new();
+        let mask_threshold = self.analyzer.config().attributes.mask_threshold;
         let input = self.input.clone();
         for item in input.iter() {
             let m = match item {
@@ -92,7 +95,29 @@ impl AnalyzeStage {
                     continue;
                 }
             }
-            let json = FaceJson::from(face);
+            let mut json = FaceJson::from(face);
+            // The track's running estimate, not this frame's reading (docs/mqtt.md).
+            let key = (m.camera.clone(), m.track_id);
+            if let (Some(a), Some(out)) = (&face.attributes, json.attributes.as_mut()) {
+                let d = &m.detection;
+                let passed = face.quality.as_ref().is_none_or(|q| q.passed);
+                let weight =
+                    (d.w.min(d.h) / 112.0).clamp(0.1, 1.0) * if passed { 1.0 } else { 0.5 };
+                let p = running
+                    .entry(key.clone())
+                    .or_default()
+                    .add(a, weight, mask_threshold);
+                out.gender = p.gender;
+                out.male_probability = round4(p.male_probability);
+                out.mask = p.mask;
+                out.mask_probability = round4(p.mask_probability);
+                out.age = p.age.round();
+                out.gender_confidence = Some(round4(p.gender_confidence));
+                out.mask_confidence = Some(round4(p.mask_confidence));
+            }
+            if m.phase == TrackPhase::End {
+                running.remove(&key);
+            }
             if m.phase == TrackPhase::Start {
                 self.metrics.tracks_started.fetch_add(1, Ordering::Relaxed);
             }

@@ -36,6 +36,12 @@ pub struct AttributesJson {
     pub yaw: Option<f32>,
     pub pitch: Option<f32>,
     pub roll: Option<f32>,
+    /// On a track's face events: how settled the track's running gender estimate is (0..1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gender_confidence: Option<f32>,
+    /// On a track's face events: how settled the track's running mask estimate is (0..1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mask_confidence: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -83,6 +89,8 @@ impl From<&FaceAnalysis> for FaceJson {
                 yaw: f.pose.map(|p| round2(p.yaw)),
                 pitch: f.pose.map(|p| round2(p.pitch)),
                 roll: f.pose.map(|p| round2(p.roll)),
+                gender_confidence: None,
+                mask_confidence: None,
             }),
             quality: f.quality.as_ref().map(|q| Quality {
                 blur: round4(q.blur),

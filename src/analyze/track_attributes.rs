@@ -1,0 +1,141 @@
+//! Age, gender and mask of a track as a running estimate over its analysed frames, so a track's
+//! published values do not flicker between updates: each frame adds its probabilities weighted by
+//! how well the face can be read (size, and half weight when the quality gate fails), and a
+//! published label changes only when the running estimate crosses the decision point by a
+//! hysteresis margin.
+
+use super::attributes::Attributes;
+
+/// How far past the decision point the running estimate must go to flip a published label.
+pub const HYSTERESIS: f32 = 0.15;
+/// Readings during which the labels simply follow the running mean (the first frames of a track
+/// are its smallest and least reliable); after them, only the hysteresis flips a label.
+pub const SETTLING: u32 = 3;
+
+/// One track's running estimate.
+#[derive(Debug, Default, Clone)]
+pub struct RunningAttributes {
+    readings: u32,
+    weight: f32,
+    male: f32,
+    mask: f32,
+    age: f32,
+    gender: Option<&'static str>,
+    masked: Option<bool>,
+}
+
+/// The published values of a track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub gender: &'static str,
+    /// Running mean probability that the person is male.
+    pub male_probability: f32,
+    /// 0..1: how far the running mean is from undecided (0.5).
+    pub gender_confidence: f32,
+    pub mask: bool,
+    pub mask_probability: f32,
+    pub mask_confidence: f32,
+    pub age: f32,
+}
+
+impl RunningAttributes {
+    /// Adds one frame's reading; `weight` > 0 (bigger and gate-passing faces count more).
+    pub fn add(&mut self, a: &Attributes, weight: f32, mask_threshold: f32) -> Published {
+        let w = weight.max(1e-3);
+        self.readings += 1;
+        self.weight += w;
+        self.male += w * a.male_probability;
+        self.mask += w * a.mask_probability;
+        self.age += w * a.age;
+        let male = self.male / self.weight;
+        let mask = self.mask / self.weight;
+        // Labels: set by the first reading, flipped only past the margin.
+        let settling = self.readings <= SETTLING;
+        let gender = match self.gender {
+            _ if settling => {
+                if male >= 0.5 {
+                    "male"
+                } else {
+                    "female"
+                }
+            }
+            Some("male") if male < 0.5 - HYSTERESIS => "female",
+            Some("female") if male > 0.5 + HYSTERESIS => "male",
+            Some(g) => g,
+            None => a.gender,
+        };
+        self.gender = Some(gender);
+        let masked = match self.masked {
+            _ if settling => mask >= mask_threshold,
+            Some(true) if mask < mask_threshold - HYSTERESIS.min(mask_threshold / 2.0) => false,
+            // A mask put on mid-track is rare: it takes a clear majority of the evidence.
+            Some(false) if mask > (mask_threshold + HYSTERESIS).max(0.5) => true,
+            Some(m) => m,
+            None => mask >= mask_threshold,
+        };
+        self.masked = Some(masked);
+        Published {
+            gender,
+            male_probability: male,
+            gender_confidence: ((male - 0.5).abs() * 2.0).min(1.0),
+            mask: masked,
+            mask_probability: mask,
+            mask_confidence: ((mask - mask_threshold).abs()
+                / mask_threshold.max(1.0 - mask_threshold))
+            .min(1.0),
+            age: self.age / self.weight,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(male: f32, mask: f32, age: f32) -> Attributes {
+        Attributes {
+            age,
+            gender: if male >= 0.5 { "male" } else { "female" },
+            male_probability: male,
+            mask: mask >= 0.2,
+            mask_probability: mask,
+        }
+    }
+
+    /// The walking-and-pause track that used to flip m/f/m/m and mask T/F/F/T/T between updates.
+    #[test]
+    fn published_values_hold_unless_the_evidence_clearly_changes() {
+        let mut r = RunningAttributes::default();
+        let seen: Vec<Published> = [
+            (0.52, 0.3, 30.0),
+            (0.49, 0.1, 34.0),
+            (0.58, 0.1, 30.0),
+            (0.58, 0.25, 30.0),
+            (0.58, 0.25, 30.0),
+        ]
+        .iter()
+        .map(|(m, k, a)| r.add(&reading(*m, *k, *a), 1.0, 0.2))
+        .collect();
+        assert!(seen.iter().all(|p| p.gender == "male"), "{seen:?}");
+        // The woman of that clip (readings .51, .36, .30, .30, .36): one early correction, then steady.
+        let mut r = RunningAttributes::default();
+        let g: Vec<&str> = [0.51, 0.36, 0.30, 0.30, 0.36]
+            .iter()
+            .map(|m| r.add(&reading(*m, 0.0, 30.0), 1.0, 0.2).gender)
+            .collect();
+        assert_eq!(g, ["male", "female", "female", "female", "female"]);
+        let masks: Vec<bool> = seen.iter().map(|p| p.mask).collect();
+        assert!(
+            masks.windows(2).filter(|w| w[0] != w[1]).count() <= 1,
+            "{masks:?}"
+        );
+        // Clear, lasting evidence does change it.
+        let mut r = RunningAttributes::default();
+        r.add(&reading(0.6, 0.0, 30.0), 1.0, 0.2);
+        let mut last = None;
+        for _ in 0..6 {
+            last = Some(r.add(&reading(0.05, 0.0, 30.0), 1.0, 0.2));
+        }
+        assert_eq!(last.map(|p| p.gender), Some("female"));
+    }
+}
