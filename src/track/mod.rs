@@ -15,6 +15,11 @@ const SURELY_ALIKE: f32 = 0.9;
 /// same person turning away scored cosine 0.09, a small walker -0.04), so there the cheap
 /// signature decides.
 const REID_MIN_SIDE: f32 = 48.0;
+/// A track confirmed by the embedder this recently (ms) is not asked about again: a head turning
+/// keeps the signature in doubt frame after frame, and one confirmation covers the moment. (A
+/// different person stepping in within it is caught at the next check: the reference embedding is
+/// only replaced by a confirmed one.)
+const REID_MIN_INTERVAL_MS: u64 = 250;
 const REID_MIN_FRONTAL: f32 = 0.3;
 
 /// 1 for a frontal face, falling to 0 as the nose moves out to an eye (profile).
@@ -55,6 +60,8 @@ struct Track {
     /// Who it is (an embedding), read when the signature is in doubt, from the last frame seen.
     features: Option<Vec<f32>>,
     last_frame: Arc<Frame>,
+    /// Stream time of the track's last embedder confirmation.
+    confirmed_ms: Option<u64>,
 }
 
 /// A cheap quality proxy to pick a track's best face: big, confident and frontal.
@@ -163,8 +170,13 @@ impl Tracker {
                     (Some(a), Some(b)) => a.similarity(b),
                     _ => 1.0,
                 };
+                let recently_confirmed = self.tracks[ti]
+                    .confirmed_ms
+                    .is_some_and(|c| pts.saturating_sub(c) < REID_MIN_INTERVAL_MS);
                 let same = if alike >= SURELY_ALIKE || !appearance {
                     true
+                } else if recently_confirmed {
+                    alike >= self.cfg.min_appearance
                 } else if let Some(r) = reid
                     .as_mut()
                     .filter(|_| readable(d) && readable(&self.tracks[ti].det))
@@ -218,6 +230,7 @@ impl Tracker {
                 (Some(Some(f)), _, Some(b)) => {
                     t.features = Some(f);
                     t.sig = Some(b.clone());
+                    t.confirmed_ms = Some(pts);
                 }
                 (_, Some(a), Some(b)) => a.follow(b, 0.2),
                 (_, None, Some(b)) => t.sig = Some(b.clone()),
@@ -260,6 +273,7 @@ impl Tracker {
                 sig: sigs[di].clone(),
                 features: det_features[di].take().flatten(),
                 last_frame: frame.clone(),
+                confirmed_ms: None,
             });
             if self.cfg.min_hits <= 1 {
                 let ti = self.tracks.len() - 1;
