@@ -125,12 +125,14 @@ impl ApiState {
         } else if let (Some(app_key), Some(sign)) = (header("appkey"), header("sign")) {
             self.ctyun_key(parts, app_key, sign, body)?
         } else {
-            // Baidu clients send their key as `?access_token=`.
-            let query_token = parts
-                .uri
-                .query()
-                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")));
-            let token = header("x-auth-token").or(query_token).ok_or_else(|| {
+            // Baidu clients send their key as `?access_token=` (URL-encoded).
+            let query_token = parts.uri.query().and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "access_token")
+                    .map(|(_, v)| v.into_owned())
+            });
+            let token = header("x-auth-token").map(String::from).or(query_token);
+            let token = token.as_deref().ok_or_else(|| {
                 err(
                     StatusCode::UNAUTHORIZED,
                     "FRS.0002",
