@@ -184,19 +184,22 @@ fn draw_writes_the_container_its_name_asks_for() {
         ("webm", 0, &[0x1A, 0x45, 0xDF, 0xA3]),
         ("mov", 4, b"ftypqt"),
     ];
-    for (ext, at, magic) in kinds {
-        let out = base.with_extension(ext);
-        let status = Command::new(env!("CARGO_BIN_EXE_facestream"))
+    let draw = |out: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_facestream"))
             .args([
                 "analyze",
                 clip.to_str().unwrap(),
                 "--out",
                 "/dev/null",
                 "--draw",
-                out.to_str().unwrap(),
             ])
-            .status()
-            .unwrap();
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    for (ext, at, magic) in kinds {
+        let out = base.with_extension(ext);
+        let status = draw(&out).status;
         assert!(status.success(), "{ext}: {status}");
         let bytes = std::fs::read(&out).unwrap();
         assert!(
@@ -209,17 +212,7 @@ fn draw_writes_the_container_its_name_asks_for() {
         assert!(frames >= 30, "{ext}: {frames} frames");
     }
     let bad = base.with_extension("avi");
-    let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
-        .args([
-            "analyze",
-            clip.to_str().unwrap(),
-            "--out",
-            "/dev/null",
-            "--draw",
-            bad.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = draw(&bad);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("unsupported container"),

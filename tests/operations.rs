@@ -140,39 +140,30 @@ fn metrics_health_reload_and_clean_stop() {
     );
     let (_, h) = health(http);
     assert_eq!(h["cameras"]["hall"]["status"], "running", "{h}");
-    // An invalid file on SIGHUP is refused and the running cameras stay.
-    std::fs::write(&cfg, "[pipeline]\nbatch_size = 0\n").unwrap();
-    assert!(Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    std::thread::sleep(Duration::from_secs(1));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "an invalid reload must not stop the daemon"
-    );
-    let faces_before = sub.on("ops/hall/face").len();
-    assert!(
-        wait_until(Duration::from_secs(20), || sub.on("ops/hall/face").len()
-            > faces_before),
-        "hall stopped after a refused reload"
-    );
+    // A file SIGHUP must refuse: the daemon and its running cameras stay.
+    let mut refused_reload = |contents: &str, what: &str| {
+        std::fs::write(&cfg, contents).unwrap();
+        assert!(Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{what} stopped the daemon"
+        );
+        let faces_before = sub.on("ops/hall/face").len();
+        assert!(
+            wait_until(Duration::from_secs(20), || sub.on("ops/hall/face").len()
+                > faces_before),
+            "hall stopped after {what} was reloaded"
+        );
+    };
+    refused_reload("[pipeline]\nbatch_size = 0\n", "an invalid file");
     // An empty file (truncated, half-saved) used to stop every camera: it is refused too; only
     // an explicit `cameras = []` stops them all.
-    std::fs::write(&cfg, "").unwrap();
-    assert!(Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    std::thread::sleep(Duration::from_secs(1));
-    let faces_before = sub.on("ops/hall/face").len();
-    assert!(
-        wait_until(Duration::from_secs(20), || sub.on("ops/hall/face").len()
-            > faces_before),
-        "hall stopped after an empty file was reloaded"
-    );
+    refused_reload("", "an empty file");
     assert!(
         !status_of("hall").contains(&"stopped".to_string()),
         "an empty file stopped the cameras"

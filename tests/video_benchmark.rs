@@ -31,6 +31,47 @@ const CAST: [(&str, &str, bool); 12] = [
 /// 38 frames at 25 fps per person.
 const SEGMENT_MS: u64 = 1520;
 
+/// Per track of `facestream analyze VIDEO --face-set SET`: its span (first seen, last seen, ms)
+/// and the identities its `match` events named, in order.
+type Spans = BTreeMap<u64, (u64, u64)>;
+type Named = BTreeMap<u64, Vec<String>>;
+
+fn recognised(video: &std::path::Path, set: &str, data: &std::path::Path) -> (Spans, Named) {
+    // Beside the face-set data (the video may be in the read-only shared media).
+    let events_file = data.with_extension("events.jsonl");
+    run(&[
+        "analyze",
+        video.to_str().unwrap(),
+        "--face-set",
+        set,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        events_file.to_str().unwrap(),
+    ]);
+    let mut spans = Spans::new();
+    let mut named = Named::new();
+    for line in std::fs::read_to_string(&events_file).unwrap().lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let id = e["track_id"].as_u64().unwrap();
+        if e["topic"].as_str().is_some_and(|t| t.ends_with("/face")) {
+            let (a, b) = (
+                e["first_seen_ms"].as_u64().unwrap(),
+                e["last_seen_ms"].as_u64().unwrap(),
+            );
+            let s = spans.entry(id).or_insert((a, b));
+            *s = (s.0.min(a), s.1.max(b));
+        }
+        if e["event"] == "match" {
+            named
+                .entry(id)
+                .or_default()
+                .push(e["user_id"].as_str().unwrap_or("").to_string());
+        }
+    }
+    (spans, named)
+}
+
 fn run(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
         .args(args)
@@ -109,42 +150,7 @@ fn recognition_on_a_composed_video_meets_its_targets() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let events_file = dir.join("events.jsonl");
-    run(&[
-        "analyze",
-        video.to_str().unwrap(),
-        "--face-set",
-        "cast",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        events_file.to_str().unwrap(),
-    ]);
-    let events: Vec<Value> = std::fs::read_to_string(&events_file)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    // Tracks: span, and the identities their matches named.
-    let mut spans: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-    let mut named: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for e in &events {
-        let id = e["track_id"].as_u64().unwrap();
-        if e["topic"].as_str().is_some_and(|t| t.ends_with("/face")) {
-            let (a, b) = (
-                e["first_seen_ms"].as_u64().unwrap(),
-                e["last_seen_ms"].as_u64().unwrap(),
-            );
-            let s = spans.entry(id).or_insert((a, b));
-            *s = (s.0.min(a), s.1.max(b));
-        }
-        if e["event"] == "match" {
-            named
-                .entry(id)
-                .or_default()
-                .push(e["user_id"].as_str().unwrap_or("").to_string());
-        }
-    }
+    let (spans, named) = recognised(&video, "cast", &data);
     let segment_of = |t: u64| (t / SEGMENT_MS) as usize;
     let mut purity = vec![];
     let (mut right, mut wrong, mut switches, mut strangers_matched) = (0, 0, 0, 0);
@@ -239,42 +245,8 @@ fn hamilton_against_its_identity_time_ranges() {
         data.to_str().unwrap(),
         "--json",
     ]);
-    let events_file = dir.join("events.jsonl");
     let clip = common::media().join("video/face_recognition_short_hamilton_clip.mp4");
-    run(&[
-        "analyze",
-        clip.to_str().unwrap(),
-        "--face-set",
-        "ham",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        events_file.to_str().unwrap(),
-    ]);
-    let events: Vec<Value> = std::fs::read_to_string(&events_file)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let mut spans: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-    let mut named: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for e in &events {
-        let id = e["track_id"].as_u64().unwrap();
-        if e["topic"].as_str().is_some_and(|t| t.ends_with("/face")) {
-            let (a, b) = (
-                e["first_seen_ms"].as_u64().unwrap(),
-                e["last_seen_ms"].as_u64().unwrap(),
-            );
-            let s = spans.entry(id).or_insert((a, b));
-            *s = (s.0.min(a), s.1.max(b));
-        }
-        if e["event"] == "match" {
-            named
-                .entry(id)
-                .or_default()
-                .push(e["user_id"].as_str().unwrap_or("").to_string());
-        }
-    }
+    let (spans, named) = recognised(&clip, "ham", &data);
     let (mut right, mut wrong, mut switches) = (0, 0, 0);
     let mut matched = std::collections::BTreeSet::new();
     for (id, (a, b)) in &spans {

@@ -107,20 +107,7 @@ impl Form {
         default: i64,
         range: std::ops::RangeInclusive<i64>,
     ) -> Result<i64, ApiError> {
-        match self.fields.get(name) {
-            None | Some(Value::Null) => Ok(default),
-            Some(v) => v.as_i64().filter(|n| range.contains(n)).ok_or_else(|| {
-                bad_parameter(
-                    name,
-                    format!(
-                        "must be an integer {}..={}, got {}",
-                        range.start(),
-                        range.end(),
-                        shown(v)
-                    ),
-                )
-            }),
-        }
+        self.ranged(name, default, range, "an integer", Value::as_i64)
     }
 
     /// An optional number parameter in `range`, as [`Form::int`].
@@ -130,13 +117,24 @@ impl Form {
         default: f64,
         range: std::ops::RangeInclusive<f64>,
     ) -> Result<f64, ApiError> {
+        self.ranged(name, default, range, "a number", Value::as_f64)
+    }
+
+    fn ranged<T: PartialOrd + std::fmt::Display + Copy>(
+        &self,
+        name: &str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+        kind: &str,
+        read: fn(&Value) -> Option<T>,
+    ) -> Result<T, ApiError> {
         match self.fields.get(name) {
             None | Some(Value::Null) => Ok(default),
-            Some(v) => v.as_f64().filter(|n| range.contains(n)).ok_or_else(|| {
+            Some(v) => read(v).filter(|n| range.contains(n)).ok_or_else(|| {
                 bad_parameter(
                     name,
                     format!(
-                        "must be a number {}..={}, got {}",
+                        "must be {kind} {}..={}, got {}",
                         range.start(),
                         range.end(),
                         shown(v)

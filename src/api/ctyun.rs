@@ -76,11 +76,7 @@ pub fn envelope(r: Reply) -> Response {
 /// Authentication failures on CTyun paths, in CTyun's shape.
 pub fn auth_failure(e: ApiError) -> Response {
     let retry = e.retry_after;
-    let mut r = envelope(Err(e.into()));
-    if let Some(s) = retry.and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok()) {
-        r.headers_mut().insert("retry-after", s);
-    }
-    r
+    super::error::with_retry_after(envelope(Err(e.into())), retry)
 }
 
 /// One image field: base64 as Python's `base64.encodebytes` writes it (line breaks every 76
@@ -131,41 +127,68 @@ async fn faces(
 /// Faces CTyun lists per image (its manual does not say; its detector "supports thousands").
 const MAX_FACES: usize = 100;
 
-fn listing(faces: &[FaceAnalysis], each: impl Fn(&FaceAnalysis, &mut Value)) -> Value {
-    let list: Vec<Value> = faces
+/// Every face of the body's `imageContent` (analysed for `want`), each listed with its location
+/// and what `fill` adds: the shape of four of the five operations.
+async fn each_face(
+    st: &Arc<ApiState>,
+    body: &serde_json::Map<String, Value>,
+    want: Wanted,
+    fill: impl Fn(&FaceAnalysis, &mut Value),
+) -> Reply {
+    let found = faces(st, image(body, "imageContent")?, want, MAX_FACES).await?;
+    let list: Vec<Value> = found
         .iter()
         .map(|f| {
             let mut o = json!({"face_location": location(&f.detection)});
-            each(f, &mut o);
+            fill(f, &mut o);
             o
         })
         .collect();
-    json!({"face_num": list.len(), "face_list": list})
+    Ok(json!({"face_num": list.len(), "face_list": list}))
 }
 
-async fn detect(st: &Arc<ApiState>, body: &serde_json::Map<String, Value>) -> Reply {
-    let found = faces(
-        st,
-        image(body, "imageContent")?,
-        Wanted::default(),
-        MAX_FACES,
-    )
-    .await?;
-    Ok(listing(&found, |_, _| {}))
+fn round4(v: f32) -> f64 {
+    (v as f64 * 10000.0).round() / 10000.0
 }
 
-async fn age_gender(st: &Arc<ApiState>, body: &serde_json::Map<String, Value>) -> Reply {
-    let want = Wanted {
-        attributes: true,
-        ..Wanted::default()
-    };
-    let found = faces(st, image(body, "imageContent")?, want, MAX_FACES).await?;
-    Ok(listing(&found, |f, o| {
-        if let Some(a) = &f.attributes {
-            o["gender"] = json!(if a.gender == "male" { "Male" } else { "Female" });
-            o["age"] = json!(format!("{}", a.age.round() as i64));
-        }
-    }))
+const ATTRIBUTES: Wanted = Wanted {
+    attributes: true,
+    quality: false,
+    antispoof: false,
+    embedding: false,
+    picture: false,
+};
+
+fn age_gender(f: &FaceAnalysis, o: &mut Value) {
+    if let Some(a) = &f.attributes {
+        o["gender"] = json!(if a.gender == "male" { "Male" } else { "Female" });
+        o["age"] = json!(format!("{}", a.age.round() as i64));
+    }
+}
+
+/// Passive liveness, in CTyun's three words.
+fn anti_spoofing(f: &FaceAnalysis, o: &mut Value) {
+    let blurred = f
+        .quality
+        .as_ref()
+        .is_some_and(|q| q.reasons.contains(&"blur") || q.reasons.contains(&"face_size"));
+    let real = f.real_score.unwrap_or(0.0);
+    o["FaceAntiSpoofing"] = json!(if blurred {
+        "人脸清晰度较差, 无法判断"
+    } else if real >= crate::analyze::antispoof::PHOTO_LIVE_THRESHOLD {
+        "活体人脸"
+    } else {
+        "非活体人脸"
+    });
+    o["score"] = json!(round4(real));
+}
+
+fn mask(f: &FaceAnalysis, o: &mut Value) {
+    if let Some(a) = &f.attributes {
+        o["FaceMask"] = json!(if a.mask { "戴口罩" } else { "未戴口罩" });
+        o["mask"] = json!(a.mask);
+        o["score"] = json!(round4(a.mask_probability));
+    }
 }
 
 async fn compare(st: &Arc<ApiState>, body: &serde_json::Map<String, Value>) -> Reply {
@@ -184,55 +207,6 @@ async fn compare(st: &Arc<ApiState>, body: &serde_json::Map<String, Value>) -> R
     Ok(json!((sim as f64 * 100_000.0).round() / 100_000.0))
 }
 
-/// The largest face's passive liveness, in CTyun's three words.
-async fn anti_spoofing(st: &Arc<ApiState>, body: &serde_json::Map<String, Value>) -> Reply {
-    let want = Wanted {
-        antispoof: true,
-        quality: true,
-        ..Wanted::default()
-    };
-    let found = faces(st, image(body, "imageContent")?, want, MAX_FACES).await?;
-    Ok(listing(&found, |f, o| {
-        let blurred = f
-            .quality
-            .as_ref()
-            .is_some_and(|q| q.reasons.contains(&"blur") || q.reasons.contains(&"face_size"));
-        let real = f.real_score.unwrap_or(0.0);
-        o["FaceAntiSpoofing"] = json!(if blurred {
-            "人脸清晰度较差, 无法判断"
-        } else if real >= crate::analyze::antispoof::PHOTO_LIVE_THRESHOLD {
-            "活体人脸"
-        } else {
-            "非活体人脸"
-        });
-        o["score"] = json!((real as f64 * 10000.0).round() / 10000.0);
-    }))
-}
-
-async fn mask(st: &Arc<ApiState>, body: &serde_json::Map<String, Value>) -> Reply {
-    let want = Wanted {
-        attributes: true,
-        ..Wanted::default()
-    };
-    let found = faces(st, image(body, "imageContent")?, want, MAX_FACES).await?;
-    Ok(listing(&found, |f, o| {
-        if let Some(a) = &f.attributes {
-            o["FaceMask"] = json!(if a.mask { "戴口罩" } else { "未戴口罩" });
-            o["mask"] = json!(a.mask);
-            o["score"] = json!((a.mask_probability as f64 * 10000.0).round() / 10000.0);
-        }
-    }))
-}
-
-/// The five operations, by the path after `/v1/aiop/api/{service_code}/`.
-pub const OPERATIONS: [&str; 5] = [
-    "face/PERSON/person/detectFaceFromBase64",
-    "face/PERSON/person/detectAgeGenderFromBase64",
-    "face/compare/PERSON/person/compareFromBase64",
-    "face-fas-action/person/detectFasFromBase64",
-    "face-mask/person/detectMaskFromBase64",
-];
-
 pub async fn dispatch(
     State(st): State<Arc<ApiState>>,
     Extension(_t): Extension<Tenant>,
@@ -243,12 +217,24 @@ pub async fn dispatch(
         Ok(Value::Object(m)) => m,
         _ => return envelope(Err(CtError(4102, "the body is not a JSON object".into()))),
     };
+    let spoof = Wanted {
+        antispoof: true,
+        quality: true,
+        ..Wanted::default()
+    };
+    // The mask path is facestream's choice (docs/migrating.md).
     let r = match op.as_str() {
-        "face/PERSON/person/detectFaceFromBase64" => detect(&st, &body).await,
-        "face/PERSON/person/detectAgeGenderFromBase64" => age_gender(&st, &body).await,
+        "face/PERSON/person/detectFaceFromBase64" => {
+            each_face(&st, &body, Wanted::default(), |_, _| {}).await
+        }
+        "face/PERSON/person/detectAgeGenderFromBase64" => {
+            each_face(&st, &body, ATTRIBUTES, age_gender).await
+        }
         "face/compare/PERSON/person/compareFromBase64" => compare(&st, &body).await,
-        "face-fas-action/person/detectFasFromBase64" => anti_spoofing(&st, &body).await,
-        "face-mask/person/detectMaskFromBase64" => mask(&st, &body).await,
+        "face-fas-action/person/detectFasFromBase64" => {
+            each_face(&st, &body, spoof, anti_spoofing).await
+        }
+        "face-mask/person/detectMaskFromBase64" => each_face(&st, &body, ATTRIBUTES, mask).await,
         other => Err(CtError(4040, format!("unknown operation {other:?}"))),
     };
     envelope(r)

@@ -29,7 +29,7 @@ pub fn tagged(mut r: Response, code: impl ToString) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = tagged(
+        let r = tagged(
             (
                 self.status,
                 Json(json!({"error_code": self.code, "error_msg": self.msg})),
@@ -37,13 +37,16 @@ impl IntoResponse for ApiError {
                 .into_response(),
             self.code,
         );
-        if let Some(s) = self.retry_after {
-            if let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string()) {
-                r.headers_mut().insert("retry-after", v);
-            }
-        }
-        r
+        with_retry_after(r, self.retry_after)
     }
+}
+
+/// Adds `Retry-After: <seconds>` when given (rate limits, in every API family's shape).
+pub fn with_retry_after(mut r: Response, seconds: Option<u64>) -> Response {
+    if let Some(v) = seconds.and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok()) {
+        r.headers_mut().insert("retry-after", v);
+    }
+    r
 }
 
 pub fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> ApiError {

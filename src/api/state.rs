@@ -105,7 +105,7 @@ impl ApiState {
         .map_err(|_| busy("image_url downloads"))?
         .map_err(|_| busy("image_url downloads"))?;
         let running = Running::enter(&self.metrics, |m| &m.api_downloads_running);
-        let got = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let _running = running;
             remote.fetch(limit)
         })
@@ -116,8 +116,7 @@ impl ApiState {
                 "FRS.0099",
                 "download task failed",
             )
-        })?;
-        got
+        })?
     }
 
     /// Every face of an image, largest first, at most `max`, with the image's size; "no face" is an

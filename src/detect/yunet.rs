@@ -33,6 +33,21 @@ impl Detection {
         let inter = ix * iy;
         inter / (self.area() + o.area() - inter)
     }
+
+    /// How far the nose tip sits from the eyes' midpoint, in eye distances: 0 frontal, about 0.5
+    /// in profile.
+    pub fn nose_offset(&self) -> f32 {
+        let [re, le, nose, _, _] = self.landmarks;
+        let iod = ((le[0] - re[0]).powi(2) + (le[1] - re[1]).powi(2))
+            .sqrt()
+            .max(1.0);
+        (nose[0] - (re[0] + le[0]) / 2.0).abs() / iod
+    }
+
+    /// 1 for a frontal face, falling to 0 as the nose moves out to an eye (profile).
+    pub fn frontalness(&self) -> f32 {
+        (1.0 - 2.0 * self.nose_offset()).clamp(0.0, 1.0)
+    }
 }
 
 const STRIDES: [usize; 3] = [8, 16, 32];

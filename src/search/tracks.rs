@@ -75,7 +75,7 @@ impl TrackState {
 fn frame_weight(m: &TrackMsg) -> f64 {
     let d = &m.detection;
     let size = (d.w.min(d.h) / 112.0).clamp(0.1, 1.0);
-    let frontal = crate::track::frontalness(d).max(0.2);
+    let frontal = d.frontalness().max(0.2);
     (size * frontal) as f64
 }
 

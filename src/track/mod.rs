@@ -8,40 +8,30 @@ pub mod stage;
 
 use appearance::{cosine, CutDetector, Reidentify, Signature};
 
-/// A cheap likeness at or above this is taken as the same face without asking the embedder.
-const SURELY_ALIKE: f32 = 0.9;
-/// The embedder is asked only about faces at least this big and this frontal (0..1, see
-/// [`frontalness`]): small and profile faces embed too poorly to tell people apart (measured: the
-/// same person turning away scored cosine 0.09, a small walker -0.04), so there the cheap
-/// signature decides.
-const REID_MIN_SIDE: f32 = 48.0;
-/// A track confirmed by the embedder this recently (ms) is not asked about again: a head turning
-/// keeps the signature in doubt frame after frame, and one confirmation covers the moment. (A
-/// different person stepping in within it is caught at the next check: the reference embedding is
-/// only replaced by a confirmed one.)
-const REID_MIN_INTERVAL_MS: u64 = 250;
-const REID_MIN_FRONTAL: f32 = 0.3;
-
-/// 1 for a frontal face, falling to 0 as the nose moves out to an eye (profile).
-pub fn frontalness(d: &Detection) -> f32 {
-    let [re, le, nose, _, _] = d.landmarks;
-    let iod = ((le[0] - re[0]).powi(2) + (le[1] - re[1]).powi(2))
-        .sqrt()
-        .max(1.0);
-    let mid = (re[0] + le[0]) / 2.0;
-    (1.0 - ((nose[0] - mid).abs() / iod) * 2.0).clamp(0.0, 1.0)
-}
-
-fn readable(d: &Detection) -> bool {
-    d.w.min(d.h) >= REID_MIN_SIDE && frontalness(d) >= REID_MIN_FRONTAL
-}
-
 use std::sync::Arc;
 
 use crate::config::TrackingConfig;
 use crate::detect::Detection;
 use crate::frame::Frame;
 use crate::messages::{TrackMsg, TrackPhase};
+
+/// A cheap likeness at or above this is taken as the same face without asking the embedder.
+const SURELY_ALIKE: f32 = 0.9;
+/// The embedder is asked only about faces at least this big and this frontal (0..1, see
+/// `Detection::frontalness`): small and profile faces embed too poorly to tell people apart (measured: the
+/// same person turning away scored cosine 0.09, a small walker -0.04), so there the cheap
+/// signature decides.
+const REID_MIN_SIDE: f32 = 48.0;
+const REID_MIN_FRONTAL: f32 = 0.3;
+/// A track confirmed by the embedder this recently (ms) is not asked about again: a head turning
+/// keeps the signature in doubt frame after frame, and one confirmation covers the moment. (A
+/// different person stepping in within it is caught at the next check: the reference embedding is
+/// only replaced by a confirmed one.)
+const REID_MIN_INTERVAL_MS: u64 = 250;
+
+fn readable(d: &Detection) -> bool {
+    d.w.min(d.h) >= REID_MIN_SIDE && d.frontalness() >= REID_MIN_FRONTAL
+}
 
 struct Track {
     id: u64,
@@ -66,12 +56,7 @@ struct Track {
 
 /// A cheap quality proxy to pick a track's best face: big, confident and frontal.
 pub fn face_goodness(d: &Detection) -> f32 {
-    let [re, le, nose, _, _] = d.landmarks;
-    let iod = ((le[0] - re[0]).powi(2) + (le[1] - re[1]).powi(2))
-        .sqrt()
-        .max(1.0);
-    let mid = (re[0] + le[0]) / 2.0;
-    let frontal = (1.0 - ((nose[0] - mid).abs() / iod)).clamp(0.0, 1.0);
+    let frontal = (1.0 - d.nose_offset()).clamp(0.0, 1.0);
     d.score * d.w.min(d.h).min(160.0) * frontal
 }
 

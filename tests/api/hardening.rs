@@ -14,6 +14,15 @@ fn metric(port: u16, name: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// An answer is `status` with FRS error `code` (`context` names the case on failure).
+fn assert_error(s: u16, r: &Value, status: u16, code: &str, context: impl std::fmt::Display) {
+    assert_eq!(
+        (s, r["error_code"].as_str()),
+        (status, Some(code)),
+        "{context}: {r}"
+    );
+}
+
 /// A line of /proc/PID/status (`VmRSS`, `Threads`) as a number.
 fn proc_status(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -54,11 +63,7 @@ fn hostile_filters_are_refused_and_the_server_stays_up() {
             Some(KEY_A),
             Some(&json!({"image_base64": img, "filter": filter})),
         );
-        assert_eq!(
-            (s, r["error_code"].as_str()),
-            (400, Some("FRS.0409")),
-            "search, {what}: {r}"
-        );
+        assert_error(s, &r, 400, "FRS.0409", format!("search, {what}"));
         let (s, r) = call_raw(
             p,
             "DELETE",
@@ -66,11 +71,7 @@ fn hostile_filters_are_refused_and_the_server_stays_up() {
             Some(KEY_A),
             json!({ "filter": filter }).to_string().as_bytes(),
         );
-        assert_eq!(
-            (s, r["error_code"].as_str()),
-            (400, Some("FRS.0409")),
-            "batch delete, {what}: {r}"
-        );
+        assert_error(s, &r, 400, "FRS.0409", format!("batch delete, {what}"));
         println!("{what}: {}", r["error_msg"]);
     }
     // Deeply nested JSON bodies (every family parses JSON): refused, not a stack overflow.
@@ -305,11 +306,7 @@ fn parameters_out_of_range_are_refused() {
             Some(KEY_A),
             Some(&json!({"face_set_name": "c", "face_set_capacity": cap})),
         );
-        assert_eq!(
-            (s, r["error_code"].as_str()),
-            (400, Some("FRS.0411")),
-            "capacity {cap}: {r}"
-        );
+        assert_error(s, &r, 400, "FRS.0411", format!("capacity {cap}"));
         assert!(
             r["error_msg"]
                 .as_str()
@@ -341,11 +338,7 @@ fn parameters_out_of_range_are_refused() {
             Some(KEY_A),
             Some(&json!({"image_base64": img, "top_n": top_n})),
         );
-        assert_eq!(
-            (s, r["error_code"].as_str()),
-            (400, Some("FRS.0411")),
-            "top_n {top_n}: {r}"
-        );
+        assert_error(s, &r, 400, "FRS.0411", format!("top_n {top_n}"));
         assert!(r["error_msg"].as_str().unwrap().contains("top_n"), "{r}");
     }
     let (s, r) = call(
@@ -364,11 +357,7 @@ fn parameters_out_of_range_are_refused() {
         Some(KEY_A),
         Some(&json!({"image_base64": img, "external_fields": {"note": long}})),
     );
-    assert_eq!(
-        (s, r["error_code"].as_str()),
-        (400, Some("FRS.0411")),
-        "{r}"
-    );
+    assert_error(s, &r, 400, "FRS.0411", "a 5000-byte string");
     let (s, r) = call(
         p,
         "POST",
@@ -376,11 +365,7 @@ fn parameters_out_of_range_are_refused() {
         Some(KEY_A),
         Some(&json!({"image_base64": img, "user_id": long})),
     );
-    assert_eq!(
-        (s, r["error_code"].as_str()),
-        (400, Some("FRS.0411")),
-        "{r}"
-    );
+    assert_error(s, &r, 400, "FRS.0411", "a 5000-byte string");
     let (s, r) = call(p, "GET", "/v2/p1/face-sets/c", Some(KEY_A), None);
     assert_eq!(
         r["face_set_info"]["face_number"], 0,

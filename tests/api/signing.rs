@@ -90,14 +90,18 @@ fn ak_sk_signatures_expiry_replay_and_rate_limits() {
         "{r}"
     );
     std::thread::sleep(Duration::from_millis(1100));
-    let list = signed(
-        "AK-signing-tenant-c",
-        "SK-very-secret-value",
-        &sdk_date(0),
-        "GET",
-        path,
-        b"",
-    );
+    let signed_get = |nonce: Option<&str>| {
+        signed_with_nonce(
+            "AK-signing-tenant-c",
+            "SK-very-secret-value",
+            &sdk_date(0),
+            "GET",
+            path,
+            b"",
+            nonce,
+        )
+    };
+    let list = signed_get(None);
     for _ in 0..2 {
         let (s, _, r) = call_full(p, "GET", path, &list, b"");
         assert_eq!(s, 200, "identical signed reads: {r}");
@@ -105,15 +109,7 @@ fn ak_sk_signatures_expiry_replay_and_rate_limits() {
     // A client that signs a nonce gets each signature accepted once (after the key's bucket,
     // 1/s with burst 3, has refilled).
     std::thread::sleep(Duration::from_millis(2200));
-    let once = signed_with_nonce(
-        "AK-signing-tenant-c",
-        "SK-very-secret-value",
-        &sdk_date(0),
-        "GET",
-        path,
-        b"",
-        Some("n-1"),
-    );
+    let once = signed_get(Some("n-1"));
     let (s, _, r) = call_full(p, "GET", path, &once, b"");
     assert_eq!(s, 200, "{r}");
     let (s, _, r) = call_full(p, "GET", path, &once, b"");

@@ -515,6 +515,16 @@ fn tencent_persons_their_faces_groups_and_passive_liveness() {
     }
 }
 
+/// Captured headers with `X-TC-Action` changed to `action`.
+fn re_aimed(h: &[(String, String)], action: &str) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(k, v)| match k.as_str() {
+            "X-TC-Action" => (k.clone(), action.to_string()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect()
+}
+
 /// A captured signed `GetGroupList` re-sent with `X-TC-Action: DeleteGroup` used to delete the
 /// group (the action was not signed). Now a signature that leaves the action unsigned is bound to
 /// the action it came with; a client that signs `x-tc-action` (lower-cased, as documented) is
@@ -538,16 +548,7 @@ fn tc3_signatures_cannot_be_re_aimed_at_another_action() {
         "signed x-tc-action: {r}"
     );
     // A signed action cannot be swapped.
-    let swapped: Vec<_> = h
-        .iter()
-        .map(|(k, v)| {
-            if k == "X-TC-Action" {
-                (k.clone(), "DeleteGroup".into())
-            } else {
-                (k.clone(), v.clone())
-            }
-        })
-        .collect();
+    let swapped = re_aimed(&h, "DeleteGroup");
     let (_, r) = send(&swapped, body.as_bytes());
     assert_eq!(tc_error(&r), "AuthFailure.SignatureFailure", "{r}");
 
@@ -560,16 +561,7 @@ fn tc3_signatures_cannot_be_re_aimed_at_another_action() {
     let (_, r) = send(&h, list.as_bytes());
     assert_eq!(tc_error(&r), "", "{r}");
     // The captured request re-aimed at DeleteGroup is refused, and the group survives.
-    let aimed: Vec<_> = h
-        .iter()
-        .map(|(k, v)| {
-            if k == "X-TC-Action" {
-                (k.clone(), "DeleteGroup".into())
-            } else {
-                (k.clone(), v.clone())
-            }
-        })
-        .collect();
+    let aimed = re_aimed(&h, "DeleteGroup");
     let (s, r) = send(&aimed, list.as_bytes());
     println!("re-aimed GetGroupList → DeleteGroup: {s} {r}");
     assert!(tc_error(&r).starts_with("AuthFailure"), "{r}");

@@ -92,10 +92,7 @@ pub fn auth_failure(e: ApiError) -> Response {
     let retry = e.retry_after;
     let mut r = envelope(Err(TcError(code, e.msg)));
     *r.status_mut() = status;
-    if let Some(s) = retry.and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok()) {
-        r.headers_mut().insert("retry-after", s);
-    }
-    r
+    super::error::with_retry_after(r, retry)
 }
 
 fn missing(name: &str) -> TcError {
