@@ -3,6 +3,7 @@
 
 pub mod antispoof;
 pub mod attributes;
+pub mod confirm;
 pub mod crops;
 pub mod embed;
 pub mod liveness;
@@ -145,8 +146,9 @@ impl Analyzer {
             .ok_or_else(|| "its stored landmarks cannot be aligned".into())
     }
 
-    /// Detection confirmed by the mesh model's face-presence output (when `detector.min_presence` > 0):
-    /// YuNet alone scores some animal faces as high as human ones.
+    /// Detections confirmed as human faces (`confirm.rs`): by the mesh's face-presence output, or
+    /// for faces the mesh doubts by the second look or a confident mask. With
+    /// `detector.min_presence` = 0 every detection is kept.
     pub fn detect_verified(
         &mut self,
         frame: &Frame,
@@ -158,30 +160,60 @@ impl Analyzer {
         }
         let faces: Vec<(&Frame, &Detection)> = dets.iter().map(|d| (frame, d)).collect();
         let meshes = self.mesh_model()?.landmarks(&faces)?;
-        // A mask hides the lower face, so the mesh cannot confirm masked faces: those the mesh doubts
-        // are kept when the mask classifier is confident it sees a mask (a stricter bar than the mask
-        // attribute's threshold: animal faces can score up to 0.5).
-        let doubtful: Vec<(&Frame, &Detection)> = faces
-            .iter()
-            .zip(&meshes)
-            .filter(|(_, m)| m.presence < min)
-            .map(|(f, _)| *f)
+        let doubtful: Vec<usize> = (0..dets.len())
+            .filter(|&i| meshes[i].presence < min)
             .collect();
-        // Only open the mask and age/gender sessions when some face actually needs the second opinion.
-        let masked = if doubtful.is_empty() {
-            vec![]
-        } else {
-            self.attribute_models()?.mask_probabilities(&doubtful)?
-        };
-        let mut masked = masked.into_iter();
+        let doubted: Vec<(&Frame, &Detection)> = doubtful.iter().map(|&i| faces[i]).collect();
+        let mut kept = vec![true; dets.len()];
+        for (&i, ok) in doubtful.iter().zip(self.second_opinion(&doubted)?) {
+            kept[i] = ok;
+        }
         Ok(dets
             .into_iter()
             .zip(meshes)
-            .filter(|(_, m)| {
-                m.presence >= min || masked.next().is_some_and(|p| p >= CONFIDENT_MASK)
-            })
-            .map(|(d, m)| (d, Some(m)))
+            .zip(kept)
+            .filter(|(_, ok)| *ok)
+            .map(|((d, m), _)| (d, Some(m)))
             .collect())
+    }
+
+    /// The second look's score for each face (`confirm.rs`): the detector run again on the face
+    /// re-framed at a fixed size, all faces in one batch.
+    pub fn second_look(&mut self, faces: &[(&Frame, &Detection)]) -> Result<Vec<f32>, ModelError> {
+        let pictures: Vec<Frame> = faces
+            .iter()
+            .map(|(f, d)| confirm::second_look_picture(f, d))
+            .collect();
+        let refs: Vec<&Frame> = pictures.iter().collect();
+        Ok(self
+            .detector
+            .detect_batch(&refs)?
+            .iter()
+            .map(|found| confirm::second_look_score(found))
+            .collect())
+    }
+
+    /// Whether faces the mesh doubts are faces after all: the second look
+    /// (`detector.min_second_look`, 0 = off), then, for those it does not confirm, a confident mask
+    /// (masks hide the mesh's cues; a stricter bar than the mask attribute's threshold, since
+    /// animal faces can score up to 0.5). Models open only when a face needs them.
+    pub fn second_opinion(&mut self, faces: &[(&Frame, &Detection)]) -> Result<Vec<bool>, ModelError> {
+        let min_look = self.cfg.detector.min_second_look;
+        let mut ok = vec![false; faces.len()];
+        if min_look > 0.0 && !faces.is_empty() {
+            for (o, s) in ok.iter_mut().zip(self.second_look(faces)?) {
+                *o = s >= min_look;
+            }
+        }
+        let rest: Vec<usize> = (0..faces.len()).filter(|&i| !ok[i]).collect();
+        if !rest.is_empty() {
+            let doubted: Vec<(&Frame, &Detection)> = rest.iter().map(|&i| faces[i]).collect();
+            let masked = self.attribute_models()?.mask_probabilities(&doubted)?;
+            for (&i, p) in rest.iter().zip(masked) {
+                ok[i] = p >= CONFIDENT_MASK;
+            }
+        }
+        Ok(ok)
     }
 
     fn attribute_models(&mut self) -> Result<&mut attributes::AttributeModels, ModelError> {

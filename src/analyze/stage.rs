@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::liveness::{decide, Accumulator, LivenessConfig};
 use super::snapshot::face_jpeg;
 use super::track_attributes::RunningAttributes;
-use super::{Analyzer, Wanted, CONFIDENT_MASK};
+use super::{Analyzer, FaceAnalysis, Wanted, CONFIDENT_MASK};
 use crate::api::shapes::{round4, FaceJson};
 use crate::messages::{AnalyzeItem, Event, FaceEvent, LiveFrame, LiveResultEvent, TrackPhase};
 use crate::metrics::Metrics;
@@ -39,16 +39,16 @@ impl AnalyzeStage {
             embedding: false,
             picture: false,
         };
-        let min_presence = self.analyzer.config().detector.min_presence;
-        // Tracks whose first face the mesh did not confirm are never reported (the same check as
-        // for still images): YuNet alone fires on some textures and animal faces.
-        let mut rejected: HashSet<(Arc<str>, u64)> = HashSet::new();
+        // A track is reported from its first frame confirmed as a human face (`confirm.rs`); until
+        // then it waits (its later updates are checked again), and a track never confirmed ends
+        // unreported. YuNet alone fires on some textures and animal faces.
+        let mut unconfirmed: HashSet<(Arc<str>, u64)> = HashSet::new();
         let mut live: HashMap<(Arc<str>, String), Accumulator> = HashMap::new();
         let mut running: HashMap<(Arc<str>, u64), RunningAttributes> = HashMap::new();
         let mask_threshold = self.analyzer.config().attributes.mask_threshold;
         let input = self.input.clone();
         for item in input.iter() {
-            let m = match item {
+            let mut m = match item {
                 AnalyzeItem::Track(m) => m,
                 AnalyzeItem::Live(l) => {
                     if let Some(ev) = self.live_frame(l, &mut live)? {
@@ -60,40 +60,41 @@ impl AnalyzeStage {
                 }
             };
             let key = (m.camera.clone(), m.track_id);
-            if rejected.contains(&key) {
-                if m.phase == TrackPhase::End {
-                    rejected.remove(&key);
-                }
+            let waiting = unconfirmed.contains(&key);
+            if waiting && m.phase == TrackPhase::End {
+                unconfirmed.remove(&key);
                 continue;
             }
             let started = std::time::Instant::now();
             let analysed =
                 self.analyzer
                     .analyze_found(&m.frame, vec![(m.detection.clone(), None)], want)?;
-            self.metrics
-                .analysis_us
-                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             let Some(face) = analysed.first() else {
                 continue;
             };
-            if m.phase == TrackPhase::Start {
-                let presence = face.presence.unwrap_or(1.0);
-                let masked = face
-                    .attributes
-                    .as_ref()
-                    .is_some_and(|a| a.mask_probability >= CONFIDENT_MASK);
-                // The mesh cannot judge faces it sees at a few dozen pixels: small faces rest on the detector.
-                let small = m.detection.w.min(m.detection.h) < MESH_MIN_FACE_PX;
-                if presence < min_presence && !masked && !small {
+            let confirmed = (m.phase == TrackPhase::Start || waiting)
+                .then(|| self.confirmed(&m, face))
+                .transpose()?;
+            self.metrics
+                .analysis_us
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            match confirmed {
+                Some(false) => {
                     tracing::debug!(
                         camera = &*m.camera,
                         track = m.track_id,
-                        presence,
-                        "track not confirmed as a face"
+                        presence = face.presence,
+                        "track not (yet) confirmed as a face"
                     );
-                    rejected.insert(key);
+                    unconfirmed.insert(key);
                     continue;
                 }
+                // Its first confirmed frame announces the track.
+                Some(true) if waiting => {
+                    unconfirmed.remove(&key);
+                    m.phase = TrackPhase::Start;
+                }
+                _ => {}
             }
             let mut json = FaceJson::from(face);
             // The track's running estimate, not this frame's reading (docs/mqtt.md).
@@ -182,6 +183,29 @@ impl AnalyzeStage {
             }
         }
         Ok(())
+    }
+
+    /// Whether a track's face is a human face: the mesh's presence, a confident mask, the second
+    /// look (`confirm.rs`); faces too small for the mesh rest on the detector.
+    fn confirmed(&mut self, m: &crate::messages::TrackMsg, face: &FaceAnalysis) -> Result<bool, ModelError> {
+        let cfg = &self.analyzer.config().detector;
+        let (min_presence, min_look) = (cfg.min_presence, cfg.min_second_look);
+        if min_presence <= 0.0 || face.presence.unwrap_or(1.0) >= min_presence {
+            return Ok(true);
+        }
+        let masked = face
+            .attributes
+            .as_ref()
+            .is_some_and(|a| a.mask_probability >= CONFIDENT_MASK);
+        let small = m.detection.w.min(m.detection.h) < MESH_MIN_FACE_PX;
+        if masked || small {
+            return Ok(true);
+        }
+        if min_look <= 0.0 {
+            return Ok(false);
+        }
+        let look = self.analyzer.second_look(&[(&*m.frame, &m.detection)])?;
+        Ok(look.first().is_some_and(|&s| s >= min_look))
     }
 
     /// Feeds a live challenge; returns its result event when it is decided (or refused).

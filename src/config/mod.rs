@@ -128,8 +128,14 @@ pub struct DetectorConfig {
     /// At most this many faces per image, best first.
     pub max_faces: usize,
     /// Each detection is confirmed by the 468-point mesh model's face-presence probability (0..1);
-    /// 0 turns the check off. YuNet alone scores some animal faces like human ones.
+    /// 0 turns the check (and the second look) off. YuNet alone scores some animal faces like
+    /// human ones.
     pub min_presence: f32,
+    /// A face the mesh doubts is still confirmed when the detector, shown the face again re-framed
+    /// at 64 px in a 160 px picture, scores it at least this (0..1; 0 turns this second look off).
+    /// The mesh rejects dark faces in dim light; this look does not, and animal faces fail it
+    /// (docs/calibration.md).
+    pub min_second_look: f32,
 }
 
 impl Default for DetectorConfig {
@@ -140,6 +146,7 @@ impl Default for DetectorConfig {
             nms_iou: 0.3,
             max_faces: 100,
             min_presence: 0.9,
+            min_second_look: 0.75,
         }
     }
 }
@@ -285,6 +292,7 @@ impl Config {
         unit("detector.score_threshold", d.score_threshold)?;
         unit("detector.nms_iou", d.nms_iou)?;
         unit("detector.min_presence", d.min_presence)?;
+        unit("detector.min_second_look", d.min_second_look)?;
         if d.max_faces == 0 {
             return Err(invalid("detector.max_faces", "must be at least 1"));
         }
