@@ -8,10 +8,26 @@
 //!    (0.89); the animal negatives score 0 at this scale;
 //! 3. a confident mask classification, because a mask hides the mesh's cues.
 //!
-//! Faces too small for the mesh are judged by the detector alone in video (see `stage.rs`).
+//! In video, faces too small for the mesh are judged by the detector alone (a track still has to
+//! persist for `tracking.min_hits` frames); in still images they need one of the opinions above.
 
 use crate::detect::Detection;
 use crate::frame::{Affine, Frame};
+
+/// Where a face is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Still,
+    Video,
+}
+
+/// Below this face size (px, shorter box side) the mesh's face-presence output is not trusted.
+pub const MESH_MIN_FACE_PX: f32 = 64.0;
+
+/// Whether a face is too small for the mesh to judge.
+pub fn too_small_for_mesh(det: &Detection) -> bool {
+    det.w.min(det.h) < MESH_MIN_FACE_PX
+}
 
 /// Face size (longer box side, px) the second look re-frames a face to. Measured: at 64 px the
 /// shared animal negatives score 0 (dogs, cartoon alpaca, shiba) or at most 0.31 among those the
@@ -22,14 +38,25 @@ pub const SECOND_LOOK_FACE_PX: f32 = 64.0;
 /// detector needs; a multiple of 32, so no padding).
 pub const SECOND_LOOK_SIDE: usize = 160;
 
-/// The face re-framed: centred, its longer side scaled to [`SECOND_LOOK_FACE_PX`], black outside
-/// the image.
-pub fn second_look_picture(frame: &Frame, det: &Detection) -> Frame {
+/// The face re-framed: its longer side scaled to [`SECOND_LOOK_FACE_PX`], centred, except that a
+/// face at the image's edge has its window shifted inside the image (black context would hide it
+/// from the detector). Returns the picture and where the face's centre lies in it.
+pub fn second_look_picture(frame: &Frame, det: &Detection) -> (Frame, [f32; 2]) {
     let n = SECOND_LOOK_SIDE;
     let k = det.w.max(det.h).max(1.0) / SECOND_LOOK_FACE_PX;
+    let side = n as f32 * k;
     let (cx, cy) = (det.x + det.w / 2.0, det.y + det.h / 2.0);
-    let half = n as f32 / 2.0;
-    let map = Affine([k, 0.0, cx - half * k, 0.0, k, cy - half * k]);
+    // The window's top-left corner in the image, kept inside it when the image is large enough.
+    let inside = |c: f32, len: u32| {
+        let start = c - side / 2.0;
+        if side >= len as f32 {
+            start
+        } else {
+            start.clamp(0.0, len as f32 - side)
+        }
+    };
+    let (x0, y0) = (inside(cx, frame.width), inside(cy, frame.height));
+    let map = Affine([k, 0.0, x0, 0.0, k, y0]);
     let mut rgb = vec![0u8; n * n * 3];
     frame.warp(&map, n, n, |x, y, p| {
         let i = (y * n + x) * 3;
@@ -37,22 +64,23 @@ pub fn second_look_picture(frame: &Frame, det: &Detection) -> Frame {
             rgb[i + c] = p[c].round().clamp(0.0, 255.0) as u8;
         }
     });
-    Frame {
+    let picture = Frame {
         width: n as u32,
         height: n as u32,
         rgb,
-    }
+    };
+    (picture, [(cx - x0) / k, (cy - y0) / k])
 }
 
 /// The second look's verdict from the detections in a re-framed picture: the best score of a
-/// detection centred near the middle (another face in the context does not count).
-pub fn second_look_score(found: &[Detection]) -> f32 {
-    let mid = SECOND_LOOK_SIDE as f32 / 2.0;
+/// detection centred near where the face is (another face in the context does not count).
+pub fn second_look_score(found: &[Detection], centre: [f32; 2]) -> f32 {
     let near = 0.15 * SECOND_LOOK_SIDE as f32;
     found
         .iter()
         .filter(|d| {
-            ((d.x + d.w / 2.0) - mid).abs() < near && ((d.y + d.h / 2.0) - mid).abs() < near
+            ((d.x + d.w / 2.0) - centre[0]).abs() < near
+                && ((d.y + d.h / 2.0) - centre[1]).abs() < near
         })
         .map(|d| d.score)
         .fold(0.0, f32::max)
@@ -85,7 +113,9 @@ mod tests {
             }
         }
         let f = Frame::new(w, h, rgb).expect("frame");
-        let p = second_look_picture(&f, &det(120.0, 30.0, 40.0, 0.9));
+        let (p, centre) = second_look_picture(&f, &det(120.0, 30.0, 40.0, 0.9));
+        // The 100 px high image is smaller than the 250 px window: no shift, the face is centred.
+        assert_eq!(centre, [80.0, 80.0]);
         let row = 80 * SECOND_LOOK_SIDE;
         let white: Vec<usize> = (0..SECOND_LOOK_SIDE)
             .filter(|x| p.rgb[(row + x) * 3] > 128)
@@ -96,10 +126,21 @@ mod tests {
 
     #[test]
     fn only_a_face_in_the_middle_counts() {
-        assert_eq!(second_look_score(&[]), 0.0);
+        let mid = [80.0, 80.0];
+        assert_eq!(second_look_score(&[], mid), 0.0);
         let off_centre = det(0.0, 0.0, 40.0, 0.95);
         let centred = det(50.0, 50.0, 64.0, 0.8);
-        assert_eq!(second_look_score(&[off_centre.clone()]), 0.0);
-        assert_eq!(second_look_score(&[off_centre, centred]), 0.8);
+        assert_eq!(second_look_score(&[off_centre.clone()], mid), 0.0);
+        assert_eq!(second_look_score(&[off_centre.clone(), centred], mid), 0.8);
+        assert_eq!(second_look_score(&[off_centre], [20.0, 20.0]), 0.95);
+    }
+
+    #[test]
+    fn a_face_at_the_edge_keeps_its_context() {
+        // A 20 px face at the right edge of a 400 px image: the 50 px window moves inside the image.
+        let f = Frame::new(400, 300, vec![0; 400 * 300 * 3]).expect("frame");
+        let (_, centre) = second_look_picture(&f, &det(380.0, 100.0, 20.0, 0.9));
+        assert!((centre[0] - 128.0).abs() < 1e-3, "{centre:?}");
+        assert!((centre[1] - 80.0).abs() < 1e-3, "{centre:?}");
     }
 }

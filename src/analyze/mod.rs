@@ -146,12 +146,22 @@ impl Analyzer {
             .ok_or_else(|| "its stored landmarks cannot be aligned".into())
     }
 
-    /// Detections confirmed as human faces (`confirm.rs`): by the mesh's face-presence output, or
-    /// for faces the mesh doubts by the second look or a confident mask. With
-    /// `detector.min_presence` = 0 every detection is kept.
+    /// Detections in a still image confirmed as human faces (`confirm.rs`).
     pub fn detect_verified(
         &mut self,
         frame: &Frame,
+    ) -> Result<Vec<(Detection, Option<Mesh>)>, ModelError> {
+        self.detect_confirmed(frame, confirm::Source::Still)
+    }
+
+    /// Detections confirmed as human faces (`confirm.rs`): by the mesh's face-presence output, or
+    /// for faces the mesh doubts by the second look or a confident mask; in video, faces too
+    /// small for the mesh rest on the detector. With `detector.min_presence` = 0 every detection
+    /// is kept.
+    pub fn detect_confirmed(
+        &mut self,
+        frame: &Frame,
+        source: confirm::Source,
     ) -> Result<Vec<(Detection, Option<Mesh>)>, ModelError> {
         let dets = self.detector.detect(frame)?;
         let min = self.cfg.detector.min_presence;
@@ -162,6 +172,7 @@ impl Analyzer {
         let meshes = self.mesh_model()?.landmarks(&faces)?;
         let doubtful: Vec<usize> = (0..dets.len())
             .filter(|&i| meshes[i].presence < min)
+            .filter(|&i| source == confirm::Source::Still || !confirm::too_small_for_mesh(&dets[i]))
             .collect();
         let doubted: Vec<(&Frame, &Detection)> = doubtful.iter().map(|&i| faces[i]).collect();
         let mut kept = vec![true; dets.len()];
@@ -180,16 +191,17 @@ impl Analyzer {
     /// The second look's score for each face (`confirm.rs`): the detector run again on the face
     /// re-framed at a fixed size, all faces in one batch.
     pub fn second_look(&mut self, faces: &[(&Frame, &Detection)]) -> Result<Vec<f32>, ModelError> {
-        let pictures: Vec<Frame> = faces
+        let (pictures, centres): (Vec<Frame>, Vec<[f32; 2]>) = faces
             .iter()
             .map(|(f, d)| confirm::second_look_picture(f, d))
-            .collect();
+            .unzip();
         let refs: Vec<&Frame> = pictures.iter().collect();
         Ok(self
             .detector
             .detect_batch(&refs)?
             .iter()
-            .map(|found| confirm::second_look_score(found))
+            .zip(centres)
+            .map(|(found, c)| confirm::second_look_score(found, c))
             .collect())
     }
 

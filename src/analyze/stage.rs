@@ -17,9 +17,6 @@ use crate::metrics::Metrics;
 use crate::models::ModelError;
 use crate::search::tracks::TrackMatcher;
 
-/// Below this face size (px) the mesh's face-presence output is not trusted.
-const MESH_MIN_FACE_PX: f32 = 64.0;
-
 pub struct AnalyzeStage {
     pub analyzer: Analyzer,
     pub input: Receiver<AnalyzeItem>,
@@ -197,7 +194,7 @@ impl AnalyzeStage {
             .attributes
             .as_ref()
             .is_some_and(|a| a.mask_probability >= CONFIDENT_MASK);
-        let small = m.detection.w.min(m.detection.h) < MESH_MIN_FACE_PX;
+        let small = super::confirm::too_small_for_mesh(&m.detection);
         if masked || small {
             return Ok(true);
         }
