@@ -252,7 +252,12 @@ fn iou(a: &[f32; 4], d: &facestream::detect::Detection) -> f32 {
 }
 
 /// The picture a label refers to: a group photo, or one frame of a video cut out with ffmpeg.
-fn labelled_picture(media: &std::path::Path, source: &str, time_s: &str, tmp: &std::path::Path) -> facestream::frame::Frame {
+fn labelled_picture(
+    media: &std::path::Path,
+    source: &str,
+    time_s: &str,
+    tmp: &std::path::Path,
+) -> facestream::frame::Frame {
     if time_s.is_empty() {
         return common::load(&media.join(source));
     }
@@ -264,7 +269,10 @@ fn labelled_picture(media: &std::path::Path, source: &str, time_s: &str, tmp: &s
         .arg(&out)
         .status()
         .expect("ffmpeg (installed by scripts/setup.sh)");
-    assert!(status.success(), "ffmpeg could not cut {source} at {time_s} s");
+    assert!(
+        status.success(),
+        "ffmpeg could not cut {source} at {time_s} s"
+    );
     common::load(&out)
 }
 
@@ -276,7 +284,11 @@ fn labelled_picture(media: &std::path::Path, source: &str, time_s: &str, tmp: &s
 #[test]
 fn recall_by_skin_tone_and_lighting() {
     let media = common::media();
-    let csv = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/face_conditions.csv")).unwrap();
+    let csv = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/face_conditions.csv"
+    ))
+    .unwrap();
     let rows: Vec<Labelled> = csv
         .lines()
         .skip(1)
@@ -307,20 +319,35 @@ fn recall_by_skin_tone_and_lighting() {
         let (src, t) = (&rows[i].source, &rows[i].time_s);
         let frame = labelled_picture(&media, src, t, tmp.path());
         // Video frames are checked as the daemon checks a track's face, photos as the API does.
-        let source = if t.is_empty() { Source::Still } else { Source::Video };
+        let source = if t.is_empty() {
+            Source::Still
+        } else {
+            Source::Video
+        };
         let after = with_look.detect_confirmed(&frame, source).unwrap();
         let before = veto_only.detect_confirmed(&frame, source).unwrap();
         while i < rows.len() && &rows[i].source == src && &rows[i].time_s == t {
             let r = &rows[i];
-            let hit = |found: &[(facestream::detect::Detection, Option<facestream::analyze::Mesh>)]| {
-                found.iter().any(|(d, _)| iou(&r.rect, d) >= 0.5)
-            };
+            let hit = |found: &[(
+                facestream::detect::Detection,
+                Option<facestream::analyze::Mesh>,
+            )]| { found.iter().any(|(d, _)| iou(&r.rect, d) >= 0.5) };
             let (b, a) = (hit(&before) as usize, hit(&after) as usize);
             if (r.face && a == 0) || (!r.face && a == 1) {
-                println!("{}: {} {} at {:?}", if r.face { "missed" } else { "false face" }, r.source, r.time_s, r.rect);
+                println!(
+                    "{}: {} {} at {:?}",
+                    if r.face { "missed" } else { "false face" },
+                    r.source,
+                    r.time_s,
+                    r.rect
+                );
             }
             if r.face {
-                let size = if r.small { "faces < 64 px" } else { "faces ≥ 64 px" };
+                let size = if r.small {
+                    "faces < 64 px"
+                } else {
+                    "faces ≥ 64 px"
+                };
                 for g in [r.group.clone(), size.to_string(), "all faces".to_string()] {
                     let e = table.entry(g).or_default();
                     e[0] += 1;
@@ -339,14 +366,23 @@ fn recall_by_skin_tone_and_lighting() {
     println!("|---|---|---|---|");
     let recall = |e: &[usize; 3], k: usize| e[k] as f64 / e[0].max(1) as f64;
     for (g, e) in &table {
-        println!("| {g} | {} | {:.3} ({}) | {:.3} ({}) |", e[0], recall(e, 1), e[1], recall(e, 2), e[2]);
+        println!(
+            "| {g} | {} | {:.3} ({}) | {:.3} ({}) |",
+            e[0],
+            recall(e, 1),
+            e[1],
+            recall(e, 2),
+            e[2]
+        );
     }
     println!("labelled non-faces (logo, print, hair, back of heads) confirmed: before {false_before}/{non_faces}, after {false_after}/{non_faces}");
     let dark_dim = table["darker skin, dim light"];
     let rest = table
         .iter()
         .filter(|(g, _)| g.contains(" light") && g.as_str() != "darker skin, dim light")
-        .fold([0usize; 3], |acc, (_, e)| [acc[0] + e[0], acc[1] + e[1], acc[2] + e[2]]);
+        .fold([0usize; 3], |acc, (_, e)| {
+            [acc[0] + e[0], acc[1] + e[1], acc[2] + e[2]]
+        });
     println!(
         "darker skin in dim light: {:.3}; every other face: {:.3} (before: {:.3} against {:.3})",
         recall(&dark_dim, 2),
@@ -354,12 +390,18 @@ fn recall_by_skin_tone_and_lighting() {
         recall(&dark_dim, 1),
         recall(&rest, 1)
     );
-    assert!(dark_dim[0] >= 20, "too few dark faces in dim light labelled");
+    assert!(
+        dark_dim[0] >= 20,
+        "too few dark faces in dim light labelled"
+    );
     assert!(
         recall(&dark_dim, 2) >= recall(&rest, 2) - 0.05,
         "dark faces in dim light are found {:.3} of the time, the rest {:.3}",
         recall(&dark_dim, 2),
         recall(&rest, 2)
     );
-    assert!(false_after <= false_before, "the second look confirmed more non-faces ({false_after} > {false_before})");
+    assert!(
+        false_after <= false_before,
+        "the second look confirmed more non-faces ({false_after} > {false_before})"
+    );
 }

@@ -209,7 +209,10 @@ impl Analyzer {
     /// (`detector.min_second_look`, 0 = off), then, for those it does not confirm, a confident mask
     /// (masks hide the mesh's cues; a stricter bar than the mask attribute's threshold, since
     /// animal faces can score up to 0.5). Models open only when a face needs them.
-    pub fn second_opinion(&mut self, faces: &[(&Frame, &Detection)]) -> Result<Vec<bool>, ModelError> {
+    pub fn second_opinion(
+        &mut self,
+        faces: &[(&Frame, &Detection)],
+    ) -> Result<Vec<bool>, ModelError> {
         let min_look = self.cfg.detector.min_second_look;
         let mut ok = vec![false; faces.len()];
         if min_look > 0.0 && !faces.is_empty() {

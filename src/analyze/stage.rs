@@ -184,7 +184,11 @@ impl AnalyzeStage {
 
     /// Whether a track's face is a human face: the mesh's presence, a confident mask, the second
     /// look (`confirm.rs`); faces too small for the mesh rest on the detector.
-    fn confirmed(&mut self, m: &crate::messages::TrackMsg, face: &FaceAnalysis) -> Result<bool, ModelError> {
+    fn confirmed(
+        &mut self,
+        m: &crate::messages::TrackMsg,
+        face: &FaceAnalysis,
+    ) -> Result<bool, ModelError> {
         let cfg = &self.analyzer.config().detector;
         let (min_presence, min_look) = (cfg.min_presence, cfg.min_second_look);
         if min_presence <= 0.0 || face.presence.unwrap_or(1.0) >= min_presence {

@@ -233,6 +233,10 @@ pub struct CompareConfig {
 /// Calibrated same-person thresholds on the similarity scale (docs/calibration.md).
 pub const MOBILEFACENET_THRESHOLD: f32 = 0.46;
 pub const DLIB_THRESHOLD: f32 = 0.70;
+/// The open-set threshold for camera tracks with MobileFaceNet, calibrated on video for ≤ 1 % of
+/// never-enrolled people's tracks falsely matched (docs/calibration.md, "Open-set threshold on
+/// video"): a stranger meets every enrolled face, so 1:N needs a higher bar than 1:1.
+pub const MOBILEFACENET_TRACK_THRESHOLD: f32 = 0.55;
 
 impl CompareConfig {
     pub fn threshold_for(&self, kind: EmbedderKind) -> f32 {
@@ -244,6 +248,15 @@ impl CompareConfig {
 }
 
 impl Config {
+    /// The similarity a camera track needs to match: `search.threshold`, else the video-calibrated
+    /// default for MobileFaceNet, else (dlib, not calibrated on video) `compare`'s threshold.
+    pub fn track_threshold(&self) -> f32 {
+        self.search.threshold.unwrap_or(match self.models.embedder {
+            EmbedderKind::Mobilefacenet => MOBILEFACENET_TRACK_THRESHOLD,
+            EmbedderKind::Dlib => self.compare.threshold_for(EmbedderKind::Dlib),
+        })
+    }
+
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -196,10 +196,7 @@ impl Daemon {
         let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));
         let matcher = if cfg.cameras.iter().any(|c| !c.face_sets.is_empty()) {
             let sets = Arc::new(FaceSets::open(&cfg.storage.dir).map_err(DaemonError::FaceSets)?);
-            let threshold = cfg
-                .search
-                .threshold
-                .unwrap_or(cfg.compare.threshold_for(cfg.models.embedder));
+            let threshold = cfg.track_threshold();
             Some(TrackMatcher::new(
                 sets,
                 camera_sets.clone(),
