@@ -511,3 +511,46 @@ fn fnv1a(s: &str) -> u64 {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     })
 }
+
+/// The walking clips (MEDIA.md: nobody in them is in the gallery) against the whole gallery
+/// enrolled: every searched track is a stranger's, so any `match` is a false one. Printed per
+/// clip: tracks started for the labelled people, tracks searched, matches. Asserted: no match.
+#[test]
+fn walking_clips_match_nobody_in_the_gallery() {
+    let media = common::media();
+    let dir = std::env::temp_dir().join(format!("fs-walkers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    run(&[
+        "enroll",
+        media.join("gallery").to_str().unwrap(),
+        "--set",
+        "everyone",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    let clips = [
+        ("intel_face-demographics-walking.mp4", 2),
+        ("intel_face-demographics-walking-and-pause.mp4", 3),
+        ("facenet-pytorch_video_1080p.mp4", 10),
+    ];
+    let mut false_matches = vec![];
+    for (clip, people) in clips {
+        let (spans, named) = recognised(&media.join("video").join(clip), "everyone", &data);
+        println!(
+            "{clip}: {} tracks for ~{people} people, matches {named:?}",
+            spans.len()
+        );
+        false_matches.extend(
+            named
+                .into_iter()
+                .map(|(id, n)| format!("{clip} track {id}: {n:?}")),
+        );
+    }
+    assert!(
+        false_matches.is_empty(),
+        "strangers matched: {false_matches:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
