@@ -72,6 +72,19 @@ fn recognised(video: &std::path::Path, set: &str, data: &std::path::Path) -> (Sp
     (spans, named)
 }
 
+/// `facestream enroll DIR --set SET --data-dir DATA`.
+fn enroll(dir: &std::path::Path, set: &str, data: &std::path::Path) {
+    run(&[
+        "enroll",
+        dir.to_str().unwrap(),
+        "--set",
+        set,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+}
+
 fn run(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_facestream"))
         .args(args)
@@ -105,51 +118,14 @@ fn recognition_on_a_composed_video_meets_its_targets() {
         }
     }
     let data = dir.join("data");
-    run(&[
-        "enroll",
-        people.to_str().unwrap(),
-        "--set",
-        "cast",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--json",
-    ]);
-    // The video: each probe photo letterboxed to 640x480 for 1.52 s, hard cuts between them.
+    enroll(&people, "cast", &data);
+    // The video: each probe photo letterboxed to 640x480 for 1.52 s at 25 fps, hard cuts between them.
     let video = dir.join("cast.mp4");
-    let mut args: Vec<String> = vec!["-y".into(), "-loglevel".into(), "error".into()];
-    let mut filter = String::new();
-    for (i, (person, probe, _)) in CAST.iter().enumerate() {
-        args.extend(["-loop", "1", "-t", "1.52", "-i"].map(String::from));
-        args.push(gallery.join(person).join(probe).display().to_string());
-        filter.push_str(&format!(
-            "[{i}]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25[v{i}];"
-        ));
-    }
-    for i in 0..CAST.len() {
-        filter.push_str(&format!("[v{i}]"));
-    }
-    filter.push_str(&format!("concat=n={}:v=1[out]", CAST.len()));
-    args.extend(
-        [
-            "-filter_complex",
-            &filter,
-            "-map",
-            "[out]",
-            "-pix_fmt",
-            "yuv420p",
-        ]
-        .map(String::from),
-    );
-    args.push(video.display().to_string());
-    let out = Command::new("ffmpeg")
-        .args(&args)
-        .output()
-        .expect("ffmpeg (scripts/setup.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let photos: Vec<std::path::PathBuf> = CAST
+        .iter()
+        .map(|(person, probe, _)| gallery.join(person).join(probe))
+        .collect();
+    slideshow(&photos, SEGMENT_MS as f64 / 1000.0, 25, &video);
     let (spans, named) = recognised(&video, "cast", &data);
     let segment_of = |t: u64| (t / SEGMENT_MS) as usize;
     let mut purity = vec![];
@@ -236,15 +212,7 @@ fn hamilton_against_its_identity_time_ranges() {
         std::os::unix::fs::symlink(gallery.join(person), people.join(person)).unwrap();
     }
     let data = dir.join("data");
-    run(&[
-        "enroll",
-        people.to_str().unwrap(),
-        "--set",
-        "ham",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--json",
-    ]);
+    enroll(&people, "ham", &data);
     let clip = common::media().join("video/face_recognition_short_hamilton_clip.mp4");
     let (spans, named) = recognised(&clip, "ham", &data);
     let (mut right, mut wrong, mut switches) = (0, 0, 0);
@@ -294,15 +262,15 @@ fn hamilton_against_its_identity_time_ranges() {
 const PROBE_S: f64 = 1.2;
 const PROBE_FPS: u32 = 10;
 
-/// A video of `photos` one after another (letterboxed to 640×480, hard cuts).
-fn slideshow(photos: &[std::path::PathBuf], out: &std::path::Path) {
+/// A video of `photos` one after another, `seconds` each at `fps` (letterboxed to 640×480, hard cuts).
+fn slideshow(photos: &[std::path::PathBuf], seconds: f64, fps: u32, out: &std::path::Path) {
     let mut args: Vec<String> = vec!["-y".into(), "-loglevel".into(), "error".into()];
     let mut filter = String::new();
     for (i, p) in photos.iter().enumerate() {
-        args.extend(["-loop", "1", "-t", &PROBE_S.to_string(), "-i"].map(String::from));
+        args.extend(["-loop", "1", "-t", &seconds.to_string(), "-i"].map(String::from));
         args.push(p.display().to_string());
         filter.push_str(&format!(
-            "[{i}]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={PROBE_FPS},format=yuv420p[v{i}];"
+            "[{i}]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}];"
         ));
     }
     for i in 0..photos.len() {
@@ -385,18 +353,10 @@ fn open_set_threshold_on_video() {
         // Interleave deterministically so enrolled probes are spread through the video.
         shown.sort_by_key(|(p, _, _)| format!("{:x}", fnv1a(&p.display().to_string())));
         let data = fold_dir.join("data");
-        run(&[
-            "enroll",
-            enrol_dir.to_str().unwrap(),
-            "--set",
-            "known",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--json",
-        ]);
+        enroll(&enrol_dir, "known", &data);
         let video = fold_dir.join("open_set.mp4");
         let photos: Vec<std::path::PathBuf> = shown.iter().map(|s| s.0.clone()).collect();
-        slideshow(&photos, &video);
+        slideshow(&photos, PROBE_S, PROBE_FPS, &video);
         let segment_ms = (PROBE_S * 1000.0) as u64;
         for &t in &thresholds {
             let cfg = fold_dir.join(format!("t{t}.toml"));
@@ -521,15 +481,7 @@ fn walking_clips_match_nobody_in_the_gallery() {
     let dir = std::env::temp_dir().join(format!("fs-walkers-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data");
-    run(&[
-        "enroll",
-        media.join("gallery").to_str().unwrap(),
-        "--set",
-        "everyone",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--json",
-    ]);
+    enroll(&media.join("gallery"), "everyone", &data);
     let clips = [
         ("intel_face-demographics-walking.mp4", 2),
         ("intel_face-demographics-walking-and-pause.mp4", 3),
