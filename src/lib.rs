@@ -5,6 +5,7 @@
 
 pub mod analyze;
 pub mod api;
+pub mod base;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -17,5 +18,6 @@ pub mod metrics;
 pub mod models;
 pub mod publish;
 pub mod search;
+pub mod shapes;
 pub mod tls;
 pub mod track;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::analyze::Quality;
-use crate::api::shapes::{AttributesJson, BoundingBox};
+use crate::shapes::AttributesJson;
+use crate::base::geometry::BoundingBox;
 use crate::detect::Detection;
 use crate::frame::Frame;
 
@@ -70,11 +71,6 @@ pub struct TrackMsg {
     pub wall_ms: u64,
     /// The frame holding `detection`, for analysis and the snapshot.
     pub frame: Arc<Frame>,
-}
-
-/// A fresh event id (32 hex digits).
-pub fn event_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// `<prefix>/<camera>/face` payload (docs/mqtt.md).
@@ -272,12 +268,6 @@ impl Event {
     }
 }
 
-pub fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) for a time in ms since the Unix epoch (Baidu's `ctime` format).
 pub fn utc_datetime(ms: u64) -> String {

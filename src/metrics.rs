@@ -173,7 +173,7 @@ impl Metrics {
     }
 
     fn heartbeat_age_ms(&self) -> u64 {
-        crate::messages::wall_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed))
+        crate::base::time::wall_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed))
     }
 
     /// True when the detection stage has not looped for 10 s (what the watchdog and /healthz judge).

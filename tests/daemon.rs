@@ -320,7 +320,7 @@ fn enrolling_while_running_turns_unknown_tracks_into_matches() {
         &media.join("gallery/Lin-Manuel_Miranda/face_recognition_lin-manuel-miranda.png"),
     );
     let (det, emb) = common::largest_embedded(&mut an, &f).unwrap();
-    let bbox = facestream::api::shapes::BoundingBox::from(&det);
+    let bbox = facestream::shapes::BoundingBox::from(&det);
     sets.add_faces(
         "vip",
         vec![(bbox, emb)],

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use facestream::analyze::Embedding;
-use facestream::api::shapes::BoundingBox;
+use facestream::shapes::BoundingBox;
 use facestream::config::{Config, EmbedderKind};
 use facestream::search::fields::{FieldType, Schema};
 use facestream::search::index::IndexSettings;

@@ -11,7 +11,7 @@ use super::liveness::{decide, Accumulator, LivenessConfig};
 use super::snapshot::face_jpeg;
 use super::track_attributes::RunningAttributes;
 use super::{Analyzer, FaceAnalysis, Wanted, CONFIDENT_MASK};
-use crate::api::shapes::{round4, FaceJson};
+use crate::shapes::{round4, FaceJson};
 use crate::messages::{AnalyzeItem, Event, FaceEvent, LiveFrame, LiveResultEvent, TrackPhase};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
@@ -148,7 +148,7 @@ impl AnalyzeStage {
                 }
             }
             let ev = FaceEvent {
-                event_id: crate::messages::event_id(),
+                event_id: crate::base::time::event_id(),
                 camera: m.camera.to_string(),
                 track_id: m.track_id,
                 event: m.phase,

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::body::{Form, ImageSource};
 use super::error::ApiError;
-use super::shapes::{round2, round4};
+use crate::shapes::{round2, round4};
 use super::state::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
 use crate::detect::Detection;
@@ -58,13 +58,13 @@ fn missing(name: &str) -> BaiduError {
 }
 
 fn log_id() -> u64 {
-    crate::messages::wall_ms() ^ (uuid::Uuid::new_v4().as_u128() as u64 & 0xFFFF)
+    crate::base::time::wall_ms() ^ (uuid::Uuid::new_v4().as_u128() as u64 & 0xFFFF)
 }
 
 /// Baidu's envelope. Errors are HTTP 200 like Baidu's, except overload (503) and auth (401/403),
 /// where a proxy or client retry policy needs the status.
 pub fn envelope(r: Reply) -> Response {
-    let now = crate::messages::wall_ms() / 1000;
+    let now = crate::base::time::wall_ms() / 1000;
     match r {
         Ok(mut result) => {
             super::error::tidy_floats(&mut result);
@@ -665,7 +665,7 @@ pub async fn oauth_token(
     };
     match st.secret_of(id) {
         Some(s) if super::auth::same(s, secret) => {
-            let now = crate::messages::wall_ms() as i64 / 1000;
+            let now = crate::base::time::wall_ms() as i64 / 1000;
             Json(json!({
                 "access_token": access_token(id, s, now),
                 "expires_in": TOKEN_LIFETIME_S,

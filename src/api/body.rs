@@ -10,7 +10,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use super::error::{err, ApiError};
-use crate::api::FaceError;
+use crate::shapes::FaceError;
 use crate::config::Config;
 use crate::frame::Frame;
 use crate::ingest::image::{decode_image, load_image};

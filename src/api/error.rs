@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::api::FaceError;
+use crate::shapes::FaceError;
 use crate::search::SetError;
 
 /// An API error: HTTP status plus FRS's body.

@@ -106,7 +106,7 @@ impl ApiState {
             }
             // Identical requests sign identically: they may repeat inside the window unless the
             // client signs a nonce, which makes each signature good once.
-            let now_s = crate::messages::wall_ms() as i64 / 1000;
+            let now_s = crate::base::time::wall_ms() as i64 / 1000;
             let checked = if signed.iter().any(|s| s == "x-sdk-nonce") {
                 self.guard.fresh(date_s, now_s, &sig)
             } else {
@@ -143,7 +143,7 @@ impl ApiState {
                 token.to_string()
             } else {
                 // An access token from /oauth/2.0/token (Baidu's SDKs).
-                let now_s = crate::messages::wall_ms() as i64 / 1000;
+                let now_s = crate::base::time::wall_ms() as i64 / 1000;
                 super::baidu::token_key(token, |k| self.secret_of(k), now_s)
                     .ok_or_else(|| denied("token authentication failed"))?
                     .to_string()
@@ -205,7 +205,7 @@ impl ApiState {
         }
         match self.guard.fresh(
             ts_ms / 1000,
-            crate::messages::wall_ms() as i64 / 1000,
+            crate::base::time::wall_ms() as i64 / 1000,
             &want,
         ) {
             Ok(()) => Ok(app_key.to_string()),
@@ -262,7 +262,7 @@ impl ApiState {
         if !same(&expected(false), &t.signature) && !same(&expected(true), &t.signature) {
             return Err(denied("signature mismatch"));
         }
-        let now_s = crate::messages::wall_ms() as i64 / 1000;
+        let now_s = crate::base::time::wall_ms() as i64 / 1000;
         let checked = if t.signed.iter().any(|h| h == "x-tc-action") {
             self.guard.in_window(ts, now_s)
         } else {

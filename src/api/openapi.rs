@@ -4,7 +4,7 @@ use schemars::gen::SchemaGenerator;
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
-use super::shapes::{CompareResult, FaceJson, LiveFaceResult};
+use crate::shapes::{CompareResult, FaceJson, LiveFaceResult};
 use crate::analyze::liveness::LivenessResult;
 use crate::search::store::{FaceRecord, SetInfo};
 use crate::search::SearchHit;

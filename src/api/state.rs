@@ -141,7 +141,7 @@ impl ApiState {
     pub async fn photo_liveness(
         self: &Arc<Self>,
         src: super::body::ImageSource,
-    ) -> Result<super::shapes::LiveFaceResult, ApiError> {
+    ) -> Result<crate::shapes::LiveFaceResult, ApiError> {
         let cfg = self.cfg.clone();
         self.infer(move |an| {
             let frame = super::body::load(&cfg, src, "image")?;
@@ -151,7 +151,7 @@ impl ApiState {
             };
             let face = largest_faces(an, &frame, want, 1)?.remove(0);
             let real = face.real_score.unwrap_or(0.0);
-            Ok(super::shapes::LiveFaceResult {
+            Ok(crate::shapes::LiveFaceResult {
                 alive: real >= crate::analyze::antispoof::PHOTO_LIVE_THRESHOLD,
                 confidence: (real as f64 * 10000.0).round() / 10000.0,
                 picture: crate::analyze::snapshot::face_jpeg(&frame, &face.detection)
@@ -257,7 +257,7 @@ fn largest_faces(
 ) -> Result<Vec<crate::analyze::FaceAnalysis>, ApiError> {
     let mut found = an.detect_verified(frame)?;
     if found.is_empty() {
-        return Err(crate::api::FaceError::NoFace {
+        return Err(crate::shapes::FaceError::NoFace {
             path: "image".into(),
         }
         .into());

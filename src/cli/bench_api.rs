@@ -84,7 +84,7 @@ pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
             if let Some(e) = an.embedder()?.embed(&[(&frame, &dets[i])])?.pop().flatten() {
                 sets.add_faces(
                     "public--bench",
-                    vec![(crate::api::shapes::BoundingBox::from(&dets[i]), e)],
+                    vec![(crate::base::geometry::BoundingBox::from(&dets[i]), e)],
                     None,
                     &Default::default(),
                     None,

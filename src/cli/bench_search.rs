@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
-use crate::api::shapes::BoundingBox;
+use crate::base::geometry::BoundingBox;
 use crate::search::index::{IndexSettings, SetIndex};
 use crate::search::store::FaceRecord;
 use crate::search::vector::normalize;

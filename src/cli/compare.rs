@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::analyze::Analyzer;
-use crate::api::shapes::{CompareResult, ErrorBody, FaceJson};
-use crate::api::FaceError;
+use crate::shapes::{CompareResult, ErrorBody, FaceJson};
+use crate::shapes::FaceError;
 use crate::config::Config;
 use crate::ingest::image::load_image;
 

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::analyze::{Analyzer, FaceAnalysis, Wanted};
-use crate::api::shapes::{FaceJson, ImageResult};
-use crate::api::FaceError;
+use crate::shapes::{FaceJson, ImageResult};
+use crate::shapes::FaceError;
 use crate::config::Config;
 use crate::draw;
 use crate::frame::Frame;

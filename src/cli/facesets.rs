@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use crate::analyze::{largest, Analyzer, Wanted};
-use crate::api::FaceError;
+use crate::shapes::FaceError;
 use crate::config::Config;
 use crate::ingest::image::load_image;
 use crate::search::fields::{FieldType, Schema};

@@ -345,6 +345,7 @@ fn valid_bind(bind: &str) -> bool {
 /// The largest MQTT packet the daemon reads (its client refuses bigger ones by dropping the link).
 pub const MQTT_MAX_INCOMING_BYTES: usize = 1024 * 1024;
 
+/// A camera id or face-set name: 1–64 of `A-Z a-z 0-9 - _`.
 pub fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
@@ -371,7 +372,7 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
         if let Some(bad) = c
             .face_sets
             .iter()
-            .find(|s| !crate::search::valid_set_name(s))
+            .find(|s| !valid_id(s))
         {
             return Err(invalid(
                 &key("face_sets"),

@@ -9,7 +9,8 @@ use crossbeam_channel::Sender;
 
 use super::Detector;
 use crate::ingest::queue::FrameQueues;
-use crate::messages::{wall_ms, CameraFrame, DetectedItem, IngestItem};
+use crate::base::time::wall_ms;
+use crate::messages::{CameraFrame, DetectedItem, IngestItem};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
 

@@ -11,7 +11,8 @@ use super::clock::Clock;
 use super::queue::{FrameQueue, Pushed};
 use crate::config::{CameraConfig, PipelineConfig};
 use crate::frame::Frame;
-use crate::messages::{wall_ms, CameraFrame, Event, IngestItem, StatusEvent};
+use crate::base::time::wall_ms;
+use crate::messages::{CameraFrame, Event, IngestItem, StatusEvent};
 use crate::metrics::{CameraFailed, FramesDropped, Metrics};
 
 #[derive(Debug, thiserror::Error)]

@@ -24,7 +24,7 @@ pub struct IndexedFace {
     pub external_image_id: String,
     pub fields: Map<String, Value>,
     pub user_id: Option<String>,
-    pub bbox: crate::api::shapes::BoundingBox,
+    pub bbox: crate::base::geometry::BoundingBox,
 }
 
 /// When to partition and how much of the partition a query scans.

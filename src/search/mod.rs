@@ -25,7 +25,7 @@ use store::{FaceRecord, NewFace, Selector, SetInfo, Store};
 
 use crate::analyze::snapshot::{enrolment_picture, FacePicture};
 use crate::analyze::{Embedding, FaceAnalysis};
-use crate::api::shapes::BoundingBox;
+use crate::base::geometry::BoundingBox;
 use crate::config::EmbedderKind;
 use crate::detect::Detection;
 use crate::frame::Frame;
@@ -40,12 +40,8 @@ pub fn model_name(kind: EmbedderKind) -> &'static str {
 /// The longest `user_id` a face may carry (Baidu's limit).
 pub const MAX_USER_ID_BYTES: usize = 128;
 
-pub fn valid_set_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
+/// Face-set names follow the same rule as camera ids (1–64 of `A-Z a-z 0-9 - _`).
+pub use crate::config::stream::valid_id as valid_set_name;
 
 /// One search result in FRS's shape.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]

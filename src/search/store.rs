@@ -14,7 +14,7 @@ use super::error::SetError;
 use super::fields::Schema;
 use super::filter::Filter;
 use crate::analyze::snapshot::FacePicture;
-use crate::api::shapes::BoundingBox;
+use crate::base::geometry::BoundingBox;
 
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SetInfo {
@@ -130,7 +130,7 @@ fn faces_in(tx: &rusqlite::Transaction<'_>, set: &str) -> Result<i64, SetError> 
 }
 
 pub fn now_ms() -> i64 {
-    crate::messages::wall_ms() as i64
+    crate::base::time::wall_ms() as i64
 }
 
 impl Store {

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use super::{FaceSets, SearchParams};
 use crate::analyze::{Embedding, FaceAnalysis};
-use crate::api::shapes::BoundingBox;
+use crate::base::geometry::BoundingBox;
 use crate::config::SearchConfig;
 use crate::messages::{MatchEvent, TrackIdentity, TrackMsg, TrackPhase};
 
@@ -238,7 +238,7 @@ impl TrackMatcher {
             return vec![];
         };
         vec![MatchEvent {
-            event_id: crate::messages::event_id(),
+            event_id: crate::base::time::event_id(),
             camera: m.camera.to_string(),
             track_id: m.track_id,
             event: "match",
@@ -278,7 +278,7 @@ impl TrackMatcher {
         debug_assert_eq!(m.phase, TrackPhase::End);
         let st = self.tracks.remove(&(m.camera.to_string(), m.track_id))?;
         (st.searched > 0 && st.decided.is_none()).then(|| MatchEvent {
-            event_id: crate::messages::event_id(),
+            event_id: crate::base::time::event_id(),
             camera: m.camera.to_string(),
             track_id: m.track_id,
             event: "unknown",

@@ -13,7 +13,7 @@ fn rec(id: &str, v: Vec<f32>, age: i64) -> FaceRecord {
             .as_object()
             .cloned()
             .unwrap_or_default(),
-        bounding_box: crate::api::shapes::BoundingBox {
+        bounding_box: crate::base::geometry::BoundingBox {
             top_left_x: 0,
             top_left_y: 0,
             width: 1,

@@ -1,19 +1,16 @@
-//! JSON output shapes. Field names follow the seeds (Huawei FRS) where they exist; keep them stable.
+//! The published JSON shapes shared by the CLI, MQTT events and the HTTP API, and the error of a
+//! request about an image. Field names follow the seeds (Huawei FRS) where they exist; keep them stable.
+
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::analyze::{FaceAnalysis, Quality};
 use crate::detect::Detection;
+use crate::ingest::image::InputError;
+use crate::models::ModelError;
 
-use super::FaceError;
-
-#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct BoundingBox {
-    pub top_left_x: i32,
-    pub top_left_y: i32,
-    pub width: i32,
-    pub height: i32,
-}
+pub use crate::base::geometry::BoundingBox;
 
 impl From<&Detection> for BoundingBox {
     fn from(d: &Detection) -> Self {
@@ -165,6 +162,27 @@ impl From<&FaceError> for ErrorBody {
         ErrorBody {
             error_code: e.code(),
             error_msg: e.to_string(),
+        }
+    }
+}
+
+/// Why a request about an image failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FaceError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{path}: no face found")]
+    NoFace { path: PathBuf },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+impl FaceError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            FaceError::Input(e) => e.code(),
+            FaceError::NoFace { .. } => "FRS.0501",
+            FaceError::Model(_) => "FRS.0099",
         }
     }
 }
