@@ -295,7 +295,9 @@ impl Daemon {
             opener,
             Arc::new(RealClock::default()),
             queue,
-            events,
+            Box::new(move |ev| {
+                let _ = events.send(Event::Status(ev));
+            }),
             self.metrics.clone(),
             stop.clone(),
         );

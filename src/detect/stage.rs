@@ -10,7 +10,7 @@ use crossbeam_channel::Sender;
 use super::Detector;
 use crate::ingest::queue::FrameQueues;
 use crate::base::time::wall_ms;
-use crate::messages::{CameraFrame, DetectedItem, IngestItem};
+use crate::ingest::frames::{CameraFrame, IngestItem};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
 
@@ -119,4 +119,17 @@ impl DetectStage {
         }
         Ok(())
     }
+}
+
+/// What detection sends to tracking: a frame with its faces, or the end of a finite stream.
+#[derive(Debug, Clone)]
+pub enum DetectedItem {
+    Frame {
+        frame: CameraFrame,
+        faces: Vec<super::Detection>,
+    },
+    End {
+        camera: Arc<str>,
+        pts_ms: u64,
+    },
 }

@@ -5,14 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
 
 use super::clock::Clock;
 use super::queue::{FrameQueue, Pushed};
 use crate::config::{CameraConfig, PipelineConfig};
 use crate::frame::Frame;
 use crate::base::time::wall_ms;
-use crate::messages::{CameraFrame, Event, IngestItem, StatusEvent};
+use super::frames::{CameraFrame, IngestItem, StatusEvent, StatusSink};
 use crate::metrics::{CameraFailed, FramesDropped, Metrics};
 
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +125,7 @@ pub struct Camera {
     pub opener: Box<dyn SourceOpener>,
     pub clock: Arc<dyn Clock>,
     pub queue: Arc<FrameQueue>,
-    pub events: Sender<Event>,
+    pub status_out: StatusSink,
     pub metrics: Arc<Metrics>,
     pub stop: Arc<AtomicBool>,
     status: CameraStatus,
@@ -144,7 +143,7 @@ impl Camera {
         opener: Box<dyn SourceOpener>,
         clock: Arc<dyn Clock>,
         queue: Arc<FrameQueue>,
-        events: Sender<Event>,
+        status_out: StatusSink,
         metrics: Arc<Metrics>,
         stop: Arc<AtomicBool>,
     ) -> Self {
@@ -153,7 +152,7 @@ impl Camera {
             opener,
             clock,
             queue,
-            events,
+            status_out,
             metrics,
             stop,
             status: CameraStatus::Stopped,
@@ -349,7 +348,7 @@ impl Camera {
             wall_time_ms: wall_ms(),
         };
         // Status events are never dropped: this blocks if the publish stage is behind.
-        let _ = self.events.send(Event::Status(ev));
+        (self.status_out)(ev);
     }
 }
 
@@ -510,21 +509,14 @@ mod tests {
             Box::new(opener),
             clock,
             queue.clone(),
-            tx,
+            Box::new(move |ev| {
+                let _ = tx.send(ev);
+            }),
             Arc::new(Metrics::default()),
             stop,
         )
         .run();
-        let statuses = rx
-            .try_iter()
-            .filter_map(|e| {
-                if let Event::Status(s) = e {
-                    Some(s)
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let statuses = rx.try_iter().collect();
         let items = std::iter::from_fn(|| queue.pop()).collect();
         (statuses, items)
     }

@@ -3,6 +3,7 @@
 pub mod camera;
 pub mod cause;
 pub mod clock;
+pub mod frames;
 pub mod gst;
 pub mod image;
 pub mod queue;

@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crossbeam_queue::ArrayQueue;
 
 use crate::config::WhenFull;
-use crate::messages::IngestItem;
+use super::frames::IngestItem;
 
 pub struct FrameQueue {
     pub camera: Arc<str>,
@@ -124,7 +124,7 @@ mod tests {
     //! push gives up on shutdown.
     use super::*;
     use crate::frame::Frame;
-    use crate::messages::CameraFrame;
+    use crate::ingest::frames::CameraFrame;
 
     fn frame(seq: u64) -> IngestItem {
         IngestItem::Frame(CameraFrame {

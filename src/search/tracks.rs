@@ -11,11 +11,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use serde::Serialize;
+
 use super::{FaceSets, SearchParams};
 use crate::analyze::{Embedding, FaceAnalysis};
 use crate::base::geometry::BoundingBox;
 use crate::config::SearchConfig;
-use crate::messages::{MatchEvent, TrackIdentity, TrackMsg, TrackPhase};
+use crate::track::messages::{TrackMsg, TrackPhase};
 
 /// Frames whose best hit must be the identity (above the threshold) before it is decided.
 pub const MIN_AGREEING: u32 = 2;
@@ -300,4 +302,59 @@ impl TrackMatcher {
             snapshot_jpeg: st.snapshot,
         })
     }
+}
+
+/// A track's decided identity, carried on its `face` events.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrackIdentity {
+    /// The `user_id` of the matched faces, or their `external_image_id`.
+    pub name: String,
+    pub face_set: String,
+    /// Its quality-weighted mean similarity over the track's searched frames.
+    pub similarity: f64,
+}
+
+/// `<prefix>/<camera>/match` payload (docs/mqtt.md): a track matched an enrolled face, or its
+/// track ended without reaching the threshold (`event: "unknown"`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchEvent {
+    /// Unique per event, kept when a delivery is repeated (at-least-once): subscribers dedupe on it.
+    pub event_id: String,
+    pub camera: String,
+    pub track_id: u64,
+    /// `match` or `unknown`
+    pub event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face_set: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_image_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// For `match`: the identity's quality-weighted mean similarity over the track's searched
+    /// frames; for `unknown`: the best similarity seen.
+    pub similarity: f64,
+    /// For `match`: the identity's best single-frame similarity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_similarity: Option<f64>,
+    /// For `match`: how far its mean leads the next identity's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
+    /// For `match`: searched frames whose best hit it was, above the threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_agreeing: Option<u32>,
+    /// For a revised `match`: the identity the track was matched to before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revises: Option<String>,
+    pub threshold: f32,
+    /// Embeddings of this track searched so far.
+    pub searched: u32,
+    pub timestamp_ms: u64,
+    pub wall_time_ms: u64,
+    pub bounding_box: BoundingBox,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_jpeg: Option<String>,
 }

@@ -4,6 +4,7 @@
 //! ends every track, so a track never carries over to another person.
 
 pub mod appearance;
+pub mod messages;
 pub mod stage;
 
 use appearance::{cosine, CutDetector, Reidentify, Signature};
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use crate::config::TrackingConfig;
 use crate::detect::Detection;
 use crate::frame::Frame;
-use crate::messages::{TrackMsg, TrackPhase};
+use messages::{TrackMsg, TrackPhase};
 
 /// A cheap likeness at or above this is taken as the same face without asking the embedder.
 const SURELY_ALIKE: f32 = 0.9;

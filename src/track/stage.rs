@@ -12,7 +12,8 @@ use super::Tracker;
 use crate::config::TrackingConfig;
 use crate::detect::Detection;
 use crate::frame::Frame;
-use crate::messages::{AnalyzeItem, DetectedItem, LiveFrame, LiveRequestMsg};
+use super::messages::{AnalyzeItem, LiveFrame, LiveRequestMsg};
+use crate::detect::stage::DetectedItem;
 
 /// One frame with the tracks visible in it (for annotated video output).
 pub struct TrackedFrame {
