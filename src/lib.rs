@@ -1,7 +1,10 @@
 //! facestream: a self-hosted streaming face analysis daemon.
 //!
-//! The pipeline reads top to bottom: `ingest` → `detect` → `analyze` → (search, publish).
-//! `models` wraps ONNX Runtime sessions, `config` the TOML file, `api` the JSON shapes and error codes.
+//! Layers, bottom first (each uses only those below it; tests/layers.rs checks, DEVELOPERS.md
+//! explains): `base`, `frame`, `tls`, `draw` — small core types; `config`, `models`, `metrics`;
+//! the stages in the flow's order `ingest` → `detect` → `analyze` → `track` → `search`; the
+//! published contracts `shapes` (JSON) and `messages` (MQTT payloads); `publish`; the wiring
+//! `daemon`, `api`, `cli`.
 
 pub mod analyze;
 pub mod api;

@@ -10,7 +10,6 @@ pub mod liveness;
 pub mod mesh;
 pub mod quality;
 pub mod snapshot;
-pub mod stage;
 pub mod track_attributes;
 
 use crate::config::Config;

@@ -1,6 +1,7 @@
 //! The daemon: wires ingest → detect → track → analyze → publish on bounded channels, starts and
 //! stops cameras (also on reload), and shuts down in stage order so every event is flushed.
 
+pub mod analysis;
 pub mod http;
 
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use crate::analyze::stage::AnalyzeStage;
+use analysis::AnalyzeStage;
 use crate::analyze::Analyzer;
 use crate::config::{CameraConfig, Config, WhenFull};
 use crate::detect::stage::DetectStage;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::liveness::{decide, Accumulator, LivenessConfig};
-use super::snapshot::face_jpeg;
-use super::track_attributes::RunningAttributes;
-use super::{Analyzer, FaceAnalysis, Wanted, CONFIDENT_MASK};
+use crate::analyze::liveness::{decide, Accumulator, LivenessConfig};
+use crate::analyze::snapshot::face_jpeg;
+use crate::analyze::track_attributes::RunningAttributes;
+use crate::analyze::{Analyzer, FaceAnalysis, Wanted, CONFIDENT_MASK};
 use crate::shapes::{round4, FaceJson};
 use crate::messages::{AnalyzeItem, Event, FaceEvent, LiveFrame, LiveResultEvent, TrackPhase};
 use crate::metrics::Metrics;
@@ -198,7 +198,7 @@ impl AnalyzeStage {
             .attributes
             .as_ref()
             .is_some_and(|a| a.mask_probability >= CONFIDENT_MASK);
-        let small = super::confirm::too_small_for_mesh(&m.detection);
+        let small = crate::analyze::confirm::too_small_for_mesh(&m.detection);
         if masked || small {
             return Ok(true);
         }
