@@ -103,7 +103,6 @@ impl Event {
     }
 }
 
-
 /// `YYYY-MM-DD HH:MM:SS` (UTC) for a time in ms since the Unix epoch (Baidu's `ctime` format).
 pub fn utc_datetime(ms: u64) -> String {
     let secs = ms / 1000;

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use facestream::analyze::Embedding;
-use facestream::shapes::BoundingBox;
 use facestream::config::{Config, EmbedderKind};
 use facestream::search::fields::{FieldType, Schema};
 use facestream::search::index::IndexSettings;
 use facestream::search::store::Selector;
 use facestream::search::{FaceSets, SearchParams};
+use facestream::shapes::BoundingBox;
 use serde_json::{json, Map, Value};
 
 fn tmp(name: &str) -> PathBuf {

@@ -12,7 +12,7 @@ const ORDER: [&str; 18] = [
     "config", "models", "metrics", // configuration, ONNX sessions, counters
     "ingest", "detect", "analyze", "track", "search", // the stages
     "shapes", "messages", // published contracts: JSON shapes, MQTT payloads
-    "publish", // MQTT and JSON Lines out
+    "publish",  // MQTT and JSON Lines out
     "daemon", "api", "cli", // the wiring
 ];
 
@@ -34,7 +34,12 @@ fn imports(src: &Path) -> BTreeMap<(String, String), String> {
     let mut edges = BTreeMap::new();
     for f in files {
         let rel = f.strip_prefix(src).unwrap();
-        let top = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let top = top.trim_end_matches(".rs").to_string();
         if top == "lib" || top == "main" {
             continue;
@@ -55,9 +60,11 @@ fn imports(src: &Path) -> BTreeMap<(String, String), String> {
                     n + 1
                 );
                 if !name.is_empty() && name != top {
-                    edges
-                        .entry((top.clone(), name))
-                        .or_insert(format!("{}:{}", rel.display(), n + 1));
+                    edges.entry((top.clone(), name)).or_insert(format!(
+                        "{}:{}",
+                        rel.display(),
+                        n + 1
+                    ));
                 }
             }
         }
@@ -72,15 +79,27 @@ fn modules_only_use_modules_below_them() {
     let mut tops: Vec<String> = std::fs::read_dir(&src)
         .unwrap()
         .flatten()
-        .map(|e| e.file_name().to_string_lossy().trim_end_matches(".rs").to_string())
+        .map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
         .filter(|n| n != "lib" && n != "main")
         .collect();
     tops.sort();
     tops.dedup();
     let unplaced: Vec<&String> = tops.iter().filter(|t| rank(t).is_none()).collect();
-    assert!(unplaced.is_empty(), "place these modules in tests/layers.rs ORDER: {unplaced:?}");
+    assert!(
+        unplaced.is_empty(),
+        "place these modules in tests/layers.rs ORDER: {unplaced:?}"
+    );
     let edges = imports(&src);
-    assert!(edges.len() > 30, "the scan found only {} imports", edges.len());
+    assert!(
+        edges.len() > 30,
+        "the scan found only {} imports",
+        edges.len()
+    );
     let upward: Vec<String> = edges
         .iter()
         .filter(|((from, to), _)| match (rank(from), rank(to)) {

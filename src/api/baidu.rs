@@ -13,13 +13,13 @@ use serde_json::{json, Map, Value};
 
 use super::body::{Form, ImageSource};
 use super::error::ApiError;
-use crate::shapes::{round2, round4};
 use super::state::{scoped, ApiState, Tenant};
 use crate::analyze::{Embedding, FaceAnalysis, Wanted};
 use crate::detect::Detection;
 use crate::search::fields::Schema;
 use crate::search::store::Selector;
 use crate::search::{Enrolment, UserHit};
+use crate::shapes::{round2, round4};
 
 /// A Baidu error: its numeric code and message.
 pub struct BaiduError(pub u32, pub String);

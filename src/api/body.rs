@@ -10,10 +10,10 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use super::error::{err, ApiError};
-use crate::shapes::FaceError;
 use crate::config::Config;
 use crate::frame::Frame;
 use crate::ingest::image::{decode_image, load_image};
+use crate::shapes::FaceError;
 
 /// A request body as named fields: a JSON object, or the parts of a multipart form. Text parts
 /// are read as JSON when they parse (`10`, `true`, `{"a":1}`) and as strings otherwise, so

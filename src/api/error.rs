@@ -5,8 +5,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::shapes::FaceError;
 use crate::search::SetError;
+use crate::shapes::FaceError;
 
 /// An API error: HTTP status plus FRS's body.
 pub struct ApiError {

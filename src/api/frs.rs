@@ -18,11 +18,11 @@ const MAX_FACE_SET_CAPACITY: i64 = 10_000_000;
 use super::state::{flag, scoped, unscoped, ApiState, Tenant};
 use crate::analyze::liveness::{check, LivenessConfig, Request as LiveRequest};
 use crate::analyze::{largest, Wanted};
-use crate::shapes::FaceJson;
-use crate::shapes::FaceError;
 use crate::search::fields::{FieldType, Schema};
 use crate::search::store::Selector;
 use crate::search::{Enrolment, SearchParams};
+use crate::shapes::FaceError;
+use crate::shapes::FaceJson;
 
 pub async fn face_detect(
     State(st): State<Arc<ApiState>>,

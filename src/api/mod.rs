@@ -11,4 +11,3 @@ pub mod http;
 pub mod openapi;
 pub mod state;
 pub mod tencent;
-

@@ -4,10 +4,10 @@ use schemars::gen::SchemaGenerator;
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
-use crate::shapes::{CompareResult, FaceJson, LiveFaceResult};
 use crate::analyze::liveness::LivenessResult;
 use crate::search::store::{FaceRecord, SetInfo};
 use crate::search::SearchHit;
+use crate::shapes::{CompareResult, FaceJson, LiveFaceResult};
 
 const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("/v2/{project_id}/face-detect", "post", "Detect faces (image_base64, image_file or image_url; attributes / NeedFaceAttributes, NeedQualityDetection)"),

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::analyze::Analyzer;
-use crate::shapes::{CompareResult, ErrorBody, FaceJson};
-use crate::shapes::FaceError;
 use crate::config::Config;
 use crate::ingest::image::load_image;
+use crate::shapes::FaceError;
+use crate::shapes::{CompareResult, ErrorBody, FaceJson};
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {

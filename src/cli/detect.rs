@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::analyze::{Analyzer, FaceAnalysis, Wanted};
-use crate::shapes::{FaceJson, ImageResult};
-use crate::shapes::FaceError;
 use crate::config::Config;
 use crate::draw;
 use crate::frame::Frame;
 use crate::ingest::image::load_image;
+use crate::shapes::FaceError;
+use crate::shapes::{FaceJson, ImageResult};
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {

@@ -8,12 +8,12 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use crate::analyze::{largest, Analyzer, Wanted};
-use crate::shapes::FaceError;
 use crate::config::Config;
 use crate::ingest::image::load_image;
 use crate::search::fields::{FieldType, Schema};
 use crate::search::store::Selector;
 use crate::search::{Enrolment, FaceSets, SearchParams, SetError};
+use crate::shapes::FaceError;
 
 #[derive(Debug, Args)]
 pub struct DataDir {

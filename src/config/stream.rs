@@ -369,11 +369,7 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
         if c.uri.trim().is_empty() {
             return Err(invalid(&key("uri"), "must not be empty"));
         }
-        if let Some(bad) = c
-            .face_sets
-            .iter()
-            .find(|s| !valid_id(s))
-        {
+        if let Some(bad) = c.face_sets.iter().find(|s| !valid_id(s)) {
             return Err(invalid(
                 &key("face_sets"),
                 format!("{bad:?} is not a valid face set name"),

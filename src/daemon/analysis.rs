@@ -11,11 +11,11 @@ use crate::analyze::liveness::{decide, Accumulator, LivenessConfig};
 use crate::analyze::snapshot::face_jpeg;
 use crate::analyze::track_attributes::RunningAttributes;
 use crate::analyze::{Analyzer, FaceAnalysis, Wanted, CONFIDENT_MASK};
-use crate::shapes::{round4, FaceJson};
 use crate::messages::{AnalyzeItem, Event, FaceEvent, LiveFrame, LiveResultEvent, TrackPhase};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
 use crate::search::tracks::TrackMatcher;
+use crate::shapes::{round4, FaceJson};
 
 pub struct AnalyzeStage {
     pub analyzer: Analyzer,

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use analysis::AnalyzeStage;
 use crate::analyze::Analyzer;
 use crate::config::{CameraConfig, Config, WhenFull};
 use crate::detect::stage::DetectStage;
@@ -32,6 +31,7 @@ use crate::publish::{PublishStage, Sink};
 use crate::search::tracks::TrackMatcher;
 use crate::search::FaceSets;
 use crate::track::stage::{TrackStage, TrackedFrame};
+use analysis::AnalyzeStage;
 
 /// The tracker's embedder: MobileFaceNet whatever the face sets use (it only compares faces of one
 /// camera a moment apart, and it is the faster of the two).

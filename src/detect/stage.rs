@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::Detector;
-use crate::ingest::queue::FrameQueues;
 use crate::base::time::wall_ms;
 use crate::ingest::frames::{CameraFrame, IngestItem};
+use crate::ingest::queue::FrameQueues;
 use crate::metrics::Metrics;
 use crate::models::ModelError;
 

@@ -5,13 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use super::clock::Clock;
+use super::frames::{CameraFrame, IngestItem, StatusEvent, StatusSink};
 use super::queue::{FrameQueue, Pushed};
+use crate::base::time::wall_ms;
 use crate::config::{CameraConfig, PipelineConfig};
 use crate::frame::Frame;
-use crate::base::time::wall_ms;
-use super::frames::{CameraFrame, IngestItem, StatusEvent, StatusSink};
 use crate::metrics::{CameraFailed, FramesDropped, Metrics};
 
 #[derive(Debug, thiserror::Error)]

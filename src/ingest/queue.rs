@@ -2,21 +2,26 @@
 //! Each camera has its own queue so one busy camera cannot push out another's frames.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_queue::ArrayQueue;
 
-use crate::config::WhenFull;
 use super::frames::IngestItem;
+use crate::config::WhenFull;
 
 pub struct FrameQueue {
     pub camera: Arc<str>,
     items: ArrayQueue<IngestItem>,
     policy: WhenFull,
     doorbell: Sender<()>,
+    /// Rung when a frame is taken, for a `Block` camera waiting for room.
+    room: (Mutex<()>, Condvar),
 }
+
+/// How long a blocked camera waits before it looks at its stop flag again.
+const STOP_CHECK: Duration = Duration::from_millis(50);
 
 /// What happened to a pushed item.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,11 +52,17 @@ impl FrameQueue {
                     match self.items.push(item) {
                         Ok(()) => break Pushed::Queued,
                         Err(back) => {
+                            item = back;
+                            // Checked under the lock `pop` rings with, so a frame taken between
+                            // the failed push and the wait is not missed.
+                            let guard = self.room.0.lock().unwrap_or_else(|e| e.into_inner());
+                            if !self.items.is_full() {
+                                continue;
+                            }
                             if stop.load(Ordering::Relaxed) {
                                 break Pushed::Stopped;
                             }
-                            item = back;
-                            std::thread::sleep(Duration::from_millis(2));
+                            let _ = self.room.1.wait_timeout(guard, STOP_CHECK);
                         }
                     }
                 }
@@ -62,7 +73,12 @@ impl FrameQueue {
     }
 
     pub fn pop(&self) -> Option<IngestItem> {
-        self.items.pop()
+        let item = self.items.pop();
+        if item.is_some() && self.policy == WhenFull::Block {
+            let _guard = self.room.0.lock().unwrap_or_else(|e| e.into_inner());
+            self.room.1.notify_one();
+        }
+        item
     }
 
     pub fn len(&self) -> usize {
@@ -99,6 +115,7 @@ impl FrameQueues {
             items: ArrayQueue::new(capacity.max(1)),
             policy,
             doorbell: self.doorbell_tx.clone(),
+            room: (Mutex::new(()), Condvar::new()),
         });
         self.lock().push(q.clone());
         q

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use super::messages::{AnalyzeItem, LiveFrame, LiveRequestMsg};
 use super::Tracker;
 use crate::config::TrackingConfig;
+use crate::detect::stage::DetectedItem;
 use crate::detect::Detection;
 use crate::frame::Frame;
-use super::messages::{AnalyzeItem, LiveFrame, LiveRequestMsg};
-use crate::detect::stage::DetectedItem;
 
 /// One frame with the tracks visible in it (for annotated video output).
 pub struct TrackedFrame {
