@@ -65,6 +65,11 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 if [ "$WITH_TEST_TOOLS" = 1 ]; then
+  # The style checks of scripts/test.sh; rustup fetches them if this Rust install lacks them.
+  if ! { cargo clippy --version && cargo fmt --version; } >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+    log "adding the clippy and rustfmt components"
+    rustup component add clippy rustfmt || log "could not add clippy/rustfmt: scripts/test.sh will say it skips them"
+  fi
   if ! "$TOOLS_HOME/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     log "installing schemathesis $SCHEMATHESIS_VERSION into $TOOLS_HOME (a virtualenv)"
     $SUDO python3 -m venv "$TOOLS_HOME"

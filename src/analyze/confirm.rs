@@ -130,7 +130,10 @@ mod tests {
         assert_eq!(second_look_score(&[], mid), 0.0);
         let off_centre = det(0.0, 0.0, 40.0, 0.95);
         let centred = det(50.0, 50.0, 64.0, 0.8);
-        assert_eq!(second_look_score(&[off_centre.clone()], mid), 0.0);
+        assert_eq!(
+            second_look_score(std::slice::from_ref(&off_centre), mid),
+            0.0
+        );
         assert_eq!(second_look_score(&[off_centre.clone(), centred], mid), 0.8);
         assert_eq!(second_look_score(&[off_centre], [20.0, 20.0]), 0.95);
     }
