@@ -238,17 +238,10 @@ fn box_level_recall_on_voc_boxes_and_compreface_noses() {
 struct Labelled {
     source: String,
     time_s: String,
-    rect: [f32; 4],
+    rect: facestream::detect::Detection,
     face: bool,
     group: String,
     small: bool,
-}
-
-fn iou(a: &[f32; 4], d: &facestream::detect::Detection) -> f32 {
-    let (x0, y0) = (a[0].max(d.x), a[1].max(d.y));
-    let (x1, y1) = ((a[0] + a[2]).min(d.x + d.w), (a[1] + a[3]).min(d.y + d.h));
-    let inter = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
-    inter / (a[2] * a[3] + d.w * d.h - inter)
 }
 
 /// The picture a label refers to: a group photo, or one frame of a video cut out with ffmpeg.
@@ -298,7 +291,14 @@ fn recall_by_skin_tone_and_lighting() {
             Labelled {
                 source: f[0].clone(),
                 time_s: f[1].clone(),
-                rect: [n(2), n(3), n(4), n(5)],
+                rect: facestream::detect::Detection {
+                    x: n(2),
+                    y: n(3),
+                    w: n(4),
+                    h: n(5),
+                    score: 1.0,
+                    landmarks: [[0.0; 2]; 5],
+                },
                 face: f[6] == "yes",
                 group: format!("{} skin, {} light", f[7], f[8]),
                 small: n(4).max(n(5)) < 64.0,
@@ -331,7 +331,7 @@ fn recall_by_skin_tone_and_lighting() {
             let hit = |found: &[(
                 facestream::detect::Detection,
                 Option<facestream::analyze::Mesh>,
-            )]| { found.iter().any(|(d, _)| iou(&r.rect, d) >= 0.5) };
+            )]| { found.iter().any(|(d, _)| r.rect.iou(d) >= 0.5) };
             let (b, a) = (hit(&before) as usize, hit(&after) as usize);
             if (r.face && a == 0) || (!r.face && a == 1) {
                 println!(
@@ -339,7 +339,7 @@ fn recall_by_skin_tone_and_lighting() {
                     if r.face { "missed" } else { "false face" },
                     r.source,
                     r.time_s,
-                    r.rect
+                    [r.rect.x, r.rect.y, r.rect.w, r.rect.h]
                 );
             }
             if r.face {
