@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::clock::Clock;
-use super::frames::{CameraFrame, IngestItem, StatusEvent, StatusSink};
+use super::frames::{CameraFrame, CameraStatus, IngestItem, StatusEvent, StatusSink};
 use super::queue::{FrameQueue, Pushed};
 use crate::base::time::wall_ms;
 use crate::config::{CameraConfig, PipelineConfig};
@@ -23,32 +23,6 @@ pub enum IngestError {
     NoFrames(u64),
     #[error("the stream ended (server gone?)")]
     UnexpectedEnd,
-}
-
-/// Where a camera is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CameraStatus {
-    Stopped,
-    /// Opening the source, waiting for the first frame.
-    Buffering,
-    /// Failed; waiting for the next attempt.
-    Retrying,
-    /// Frames are arriving.
-    Running,
-    /// A file reached its end (not looping).
-    Ended,
-}
-
-impl CameraStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CameraStatus::Stopped => "stopped",
-            CameraStatus::Buffering => "buffering",
-            CameraStatus::Retrying => "retrying",
-            CameraStatus::Running => "running",
-            CameraStatus::Ended => "ended",
-        }
-    }
 }
 
 /// One pull from a source.
@@ -337,7 +311,7 @@ impl Camera {
         let now = self.clock.now();
         let ev = StatusEvent {
             camera: self.settings.id.to_string(),
-            status: self.status.as_str(),
+            status: self.status,
             online: self.status == CameraStatus::Running,
             fps_in: self.rate.per_second(now),
             fps_out: self.rate_out.per_second(now),
@@ -523,7 +497,7 @@ mod tests {
     /// The statuses published before the first retry.
     fn until_retrying(st: &[StatusEvent]) -> Vec<&str> {
         st.iter()
-            .map(|s| s.status)
+            .map(|s| s.status.as_str())
             .take_while(|s| *s != "retrying")
             .collect()
     }
@@ -555,12 +529,12 @@ mod tests {
         );
         let retries: Vec<u64> = st
             .iter()
-            .filter(|s| s.status == "retrying")
+            .filter(|s| s.status.as_str() == "retrying")
             .filter_map(|s| s.retry_in_ms)
             .collect();
         // 500, 1000, 2000, 2000 (cap); then frames reset it: the silence after them retries at 500 again.
         assert_eq!(retries[..6], [500, 1000, 2000, 2000, 500, 1000]);
-        let seq: Vec<&str> = st.iter().map(|s| s.status).collect();
+        let seq: Vec<&str> = st.iter().map(|s| s.status.as_str()).collect();
         assert!(
             seq.windows(2).any(|w| w == ["buffering", "running"]),
             "{seq:?}"
@@ -587,8 +561,8 @@ mod tests {
     fn a_file_ends_cleanly_or_loops_with_rising_timestamps_and_an_rtsp_eos_is_a_failure() {
         use Script::*;
         let (st, items) = run("/videos/a.mp4", false, vec![FramesThenEos(3)]);
-        assert_eq!(st.last().map(|s| s.status), Some("ended"));
-        assert!(!st.iter().any(|s| s.status == "retrying"));
+        assert_eq!(st.last().map(|s| s.status.as_str()), Some("ended"));
+        assert!(!st.iter().any(|s| s.status.as_str() == "retrying"));
         assert_eq!(items.len(), 4, "3 frames and the end marker");
 
         let (st, items) = run(
@@ -602,10 +576,8 @@ mod tests {
             pts.windows(2).all(|w| w[1] > w[0]),
             "looped timestamps keep rising: {pts:?}"
         );
-        assert!(!st
-            .iter()
-            .any(|s| s.status == "retrying"
-                && s.error.as_deref() != Some("cannot open x: script over")));
+        assert!(!st.iter().any(|s| s.status.as_str() == "retrying"
+            && s.error.as_deref() != Some("cannot open x: script over")));
         // Reopened to loop, the file never looked offline: one buffering, one running.
         assert_eq!(until_retrying(&st), ["buffering", "running"], "{st:?}");
 
@@ -617,9 +589,7 @@ mod tests {
         assert_eq!(until_retrying(&st), ["buffering", "running"], "{st:?}");
 
         let (st, _) = run("rtsp://cam", false, vec![FramesThenEos(2)]);
-        assert!(st
-            .iter()
-            .any(|s| s.status == "retrying"
-                && s.error.as_deref().is_some_and(|e| e.contains("ended"))));
+        assert!(st.iter().any(|s| s.status.as_str() == "retrying"
+            && s.error.as_deref().is_some_and(|e| e.contains("ended"))));
     }
 }

@@ -31,12 +31,38 @@ pub enum IngestItem {
     },
 }
 
+/// Where a camera is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraStatus {
+    Stopped,
+    /// Opening the source, waiting for the first frame.
+    Buffering,
+    /// Failed; waiting for the next attempt.
+    Retrying,
+    /// Frames are arriving.
+    Running,
+    /// A file reached its end (not looping).
+    Ended,
+}
+
+impl CameraStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraStatus::Stopped => "stopped",
+            CameraStatus::Buffering => "buffering",
+            CameraStatus::Retrying => "retrying",
+            CameraStatus::Running => "running",
+            CameraStatus::Ended => "ended",
+        }
+    }
+}
+
 /// `<prefix>/<camera>/status` payload (docs/mqtt.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusEvent {
     pub camera: String,
-    /// stopped | buffering | retrying | running | ended | failed
-    pub status: &'static str,
+    pub status: CameraStatus,
     pub online: bool,
     pub fps_in: f32,
     pub fps_out: f32,
