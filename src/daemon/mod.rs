@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod http;
+pub mod service;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

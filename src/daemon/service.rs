@@ -1,0 +1,179 @@
+//! The daemon as a service: the pipeline plus every task around it — the `/metrics` listener, the
+//! HTTP API, the per-minute summary, the systemd watchdog — and the signals (SIGTERM/SIGINT stop,
+//! SIGHUP reloads). One shutdown signal reaches every task and each reports back before the
+//! pipeline drains (the mini-redis pattern: a `watch` to say stop, an `mpsc` whose senders the
+//! tasks hold, closed when the last one has finished).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+
+use super::{http, Daemon, RunOptions};
+use crate::config::Config;
+
+/// How long stopping waits for the tasks to report back before it drains the pipeline anyway.
+const TASKS_STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The tasks the service owns: each is told to stop through `stop` and holds a clone of `done`.
+struct Tasks {
+    stop: watch::Receiver<bool>,
+    done: mpsc::Sender<()>,
+}
+
+impl Tasks {
+    /// Runs `work` until it ends or the service stops; a failure is logged under `name`.
+    fn spawn<F>(&self, name: &'static str, work: F)
+    where
+        F: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let (mut stop, done) = (self.stop.clone(), self.done.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                r = work => if let Err(e) = r {
+                    tracing::error!(task = name, error = %e, "task failed");
+                },
+                _ = stop.wait_for(|s| *s) => tracing::debug!(task = name, "task stopped"),
+            }
+            drop(done);
+        });
+    }
+}
+
+/// The configuration to reload on SIGHUP. A file that names no camera at all (emptied, truncated
+/// or half-written by an editor) is refused rather than stopping every camera; `cameras = []`
+/// says "stop them all" on purpose.
+pub fn load_for_reload(path: &Path) -> Result<Config, crate::config::ConfigError> {
+    let cfg = Config::load(path)?;
+    if cfg.cameras.is_empty() {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let explicit =
+            toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("cameras"));
+        if !explicit {
+            return Err(crate::config::invalid(
+                "cameras",
+                "the new file configures no camera; write `cameras = []` to stop them all on purpose",
+            ));
+        }
+    }
+    Ok(cfg)
+}
+
+/// Starts the pipeline and its tasks, tells systemd it is ready, serves until SIGTERM/SIGINT
+/// (reloading `config_path` on SIGHUP), then stops every task and drains the pipeline.
+pub async fn serve(
+    cfg: Config,
+    config_path: Option<PathBuf>,
+    options: RunOptions,
+) -> anyhow::Result<()> {
+    let mut daemon = Daemon::start(cfg.clone(), options)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let tasks = Tasks {
+        stop: stop_rx,
+        done: done_tx,
+    };
+    if !cfg.http.bind.is_empty() {
+        // Bound before READY so a port conflict fails the start, naming the key.
+        let listener = tokio::net::TcpListener::bind(&cfg.http.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("http.bind: cannot listen on {}: {e}", cfg.http.bind))?;
+        let m = daemon.metrics.clone();
+        tasks.spawn("metrics endpoint", async move {
+            http::serve(listener, m).await.map_err(|e| e.to_string())
+        });
+    }
+    if !cfg.api.bind.is_empty() {
+        let sets = Arc::new(
+            crate::search::FaceSets::open(&cfg.storage.dir)
+                .map_err(|e| anyhow::anyhow!("storage.dir {}: {e}", cfg.storage.dir.display()))?
+                .with_face_pictures(cfg.storage.keep_face_images),
+        );
+        let (api_cfg, api_metrics) = (cfg.clone(), daemon.metrics.clone());
+        // Bound before READY so a port conflict fails the start.
+        let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("api.bind: cannot listen on {}: {e}", api_cfg.api.bind))?;
+        let tls = match (&api_cfg.api.tls_cert, &api_cfg.api.tls_key) {
+            (Some(c), Some(k)) => Some(crate::tls::server_config(c, k)?),
+            _ => None,
+        };
+        tasks.spawn("HTTP API", async move {
+            let served = match tls {
+                Some(t) => match crate::tls::TlsListener::new(listener, t) {
+                    Ok(l) => crate::api::http::serve_on(l, api_cfg, sets, api_metrics).await,
+                    Err(e) => Err(e),
+                },
+                None => crate::api::http::serve_on(listener, api_cfg, sets, api_metrics).await,
+            };
+            served.map_err(|e| e.to_string())
+        });
+    }
+    // One line a minute: what the daemon did in the last minute.
+    let m = daemon.metrics.clone();
+    tasks.spawn("minute summary", async move {
+        let every = Duration::from_secs(60);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let mut before = m.totals();
+        loop {
+            tick.tick().await;
+            let now = m.totals();
+            tracing::info!(
+                "last minute: {}",
+                now.summary_since(&before, every.as_secs_f64())
+            );
+            before = now;
+        }
+    });
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let mut usec = 0u64;
+    if sd_notify::watchdog_enabled(false, &mut usec) {
+        let m = daemon.metrics.clone();
+        tasks.spawn("watchdog", async move {
+            let mut tick = tokio::time::interval(Duration::from_micros(usec / 2));
+            loop {
+                tick.tick().await;
+                // Only a pipeline that still moves keeps the watchdog quiet.
+                if http::healthy(&m) {
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                }
+            }
+        });
+    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+                match config_path.as_deref().map(load_for_reload) {
+                    Some(Ok(new)) => match daemon.reload(&new) {
+                        Ok(()) => tracing::info!(cameras = ?daemon.camera_ids(), "configuration reloaded"),
+                        Err(e) => tracing::error!(error = %e, "reload failed"),
+                    },
+                    Some(Err(e)) => tracing::error!(error = %e, "reload refused: the new configuration is invalid; keeping the old one"),
+                    None => tracing::warn!("SIGHUP ignored: running the embedded default, there is no file to reload"),
+                }
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+            }
+        }
+    }
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping: the API and the other tasks first, then draining the pipeline and flushing events");
+    let _ = stop_tx.send(true);
+    drop(tasks);
+    if tokio::time::timeout(TASKS_STOP_GRACE, done_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some tasks did not stop within {TASKS_STOP_GRACE:?}");
+    }
+    tokio::task::spawn_blocking(move || daemon.shutdown()).await?;
+    Ok(())
+}
