@@ -6,6 +6,10 @@
 //! published contracts `shapes` (JSON) and `messages` (MQTT payloads); `publish`; the wiring
 //! `daemon`, `api`, `cli`.
 
+// No `unwrap()` on anything that can come from input; unit tests may.
+#![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod analyze;
 pub mod api;
 pub mod base;
