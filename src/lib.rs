@@ -4,7 +4,7 @@
 //! explains): `base`, `frame`, `tls`, `draw` — small core types; `config`, `models`, `metrics`;
 //! the stages in the flow's order `ingest` → `detect` → `analyze` → `track` → `search`; the
 //! published contracts `shapes` (JSON) and `messages` (MQTT payloads); `publish`; the wiring
-//! `daemon`, `api`, `cli`.
+//! `api`, `daemon` (whose service runs the API), `cli`.
 
 // No `unwrap()` on anything that can come from input; unit tests may.
 #![deny(clippy::unwrap_used)]

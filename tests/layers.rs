@@ -13,7 +13,7 @@ const ORDER: [&str; 18] = [
     "ingest", "detect", "analyze", "track", "search", // the stages
     "shapes", "messages", // published contracts: JSON shapes, MQTT payloads
     "publish",  // MQTT and JSON Lines out
-    "daemon", "api", "cli", // the wiring
+    "api", "daemon", "cli", // the wiring (the daemon's service runs the API)
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
