@@ -14,6 +14,7 @@ pub mod analyze;
 pub mod api;
 pub mod base;
 pub mod cli;
+pub mod codes;
 pub mod config;
 pub mod daemon;
 pub mod detect;

@@ -124,7 +124,7 @@ impl ImageResult {
     pub fn error(image: &str, e: &FaceError) -> Self {
         ImageResult::Error {
             image: image.to_string(),
-            error_code: e.code(),
+            error_code: crate::codes::frs::code(e.kind()),
             error_msg: e.to_string(),
         }
     }
@@ -160,7 +160,7 @@ pub struct ErrorBody {
 impl From<&FaceError> for ErrorBody {
     fn from(e: &FaceError) -> Self {
         ErrorBody {
-            error_code: e.code(),
+            error_code: crate::codes::frs::code(e.kind()),
             error_msg: e.to_string(),
         }
     }
@@ -178,11 +178,11 @@ pub enum FaceError {
 }
 
 impl FaceError {
-    pub fn code(&self) -> &'static str {
+    pub fn kind(&self) -> crate::base::error::ErrorKind {
         match self {
-            FaceError::Input(e) => e.code(),
-            FaceError::NoFace { .. } => "FRS.0501",
-            FaceError::Model(_) => "FRS.0099",
+            FaceError::Input(e) => e.kind(),
+            FaceError::NoFace { .. } => crate::base::error::ErrorKind::NoFace,
+            FaceError::Model(_) => crate::base::error::ErrorKind::Internal,
         }
     }
 }

@@ -59,7 +59,9 @@ fn obj(v: Value) -> Map<String, Value> {
 }
 
 fn code<T>(r: Result<T, facestream::search::SetError>) -> &'static str {
-    r.err().map(|e| e.code()).unwrap_or("ok")
+    r.err()
+        .map(|e| facestream::codes::frs::code(e.kind()))
+        .unwrap_or("ok")
 }
 
 fn schema() -> Schema {

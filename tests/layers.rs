@@ -7,11 +7,12 @@ use std::path::Path;
 
 /// Bottom first. Core types; config and models; the stages in the flow's order; the published
 /// contracts; publishing; the wiring.
-const ORDER: [&str; 18] = [
+const ORDER: [&str; 19] = [
     "base", "frame", "tls", "draw", // small core types, no crate imports but each other
     "config", "models", "metrics", // configuration, ONNX sessions, counters
     "ingest", "detect", "analyze", "track", "search", // the stages
-    "shapes", "messages", // published contracts: JSON shapes, MQTT payloads
+    "codes", "shapes",
+    "messages", // published contracts: error codes, JSON shapes, MQTT payloads
     "publish",  // MQTT and JSON Lines out
     "api", "daemon", "cli", // the wiring (the daemon's service runs the API)
 ];

@@ -26,22 +26,7 @@ pub struct BaiduError(pub u32, pub String);
 
 impl From<ApiError> for BaiduError {
     fn from(e: ApiError) -> Self {
-        let code = match e.code {
-            "FRS.0401" => 223101,
-            "FRS.0402" => 223100,
-            "FRS.0413" => 223103,
-            "FRS.0410" => 223106,
-            "FRS.0501" => 222202,
-            "FRS.0002" => 110,
-            "FRS.0429" => 18,
-            "FRS.0503" | "FRS.0504" => 222901,
-            "FRS.0098" | "FRS.0099" => 282000,
-            "FRS.0403" => 223104,
-            "FRS.0016" => 222204,
-            c if c.starts_with("FRS.001") || c.starts_with("FRS.002") => 222203,
-            _ => 100,
-        };
-        BaiduError(code, e.msg)
+        BaiduError(crate::codes::baidu::of(e.kind), e.msg)
     }
 }
 
@@ -76,7 +61,7 @@ pub fn envelope(r: Reply) -> Response {
         }
         Err(BaiduError(code, msg)) => {
             let status = match code {
-                222901 => StatusCode::SERVICE_UNAVAILABLE,
+                crate::codes::baidu::BUSY => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::OK,
             };
             let r = (
@@ -94,7 +79,7 @@ pub fn envelope(r: Reply) -> Response {
 
 /// Authentication failures on Baidu paths, in Baidu's shape (HTTP status kept).
 pub fn auth_failure(e: ApiError) -> Response {
-    let status = e.status;
+    let status = e.status();
     let retry = e.retry_after;
     let mut r = envelope(Err(e.into()));
     *r.status_mut() = status;
@@ -681,5 +666,23 @@ pub async fn oauth_token(
             "invalid_client",
             "unknown client id or wrong client secret",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::SetError;
+
+    #[test]
+    fn domain_errors_in_baidus_envelope() {
+        let r = envelope(Err(SetError::SetNotFound("g".into()).into()));
+        assert_eq!(r.status(), StatusCode::OK, "Baidu errors are HTTP 200");
+        let e: BaiduError =
+            super::super::error::fail(crate::base::error::ErrorKind::Busy, "x").into();
+        assert_eq!(e.0, 222901);
+        assert_eq!(envelope(Err(e)).status(), StatusCode::SERVICE_UNAVAILABLE);
+        let e: BaiduError = SetError::FaceNotFound("f".into()).into();
+        assert_eq!(e.0, 223106);
     }
 }

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::error::{err, ApiError};
+use super::error::{fail, ApiError, ErrorKind};
 use crate::config::Config;
 use crate::frame::Frame;
 use crate::ingest::image::{decode_image, load_image};
@@ -31,11 +31,7 @@ impl std::ops::Deref for Form {
 }
 
 fn not_json() -> ApiError {
-    err(
-        StatusCode::BAD_REQUEST,
-        "FRS.0014",
-        "the body is not a JSON object",
-    )
+    fail(ErrorKind::BadBody, "the body is not a JSON object")
 }
 
 impl Form {
@@ -56,7 +52,7 @@ impl Form {
                 _ => Err(not_json()),
             };
         }
-        let bad = |m: String| err(StatusCode::BAD_REQUEST, "FRS.0014", m);
+        let bad = |m: String| fail(ErrorKind::BadBody, m);
         let boundary = multer::parse_boundary(ctype)
             .map_err(|e| bad(format!("multipart body without a usable boundary: {e}")))?;
         let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
@@ -167,9 +163,8 @@ impl Form {
 }
 
 fn bad_parameter(name: &str, message: String) -> ApiError {
-    err(
-        StatusCode::BAD_REQUEST,
-        "FRS.0411",
+    fail(
+        ErrorKind::BadParameter,
         format!("invalid parameter {name}: {message}"),
     )
 }
@@ -231,7 +226,7 @@ impl Fetcher {
     /// timeout, and at most `limit` bytes.
     pub fn get(&self, url: &str, limit: u64) -> Result<Vec<u8>, ApiError> {
         use std::io::Read;
-        let failed = |m: String| err(StatusCode::BAD_REQUEST, "FRS.0016", m);
+        let failed = |m: String| fail(ErrorKind::DownloadFailed, m);
         let resp = self.agent.get(url).call().map_err(|e| match e {
             ureq::Error::Status(code, _) => failed(format!("{url}: HTTP {code}")),
             // ureq's message already starts with the URL.
@@ -263,7 +258,7 @@ impl Fetcher {
 
 /// Checks an http(s) URL against `api.image_url_hosts` ("host" for any port, "host:port").
 fn allowed_url(cfg: &Config, raw: &str) -> Result<String, ApiError> {
-    let bad = |m: String| err(StatusCode::BAD_REQUEST, "FRS.0012", m);
+    let bad = |m: String| fail(ErrorKind::BadValue, m);
     let u =
         url::Url::parse(raw).map_err(|e| bad(format!("image_url {raw:?} is not a URL: {e}")))?;
     let host = u.host_str().unwrap_or("").to_ascii_lowercase();
@@ -276,9 +271,8 @@ fn allowed_url(cfg: &Config, raw: &str) -> Result<String, ApiError> {
         e == host || e == format!("{host}:{port}")
     });
     if !ok {
-        return Err(err(
-            StatusCode::FORBIDDEN,
-            "FRS.0012",
+        return Err(fail(
+            ErrorKind::LocationForbidden,
             format!("image_url host {host}:{port} is not on api.image_url_hosts"),
         ));
     }
@@ -301,9 +295,8 @@ pub fn image_source(
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
             .map_err(|e| {
-                err(
-                    StatusCode::BAD_REQUEST,
-                    "FRS.0015",
+                fail(
+                    ErrorKind::BadBase64,
                     format!("{prefix}_base64 is not valid base64: {e}"),
                 )
             })?;
@@ -319,17 +312,15 @@ pub fn image_source(
             });
         }
         let dir = cfg.api.image_dir.as_ref().ok_or_else(|| {
-            err(
-                StatusCode::BAD_REQUEST,
-                "FRS.0012",
+            fail(
+                ErrorKind::BadValue,
                 "image_url is not enabled (api.image_dir)",
             )
         })?;
         return local_file(dir, url).map(ImageSource::File);
     }
-    Err(err(
-        StatusCode::BAD_REQUEST,
-        "FRS.0011",
+    Err(fail(
+        ErrorKind::MissingField,
         format!("{prefix}_base64, {prefix}_file or {prefix}_url is required"),
     ))
 }
@@ -339,16 +330,14 @@ pub fn image_source(
 /// used to probe the server's files.
 fn local_file(dir: &std::path::Path, url: &str) -> Result<PathBuf, ApiError> {
     let outside = || {
-        err(
-            StatusCode::FORBIDDEN,
-            "FRS.0012",
+        fail(
+            ErrorKind::LocationForbidden,
             format!("{url} is not in the permitted image folder (api.image_dir)"),
         )
     };
     let root = std::fs::canonicalize(dir).map_err(|e| {
-        err(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "FRS.0099",
+        fail(
+            ErrorKind::Internal,
             format!("api.image_dir {}: {e}", dir.display()),
         )
     })?;
@@ -360,16 +349,14 @@ fn local_file(dir: &std::path::Path, url: &str) -> Result<PathBuf, ApiError> {
     };
     match std::fs::canonicalize(&wanted) {
         Ok(real) if real.starts_with(&root) && real.is_file() => Ok(real),
-        Ok(real) if real.starts_with(&root) => Err(err(
-            StatusCode::BAD_REQUEST,
-            "FRS.0020",
+        Ok(real) if real.starts_with(&root) => Err(fail(
+            ErrorKind::ImageUnreadable,
             format!("{url}: not a file"),
         )),
         Ok(_) => Err(outside()),
         // Missing: "not found" only when the path itself (its `..` resolved) is inside the folder.
-        Err(_) if lexically_within(&wanted, &root) => Err(err(
-            StatusCode::BAD_REQUEST,
-            "FRS.0020",
+        Err(_) if lexically_within(&wanted, &root) => Err(fail(
+            ErrorKind::ImageUnreadable,
             format!("{url}: file not found"),
         )),
         Err(_) => Err(outside()),
@@ -400,9 +387,8 @@ pub fn load(cfg: &Config, src: ImageSource, name: &str) -> Result<Frame, ApiErro
         ImageSource::File(p) => load_image(&p, &cfg.images),
         // Downloads happen before an inference slot is taken (ApiState::image_source).
         ImageSource::Url(r) => {
-            return Err(err(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "FRS.0099",
+            return Err(fail(
+                ErrorKind::Internal,
                 format!("{}: not downloaded before inference", r.url),
             ))
         }

@@ -19,6 +19,7 @@ use super::body::ImageSource;
 use super::error::ApiError;
 use super::state::{ApiState, Tenant};
 use crate::analyze::{FaceAnalysis, Wanted};
+use crate::codes::ctyun as codes;
 use crate::detect::Detection;
 
 /// The largest decoded image CTyun accepts (its manual: "图片单张大小不超过 2MB").
@@ -29,19 +30,7 @@ pub struct CtError(pub u32, pub String);
 
 impl From<ApiError> for CtError {
     fn from(e: ApiError) -> Self {
-        let code = match e.code {
-            "FRS.0011" | "FRS.0021" => 4101,
-            "FRS.0014" | "FRS.0411" => 4102,
-            "FRS.0026" | "FRS.0413" | "FRS.0013" => 4103,
-            "FRS.0015" | "FRS.0022" | "FRS.0023" | "FRS.0024" | "FRS.0025" => 4104,
-            "FRS.0501" => 4105,
-            // Not in CTyun's manual: facestream's own, documented in docs/api.md.
-            "FRS.0002" => 4010,
-            "FRS.0429" => 4029,
-            "FRS.0503" | "FRS.0504" => 5003,
-            _ => 5000,
-        };
-        CtError(code, e.msg)
+        CtError(crate::codes::ctyun::of(e.kind), e.msg)
     }
 }
 
@@ -57,10 +46,10 @@ pub fn envelope(r: Reply) -> Response {
         }
         Err(CtError(code, details)) => {
             let status = match code {
-                4010 => StatusCode::FORBIDDEN,
-                4029 => StatusCode::TOO_MANY_REQUESTS,
-                5003 => StatusCode::SERVICE_UNAVAILABLE,
-                4040 => StatusCode::NOT_FOUND,
+                codes::FORBIDDEN => StatusCode::FORBIDDEN,
+                codes::RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
+                codes::BUSY => StatusCode::SERVICE_UNAVAILABLE,
+                codes::UNKNOWN_OPERATION => StatusCode::NOT_FOUND,
                 _ => StatusCode::OK,
             };
             let r = (
@@ -235,7 +224,31 @@ pub async fn dispatch(
             each_face(&st, &body, spoof, anti_spoofing).await
         }
         "face-mask/person/detectMaskFromBase64" => each_face(&st, &body, ATTRIBUTES, mask).await,
-        other => Err(CtError(4040, format!("unknown operation {other:?}"))),
+        other => Err(CtError(
+            codes::UNKNOWN_OPERATION,
+            format!("unknown operation {other:?}"),
+        )),
     };
     envelope(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::error::ErrorKind;
+    use crate::shapes::FaceError;
+
+    #[test]
+    fn domain_errors_in_ctyuns_envelope() {
+        let no_face: CtError = ApiError::from(FaceError::NoFace { path: "x".into() }).into();
+        assert_eq!(no_face.0, 4105);
+        assert_eq!(envelope(Err(no_face)).status(), StatusCode::OK);
+        let busy: CtError = super::super::error::fail(ErrorKind::TimedOut, "slow").into();
+        assert_eq!(
+            envelope(Err(busy)).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let denied: CtError = super::super::error::fail(ErrorKind::Forbidden, "no").into();
+        assert_eq!(envelope(Err(denied)).status(), StatusCode::FORBIDDEN);
+    }
 }

@@ -1,17 +1,21 @@
-//! The API's error: an HTTP status plus FRS's `{"error_code","error_msg"}` body.
+//! The API's error: a domain `ErrorKind` and a message. The FRS answer (status and
+//! `{"error_code","error_msg"}`) comes from `codes::frs`; Baidu, Tencent and CTyun turn the same
+//! kind into their codes through their own tables (src/codes/).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+pub use crate::base::error::ErrorKind;
+use crate::codes::frs;
 use crate::search::SetError;
 use crate::shapes::FaceError;
 
-/// An API error: HTTP status plus FRS's body.
+/// An API error: what went wrong and the message for the client.
+#[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub kind: ErrorKind,
     pub msg: String,
     pub retry_after: Option<u64>,
 }
@@ -27,15 +31,25 @@ pub fn tagged(mut r: Response, code: impl ToString) -> Response {
     r
 }
 
+impl ApiError {
+    /// The HTTP status FRS answers this error with; the other families keep it for
+    /// authentication, rate limits and overload.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(frs::of(self.kind).status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status();
+        let code = frs::code(self.kind);
         let r = tagged(
             (
-                self.status,
-                Json(json!({"error_code": self.code, "error_msg": self.msg})),
+                status,
+                Json(json!({"error_code": code, "error_msg": self.msg})),
             )
                 .into_response(),
-            self.code,
+            code,
         );
         with_retry_after(r, self.retry_after)
     }
@@ -49,10 +63,10 @@ pub fn with_retry_after(mut r: Response, seconds: Option<u64>) -> Response {
     r
 }
 
-pub fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> ApiError {
+/// An error of `kind`; each API family picks its code and status from the kind.
+pub fn fail(kind: ErrorKind, msg: impl Into<String>) -> ApiError {
     ApiError {
-        status,
-        code,
+        kind,
         msg: msg.into(),
         retry_after: None,
     }
@@ -60,24 +74,19 @@ pub fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> Ap
 
 impl From<SetError> for ApiError {
     fn from(e: SetError) -> Self {
-        let status = match e.code() {
-            "FRS.0401" => StatusCode::CONFLICT,
-            "FRS.0402" | "FRS.0410" | "FRS.0413" => StatusCode::NOT_FOUND,
-            "FRS.0098" => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        err(status, e.code(), unscope_message(&e.to_string()))
+        fail(e.kind(), unscope_message(&e.to_string()))
     }
 }
 
 impl From<FaceError> for ApiError {
     fn from(e: FaceError) -> Self {
-        let status = if matches!(e, FaceError::Model(_)) {
-            StatusCode::INTERNAL_SERVER_ERROR
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        err(status, e.code(), e.to_string())
+        fail(e.kind(), e.to_string())
+    }
+}
+
+impl From<crate::analyze::liveness::LivenessError> for ApiError {
+    fn from(e: crate::analyze::liveness::LivenessError) -> Self {
+        fail(e.kind(), e.to_string())
     }
 }
 
@@ -142,4 +151,105 @@ pub fn unscope_message(msg: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(e: ApiError) -> (u16, Value, Option<String>) {
+        let r = e.into_response();
+        let status = r.status().as_u16();
+        let code = r.extensions().get::<ErrorCode>().map(|c| c.0.clone());
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        assert_eq!(
+            code.as_deref(),
+            v["error_code"].as_str(),
+            "metrics tag = body code"
+        );
+        (status, v, retry)
+    }
+
+    #[tokio::test]
+    async fn domain_errors_answer_with_frs_codes_and_statuses() {
+        let cases = [
+            (SetError::SetExists("a--staff".into()), 409, "FRS.0401"),
+            (SetError::SetNotFound("x".into()), 404, "FRS.0402"),
+            (SetError::FaceNotFound("f".into()), 404, "FRS.0410"),
+            (
+                SetError::UserNotFound {
+                    user: "u".into(),
+                    group: "g".into(),
+                },
+                404,
+                "FRS.0413",
+            ),
+            (
+                SetError::CapacityExceeded {
+                    name: "s".into(),
+                    capacity: 1,
+                },
+                400,
+                "FRS.0403",
+            ),
+            (SetError::Storage("disk".into()), 500, "FRS.0098"),
+        ];
+        for (e, status, code) in cases {
+            let (s, v, _) = answer(e.into()).await;
+            assert_eq!((s, v["error_code"].as_str()), (status, Some(code)));
+        }
+        // The tenant prefix never leaks into the message.
+        let (_, v, _) = answer(SetError::SetExists("a--staff".into()).into()).await;
+        assert_eq!(v["error_msg"], "face set \"staff\" already exists");
+    }
+
+    #[tokio::test]
+    async fn api_edge_kinds_keep_their_statuses() {
+        let cases = [
+            (ErrorKind::Unauthenticated, 401, "FRS.0002"),
+            (ErrorKind::Forbidden, 403, "FRS.0002"),
+            (ErrorKind::LocationForbidden, 403, "FRS.0012"),
+            (ErrorKind::BadValue, 400, "FRS.0012"),
+            (ErrorKind::BodyTooLarge, 413, "FRS.0413"),
+            (ErrorKind::Busy, 503, "FRS.0503"),
+            (ErrorKind::TimedOut, 503, "FRS.0504"),
+            (ErrorKind::Internal, 500, "FRS.0099"),
+        ];
+        for (k, status, code) in cases {
+            let (s, v, _) = answer(fail(k, "m")).await;
+            assert_eq!((s, v["error_code"].as_str()), (status, Some(code)), "{k:?}");
+        }
+        let mut limited = fail(ErrorKind::RateLimited, "slow down");
+        limited.retry_after = Some(3);
+        let (s, v, retry) = answer(limited).await;
+        assert_eq!((s, v["error_code"].as_str()), (429, Some("FRS.0429")));
+        assert_eq!(retry.as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn floats_print_as_f32() {
+        let mut v = json!({"a": [0.46_f32 as f64], "b": 1});
+        tidy_floats(&mut v);
+        assert_eq!(v.to_string(), r#"{"a":[0.46],"b":1}"#);
+    }
+
+    #[test]
+    fn tenant_prefixes_are_removed_only_inside_quotes() {
+        assert_eq!(
+            unscope_message(r#"set "a--staff" x--y"#),
+            r#"set "staff" x--y"#
+        );
+        assert_eq!(
+            unscope_message(r#""not a tenant--x""#),
+            r#""not a tenant--x""#
+        );
+    }
 }

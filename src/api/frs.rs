@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::body::{load, Form, ImageSource};
-use super::error::{err, ok, ApiError, ApiResult};
+use super::error::{fail, ok, ApiError, ApiResult, ErrorKind};
 
 /// The largest `face_set_capacity` a set may be created with.
 const MAX_FACE_SET_CAPACITY: i64 = 10_000_000;
@@ -90,9 +90,8 @@ pub async fn face_compare(
 fn temp_clip(bytes: &[u8]) -> Result<tempfile::NamedTempFile, ApiError> {
     use std::io::Write;
     let failed = |e: std::io::Error| {
-        err(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "FRS.0099",
+        fail(
+            ErrorKind::Internal,
             format!("cannot write the clip to the temporary folder: {e}"),
         )
     };
@@ -130,7 +129,7 @@ pub async fn live_detect(
     let actions = body
         .get("actions")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| err(StatusCode::BAD_REQUEST, "FRS.0011", "actions is required"))?;
+        .ok_or_else(|| fail(ErrorKind::MissingField, "actions is required"))?;
     // Out of range values reach LiveRequest::parse (FRS.0604); only non-numbers are refused here.
     let nod = body.number("nod_threshold", 10.0, f64::MIN..=f64::MAX)? as f32;
     let req = LiveRequest::parse(
@@ -138,7 +137,7 @@ pub async fn live_detect(
         body.get("action_time").and_then(|v| v.as_str()),
         nod,
     )
-    .map_err(|e| err(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
+    .map_err(ApiError::from)?;
     // One byte over the clip limit is enough for the check to refuse a download by size.
     let limit = LivenessConfig::default().max_bytes + 1;
     let video = st.source_within(&body, "video", limit).await?;
@@ -151,24 +150,13 @@ pub async fn live_detect(
                     (f.path().to_path_buf(), Some(f))
                 }
                 ImageSource::Url(r) => {
-                    return Err(err(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "FRS.0099",
+                    return Err(fail(
+                        ErrorKind::Internal,
                         format!("{}: not downloaded before inference", r.url),
                     ))
                 }
             };
-            check(an, &path, &req, &LivenessConfig::default()).map_err(|e| {
-                err(
-                    if e.code() == "FRS.0099" {
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    } else {
-                        StatusCode::BAD_REQUEST
-                    },
-                    e.code(),
-                    e.to_string(),
-                )
-            })
+            check(an, &path, &req, &LivenessConfig::default()).map_err(ApiError::from)
         })
         .await?;
     ok(serde_json::to_value(r).unwrap_or(Value::Null))
@@ -185,13 +173,7 @@ pub async fn create_set(
     let name = body
         .get("face_set_name")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| {
-            err(
-                StatusCode::BAD_REQUEST,
-                "FRS.0011",
-                "face_set_name is required",
-            )
-        })?;
+        .ok_or_else(|| fail(ErrorKind::MissingField, "face_set_name is required"))?;
     let capacity = body.int("face_set_capacity", 100_000, 1..=MAX_FACE_SET_CAPACITY)? as usize;
     let mut schema = Schema::new();
     if let Some(fields) = body.get("external_fields").and_then(|v| v.as_object()) {
@@ -329,13 +311,8 @@ pub async fn get_faces(
             let num = |k: &str, d: usize| -> Result<usize, ApiError> {
                 q.get(k)
                     .map(|v| {
-                        v.parse().map_err(|_| {
-                            err(
-                                StatusCode::BAD_REQUEST,
-                                "FRS.0012",
-                                format!("{k} must be a number"),
-                            )
-                        })
+                        v.parse()
+                            .map_err(|_| fail(ErrorKind::BadValue, format!("{k} must be a number")))
                     })
                     .transpose()
                     .map(|v| v.unwrap_or(d))
@@ -363,7 +340,7 @@ pub async fn update_face(
     let id = body
         .get("face_id")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| err(StatusCode::BAD_REQUEST, "FRS.0011", "face_id is required"))?;
+        .ok_or_else(|| fail(ErrorKind::MissingField, "face_id is required"))?;
     let fields = body.get("external_fields").and_then(|v| v.as_object());
     let eid = body.get("external_image_id").and_then(|v| v.as_str());
     st.sets
@@ -386,9 +363,8 @@ pub async fn delete_faces(
     } else if let Some((k, v)) = q.iter().next() {
         st.sets.field_selector(&set, k, v)?
     } else {
-        return Err(err(
-            StatusCode::BAD_REQUEST,
-            "FRS.0011",
+        return Err(fail(
+            ErrorKind::MissingField,
             "face_id, external_image_id or a custom field is required",
         ));
     };
@@ -408,7 +384,7 @@ pub async fn batch_delete(
     let filter = body
         .get("filter")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| err(StatusCode::BAD_REQUEST, "FRS.0011", "filter is required"))?;
+        .ok_or_else(|| fail(ErrorKind::MissingField, "filter is required"))?;
     let f = st.sets.parse_filter(&set, filter)?;
     ok(
         json!({ "face_number": st.sets.delete_faces(&set, Selector::Filter(f))?, "face_set_name": name }),

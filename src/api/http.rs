@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
@@ -14,7 +13,7 @@ use super::auth::{
     canonical_request_with, hmac_hex, parse_authorization, parse_sdk_date, parse_tc3, same,
     string_to_sign, tc3_signature, AuthError,
 };
-use super::error::{err, ApiError};
+use super::error::{fail, ApiError, ErrorKind};
 use super::frs::*;
 use super::state::{ApiState, Tenant};
 use crate::config::Config;
@@ -59,7 +58,7 @@ impl ApiState {
         if !self.cfg.api.auth {
             return Ok("public".into());
         }
-        let denied = |m: &str| err(StatusCode::FORBIDDEN, "FRS.0002", m);
+        let denied = |m: &str| fail(ErrorKind::Forbidden, m);
         let h = &parts.headers;
         let header = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
         let key = if let Some(auth) =
@@ -81,13 +80,8 @@ impl ApiState {
             if !signed.iter().any(|s| s == "x-sdk-date") {
                 return Err(denied("x-sdk-date must be a signed header"));
             }
-            let date = header("x-sdk-date").ok_or_else(|| {
-                err(
-                    StatusCode::UNAUTHORIZED,
-                    "FRS.0002",
-                    "X-Sdk-Date is missing",
-                )
-            })?;
+            let date = header("x-sdk-date")
+                .ok_or_else(|| fail(ErrorKind::Unauthenticated, "X-Sdk-Date is missing"))?;
             let date_s = parse_sdk_date(date)
                 .ok_or_else(|| denied("X-Sdk-Date is malformed (YYYYMMDDTHHMMSSZ)"))?;
             let canonical = canonical_of(parts, &signed, body, false);
@@ -132,13 +126,9 @@ impl ApiState {
                     .map(|(_, v)| v.into_owned())
             });
             let token = header("x-auth-token").map(String::from).or(query_token);
-            let token = token.as_deref().ok_or_else(|| {
-                err(
-                    StatusCode::UNAUTHORIZED,
-                    "FRS.0002",
-                    "X-Auth-Token is missing",
-                )
-            })?;
+            let token = token
+                .as_deref()
+                .ok_or_else(|| fail(ErrorKind::Unauthenticated, "X-Auth-Token is missing"))?;
             if self.keys.contains_key(token) {
                 token.to_string()
             } else {
@@ -152,11 +142,7 @@ impl ApiState {
         if let Err(AuthError::RateLimited { retry_after_s }) = self.guard.admit(&key) {
             return Err(ApiError {
                 retry_after: Some(retry_after_s),
-                ..err(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "FRS.0429",
-                    "rate limit exceeded",
-                )
+                ..fail(ErrorKind::RateLimited, "rate limit exceeded")
             });
         }
         Ok(self.keys.get(&key).map(|k| k.0.clone()).unwrap_or_default())
@@ -174,7 +160,7 @@ impl ApiState {
         body: &[u8],
     ) -> Result<String, ApiError> {
         use md5::{Digest, Md5};
-        let denied = |m: &str| err(StatusCode::FORBIDDEN, "FRS.0002", m);
+        let denied = |m: &str| fail(ErrorKind::Forbidden, m);
         let (_, secret) = self
             .keys
             .get(app_key)
@@ -224,7 +210,7 @@ impl ApiState {
         auth: &str,
         body: &[u8],
     ) -> Result<String, ApiError> {
-        let denied = |m: &str| err(StatusCode::FORBIDDEN, "FRS.0002", m);
+        let denied = |m: &str| fail(ErrorKind::Forbidden, m);
         let t = parse_tc3(auth).ok_or_else(|| denied("malformed TC3 Authorization header"))?;
         let (_, secret) = self
             .keys
@@ -305,9 +291,8 @@ async fn authenticate(
     let bytes = match axum::body::to_bytes(body, st.cfg.api.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => {
-            return err(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "FRS.0413",
+            return fail(
+                ErrorKind::BodyTooLarge,
                 "request body over api.max_body_bytes",
             )
             .into_response()

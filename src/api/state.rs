@@ -12,12 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 use super::auth::Guard;
-use super::error::{err, ApiError};
+use super::error::{fail, ApiError, ErrorKind};
 use crate::analyze::Analyzer;
 use crate::config::Config;
 use crate::search::{FaceSets, SetError};
@@ -110,13 +109,7 @@ impl ApiState {
             remote.fetch(limit)
         })
         .await
-        .map_err(|_| {
-            err(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "FRS.0099",
-                "download task failed",
-            )
-        })?
+        .map_err(|_| fail(ErrorKind::Internal, "download task failed"))?
     }
 
     /// Every face of an image, largest first, at most `max`, with the image's size; "no face" is an
@@ -199,25 +192,19 @@ impl ApiState {
         match tokio::time::timeout(Duration::from_millis(self.cfg.api.request_timeout_ms), job)
             .await
         {
-            Err(_) => Err(err(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "FRS.0504",
+            Err(_) => Err(fail(
+                ErrorKind::TimedOut,
                 "request timed out (its work finishes in the background, holding its slot)",
             )),
-            Ok(Err(_)) => Err(err(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "FRS.0099",
-                "inference task failed",
-            )),
+            Ok(Err(_)) => Err(fail(ErrorKind::Internal, "inference task failed")),
             Ok(Ok(r)) => r,
         }
     }
 }
 
 fn busy(what: &str) -> ApiError {
-    err(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "FRS.0503",
+    fail(
+        ErrorKind::Busy,
         format!("the service is busy ({what}); retry later"),
     )
 }

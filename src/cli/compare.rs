@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::analyze::Analyzer;
+use crate::codes::frs;
 use crate::config::Config;
 use crate::ingest::image::load_image;
 use crate::shapes::FaceError;
@@ -62,7 +63,7 @@ pub fn run(cfg: &Config, a: CompareArgs) -> anyhow::Result<ExitCode> {
             if a.json {
                 println!("{}", serde_json::to_string(&ErrorBody::from(&e))?);
             } else {
-                eprintln!("error {}: {e}", e.code());
+                eprintln!("error {}: {e}", frs::code(e.kind()));
             }
             Ok(ExitCode::from(1))
         }

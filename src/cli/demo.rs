@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::analyze::{Analyzer, Wanted};
+use crate::codes::frs;
 use crate::config::Config;
 use crate::ingest::image::load_image;
 
@@ -65,7 +66,7 @@ pub fn run(cfg: &Config, a: DemoArgs) -> anyhow::Result<ExitCode> {
                     ages.join(" ")
                 );
             }
-            Err(e) => println!("{}: error {}: {e}", path.display(), e.code()),
+            Err(e) => println!("{}: error {}: {e}", path.display(), frs::code(e.kind())),
         }
     }
     println!("== 1:1 comparisons ==");

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::analyze::liveness::{check, LivenessConfig, LivenessError, Request};
 use crate::analyze::Analyzer;
+use crate::codes::frs;
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -83,10 +84,10 @@ pub fn run(cfg: &Config, a: LivenessArgs) -> anyhow::Result<ExitCode> {
             if a.json {
                 println!(
                     "{}",
-                    json!({"error_code": e.code(), "error_msg": e.to_string()})
+                    json!({"error_code": frs::code(e.kind()), "error_msg": e.to_string()})
                 );
             } else {
-                eprintln!("error {}: {e}", e.code());
+                eprintln!("error {}: {e}", frs::code(e.kind()));
             }
             Ok(ExitCode::from(1))
         }

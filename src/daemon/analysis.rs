@@ -223,10 +223,10 @@ impl AnalyzeStage {
             error_code: None,
             error_msg: None,
         };
-        if let Some((code, msg)) = &l.error {
+        if let Some(problem) = &l.error {
             return Ok(Some(LiveResultEvent {
-                error_code: Some(code),
-                error_msg: Some(msg.clone()),
+                error_code: Some(crate::codes::frs::code(problem.kind)),
+                error_msg: Some(problem.message.clone()),
                 ..base(None)
             }));
         }

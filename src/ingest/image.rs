@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use image::{ImageDecoder, ImageFormat, ImageReader};
 
+use crate::base::error::ErrorKind;
 use crate::config::ImageLimits;
 use crate::frame::Frame;
 
@@ -46,17 +47,17 @@ pub enum InputError {
 }
 
 impl InputError {
-    /// Stable error code (FRS style). docs/errors.md lists them all.
-    pub fn code(&self) -> &'static str {
+    /// What went wrong; the API families choose their codes from it (src/codes/).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            InputError::Unreadable { .. } => "FRS.0020",
-            InputError::Empty { .. } => "FRS.0021",
-            InputError::FileTooLarge { .. } => "FRS.0026",
-            InputError::NotImage { .. } => "FRS.0023",
-            InputError::Gif { .. } => "FRS.0024",
-            InputError::Corrupt { .. } => "FRS.0025",
-            InputError::TooLarge { .. } => "FRS.0013",
-            InputError::TooSmall { .. } => "FRS.0022",
+            InputError::Unreadable { .. } => ErrorKind::ImageUnreadable,
+            InputError::Empty { .. } => ErrorKind::ImageEmpty,
+            InputError::FileTooLarge { .. } => ErrorKind::FileTooLarge,
+            InputError::NotImage { .. } => ErrorKind::NotImage,
+            InputError::Gif { .. } => ErrorKind::Gif,
+            InputError::Corrupt { .. } => ErrorKind::ImageCorrupt,
+            InputError::TooLarge { .. } => ErrorKind::ImageTooLarge,
+            InputError::TooSmall { .. } => ErrorKind::ImageTooSmall,
         }
     }
 }
@@ -248,7 +249,7 @@ mod tests {
         };
         let origin = Path::new("deep.png");
         let deep = decode_image(&png(1200, 1000, true), origin, &limits).unwrap_err();
-        assert_eq!(deep.code(), "FRS.0013", "{deep}");
+        assert_eq!(deep.kind(), ErrorKind::ImageTooLarge, "{deep}");
         assert!(deep.to_string().contains("decoded"), "{deep}");
         let frame = decode_image(&png(1200, 1000, false), origin, &limits).unwrap();
         assert_eq!((frame.width, frame.height), (1200, 1000));

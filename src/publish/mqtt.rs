@@ -12,6 +12,7 @@ use rumqttc::{Client, Connection, Event as MqttEvent, LastWill, MqttOptions, Pac
 
 use super::journal::{Entry, Journal};
 use super::Sink;
+use crate::base::error::{ErrorKind, Problem};
 use crate::config::MqttConfig;
 use crossbeam_channel::Sender;
 
@@ -288,24 +289,25 @@ impl MqttSink {
             .map(|s| s.chars().take(128).collect::<String>())
             .unwrap_or_else(|| "missing".into());
         let request = match v["actions"].as_str() {
-            _ if too_large => Err((
-                "FRS.0611",
+            _ if too_large => Err(Problem::new(
+                ErrorKind::MessageTooLarge,
                 format!(
                     "the request is {} bytes; at most {} are read (mqtt.max_request_bytes)",
                     payload.len(),
                     self.max_request_bytes
                 ),
             )),
-            _ if !v.is_object() => {
-                Err(("FRS.0014", "the request is not a JSON object".to_string()))
-            }
-            None => Err(("FRS.0011", "actions is required".to_string())),
+            _ if !v.is_object() => Err(Problem::new(
+                ErrorKind::BadBody,
+                "the request is not a JSON object",
+            )),
+            None => Err(Problem::new(ErrorKind::MissingField, "actions is required")),
             Some(actions) => Request::parse(
                 actions,
                 v["action_time"].as_str(),
                 v["nod_threshold"].as_f64().unwrap_or(10.0) as f32,
             )
-            .map_err(|e| (e.code(), e.to_string())),
+            .map_err(|e| e.problem()),
         };
         let windows_end = request
             .as_ref()
@@ -318,8 +320,8 @@ impl MqttSink {
             t => match t.as_u64().filter(|t| (500..=60_000).contains(t)) {
                 Some(t) => (request, t),
                 None => (
-                    request.and(Err((
-                        "FRS.0612",
+                    request.and(Err(Problem::new(
+                        ErrorKind::BadTimeout,
                         format!("timeout_ms must be an integer 500..=60000, got {t}"),
                     ))),
                     500,

@@ -1,4 +1,7 @@
-//! Errors at the face-set boundary, each with a stable FRS-style code (docs/errors.md).
+//! Errors at the face-set boundary, each with a domain kind (the API families' codes are chosen
+//! from it in src/codes/; docs/errors.md lists them).
+
+use crate::base::error::ErrorKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetError {
@@ -55,26 +58,28 @@ pub enum SetError {
 }
 
 impl SetError {
-    pub fn code(&self) -> &'static str {
+    /// What went wrong; the API families choose their codes from it (src/codes/).
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
         match self {
-            SetError::SetExists(_) => "FRS.0401",
-            SetError::SetNotFound(_) => "FRS.0402",
-            SetError::CapacityExceeded { .. } => "FRS.0403",
-            SetError::FieldUndefined(_) => "FRS.0404",
-            SetError::FieldType { .. } => "FRS.0405",
-            SetError::BadSetName(_) => "FRS.0406",
-            SetError::BadExternalImageId(_) => "FRS.0407",
-            SetError::ReservedField(_) => "FRS.0408",
-            SetError::FilterSyntax { .. } => "FRS.0409",
-            SetError::FaceNotFound(_) => "FRS.0410",
-            SetError::BadParameter { .. } => "FRS.0411",
-            SetError::ModelMismatch { .. } => "FRS.0412",
-            SetError::UserNotFound { .. } => "FRS.0413",
-            SetError::LastGroup { .. } => "FRS.0414",
-            SetError::BadFieldType { .. } => "FRS.0415",
-            SetError::PicturesMissing { .. } => "FRS.0416",
-            SetError::ReembedFailed { .. } => "FRS.0417",
-            SetError::Storage(_) => "FRS.0098",
+            SetError::SetExists(_) => K::SetExists,
+            SetError::SetNotFound(_) => K::SetNotFound,
+            SetError::CapacityExceeded { .. } => K::SetFull,
+            SetError::FieldUndefined(_) => K::FieldUndefined,
+            SetError::FieldType { .. } => K::FieldType,
+            SetError::BadSetName(_) => K::BadSetName,
+            SetError::BadExternalImageId(_) => K::BadExternalImageId,
+            SetError::ReservedField(_) => K::ReservedField,
+            SetError::FilterSyntax { .. } => K::FilterSyntax,
+            SetError::FaceNotFound(_) => K::FaceNotFound,
+            SetError::BadParameter { .. } => K::BadParameter,
+            SetError::ModelMismatch { .. } => K::ModelMismatch,
+            SetError::UserNotFound { .. } => K::UserNotFound,
+            SetError::LastGroup { .. } => K::LastGroup,
+            SetError::BadFieldType { .. } => K::BadFieldType,
+            SetError::PicturesMissing { .. } => K::PicturesMissing,
+            SetError::ReembedFailed { .. } => K::ReembedFailed,
+            SetError::Storage(_) => K::Storage,
         }
     }
 }

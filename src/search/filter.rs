@@ -311,6 +311,7 @@ fn cmp(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::error::ErrorKind as K;
     use serde_json::json;
 
     fn schema() -> Schema {
@@ -353,33 +354,33 @@ mod tests {
 
     #[test]
     fn malformed_filters_name_the_column() {
-        let cases: &[(&str, &str)] = &[
-            ("", "FRS.0409"),
-            ("age:", "FRS.0409"),
-            ("age 30", "FRS.0409"),
-            ("age:[30 40]", "FRS.0409"),
-            ("age:[30 TO 40", "FRS.0409"),
-            ("(age:30", "FRS.0409"),
-            ("age:30 &&", "FRS.0409"),
-            ("age:30 && && vip:true", "FRS.0409"),
-            ("name:\"open", "FRS.0409"),
-            ("age:30)", "FRS.0409"),
-            ("height:3", "FRS.0404"),
-            ("age:thirty", "FRS.0405"),
-            ("vip:yes", "FRS.0405"),
+        let cases: &[(&str, K)] = &[
+            ("", K::FilterSyntax),
+            ("age:", K::FilterSyntax),
+            ("age 30", K::FilterSyntax),
+            ("age:[30 40]", K::FilterSyntax),
+            ("age:[30 TO 40", K::FilterSyntax),
+            ("(age:30", K::FilterSyntax),
+            ("age:30 &&", K::FilterSyntax),
+            ("age:30 && && vip:true", K::FilterSyntax),
+            ("name:\"open", K::FilterSyntax),
+            ("age:30)", K::FilterSyntax),
+            ("height:3", K::FieldUndefined),
+            ("age:thirty", K::FieldType),
+            ("vip:yes", K::FieldType),
         ];
         for (text, code) in cases {
             let e = Filter::parse(text, &schema())
                 .err()
                 .unwrap_or_else(|| panic!("{text:?} should fail"));
-            assert_eq!(e.code(), *code, "{text:?}: {e}");
+            assert_eq!(e.kind(), *code, "{text:?}: {e}");
         }
         let e = Filter::parse("age:[30 40]", &schema()).unwrap_err();
         assert!(e.to_string().contains("column 9"), "{e}");
     }
 
     /// Hostile shapes that overflowed the stack (and killed the daemon) before the limits: each is
-    /// refused with FRS.0409 or, when within the limits, parsed and evaluated without recursion
+    /// refused (a filter syntax error) or, when within the limits, parsed and evaluated without recursion
     /// past [`MAX_DEPTH`].
     #[test]
     fn hostile_filters_are_bounded() {
@@ -399,7 +400,7 @@ mod tests {
         ];
         for text in &refused {
             let e = Filter::parse(text, &schema()).expect_err("refused");
-            assert_eq!(e.code(), "FRS.0409", "{e}");
+            assert_eq!(e.kind(), K::FilterSyntax, "{e}");
             assert!(
                 e.to_string().contains("at most") || e.to_string().contains("deeper"),
                 "{e}"

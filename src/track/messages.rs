@@ -1,6 +1,7 @@
 //! What the tracking stage sends to analysis: a track's start, updates and end, and the frames of
 //! live liveness challenges; and the challenge requests it receives.
 
+use crate::base::error::Problem;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -38,8 +39,8 @@ pub struct TrackMsg {
 pub struct LiveRequestMsg {
     pub camera: String,
     pub request_id: String,
-    /// The parsed request, or the error code and message to answer with.
-    pub request: Result<crate::analyze::liveness::Request, (&'static str, String)>,
+    /// The parsed request, or the problem to answer with.
+    pub request: Result<crate::analyze::liveness::Request, Problem>,
     /// How long the challenge watches the camera (ms of stream time).
     pub timeout_ms: u64,
 }
@@ -57,7 +58,7 @@ pub struct LiveFrame {
     /// Set on the challenge's last message: evaluate now.
     pub done: Option<crate::analyze::liveness::Request>,
     /// Set instead when the request itself was invalid.
-    pub error: Option<(&'static str, String)>,
+    pub error: Option<Problem>,
 }
 
 /// What the analysis stage receives.

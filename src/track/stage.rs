@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::messages::{AnalyzeItem, LiveFrame, LiveRequestMsg};
 use super::Tracker;
+use crate::base::error::{ErrorKind, Problem};
 use crate::config::TrackingConfig;
 use crate::detect::stage::DetectedItem;
 use crate::detect::Detection;
@@ -82,8 +83,8 @@ impl Challenge {
                 frame: None,
                 detection: None,
                 done: None,
-                error: Some((
-                    "FRS.0610",
+                error: Some(Problem::new(
+                    ErrorKind::CameraSilent,
                     format!(
                         "camera {:?} sent no frame during the challenge (not configured, down or stalled)",
                         self.camera

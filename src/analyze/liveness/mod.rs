@@ -12,6 +12,7 @@ use serde::Serialize;
 use self::actions::{check_sequence, smooth, Action, Series, Thresholds};
 use super::snapshot::face_jpeg;
 use super::{largest, Analyzer, Embedding, Mesh, Wanted};
+use crate::base::error::{ErrorKind, Problem};
 use crate::detect::Detection;
 use crate::frame::Frame;
 use crate::ingest::video::{decode, VideoError};
@@ -38,18 +39,22 @@ pub enum LivenessError {
 }
 
 impl LivenessError {
-    pub fn code(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            LivenessError::UnknownAction(_) => "FRS.0601",
-            LivenessError::TooManyActions(_) => "FRS.0602",
-            LivenessError::NoAction => "FRS.0602",
-            LivenessError::BadActionTime(_) => "FRS.0603",
-            LivenessError::BadNodThreshold(_) => "FRS.0604",
-            LivenessError::Video(VideoError::Unreadable { .. }) => "FRS.0605",
-            LivenessError::Video(VideoError::TooLarge { .. }) => "FRS.0606",
-            LivenessError::Video(VideoError::Undecodable { .. }) => "FRS.0607",
-            LivenessError::Model(_) => "FRS.0099",
+            LivenessError::UnknownAction(_) => ErrorKind::UnknownAction,
+            LivenessError::TooManyActions(_) | LivenessError::NoAction => ErrorKind::ActionCount,
+            LivenessError::BadActionTime(_) => ErrorKind::BadActionTime,
+            LivenessError::BadNodThreshold(_) => ErrorKind::BadNodThreshold,
+            LivenessError::Video(VideoError::Unreadable { .. }) => ErrorKind::VideoUnreadable,
+            LivenessError::Video(VideoError::TooLarge { .. }) => ErrorKind::VideoTooLarge,
+            LivenessError::Video(VideoError::Undecodable { .. }) => ErrorKind::VideoUndecodable,
+            LivenessError::Model(_) => ErrorKind::Internal,
         }
+    }
+
+    /// The kind and message, as a live challenge's answer carries them.
+    pub fn problem(&self) -> Problem {
+        Problem::new(self.kind(), self.to_string())
     }
 }
 

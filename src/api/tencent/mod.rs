@@ -25,24 +25,7 @@ pub struct TcError(pub &'static str, pub String);
 
 impl From<ApiError> for TcError {
     fn from(e: ApiError) -> Self {
-        let code = match e.code {
-            "FRS.0401" => "InvalidParameterValue.GroupIdAlreadyExist",
-            "FRS.0402" => "InvalidParameterValue.GroupIdNotExist",
-            "FRS.0413" => "InvalidParameterValue.PersonIdNotExist",
-            "FRS.0410" => "InvalidParameterValue.FaceIdNotExist",
-            "FRS.0501" => "InvalidParameterValue.NoFaceInPhoto",
-            "FRS.0403" => "LimitExceeded.ErrorFaceNumExceed",
-            "FRS.0002" => "AuthFailure.SignatureFailure",
-            "FRS.0429" => "RequestLimitExceeded",
-            "FRS.0503" | "FRS.0504" => "ResourceUnavailable.NotReady",
-            "FRS.0016" => "FailedOperation.ImageDownloadError",
-            "FRS.0098" | "FRS.0099" => "InternalError",
-            c if c.starts_with("FRS.001") || c.starts_with("FRS.002") => {
-                "FailedOperation.ImageDecodeFailed"
-            }
-            _ => "InvalidParameter",
-        };
-        TcError(code, e.msg)
+        TcError(crate::codes::tencent::of(e.kind), e.msg)
     }
 }
 
@@ -75,7 +58,7 @@ pub fn envelope(r: Reply) -> Response {
 
 /// Authentication failures on the Tencent endpoint, in Tencent's shape (HTTP status kept).
 pub fn auth_failure(e: ApiError) -> Response {
-    let status = e.status;
+    let status = e.status();
     let code = if status == axum::http::StatusCode::TOO_MANY_REQUESTS {
         "RequestLimitExceeded"
     } else if e.msg.contains("missing") {
@@ -251,4 +234,23 @@ pub async fn dispatch(
     }
     .await;
     envelope(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::SetError;
+
+    #[test]
+    fn domain_errors_take_tencents_codes() {
+        let e: TcError = SetError::SetExists("g".into()).into();
+        assert_eq!(e.0, "InvalidParameterValue.GroupIdAlreadyExist");
+        let e: TcError = SetError::UserNotFound {
+            user: "p".into(),
+            group: "g".into(),
+        }
+        .into();
+        assert_eq!(e.0, "InvalidParameterValue.PersonIdNotExist");
+        assert_eq!(envelope(Err(e)).status(), axum::http::StatusCode::OK);
+    }
 }

@@ -7,6 +7,7 @@ use clap::Args;
 use serde_json::{json, Map, Value};
 
 use crate::analyze::{largest, Analyzer, Wanted};
+use crate::codes::frs;
 use crate::config::Config;
 use crate::ingest::image::load_image;
 use crate::search::fields::Schema;
@@ -81,10 +82,15 @@ pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCod
             progress(i + 1, images.len(), uid);
             let outcome = (|| -> Result<(), String> {
                 let frame = load_image(path, &an.config().images)
-                    .map_err(|e| format!("{} {e}", e.code()))?;
+                    .map_err(|e| format!("{} {e}", frs::code(e.kind())))?;
                 let found = an.detect_verified(&frame).map_err(|e| e.to_string())?;
                 let dets: Vec<_> = found.iter().map(|(d, _)| d.clone()).collect();
-                let k = largest(&dets).ok_or_else(|| "FRS.0501 no face found".to_string())?;
+                let k = largest(&dets).ok_or_else(|| {
+                    format!(
+                        "{} no face found",
+                        frs::code(crate::base::error::ErrorKind::NoFace)
+                    )
+                })?;
                 let face = an
                     .analyze_found(&frame, vec![found[k].clone()], gate)
                     .map_err(|e| e.to_string())?
@@ -106,7 +112,7 @@ pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCod
                     &Map::new(),
                     Some(uid),
                 )
-                .map_err(|e| format!("{} {e}", e.code()))?;
+                .map_err(|e| format!("{} {e}", frs::code(e.kind())))?;
                 Ok(())
             })();
             match outcome {

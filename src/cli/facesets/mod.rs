@@ -19,6 +19,7 @@ use clap::Args;
 use serde_json::{json, Map, Value};
 
 use crate::analyze::Analyzer;
+use crate::codes::frs;
 use crate::config::Config;
 use crate::ingest::image::load_image;
 use crate::search::{Enrolment, FaceSets, SetError};
@@ -80,8 +81,8 @@ pub(super) fn finish(d: &DataDir, r: Result<Value, Failure>) -> anyhow::Result<E
         Err(Failure::Face(FaceError::Model(e))) => Err(e.into()),
         Err(f) => {
             let (code, msg) = match &f {
-                Failure::Set(e) => (e.code(), e.to_string()),
-                Failure::Face(e) => (e.code(), e.to_string()),
+                Failure::Set(e) => (frs::code(e.kind()), e.to_string()),
+                Failure::Face(e) => (frs::code(e.kind()), e.to_string()),
             };
             if d.json {
                 println!("{}", json!({"error_code": code, "error_msg": msg}));
