@@ -1,5 +1,6 @@
 //! `facestream bench-api`: detect and search requests per second through the real HTTP API at 1, 4 and
-//! 16 concurrent clients, with p50/p99 latency. The server runs in this process on a loopback port.
+//! 16 concurrent clients, with p50/p99 latency. The server runs in this process on a loopback port,
+//! started by the daemon's own `Services`.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -49,6 +50,7 @@ pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
     let mut c = cfg.clone();
     c.storage.dir = dir.clone();
     c.api.auth = false;
+    c.http.bind = String::new();
     c.api.max_concurrent = 2;
     c.api.queue_timeout_ms = 60_000;
     c.api.rate_per_second = 0.0;
@@ -96,15 +98,11 @@ pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let server_cfg = c.clone();
-    let server_sets = sets.clone();
-    rt.spawn(async move {
-        if let Ok(l) = tokio::net::TcpListener::bind(&server_cfg.api.bind).await {
-            let _ =
-                crate::api::http::serve_on(l, server_cfg, server_sets, Default::default()).await;
-        }
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    // The API as the daemon runs it (bound when `start` returns).
+    let services = rt.block_on(crate::daemon::service::Services::start(
+        &c,
+        Default::default(),
+    ))?;
     let img = base64::engine::general_purpose::STANDARD.encode(std::fs::read(
         media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg"),
     )?);
@@ -172,6 +170,7 @@ pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    rt.block_on(services.stop());
     let _ = std::fs::remove_dir_all(&dir);
     Ok(ExitCode::SUCCESS)
 }

@@ -14,19 +14,76 @@ use tokio::sync::{mpsc, watch};
 
 use super::{http, Daemon, RunOptions};
 use crate::config::Config;
+use crate::metrics::Metrics;
 
 /// How long stopping waits for the tasks to report back before it drains the pipeline anyway.
 const TASKS_STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// The tasks the service owns: each is told to stop through `stop` and holds a clone of `done`.
-struct Tasks {
+/// The tasks around the pipeline: each is told to stop through one `watch` and holds a clone of
+/// `done`, so `stop` knows when the last has finished.
+pub struct Services {
+    stop_tx: watch::Sender<bool>,
     stop: watch::Receiver<bool>,
     done: mpsc::Sender<()>,
+    done_rx: mpsc::Receiver<()>,
 }
 
-impl Tasks {
-    /// Runs `work` until it ends or the service stops; a failure is logged under `name`.
-    fn spawn<F>(&self, name: &'static str, work: F)
+impl Services {
+    /// Binds and starts the `/metrics` endpoint (`http.bind`) and the HTTP API (`api.bind`) when
+    /// configured. Both are bound before this returns, so a port conflict fails the start naming
+    /// the key, and a client may connect as soon as it returns. `bench-api` runs the API this way.
+    pub async fn start(cfg: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Services> {
+        let (stop_tx, stop) = watch::channel(false);
+        let (done, done_rx) = mpsc::channel::<()>(1);
+        let services = Services {
+            stop_tx,
+            stop,
+            done,
+            done_rx,
+        };
+        if !cfg.http.bind.is_empty() {
+            let listener = tokio::net::TcpListener::bind(&cfg.http.bind)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("http.bind: cannot listen on {}: {e}", cfg.http.bind)
+                })?;
+            let m = metrics.clone();
+            services.spawn("metrics endpoint", async move {
+                http::serve(listener, m).await.map_err(|e| e.to_string())
+            });
+        }
+        if !cfg.api.bind.is_empty() {
+            let sets = Arc::new(
+                crate::search::FaceSets::open(&cfg.storage.dir)
+                    .map_err(|e| anyhow::anyhow!("storage.dir {}: {e}", cfg.storage.dir.display()))?
+                    .with_face_pictures(cfg.storage.keep_face_images),
+            );
+            let api_cfg = cfg.clone();
+            let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("api.bind: cannot listen on {}: {e}", api_cfg.api.bind)
+                })?;
+            let tls = match (&api_cfg.api.tls_cert, &api_cfg.api.tls_key) {
+                (Some(c), Some(k)) => Some(crate::tls::server_config(c, k)?),
+                _ => None,
+            };
+            services.spawn("HTTP API", async move {
+                let served = match tls {
+                    Some(t) => match crate::tls::TlsListener::new(listener, t) {
+                        Ok(l) => crate::api::http::serve_on(l, api_cfg, sets, metrics).await,
+                        Err(e) => Err(e),
+                    },
+                    None => crate::api::http::serve_on(listener, api_cfg, sets, metrics).await,
+                };
+                served.map_err(|e| e.to_string())
+            });
+        }
+        Ok(services)
+    }
+
+    /// Runs `work` until it ends or the services stop; a failure is logged under `name`.
+    pub fn spawn<F>(&self, name: &'static str, work: F)
     where
         F: Future<Output = Result<(), String>> + Send + 'static,
     {
@@ -40,6 +97,24 @@ impl Tasks {
             }
             drop(done);
         });
+    }
+
+    /// Tells every task to stop and waits (at most `TASKS_STOP_GRACE`) until each has.
+    pub async fn stop(self) {
+        let Services {
+            stop_tx,
+            done,
+            mut done_rx,
+            ..
+        } = self;
+        let _ = stop_tx.send(true);
+        drop(done);
+        if tokio::time::timeout(TASKS_STOP_GRACE, done_rx.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some tasks did not stop within {TASKS_STOP_GRACE:?}");
+        }
     }
 }
 
@@ -70,48 +145,7 @@ pub async fn serve(
     options: RunOptions,
 ) -> anyhow::Result<()> {
     let mut daemon = Daemon::start(cfg.clone(), options)?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
-    let tasks = Tasks {
-        stop: stop_rx,
-        done: done_tx,
-    };
-    if !cfg.http.bind.is_empty() {
-        // Bound before READY so a port conflict fails the start, naming the key.
-        let listener = tokio::net::TcpListener::bind(&cfg.http.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("http.bind: cannot listen on {}: {e}", cfg.http.bind))?;
-        let m = daemon.metrics.clone();
-        tasks.spawn("metrics endpoint", async move {
-            http::serve(listener, m).await.map_err(|e| e.to_string())
-        });
-    }
-    if !cfg.api.bind.is_empty() {
-        let sets = Arc::new(
-            crate::search::FaceSets::open(&cfg.storage.dir)
-                .map_err(|e| anyhow::anyhow!("storage.dir {}: {e}", cfg.storage.dir.display()))?
-                .with_face_pictures(cfg.storage.keep_face_images),
-        );
-        let (api_cfg, api_metrics) = (cfg.clone(), daemon.metrics.clone());
-        // Bound before READY so a port conflict fails the start.
-        let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("api.bind: cannot listen on {}: {e}", api_cfg.api.bind))?;
-        let tls = match (&api_cfg.api.tls_cert, &api_cfg.api.tls_key) {
-            (Some(c), Some(k)) => Some(crate::tls::server_config(c, k)?),
-            _ => None,
-        };
-        tasks.spawn("HTTP API", async move {
-            let served = match tls {
-                Some(t) => match crate::tls::TlsListener::new(listener, t) {
-                    Ok(l) => crate::api::http::serve_on(l, api_cfg, sets, api_metrics).await,
-                    Err(e) => Err(e),
-                },
-                None => crate::api::http::serve_on(listener, api_cfg, sets, api_metrics).await,
-            };
-            served.map_err(|e| e.to_string())
-        });
-    }
+    let tasks = Services::start(&cfg, daemon.metrics.clone()).await?;
     // One line a minute: what the daemon did in the last minute.
     let m = daemon.metrics.clone();
     tasks.spawn("minute summary", async move {
@@ -166,14 +200,7 @@ pub async fn serve(
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopping: the API and the other tasks first, then draining the pipeline and flushing events");
-    let _ = stop_tx.send(true);
-    drop(tasks);
-    if tokio::time::timeout(TASKS_STOP_GRACE, done_rx.recv())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some tasks did not stop within {TASKS_STOP_GRACE:?}");
-    }
+    tasks.stop().await;
     tokio::task::spawn_blocking(move || daemon.shutdown()).await?;
     Ok(())
 }
