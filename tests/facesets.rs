@@ -948,7 +948,10 @@ fn kept_face_pictures_move_a_set_to_another_embedder() {
         code(kept.reembed("plain", EmbedderKind::Dlib, |p| dlib.embed_picture(p))),
         "FRS.0416"
     );
-    assert_eq!(kept.show_set("plain").unwrap().model, "mobilefacenet-192");
+    assert_eq!(
+        kept.show_set("plain").unwrap().model.stored_name(),
+        "mobilefacenet-192"
+    );
 
     // Enrol people in the picture-keeping set; a second process has the index loaded.
     let people: Vec<(&str, PathBuf)> = [
@@ -989,7 +992,10 @@ fn kept_face_pictures_move_a_set_to_another_embedder() {
         (done.from_model.as_str(), done.to_model.as_str()),
         ("mobilefacenet-192", "dlib-resnet-128")
     );
-    assert_eq!(kept.show_set("staff").unwrap().model, "dlib-resnet-128");
+    assert_eq!(
+        kept.show_set("staff").unwrap().model.stored_name(),
+        "dlib-resnet-128"
+    );
     // The vectors from the kept pictures are those of the original photos, near enough.
     let stored = kept.list_faces("staff", 0, 100).unwrap();
     for (who, direct) in &direct_dlib {

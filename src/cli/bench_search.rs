@@ -155,12 +155,17 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
                     height: 0,
                 },
                 user_id: None,
-                model: "m".into(),
+                model: crate::config::EmbedderKind::Mobilefacenet,
                 vector: synth.face(i, &mut rng),
             })
             .collect();
         let t = Instant::now();
-        let ix = SetIndex::from_records("m".into(), DIM, records, settings);
+        let ix = SetIndex::from_records(
+            crate::config::EmbedderKind::Mobilefacenet,
+            DIM,
+            records,
+            settings,
+        );
         let build = t.elapsed().as_secs_f64();
         let per_face = rss_bytes().saturating_sub(rss0) as f64 / size as f64;
         let (mut lat, mut lat_exact) = (vec![], vec![]);

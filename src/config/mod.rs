@@ -75,6 +75,28 @@ pub enum EmbedderKind {
     Dlib,
 }
 
+impl EmbedderKind {
+    pub const ALL: [EmbedderKind; 2] = [EmbedderKind::Mobilefacenet, EmbedderKind::Dlib];
+
+    /// The name stored with every face and face set (a set's `model` in the API and CLI).
+    pub fn stored_name(self) -> &'static str {
+        match self {
+            EmbedderKind::Mobilefacenet => "mobilefacenet-192",
+            EmbedderKind::Dlib => "dlib-resnet-128",
+        }
+    }
+
+    /// The embedder a stored name stands for; `None` for a name no embedder has.
+    pub fn from_stored_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.stored_name() == name)
+    }
+
+    /// Serialises as the stored name (the published `model` field).
+    pub fn serialize_stored<S: serde::Serializer>(k: &Self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(k.stored_name())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelsConfig {

@@ -18,6 +18,7 @@ use super::filter::Filter;
 use super::kmeans;
 use super::store::FaceRecord;
 use super::vector::{dot, dot_i8};
+use crate::config::EmbedderKind;
 
 pub struct IndexedFace {
     pub face_id: String,
@@ -74,7 +75,7 @@ enum Metric {
 
 pub struct SetIndex {
     pub dim: usize,
-    pub model: String,
+    pub model: EmbedderKind,
     metric: Metric,
     settings: IndexSettings,
     faces: Vec<Option<Slot>>,
@@ -180,11 +181,10 @@ fn quantize(v: &[f32], codes: &mut Vec<i8>) -> f32 {
 }
 
 impl SetIndex {
-    pub fn new(dim: usize, model: String, settings: IndexSettings) -> Self {
-        let metric = if model == super::model_name(crate::config::EmbedderKind::Dlib) {
-            Metric::Euclidean
-        } else {
-            Metric::Cosine
+    pub fn new(dim: usize, model: EmbedderKind, settings: IndexSettings) -> Self {
+        let metric = match model {
+            EmbedderKind::Dlib => Metric::Euclidean,
+            EmbedderKind::Mobilefacenet => Metric::Cosine,
         };
         Self {
             dim,
@@ -204,7 +204,7 @@ impl SetIndex {
 
     /// Builds the index for `records`, partitioning it when the set is large enough.
     pub fn from_records(
-        model: String,
+        model: EmbedderKind,
         dim: usize,
         records: Vec<FaceRecord>,
         settings: IndexSettings,

@@ -38,13 +38,6 @@ use crate::config::EmbedderKind;
 use crate::detect::Detection;
 use crate::frame::Frame;
 
-pub fn model_name(kind: EmbedderKind) -> &'static str {
-    match kind {
-        EmbedderKind::Mobilefacenet => "mobilefacenet-192",
-        EmbedderKind::Dlib => "dlib-resnet-128",
-    }
-}
-
 /// The longest `user_id` a face may carry (Baidu's limit).
 pub const MAX_USER_ID_BYTES: usize = 128;
 
@@ -215,7 +208,6 @@ impl FaceSets {
                 faces: records.len(),
             });
         }
-        let target = model_name(to);
         let mut vectors = Vec::with_capacity(records.len());
         for r in &records {
             let failed = |message: String| SetError::ReembedFailed {
@@ -226,18 +218,18 @@ impl FaceSets {
                 || Err(failed("picture gone".into())),
                 |p| embed(p).map_err(failed),
             )?;
-            if model_name(e.model) != target {
-                return Err(failed(format!("embedded by {}", model_name(e.model))));
+            if e.model != to {
+                return Err(failed(format!("embedded by {}", e.model.stored_name())));
             }
             vectors.push((r.face_id.clone(), e.vector));
         }
-        self.store().replace_vectors(set, target, &vectors)?;
+        self.store().replace_vectors(set, to, &vectors)?;
         self.invalidate(set);
         self.after_write();
         Ok(Reembedded {
             face_set_name: set.into(),
-            from_model: info.model,
-            to_model: target.into(),
+            from_model: info.model.stored_name().into(),
+            to_model: to.stored_name().into(),
             faces: vectors.len(),
         })
     }
@@ -259,8 +251,7 @@ impl FaceSets {
             });
         }
         validate_schema(&schema)?;
-        self.store()
-            .create_set(name, capacity, &schema, model_name(model))
+        self.store().create_set(name, capacity, &schema, model)
     }
 
     pub fn list_sets(&self) -> Result<Vec<SetInfo>, SetError> {
@@ -307,12 +298,11 @@ impl FaceSets {
                 embedding: emb,
                 picture,
             } = face.into();
-            let model = model_name(emb.model);
-            if model != info.model {
+            if emb.model != info.model {
                 return Err(SetError::ModelMismatch {
                     set: set.into(),
-                    stored: info.model.clone(),
-                    configured: model.into(),
+                    stored: info.model.stored_name().into(),
+                    configured: emb.model.stored_name().into(),
                 });
             }
             new.push(NewFace {
@@ -320,7 +310,7 @@ impl FaceSets {
                 fields: fields.clone(),
                 bbox,
                 user_id: user_id.map(String::from),
-                model: model.into(),
+                model: emb.model,
                 vector: emb.vector,
                 picture: picture.filter(|_| self.keep_pictures),
             });

@@ -44,12 +44,11 @@ impl FaceSets {
                 return Err(SetError::FieldUndefined(bad.clone()));
             }
         }
-        let model = model_name(query.model);
-        if model != info.model {
+        if query.model != info.model {
             return Err(SetError::ModelMismatch {
                 set: set.into(),
-                stored: info.model,
-                configured: model.into(),
+                stored: info.model.stored_name().into(),
+                configured: query.model.stored_name().into(),
             });
         }
         let ix = self.index(set)?;
@@ -107,15 +106,10 @@ impl FaceSets {
         p: &SearchParams,
     ) -> Result<Vec<SearchHit>, SetError> {
         let f = self.face(set, face_id)?;
-        let kind = if f.model == model_name(EmbedderKind::Dlib) {
-            EmbedderKind::Dlib
-        } else {
-            EmbedderKind::Mobilefacenet
-        };
         self.search(
             set,
             &Embedding {
-                model: kind,
+                model: f.model,
                 vector: f.vector,
             },
             p,

@@ -15,6 +15,7 @@ use super::fields::Schema;
 use super::filter::Filter;
 use crate::analyze::snapshot::FacePicture;
 use crate::base::geometry::BoundingBox;
+use crate::config::EmbedderKind;
 
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SetInfo {
@@ -23,7 +24,9 @@ pub struct SetInfo {
     pub face_number: usize,
     pub external_fields: Schema,
     /// The embedder whose vectors this set holds.
-    pub model: String,
+    #[serde(serialize_with = "EmbedderKind::serialize_stored")]
+    #[schemars(with = "String")]
+    pub model: EmbedderKind,
     pub create_time_ms: i64,
 }
 
@@ -46,7 +49,7 @@ pub struct FaceRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     #[serde(skip)]
-    pub model: String,
+    pub model: EmbedderKind,
     #[serde(skip)]
     pub vector: Vec<f32>,
 }
@@ -57,7 +60,7 @@ pub struct NewFace {
     pub fields: Map<String, Value>,
     pub bbox: BoundingBox,
     pub user_id: Option<String>,
-    pub model: String,
+    pub model: EmbedderKind,
     pub vector: Vec<f32>,
     /// Kept only when the face sets keep pictures.
     pub picture: Option<FacePicture>,
@@ -104,6 +107,19 @@ fn blob_to_vec(b: &[u8]) -> Vec<f32> {
 const FACE_COLUMNS: &str =
     "face_id, set_name, external_image_id, fields, bbox, user_id, model, vector";
 
+/// The embedder a stored `model` column names; a name no embedder has is a storage error (the
+/// database was written by a newer facestream or edited by hand), not a silent default.
+fn model_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<EmbedderKind> {
+    let name: String = r.get(i)?;
+    EmbedderKind::from_stored_name(&name).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown embedding model {name:?}").into(),
+        )
+    })
+}
+
 fn face_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FaceRecord> {
     let fields: String = r.get(3)?;
     let bbox: String = r.get(4)?;
@@ -115,7 +131,7 @@ fn face_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FaceRecord> {
         external_fields: serde_json::from_str(&fields).unwrap_or_default(),
         bounding_box: bbox_from(&bbox),
         user_id: r.get(5)?,
-        model: r.get(6)?,
+        model: model_at(r, 6)?,
         vector: blob_to_vec(&blob),
     })
 }
@@ -238,7 +254,7 @@ impl Store {
         name: &str,
         capacity: usize,
         schema: &Schema,
-        model: &str,
+        model: EmbedderKind,
     ) -> Result<SetInfo, SetError> {
         let fields = serde_json::to_string(schema).map_err(|e| SetError::Storage(e.to_string()))?;
         let tx = self
@@ -253,7 +269,7 @@ impl Store {
         if exists {
             return Err(SetError::SetExists(name.into()));
         }
-        tx.execute("INSERT INTO face_sets(name, capacity, fields, model, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)", params![name, capacity as i64, fields, model, now_ms()])?;
+        tx.execute("INSERT INTO face_sets(name, capacity, fields, model, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)", params![name, capacity as i64, fields, model.stored_name(), now_ms()])?;
         tx.commit()?;
         self.get_set(name)
     }
@@ -269,7 +285,7 @@ impl Store {
                         face_set_name: r.get(0)?,
                         face_set_capacity: r.get::<_, i64>(1)? as usize,
                         external_fields: serde_json::from_str(&fields).unwrap_or_default(),
-                        model: r.get(3)?,
+                        model: model_at(r, 3)?,
                         create_time_ms: r.get(4)?,
                         face_number: r.get::<_, i64>(5)? as usize,
                     })
@@ -323,7 +339,7 @@ impl Store {
                     fields,
                     bbox_json(&f.bbox),
                     f.user_id,
-                    f.model,
+                    f.model.stored_name(),
                     vec_to_blob(&f.vector),
                     now_ms()
                 ])?;
@@ -545,8 +561,8 @@ impl Store {
         if src_info.model != dst.model {
             return Err(SetError::ModelMismatch {
                 set: to.into(),
-                stored: dst.model,
-                configured: src_info.model,
+                stored: dst.model.stored_name().into(),
+                configured: src_info.model.stored_name().into(),
             });
         }
         let faces: Vec<FaceRecord> = self
@@ -602,7 +618,7 @@ impl Store {
     pub fn replace_vectors(
         &mut self,
         set: &str,
-        model: &str,
+        model: EmbedderKind,
         vectors: &[(String, Vec<f32>)],
     ) -> Result<(), SetError> {
         let tx = self
@@ -615,7 +631,7 @@ impl Store {
                 "UPDATE faces SET model = ?1, vector = ?2 WHERE set_name = ?3 AND face_id = ?4",
             )?;
             for (id, v) in vectors {
-                updated += up.execute(params![model, vec_to_blob(v), set, id])?;
+                updated += up.execute(params![model.stored_name(), vec_to_blob(v), set, id])?;
             }
         }
         if updated != vectors.len() || count as usize != vectors.len() {
@@ -625,9 +641,12 @@ impl Store {
         }
         tx.execute(
             "UPDATE face_sets SET model = ?1 WHERE name = ?2",
-            params![model, set],
+            params![model.stored_name(), set],
         )?;
         tx.commit()?;
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,7 +20,7 @@ fn rec(id: &str, v: Vec<f32>, age: i64) -> FaceRecord {
             height: 1,
         },
         user_id: None,
-        model: "m".into(),
+        model: crate::config::EmbedderKind::Mobilefacenet,
         vector: v,
     }
 }
@@ -47,7 +47,12 @@ fn best_first_with_threshold_and_filter_applied_during_the_scan() {
     let recs = (0..100)
         .map(|i| rec(&format!("f{i}"), vec![1.0, i as f32 / 100.0, 0.0], i))
         .collect();
-    let ix = SetIndex::from_records("m".into(), 3, recs, IndexSettings::default());
+    let ix = SetIndex::from_records(
+        crate::config::EmbedderKind::Mobilefacenet,
+        3,
+        recs,
+        IndexSettings::default(),
+    );
     assert_eq!(ix.describe(), "exact");
     let q = [1.0, 0.0, 0.0];
     let hits = ix.search(&q, 5, 0.0, None);
@@ -86,7 +91,12 @@ fn partitioned_index_agrees_with_exact_search_and_updates_in_place() {
         ivf_from: 500,
         probe_percent: 25.0,
     };
-    let mut ix = SetIndex::from_records("m".into(), 16, recs, settings);
+    let mut ix = SetIndex::from_records(
+        crate::config::EmbedderKind::Mobilefacenet,
+        16,
+        recs,
+        settings,
+    );
     assert_eq!(ix.len(), 1200);
     assert!(
         ix.describe()
@@ -151,7 +161,7 @@ fn rebuild_is_asked_for_when_the_set_outgrows_its_partition() {
         ivf_from: 50,
         probe_percent: 10.0,
     };
-    let mut ix = SetIndex::new(0, "m".into(), settings);
+    let mut ix = SetIndex::new(0, crate::config::EmbedderKind::Mobilefacenet, settings);
     for i in 0..49 {
         assert!(ix.insert(rec(&format!("{i}"), vec![1.0, i as f32, 2.0], i)));
     }
@@ -164,7 +174,12 @@ fn rebuild_is_asked_for_when_the_set_outgrows_its_partition() {
     let recs = (0..60)
         .map(|i| rec(&format!("{i}"), vec![1.0, i as f32, 2.0], i))
         .collect();
-    let mut ix = SetIndex::from_records("m".into(), 3, recs, settings);
+    let mut ix = SetIndex::from_records(
+        crate::config::EmbedderKind::Mobilefacenet,
+        3,
+        recs,
+        settings,
+    );
     assert!(!ix.needs_rebuild());
     for i in 0..50 {
         ix.remove(&format!("{i}"));
