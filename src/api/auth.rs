@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -221,7 +221,8 @@ pub struct Guard {
     pub rate_per_s: f64,
     pub burst: f64,
     seen: Mutex<SeenSignatures>,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// key → (tokens, when last filled on the API's clock)
+    buckets: Mutex<HashMap<String, (f64, Duration)>>,
 }
 
 /// At most this many signatures are remembered (about 20 MB); older ones are forgotten first. A
@@ -298,16 +299,15 @@ impl Guard {
         }
     }
 
-    /// Takes one token from the key's bucket.
-    pub fn admit(&self, key: &str) -> Result<(), AuthError> {
+    /// Takes one token from the key's bucket at `now` (the API's monotonic clock).
+    pub fn admit(&self, key: &str, now: Duration) -> Result<(), AuthError> {
         if self.rate_per_s <= 0.0 {
             return Ok(());
         }
         let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
         let (tokens, last) = b.entry(key.to_string()).or_insert((self.burst, now));
         *tokens =
-            (*tokens + now.duration_since(*last).as_secs_f64() * self.rate_per_s).min(self.burst);
+            (*tokens + now.saturating_sub(*last).as_secs_f64() * self.rate_per_s).min(self.burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -372,12 +372,21 @@ mod tests {
             Err(AuthError::Replayed),
             "re-aimed at another action"
         );
-        assert!(g.admit("k").is_ok() && g.admit("k").is_ok());
+        let t0 = Duration::from_secs(100);
+        assert!(g.admit("k", t0).is_ok() && g.admit("k", t0).is_ok());
         assert!(matches!(
-            g.admit("k"),
+            g.admit("k", t0),
             Err(AuthError::RateLimited { retry_after_s: 1 })
         ));
-        assert!(g.admit("other").is_ok(), "buckets are per key");
+        assert!(g.admit("other", t0).is_ok(), "buckets are per key");
+        // 2 tokens per second: half a second later one more request passes, then none.
+        let later = t0 + Duration::from_millis(500);
+        assert!(g.admit("k", later).is_ok());
+        assert!(g.admit("k", later).is_err());
+        // A long pause refills only up to the burst.
+        let much_later = later + Duration::from_secs(60);
+        assert!(g.admit("k", much_later).is_ok() && g.admit("k", much_later).is_ok());
+        assert!(g.admit("k", much_later).is_err());
     }
 
     #[test]

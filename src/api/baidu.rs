@@ -650,7 +650,7 @@ pub async fn oauth_token(
     };
     match st.secret_of(id) {
         Some(s) if super::auth::same(s, secret) => {
-            let now = crate::base::time::wall_ms() as i64 / 1000;
+            let now = st.clock.wall_ms() as i64 / 1000;
             Json(json!({
                 "access_token": access_token(id, s, now),
                 "expires_in": TOKEN_LIFETIME_S,

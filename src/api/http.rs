@@ -100,7 +100,7 @@ impl ApiState {
             }
             // Identical requests sign identically: they may repeat inside the window unless the
             // client signs a nonce, which makes each signature good once.
-            let now_s = crate::base::time::wall_ms() as i64 / 1000;
+            let now_s = self.clock.wall_ms() as i64 / 1000;
             let checked = if signed.iter().any(|s| s == "x-sdk-nonce") {
                 self.guard.fresh(date_s, now_s, &sig)
             } else {
@@ -133,13 +133,15 @@ impl ApiState {
                 token.to_string()
             } else {
                 // An access token from /oauth/2.0/token (Baidu's SDKs).
-                let now_s = crate::base::time::wall_ms() as i64 / 1000;
+                let now_s = self.clock.wall_ms() as i64 / 1000;
                 super::baidu::token_key(token, |k| self.secret_of(k), now_s)
                     .ok_or_else(|| denied("token authentication failed"))?
                     .to_string()
             }
         };
-        if let Err(AuthError::RateLimited { retry_after_s }) = self.guard.admit(&key) {
+        if let Err(AuthError::RateLimited { retry_after_s }) =
+            self.guard.admit(&key, self.clock.now())
+        {
             return Err(ApiError {
                 retry_after: Some(retry_after_s),
                 ..fail(ErrorKind::RateLimited, "rate limit exceeded")
@@ -189,11 +191,10 @@ impl ApiState {
         if !same(&want, &sign.trim().to_ascii_lowercase()) {
             return Err(denied("signature mismatch"));
         }
-        match self.guard.fresh(
-            ts_ms / 1000,
-            crate::base::time::wall_ms() as i64 / 1000,
-            &want,
-        ) {
+        match self
+            .guard
+            .fresh(ts_ms / 1000, self.clock.wall_ms() as i64 / 1000, &want)
+        {
             Ok(()) => Ok(app_key.to_string()),
             Err(AuthError::Expired) => Err(denied(
                 "request expired: Timestamp is outside the allowed window",
@@ -248,7 +249,7 @@ impl ApiState {
         if !same(&expected(false), &t.signature) && !same(&expected(true), &t.signature) {
             return Err(denied("signature mismatch"));
         }
-        let now_s = crate::base::time::wall_ms() as i64 / 1000;
+        let now_s = self.clock.wall_ms() as i64 / 1000;
         let checked = if t.signed.iter().any(|h| h == "x-tc-action") {
             self.guard.in_window(ts, now_s)
         } else {
@@ -404,12 +405,13 @@ pub async fn serve_on<L>(
     cfg: Config,
     sets: Arc<FaceSets>,
     metrics: Arc<crate::metrics::Metrics>,
+    clock: Arc<dyn crate::base::clock::Clock>,
 ) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
     tracing::info!(bind = %cfg.api.bind, "HTTP API listening (FRS, Baidu and Tencent paths)");
-    let state = ApiState::new(cfg, sets, metrics).map_err(std::io::Error::other)?;
+    let state = ApiState::new(cfg, sets, metrics, clock).map_err(std::io::Error::other)?;
     axum::serve(listener, router(Arc::new(state))).await
 }

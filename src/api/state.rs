@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use super::auth::Guard;
 use super::error::{fail, ApiError, ErrorKind};
 use crate::analyze::Analyzer;
+use crate::base::clock::Clock;
 use crate::config::Config;
 use crate::search::{FaceSets, SetError};
 
@@ -36,6 +37,8 @@ pub struct ApiState {
     pub(super) keys: HashMap<String, (String, Option<String>)>,
     pub(super) guard: Guard,
     fetcher: super::body::Fetcher,
+    /// Signed-request dates, rate limits and reply timestamps read this clock.
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl ApiState {
@@ -43,6 +46,7 @@ impl ApiState {
         cfg: Config,
         sets: Arc<FaceSets>,
         metrics: Arc<crate::metrics::Metrics>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, crate::tls::TlsError> {
         let keys = cfg
             .api
@@ -65,6 +69,7 @@ impl ApiState {
             keys,
             guard,
             metrics,
+            clock,
         })
     }
 

@@ -2,6 +2,7 @@
 //! geometry shared by the published shapes and the face-set store, wall-clock time and event ids.
 //! Nothing here imports another module of the crate (tests/layers.rs checks the whole order).
 
+pub mod clock;
 pub mod error;
 pub mod geometry;
 pub mod time;

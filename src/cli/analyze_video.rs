@@ -70,6 +70,7 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         jsonl_faces_only: true,
         frame_policy: Some(WhenFull::Block),
         tracked_frames: draw_tx,
+        ..RunOptions::default()
     };
     let daemon = Daemon::start(cfg, opts)?;
     let cam = daemon.metrics.camera(&a.camera);

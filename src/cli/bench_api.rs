@@ -102,6 +102,7 @@ pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
     let services = rt.block_on(crate::daemon::service::Services::start(
         &c,
         Default::default(),
+        Arc::new(crate::base::clock::RealClock::default()),
     ))?;
     let img = base64::engine::general_purpose::STANDARD.encode(std::fs::read(
         media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg"),

@@ -15,11 +15,11 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 
 use crate::analyze::Analyzer;
+use crate::base::clock::{Clock, RealClock};
 use crate::config::{CameraConfig, Config, WhenFull};
 use crate::detect::stage::DetectStage;
 use crate::detect::Detector;
 use crate::ingest::camera::{Camera, CameraSettings, SourceOpener};
-use crate::ingest::clock::RealClock;
 use crate::ingest::gst::GstOpener;
 use crate::ingest::queue::FrameQueues;
 use crate::messages::Event;
@@ -94,6 +94,8 @@ pub struct RunOptions {
     pub frame_policy: Option<WhenFull>,
     /// Every tracked frame, for annotated video output.
     pub tracked_frames: Option<Sender<TrackedFrame>>,
+    /// Where every stage reads the time (tests inject a `ManualClock`).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for RunOptions {
@@ -104,6 +106,7 @@ impl Default for RunOptions {
             jsonl_faces_only: false,
             frame_policy: None,
             tracked_frames: None,
+            clock: Arc::new(RealClock::default()),
         }
     }
 }
@@ -158,6 +161,7 @@ impl Daemon {
                 &cfg.mqtt,
                 metrics.clone(),
                 Some(live_tx),
+                opts.clock.clone(),
             )?));
         }
         if let Some(path) = &opts.jsonl {
@@ -230,6 +234,7 @@ impl Daemon {
             cfg: cfg.tracking.clone(),
             tracked_frames: opts.tracked_frames.clone(),
             live_requests: cfg.mqtt.enabled.then_some(live_rx),
+            clock: opts.clock.clone(),
             reid: if cfg.tracking.min_appearance > 0.0 {
                 Some(Box::new(Reid(crate::analyze::embed::Embedder::open(
                     &settings,
@@ -248,6 +253,7 @@ impl Daemon {
             batch_timeout: Duration::from_millis(cfg.pipeline.batch_timeout_ms),
             metrics: metrics.clone(),
             drain: drain.clone(),
+            clock: opts.clock.clone(),
         };
         stages.push((
             "detect",
@@ -295,7 +301,7 @@ impl Daemon {
         let camera = Camera::new(
             settings,
             opener,
-            Arc::new(RealClock::default()),
+            self.opts.clock.clone(),
             queue,
             Box::new(move |ev| {
                 let _ = events.send(Event::Status(ev));
@@ -358,6 +364,11 @@ impl Daemon {
     }
 
     /// True when every camera thread has finished (files that ended).
+    /// The clock every stage reads (the API and the service's tasks read it too).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.opts.clock.clone()
+    }
+
     pub fn cameras_finished(&self) -> bool {
         self.cameras.values().all(|c| c.handle.is_finished())
     }

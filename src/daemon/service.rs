@@ -13,6 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
 use super::{http, Daemon, RunOptions};
+use crate::base::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
 
@@ -32,7 +33,11 @@ impl Services {
     /// Binds and starts the `/metrics` endpoint (`http.bind`) and the HTTP API (`api.bind`) when
     /// configured. Both are bound before this returns, so a port conflict fails the start naming
     /// the key, and a client may connect as soon as it returns. `bench-api` runs the API this way.
-    pub async fn start(cfg: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Services> {
+    pub async fn start(
+        cfg: &Config,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Services> {
         let (stop_tx, stop) = watch::channel(false);
         let (done, done_rx) = mpsc::channel::<()>(1);
         let services = Services {
@@ -71,10 +76,12 @@ impl Services {
             services.spawn("HTTP API", async move {
                 let served = match tls {
                     Some(t) => match crate::tls::TlsListener::new(listener, t) {
-                        Ok(l) => crate::api::http::serve_on(l, api_cfg, sets, metrics).await,
+                        Ok(l) => crate::api::http::serve_on(l, api_cfg, sets, metrics, clock).await,
                         Err(e) => Err(e),
                     },
-                    None => crate::api::http::serve_on(listener, api_cfg, sets, metrics).await,
+                    None => {
+                        crate::api::http::serve_on(listener, api_cfg, sets, metrics, clock).await
+                    }
                 };
                 served.map_err(|e| e.to_string())
             });
@@ -145,7 +152,7 @@ pub async fn serve(
     options: RunOptions,
 ) -> anyhow::Result<()> {
     let mut daemon = Daemon::start(cfg.clone(), options)?;
-    let tasks = Services::start(&cfg, daemon.metrics.clone()).await?;
+    let tasks = Services::start(&cfg, daemon.metrics.clone(), daemon.clock()).await?;
     // One line a minute: what the daemon did in the last minute.
     let m = daemon.metrics.clone();
     tasks.spawn("minute summary", async move {

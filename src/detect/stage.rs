@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::Detector;
-use crate::base::time::wall_ms;
+use crate::base::clock::Clock;
 use crate::ingest::frames::{CameraFrame, IngestItem};
 use crate::ingest::queue::FrameQueues;
 use crate::metrics::Metrics;
@@ -23,22 +23,67 @@ pub struct DetectStage {
     pub metrics: Arc<Metrics>,
     /// Set once ingest has stopped: the stage drains the queues and returns.
     pub drain: Arc<AtomicBool>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// When a batch is run: as soon as it is full, or `timeout` after its first frame arrived.
+#[derive(Debug)]
+pub struct Batcher {
+    size: usize,
+    timeout: Duration,
+    /// Set while a batch is open: when it must run at the latest.
+    deadline: Option<Duration>,
+}
+
+impl Batcher {
+    pub fn new(size: usize, timeout: Duration) -> Self {
+        Batcher {
+            size: size.max(1),
+            timeout,
+            deadline: None,
+        }
+    }
+
+    pub fn is_full(&self, len: usize) -> bool {
+        len >= self.size
+    }
+
+    /// Should a batch of `len` frames run now? Opens the batch's deadline at its first frame.
+    pub fn due(&mut self, len: usize, now: Duration) -> bool {
+        if len == 0 {
+            return false;
+        }
+        let deadline = *self.deadline.get_or_insert(now + self.timeout);
+        self.is_full(len) || now >= deadline
+    }
+
+    /// The batch ran: the next one opens at its first frame.
+    pub fn ran(&mut self) {
+        self.deadline = None;
+    }
+
+    /// How long to wait for more frames: until the open batch's deadline, else `idle`.
+    pub fn wait(&self, now: Duration, idle: Duration) -> Duration {
+        self.deadline
+            .map_or(idle, |d| d.saturating_sub(now))
+            .max(Duration::from_millis(1))
+    }
 }
 
 impl DetectStage {
     pub fn run(mut self) -> Result<(), ModelError> {
         let mut batch: Vec<CameraFrame> = vec![];
-        let mut deadline: Option<Instant> = None;
+        let mut batcher = Batcher::new(self.batch_size, self.batch_timeout);
         let mut cursor = 0usize;
         loop {
             self.metrics
                 .heartbeat_ms
-                .store(wall_ms(), Ordering::Relaxed);
+                .store(self.clock.wall_ms(), Ordering::Relaxed);
             let queues = self.queues.snapshot();
             let mut took = false;
             // One item per camera per round keeps cameras fair.
             for k in 0..queues.len() {
-                if batch.len() >= self.batch_size {
+                if batcher.is_full(batch.len()) {
                     break;
                 }
                 let q = &queues[(cursor + k) % queues.len()];
@@ -51,6 +96,7 @@ impl DetectStage {
                         took = true;
                         // Frames already batched for this camera go first, so the end follows them.
                         self.flush(&mut batch)?;
+                        batcher.ran();
                         if self.out.send(DetectedItem::End { camera, pts_ms }).is_err() {
                             return Ok(());
                         }
@@ -63,13 +109,9 @@ impl DetectStage {
                     .store(q.len() as u64, Ordering::Relaxed);
             }
             cursor = cursor.wrapping_add(1);
-            if !batch.is_empty() && deadline.is_none() {
-                deadline = Some(Instant::now() + self.batch_timeout);
-            }
-            let due = deadline.is_some_and(|d| Instant::now() >= d);
-            if batch.len() >= self.batch_size || (due && !batch.is_empty()) {
+            if batcher.due(batch.len(), self.clock.now()) {
                 self.flush(&mut batch)?;
-                deadline = None;
+                batcher.ran();
                 continue;
             }
             if took {
@@ -80,13 +122,8 @@ impl DetectStage {
                 self.flush(&mut batch)?;
                 return Ok(());
             }
-            let wait = deadline
-                .map(|d| d.saturating_duration_since(Instant::now()))
-                .unwrap_or(Duration::from_millis(100));
-            let _ = self
-                .queues
-                .doorbell
-                .recv_timeout(wait.max(Duration::from_millis(1)));
+            let wait = batcher.wait(self.clock.now(), Duration::from_millis(100));
+            let _ = self.queues.doorbell.recv_timeout(wait);
         }
     }
 
@@ -132,4 +169,44 @@ pub enum DetectedItem {
         camera: Arc<str>,
         pts_ms: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Batcher;
+    use std::time::Duration;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_full_batch_runs_at_once() {
+        let mut b = Batcher::new(4, 20 * MS);
+        assert!(!b.due(3, Duration::ZERO));
+        assert!(b.due(4, 1 * MS));
+        b.ran();
+        assert!(!b.due(0, 2 * MS), "nothing to run");
+    }
+
+    /// A partial batch waits `timeout` from its first frame, not from the last one.
+    #[test]
+    fn a_partial_batch_runs_at_its_deadline() {
+        let mut b = Batcher::new(8, 20 * MS);
+        assert!(!b.due(1, 100 * MS));
+        assert_eq!(b.wait(105 * MS, 100 * MS), 15 * MS);
+        assert!(!b.due(2, 119 * MS));
+        assert!(b.due(2, 120 * MS));
+        b.ran();
+        // The next batch opens at its own first frame.
+        assert!(!b.due(1, 130 * MS));
+        assert!(b.due(1, 150 * MS));
+    }
+
+    #[test]
+    fn idle_waits_for_the_doorbell_and_never_spins() {
+        let mut b = Batcher::new(2, Duration::ZERO);
+        assert_eq!(b.wait(Duration::ZERO, 100 * MS), 100 * MS);
+        assert!(b.due(1, 5 * MS), "a zero timeout runs every frame at once");
+        assert_eq!(b.wait(5 * MS, 100 * MS), MS, "at least 1 ms");
+        assert!(Batcher::new(0, MS).is_full(1), "size 0 means 1");
+    }
 }

@@ -5,10 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::clock::Clock;
 use super::frames::{CameraFrame, CameraStatus, IngestItem, StatusEvent, StatusSink};
 use super::queue::{FrameQueue, Pushed};
-use crate::base::time::wall_ms;
+use crate::base::clock::Clock;
 use crate::config::{CameraConfig, PipelineConfig};
 use crate::frame::Frame;
 use crate::metrics::{CameraFailed, FramesDropped, Metrics};
@@ -237,7 +236,7 @@ impl Camera {
                         camera: self.settings.id.clone(),
                         seq: self.seq,
                         pts_ms: pts,
-                        wall_ms: wall_ms(),
+                        wall_ms: self.clock.wall_ms(),
                         frame: Arc::new(frame),
                     });
                     match self.queue.push(item, &self.stop) {
@@ -318,7 +317,7 @@ impl Camera {
             dropped_frames: c.frames_dropped.load(Ordering::Relaxed),
             error,
             retry_in_ms,
-            wall_time_ms: wall_ms(),
+            wall_time_ms: self.clock.wall_ms(),
         };
         // Status events are never dropped: this blocks if the publish stage is behind.
         (self.status_out)(ev);
@@ -358,8 +357,8 @@ impl Rate {
 mod tests {
     //! The reconnect state machine on an injected clock: deterministic, no sleeping.
     use super::*;
+    use crate::base::clock::ManualClock;
     use crate::config::WhenFull;
-    use crate::ingest::clock::ManualClock;
     use crate::ingest::queue::FrameQueues;
 
     /// Scripted source behaviour per open attempt.

@@ -2,7 +2,6 @@
 //! GStreamer into per-camera bounded queues.
 pub mod camera;
 pub mod cause;
-pub mod clock;
 pub mod frames;
 pub mod gst;
 pub mod image;

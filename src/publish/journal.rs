@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One journaled event.
 pub struct Entry {
@@ -30,7 +30,8 @@ pub struct Journal {
     lines: usize,
     /// Rewrite the journal with only pending events once it holds this many lines.
     compact_at: usize,
-    last_sync: Instant,
+    /// When the journal was last synced, on the sink's clock (`None`: never).
+    last_sync: Option<Duration>,
 }
 
 /// How often acknowledgements are recorded and the journal fsynced.
@@ -83,7 +84,7 @@ impl Journal {
             written_acked: u64::MAX,
             lines: 0,
             compact_at: capacity.saturating_mul(2).max(1000),
-            last_sync: Instant::now(),
+            last_sync: None,
         };
         for (i, e) in pending.iter_mut().enumerate() {
             e.seq = i as u64 + 1;
@@ -91,7 +92,7 @@ impl Journal {
         j.rewrite(pending.iter())?;
         j.next_seq = pending.len() as u64 + 1;
         // The old acknowledgement mark belongs to the old numbering.
-        j.sync(pending.iter(), pending.len(), true)?;
+        j.sync(pending.iter(), pending.len(), true, Duration::ZERO)?;
         Ok((j, pending))
     }
 
@@ -114,18 +115,23 @@ impl Journal {
         self.acked = self.acked.max(seq);
     }
 
-    /// Records acknowledgements and fsyncs, at most every `SYNC_EVERY` unless `now`; empties the
+    /// Records acknowledgements and fsyncs, at most every `SYNC_EVERY` of `now` (the sink's clock) unless `force`; empties the
     /// journal when nothing is pending and compacts it when it has grown large.
     pub fn sync<'a>(
         &mut self,
         pending: impl Iterator<Item = &'a Entry>,
         pending_len: usize,
-        now: bool,
+        force: bool,
+        now: Duration,
     ) -> std::io::Result<()> {
-        if !now && self.last_sync.elapsed() < SYNC_EVERY {
+        if !force
+            && self
+                .last_sync
+                .is_some_and(|t| now.saturating_sub(t) < SYNC_EVERY)
+        {
             return Ok(());
         }
-        self.last_sync = Instant::now();
+        self.last_sync = Some(now);
         if pending_len == 0 && self.lines > 0 {
             self.rewrite(std::iter::empty())?;
         } else if self.lines >= self.compact_at {
@@ -179,7 +185,7 @@ mod tests {
                 .unwrap();
         }
         j.acked(4);
-        j.sync(std::iter::empty(), 6, true).unwrap();
+        j.sync(std::iter::empty(), 6, true, Duration::ZERO).unwrap();
         // "Crash": drop without any shutdown step, and a torn half line at the end.
         drop(j);
         let mut f = OpenOptions::new()
@@ -200,7 +206,7 @@ mod tests {
         // New events continue after the recovered ones; all acknowledged empties the journal.
         assert_eq!(j.append("t/face", b"new", false).unwrap(), 7);
         j.acked(7);
-        j.sync(std::iter::empty(), 0, true).unwrap();
+        j.sync(std::iter::empty(), 0, true, Duration::ZERO).unwrap();
         drop(j);
         let (_, pending) = Journal::open(&d, 100).unwrap();
         assert!(pending.is_empty());
@@ -233,7 +239,8 @@ mod tests {
         }
         j.acked(1202);
         let keep = last.unwrap();
-        j.sync(std::iter::once(&keep), 1, true).unwrap();
+        j.sync(std::iter::once(&keep), 1, true, Duration::ZERO)
+            .unwrap();
         let text = std::fs::read_to_string(d.join("mqtt-journal.jsonl")).unwrap();
         assert_eq!(text.lines().count(), 1);
         drop(j);

@@ -5,6 +5,7 @@ pub mod broker;
 pub mod journal;
 pub mod jsonl;
 pub mod mqtt;
+pub mod outbox;
 
 use crossbeam_channel::Receiver;
 

@@ -3,15 +3,16 @@
 //! so redelivery after a reconnect is done here (at least once). Overflow drops the oldest, counted.
 //! With `mqtt.spool_dir` every event is also journaled on disk until acknowledged (journal.rs).
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rumqttc::{Client, Connection, Event as MqttEvent, LastWill, MqttOptions, Packet, QoS};
 
-use super::journal::{Entry, Journal};
+use super::journal::Journal;
+use super::outbox::{Backoff, Message, Outbox};
 use super::Sink;
+use crate::base::clock::Clock;
 use crate::base::error::{ErrorKind, Problem};
 use crate::config::MqttConfig;
 use crossbeam_channel::Sender;
@@ -19,9 +20,6 @@ use crossbeam_channel::Sender;
 use crate::analyze::liveness::Request;
 use crate::messages::{Event, LiveRequestMsg};
 use crate::metrics::{EventsOverflowed, Metrics};
-
-/// A message and its journal seq (0: not journaled, like `available`).
-type Message = Entry;
 
 /// Why the MQTT sink could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -39,12 +37,11 @@ pub struct MqttSink {
     client: Client,
     connection: Connection,
     prefix: String,
-    capacity: usize,
-    buffer: VecDeque<Message>,
-    unacked: VecDeque<Message>,
+    /// Waiting and unacknowledged events (the no-loss rules, outbox.rs).
+    outbox: Outbox,
     connected: bool,
-    backoff: Duration,
-    next_attempt: Instant,
+    backoff: Backoff,
+    clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     flush_timeout: Duration,
     /// Liveness challenges received on `<prefix>/+/liveness/request`.
@@ -67,6 +64,7 @@ impl MqttSink {
         cfg: &MqttConfig,
         metrics: Arc<Metrics>,
         live_requests: Option<Sender<LiveRequestMsg>>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, PublishError> {
         let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
         opts.set_keep_alive(Duration::from_secs(5));
@@ -116,18 +114,16 @@ impl MqttSink {
             client,
             connection,
             prefix: cfg.topic_prefix.clone(),
-            capacity: cfg.buffer_capacity,
-            unacked: VecDeque::new(),
+            outbox: Outbox::new(cfg.buffer_capacity, WINDOW, recovered),
             connected: false,
-            backoff: Duration::from_millis(200),
-            next_attempt: Instant::now(),
+            backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
+            clock,
             metrics,
             flush_timeout: Duration::from_secs(cfg.flush_timeout_s),
             live_requests,
             max_request_bytes: cfg.max_request_bytes,
             journal,
             journal_failed: false,
-            buffer: recovered.into(),
         })
     }
 
@@ -139,17 +135,12 @@ impl MqttSink {
     }
 
     /// Records acknowledgements and keeps the journal small (rate-limited unless `now`).
-    fn sync_journal(&mut self, now: bool) {
+    fn sync_journal(&mut self, force: bool) {
         let Some(j) = self.journal.as_mut() else {
             return;
         };
-        let pending = self
-            .unacked
-            .iter()
-            .chain(self.buffer.iter())
-            .filter(|m| m.seq > 0);
-        let n = self.unacked.len() + self.buffer.len();
-        if let Err(e) = j.sync(pending, n, now) {
+        let pending = self.outbox.pending().filter(|m| m.seq > 0);
+        if let Err(e) = j.sync(pending, self.outbox.len(), force, self.clock.now()) {
             self.journal_error(e);
         }
     }
@@ -165,10 +156,8 @@ impl MqttSink {
                 Err(e) => self.journal_error(e),
             }
         }
-        self.buffer.push_back(m);
-        if self.buffer.len() > self.capacity {
-            let over = self.buffer.len() - self.capacity;
-            self.buffer.drain(..over);
+        let over = self.outbox.push(m);
+        if over > 0 {
             EventsOverflowed { count: over as u64 }.emit(&self.metrics);
         }
         self.count_buffered();
@@ -176,14 +165,13 @@ impl MqttSink {
 
     /// Events not yet acknowledged by the broker (kept current while it is away, too).
     fn count_buffered(&self) {
-        self.metrics.events_buffered.store(
-            (self.buffer.len() + self.unacked.len()) as u64,
-            Ordering::Relaxed,
-        );
+        self.metrics
+            .events_buffered
+            .store(self.outbox.len() as u64, Ordering::Relaxed);
     }
 
     fn drive(&mut self) {
-        if !self.connected && Instant::now() < self.next_attempt {
+        if !self.connected && !self.backoff.ready(self.clock.now()) {
             return;
         }
         for _ in 0..64 {
@@ -193,9 +181,9 @@ impl MqttSink {
                     self.metrics
                         .mqtt_link
                         .store(crate::metrics::MQTT_CONNECTED, Ordering::Relaxed);
-                    self.backoff = Duration::from_millis(200);
+                    self.backoff.reset();
                     tracing::info!("connected to the MQTT broker");
-                    self.buffer.push_front(Message {
+                    self.outbox.push_first(Message {
                         seq: 0,
                         topic: format!("{}/available", self.prefix),
                         payload: b"online".to_vec(),
@@ -212,7 +200,7 @@ impl MqttSink {
                     self.on_request(&p.topic, &p.payload)
                 }
                 Ok(Ok(MqttEvent::Incoming(Packet::PubAck(_)))) => {
-                    if let Some(m) = self.unacked.pop_front() {
+                    if let Some(m) = self.outbox.acked() {
                         if let (Some(j), true) = (self.journal.as_mut(), m.seq > 0) {
                             j.acked(m.seq);
                         }
@@ -231,12 +219,8 @@ impl MqttSink {
                         .mqtt_link
                         .store(crate::metrics::MQTT_DOWN, Ordering::Relaxed);
                     self.metrics.mqtt_reconnects.fetch_add(1, Ordering::Relaxed);
-                    // Unacknowledged messages go back to the front, in order, to be sent again.
-                    while let Some(m) = self.unacked.pop_back() {
-                        self.buffer.push_front(m);
-                    }
-                    self.next_attempt = Instant::now() + self.backoff;
-                    self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+                    self.outbox.link_lost();
+                    self.backoff.failed(self.clock.now());
                     return;
                 }
                 Err(_) => break,
@@ -248,8 +232,8 @@ impl MqttSink {
     }
 
     fn feed(&mut self) {
-        while self.connected && self.unacked.len() < WINDOW {
-            let Some(m) = self.buffer.pop_front() else {
+        while self.connected {
+            let Some(m) = self.outbox.take_next() else {
                 break;
             };
             match self.client.try_publish(
@@ -258,9 +242,9 @@ impl MqttSink {
                 m.retain,
                 m.payload.clone(),
             ) {
-                Ok(()) => self.unacked.push_back(m),
+                Ok(()) => self.outbox.sent(m),
                 Err(_) => {
-                    self.buffer.push_front(m);
+                    self.outbox.unsent(m);
                     break;
                 }
             }
@@ -361,12 +345,13 @@ impl Sink for MqttSink {
     }
 
     fn finish(&mut self) {
-        let deadline = Instant::now() + self.flush_timeout;
-        while (!self.buffer.is_empty() || !self.unacked.is_empty()) && Instant::now() < deadline {
+        let deadline = self.clock.now() + self.flush_timeout;
+        let never = std::sync::atomic::AtomicBool::new(false);
+        while !self.outbox.is_empty() && self.clock.now() < deadline {
             self.drive();
-            std::thread::sleep(Duration::from_millis(5));
+            self.clock.sleep(Duration::from_millis(5), &never);
         }
-        let left = self.buffer.len() + self.unacked.len();
+        let left = self.outbox.len();
         self.sync_journal(true);
         if left > 0 {
             if self.journal.is_some() && !self.journal_failed {
@@ -385,8 +370,8 @@ impl Sink for MqttSink {
                 true,
                 "offline",
             );
-            let until = Instant::now() + Duration::from_millis(500);
-            while Instant::now() < until {
+            let until = self.clock.now() + Duration::from_millis(500);
+            while self.clock.now() < until {
                 if let Ok(Ok(MqttEvent::Incoming(Packet::PubAck(_)))) =
                     self.connection.recv_timeout(Duration::from_millis(20))
                 {

@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::messages::{AnalyzeItem, LiveFrame, LiveRequestMsg};
 use super::Tracker;
+use crate::base::clock::Clock;
 use crate::base::error::{ErrorKind, Problem};
 use crate::config::TrackingConfig;
 use crate::detect::stage::DetectedItem;
@@ -33,6 +34,8 @@ pub struct TrackStage {
     pub live_requests: Option<Receiver<LiveRequestMsg>>,
     /// The embedder that settles doubtful likenesses (absent: the cheap signature decides).
     pub reid: Option<Box<dyn super::appearance::Reidentify>>,
+    /// Decides when a challenge whose camera sent nothing has waited long enough.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Wall-clock slack past a challenge's timeout before it is decided without waiting any longer
@@ -48,7 +51,8 @@ struct Challenge {
     timeout_ms: u64,
     start_pts: Option<u64>,
     track: Option<u64>,
-    received: Instant,
+    /// When the request arrived, on the stage's clock.
+    received: Duration,
 }
 
 impl Challenge {
@@ -181,7 +185,7 @@ impl TrackStage {
                 }
             }
             challenges.retain(|c| {
-                let stalled = c.received.elapsed()
+                let stalled = self.clock.now().saturating_sub(c.received)
                     >= Duration::from_millis(c.timeout_ms) + STALLED_CHALLENGE_GRACE;
                 if stalled {
                     out.push(c.stalled());
@@ -219,7 +223,7 @@ impl TrackStage {
                     timeout_ms: r.timeout_ms,
                     start_pts: None,
                     track: None,
-                    received: Instant::now(),
+                    received: self.clock.now(),
                 }),
                 Err(e) => {
                     let _ = self.out.send(AnalyzeItem::Live(LiveFrame {
@@ -235,5 +239,185 @@ impl TrackStage {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The stage on synthetic detections and an injected clock: no model, no sleeping on time.
+
+    use super::*;
+    use crate::base::clock::ManualClock;
+    use crate::ingest::frames::CameraFrame;
+    use crate::track::messages::{TrackMsg, TrackPhase};
+
+    fn det(x: f32, y: f32, s: f32) -> Detection {
+        Detection {
+            x,
+            y,
+            w: s,
+            h: s,
+            score: 0.9,
+            landmarks: [
+                [x + 0.3 * s, y + 0.4 * s],
+                [x + 0.7 * s, y + 0.4 * s],
+                [x + 0.5 * s, y + 0.6 * s],
+                [x + 0.35 * s, y + 0.8 * s],
+                [x + 0.65 * s, y + 0.8 * s],
+            ],
+        }
+    }
+
+    struct Running {
+        input: Sender<DetectedItem>,
+        requests: Sender<LiveRequestMsg>,
+        out: Receiver<AnalyzeItem>,
+        clock: Arc<ManualClock>,
+        handle: std::thread::JoinHandle<()>,
+    }
+
+    fn start() -> Running {
+        let (input, rx) = crossbeam_channel::unbounded();
+        let (out_tx, out) = crossbeam_channel::unbounded();
+        let (requests, req_rx) = crossbeam_channel::unbounded();
+        let clock = Arc::new(ManualClock::default());
+        let stage = TrackStage {
+            input: rx,
+            out: out_tx,
+            cfg: TrackingConfig {
+                min_hits: 2,
+                ..TrackingConfig::default()
+            },
+            tracked_frames: None,
+            live_requests: Some(req_rx),
+            reid: None,
+            clock: clock.clone(),
+        };
+        let handle = std::thread::spawn(move || stage.run());
+        Running {
+            input,
+            requests,
+            out,
+            clock,
+            handle,
+        }
+    }
+
+    fn frame(camera: &str, pts_ms: u64, faces: Vec<Detection>) -> DetectedItem {
+        DetectedItem::Frame {
+            frame: CameraFrame {
+                camera: Arc::from(camera),
+                seq: pts_ms / 100,
+                pts_ms,
+                wall_ms: 1_000_000 + pts_ms,
+                frame: Arc::new(Frame::new(64, 48, vec![90; 64 * 48 * 3]).expect("frame")),
+            },
+            faces,
+        }
+    }
+
+    fn next(r: &Running) -> AnalyzeItem {
+        r.out
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the stage answers")
+    }
+
+    /// One face moving slowly on one camera is one track: start once it has `min_hits`
+    /// detections, and end (with the same id) when the stream ends.
+    #[test]
+    fn a_steady_face_is_one_track_from_start_to_end() {
+        let r = start();
+        for i in 0..5u64 {
+            r.input
+                .send(frame(
+                    "door",
+                    i * 100,
+                    vec![det(10.0 + i as f32, 10.0, 20.0)],
+                ))
+                .expect("send");
+        }
+        r.input
+            .send(DetectedItem::End {
+                camera: Arc::from("door"),
+                pts_ms: 500,
+            })
+            .expect("send");
+        drop(r.input);
+        let msgs: Vec<TrackMsg> = r
+            .out
+            .iter()
+            .filter_map(|m| match m {
+                AnalyzeItem::Track(t) => Some(t),
+                AnalyzeItem::Live(_) => None,
+            })
+            .collect();
+        r.handle.join().expect("stage thread");
+        let starts: Vec<_> = msgs
+            .iter()
+            .filter(|m| m.phase == TrackPhase::Start)
+            .collect();
+        let ends: Vec<_> = msgs.iter().filter(|m| m.phase == TrackPhase::End).collect();
+        assert_eq!((starts.len(), ends.len()), (1, 1), "{msgs:?}");
+        assert_eq!(starts[0].track_id, ends[0].track_id);
+        assert!(msgs.iter().all(|m| &*m.camera == "door"));
+        assert_eq!(ends[0].hits, 5);
+    }
+
+    /// A challenge for a camera that sends nothing is answered "camera silent" once its timeout
+    /// plus the grace has passed on the stage's clock — not before.
+    #[test]
+    fn a_challenge_on_a_silent_camera_is_answered_after_its_timeout() {
+        let r = start();
+        r.requests
+            .send(LiveRequestMsg {
+                camera: "gate".into(),
+                request_id: "r1".into(),
+                request: crate::analyze::liveness::Request::parse("1", None, 10.0)
+                    .map_err(|e| e.problem()),
+                timeout_ms: 2000,
+            })
+            .expect("send");
+        // Let the stage take the request (it looks every IDLE_TICK).
+        std::thread::sleep(IDLE_TICK * 2);
+        r.clock.advance(Duration::from_millis(4000));
+        assert!(
+            r.out.recv_timeout(IDLE_TICK * 3).is_err(),
+            "4 s < 2 s timeout + 3 s grace: still waiting"
+        );
+        r.clock.advance(Duration::from_millis(1000));
+        match next(&r) {
+            AnalyzeItem::Live(l) => {
+                assert_eq!(l.request_id, "r1");
+                let p = l.error.expect("an error answer");
+                assert_eq!(p.kind, ErrorKind::CameraSilent, "{p}");
+                assert!(p.message.contains("gate"), "{p}");
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(r.input);
+        r.handle.join().expect("stage thread");
+    }
+
+    /// An invalid request is answered at once with its problem, whatever the camera does.
+    #[test]
+    fn an_invalid_challenge_is_answered_at_once() {
+        let r = start();
+        r.requests
+            .send(LiveRequestMsg {
+                camera: "gate".into(),
+                request_id: "bad".into(),
+                request: Err(Problem::new(ErrorKind::BadTimeout, "timeout_ms must be …")),
+                timeout_ms: 500,
+            })
+            .expect("send");
+        r.input.send(frame("gate", 0, vec![])).expect("send");
+        match next(&r) {
+            AnalyzeItem::Live(l) => {
+                assert_eq!(l.error.map(|p| p.kind), Some(ErrorKind::BadTimeout))
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(r.input);
+        r.handle.join().expect("stage thread");
     }
 }
