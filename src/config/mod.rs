@@ -393,23 +393,53 @@ mod tests {
         let cam = "[[cameras]]\nid = \"door\"\nuri = \"file:///x.mp4\"\n";
         let cases: &[(&str, String)] = &[
             ("detector.max_faces", "[detector]\nmax_faces = 0\n".into()),
-            ("quality.max_pose_deg", "[quality]\nmax_pose_deg = 95.0\n".into()),
+            (
+                "quality.max_pose_deg",
+                "[quality]\nmax_pose_deg = 95.0\n".into(),
+            ),
             ("pipeline.batch_size", "[pipeline]\nbatch_size = 0\n".into()),
-            ("pipeline.batch_size", "[pipeline]\nbatch_size = 33\n".into()),
-            ("pipeline.frame_queue", "[pipeline]\nframe_queue = 1000\n".into()),
-            ("pipeline.ingest_width", "[pipeline]\ningest_width = 32\n".into()),
-            ("mqtt.topic_prefix", "[mqtt]\ntopic_prefix = \"a/#\"\n".into()),
-            ("mqtt.buffer_capacity", "[mqtt]\nbuffer_capacity = 0\n".into()),
+            (
+                "pipeline.batch_size",
+                "[pipeline]\nbatch_size = 33\n".into(),
+            ),
+            (
+                "pipeline.frame_queue",
+                "[pipeline]\nframe_queue = 1000\n".into(),
+            ),
+            (
+                "pipeline.ingest_width",
+                "[pipeline]\ningest_width = 32\n".into(),
+            ),
+            (
+                "mqtt.topic_prefix",
+                "[mqtt]\ntopic_prefix = \"a/#\"\n".into(),
+            ),
+            (
+                "mqtt.buffer_capacity",
+                "[mqtt]\nbuffer_capacity = 0\n".into(),
+            ),
             ("api.tls_cert", "[api]\ntls_cert = \"/c.pem\"\n".into()),
-            ("api.rate_per_second", "[api]\nrate_per_second = -1.0\n".into()),
-            ("cameras[0].uri", "[[cameras]]\nid = \"door\"\nuri = \" \"\n".into()),
+            (
+                "api.rate_per_second",
+                "[api]\nrate_per_second = -1.0\n".into(),
+            ),
+            (
+                "cameras[0].uri",
+                "[[cameras]]\nid = \"door\"\nuri = \" \"\n".into(),
+            ),
             ("cameras[1].id", format!("{cam}{cam}")),
-            ("cameras[0].id", "[[cameras]]\nid = \"a b\"\nuri = \"x\"\n".into()),
+            (
+                "cameras[0].id",
+                "[[cameras]]\nid = \"a b\"\nuri = \"x\"\n".into(),
+            ),
             (
                 "cameras[0].detect_fps",
                 "[[cameras]]\nid = \"d\"\nuri = \"x\"\ndetect_fps = 1000.0\n".into(),
             ),
-            ("pipeline.unknown_key", "[pipeline]\nunknown_key = 1\n".into()),
+            (
+                "pipeline.unknown_key",
+                "[pipeline]\nunknown_key = 1\n".into(),
+            ),
         ];
         for (key, text) in cases {
             match Config::parse(text, Path::new("x.toml")) {
@@ -423,6 +453,9 @@ mod tests {
                 }
             }
         }
-        assert!(Config::parse(cam, Path::new("x.toml")).is_ok(), "one camera is fine");
+        assert!(
+            Config::parse(cam, Path::new("x.toml")).is_ok(),
+            "one camera is fine"
+        );
     }
 }

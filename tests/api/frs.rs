@@ -2,16 +2,12 @@
 
 use super::*;
 
+// The FRS endpoints one concern per test, so one failure does not hide the others.
+
 #[test]
-fn every_endpoint_with_auth_tenants_and_errors() {
-    let media = common::media();
+fn authentication_is_required_and_checked() {
     let srv = start("");
     let p = srv.port;
-    let obama1 = media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg");
-    let obama2 = media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg");
-    let biden = media.join("gallery/Joe_Biden/face_recognition_biden2.jpg");
-
-    // Authentication.
     let (s, e) = call(p, "GET", "/v2/p1/face-sets", None, None);
     assert_eq!((s, e["error_code"].as_str()), (401, Some("FRS.0002")));
     let (s, _) = call(
@@ -22,6 +18,14 @@ fn every_endpoint_with_auth_tenants_and_errors() {
         None,
     );
     assert_eq!(s, 403);
+}
+
+#[test]
+fn face_detect_answers_and_each_error_code() {
+    let media = common::media();
+    let srv = start("");
+    let p = srv.port;
+    let obama1 = media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg");
 
     // face-detect with attributes and quality (Tencent-style flags), by base64 and by permitted url.
     let (s, r) = call(
@@ -108,6 +112,16 @@ fn every_endpoint_with_auth_tenants_and_errors() {
         Some(&json!({})),
     );
     assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0011")));
+}
+
+#[test]
+fn face_compare_tells_same_from_different() {
+    let media = common::media();
+    let srv = start("");
+    let p = srv.port;
+    let obama1 = media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg");
+    let obama2 = media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg");
+    let biden = media.join("gallery/Joe_Biden/face_recognition_biden2.jpg");
 
     // face-compare.
     let (s, r) = call(
@@ -127,7 +141,12 @@ fn every_endpoint_with_auth_tenants_and_errors() {
         Some(&json!({"image1_base64": b64(&obama1), "image2_base64": b64(&biden)})),
     );
     assert_eq!(r["same_person"], false);
+}
 
+#[test]
+fn face_sets_are_scoped_per_tenant() {
+    let srv = start("");
+    let p = srv.port;
     // Face sets, scoped per tenant.
     let set = json!({"face_set_name": "staff", "face_set_capacity": 10, "external_fields": {"level": {"type": "integer"}, "dept": {"type": "string"}}});
     let (s, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&set));
@@ -156,6 +175,19 @@ fn every_endpoint_with_auth_tenants_and_errors() {
         Some(&json!({"face_set_name": "staff"})),
     );
     assert_eq!(s, 200);
+}
+
+#[test]
+fn faces_are_added_listed_updated_searched_and_deleted() {
+    let media = common::media();
+    let srv = start("");
+    let p = srv.port;
+    let obama1 = media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg");
+    let obama2 = media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg");
+    let biden = media.join("gallery/Joe_Biden/face_recognition_biden2.jpg");
+    let set = json!({"face_set_name": "staff", "face_set_capacity": 10, "external_fields": {"level": {"type": "integer"}, "dept": {"type": "string"}}});
+    let (s, r) = call(p, "POST", "/v2/p1/face-sets", Some(KEY_A), Some(&set));
+    assert_eq!(s, 200, "{r}");
 
     // Faces: add, list, get, update, search, delete by field, batch delete by filter.
     let (s, r) = call(
@@ -278,7 +310,13 @@ fn every_endpoint_with_auth_tenants_and_errors() {
     assert_eq!(s, 200);
     let (s, _) = call(p, "DELETE", "/v2/p1/face-sets/staff", Some(KEY_A), None);
     assert_eq!(s, 404);
+}
 
+#[test]
+fn clip_liveness_inline_and_its_errors() {
+    let media = common::media();
+    let srv = start("");
+    let p = srv.port;
     // live-detect from a permitted file path is refused outside image_dir, works inline.
     let clip = media.join("liveness/liveportrait_d18.mp4");
     let (s, r) = call(
@@ -298,7 +336,12 @@ fn every_endpoint_with_auth_tenants_and_errors() {
         Some(&json!({"video_base64": b64(&clip), "actions": "9"})),
     );
     assert_eq!((s, r["error_code"].as_str()), (400, Some("FRS.0601")));
+}
 
+#[test]
+fn openapi_lists_every_endpoint() {
+    let srv = start("");
+    let p = srv.port;
     // The spec lists every endpoint.
     let (s, spec) = call(p, "GET", "/openapi.json", None, None);
     assert_eq!(s, 200);
