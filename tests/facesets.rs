@@ -77,11 +77,52 @@ fn schema() -> Schema {
     .collect()
 }
 
+/// A face of person `i` with typed fields: name p{i}, age, rank, vip for even i, a long badge.
+fn staff_face(i: u64, age: i64) -> (BoundingBox, Embedding, Map<String, Value>) {
+    (
+        bbox(),
+        synth(i, 192),
+        obj(
+            json!({"name": format!("p{i}"), "age": age, "rank": i as f64 / 2.0, "vip": i.is_multiple_of(2), "badge": 9_000_000_000i64 + i as i64}),
+        ),
+    )
+}
+
+/// The set `staff` (capacity 5) with faces p0..p3 (ages 20..50, users u0 and u1); their ids.
+fn staff(dir: &str) -> (FaceSets, Vec<String>) {
+    let sets = FaceSets::open(&tmp(dir)).unwrap();
+    sets.create_set("staff", 5, schema(), EmbedderKind::Mobilefacenet)
+        .unwrap();
+    let mut ids = vec![];
+    for i in 0..4u64 {
+        let (b, e, fl) = staff_face(i, 20 + i as i64 * 10);
+        let added = sets
+            .add_faces(
+                "staff",
+                vec![(b, e)],
+                Some(&format!("img{i}")),
+                &fl,
+                Some(&format!("u{}", i % 2)),
+            )
+            .unwrap();
+        ids.push(added[0].face_id.clone());
+    }
+    (sets, ids)
+}
+
+fn dlib_embedding() -> Embedding {
+    Embedding {
+        model: EmbedderKind::Dlib,
+        vector: unit(vec![1.0; 128]),
+    }
+}
+
+// The face-set operations one concern per test, so one failure does not hide the others.
+
 #[test]
-fn every_operation_and_its_errors() {
-    let sets = FaceSets::open(&tmp("ops")).unwrap();
+fn sets_are_created_once_with_valid_names() {
+    let sets = FaceSets::open(&tmp("ops-create")).unwrap();
     let mf = EmbedderKind::Mobilefacenet;
-    // create
     sets.create_set("staff", 5, schema(), mf).unwrap();
     assert_eq!(
         code(sets.create_set("staff", 5, Schema::new(), mf)),
@@ -115,31 +156,15 @@ fn every_operation_and_its_errors() {
     assert_eq!(code(sets.show_set("nope")), "FRS.0402");
     assert_eq!(sets.list_sets().unwrap().len(), 1);
 
-    // add
-    let f = |i: u64, age: i64| {
-        (
-            bbox(),
-            synth(i, 192),
-            obj(
-                json!({"name": format!("p{i}"), "age": age, "rank": i as f64 / 2.0, "vip": i.is_multiple_of(2), "badge": 9_000_000_000i64 + i as i64}),
-            ),
-        )
-    };
-    let mut ids = vec![];
-    for i in 0..4u64 {
-        let (b, e, fl) = f(i, 20 + i as i64 * 10);
-        let added = sets
-            .add_faces(
-                "staff",
-                vec![(b, e)],
-                Some(&format!("img{i}")),
-                &fl,
-                Some(&format!("u{}", i % 2)),
-            )
-            .unwrap();
-        ids.push(added[0].face_id.clone());
-    }
-    let (b, e, _) = f(9, 1);
+    sets.create_set("vip", 10, Schema::new(), mf).unwrap();
+    sets.delete_set("vip").unwrap();
+    assert_eq!(code(sets.delete_set("vip")), "FRS.0402");
+}
+
+#[test]
+fn faces_are_added_with_typed_fields_up_to_capacity() {
+    let (sets, _ids) = staff("ops-add");
+    let (b, e, _) = staff_face(9, 1);
     assert_eq!(
         code(sets.add_faces(
             "staff",
@@ -191,10 +216,7 @@ fn every_operation_and_its_errors() {
         )),
         "FRS.0402"
     );
-    let dlib = Embedding {
-        model: EmbedderKind::Dlib,
-        vector: unit(vec![1.0; 128]),
-    };
+    let dlib = dlib_embedding();
     assert_eq!(
         code(sets.add_faces(
             "staff",
@@ -227,10 +249,13 @@ fn every_operation_and_its_errors() {
         "FRS.0403"
     );
     assert_eq!(sets.show_set("staff").unwrap().face_number, 5);
+}
 
-    // list / get / update
+#[test]
+fn faces_are_listed_read_and_updated() {
+    let (sets, ids) = staff("ops-list");
     assert_eq!(sets.list_faces("staff", 0, 3).unwrap().len(), 3);
-    assert_eq!(sets.list_faces("staff", 3, 10).unwrap().len(), 2);
+    assert_eq!(sets.list_faces("staff", 3, 10).unwrap().len(), 1);
     assert_eq!(code(sets.list_faces("staff", 9_990, 20)), "FRS.0411");
     assert_eq!(
         sets.face("staff", &ids[0]).unwrap().external_image_id,
@@ -252,8 +277,12 @@ fn every_operation_and_its_errors() {
         code(sets.update_face("staff", &ids[0], None, Some(&obj(json!({"vip": "yes"}))))),
         "FRS.0405"
     );
+}
 
-    // search: exact hit, filter, sort, return_fields, bounds
+#[test]
+fn search_filters_sorts_and_refuses_bad_parameters() {
+    let (sets, ids) = staff("ops-search");
+    let dlib = dlib_embedding();
     let q = synth(2, 192);
     let p = SearchParams {
         top_n: 3,
@@ -369,8 +398,12 @@ fn every_operation_and_its_errors() {
         sets.search_by_face_id("staff", &ids[3], &p).unwrap()[0].face_id,
         ids[3]
     );
+}
 
-    // users and groups
+#[test]
+fn users_are_copied_between_groups_and_removed() {
+    let (sets, _ids) = staff("ops-users");
+    let mf = EmbedderKind::Mobilefacenet;
     sets.create_set("vip", 10, Schema::new(), mf).unwrap();
     assert_eq!(sets.user_groups("u0").unwrap(), vec!["staff"]);
     assert_eq!(code(sets.remove_user("u0", "staff")), "FRS.0414");
@@ -383,8 +416,22 @@ fn every_operation_and_its_errors() {
     assert_eq!(sets.remove_user("u0", "staff").unwrap(), 2);
     assert_eq!(code(sets.remove_user("u0", "staff")), "FRS.0413");
     assert_eq!(code(sets.remove_user("u0", "vip")), "FRS.0414");
+}
 
-    // deletes: by field, by filter (batch), by external id, by face id
+#[test]
+fn faces_are_deleted_by_face_id_field_filter_and_external_id() {
+    let (sets, ids) = staff("ops-delete");
+    for id in [&ids[0], &ids[2]] {
+        assert_eq!(
+            sets.delete_faces("staff", Selector::FaceId(id.clone()))
+                .unwrap(),
+            1
+        );
+    }
+    let (b, e, _) = staff_face(9, 1);
+    let added = sets
+        .add_faces("staff", vec![(b, e)], None, &Map::new(), None)
+        .unwrap();
     let n = sets
         .delete_faces("staff", sets.field_selector("staff", "name", "p1").unwrap())
         .unwrap();
@@ -411,8 +458,6 @@ fn every_operation_and_its_errors() {
         1
     );
     assert_eq!(sets.show_set("staff").unwrap().face_number, 0);
-    sets.delete_set("vip").unwrap();
-    assert_eq!(code(sets.delete_set("vip")), "FRS.0402");
 }
 
 #[test]
