@@ -3,7 +3,8 @@
 //! Layers, bottom first (each uses only those below it; tests/layers.rs checks, DEVELOPERS.md
 //! explains): `base`, `frame`, `tls`, `draw` — small core types; `config`, `models`, `metrics`;
 //! the stages in the flow's order `ingest` → `detect` → `analyze` → `track` → `search`; the
-//! published contracts `shapes` (JSON) and `messages` (MQTT payloads); `publish`; the wiring
+//! published contracts `codes` (each API family's error codes), `shapes` (JSON) and `messages`
+//! (MQTT payloads); `publish`; the wiring
 //! `api`, `daemon` (whose service runs the API), `cli`.
 
 // No `unwrap()` on anything that can come from input; unit tests may.
