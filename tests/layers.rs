@@ -101,6 +101,17 @@ fn modules_only_use_modules_below_them() {
         "the scan found only {} imports",
         edges.len()
     );
+    // `cargo test --test layers -- --nocapture` prints the graph: each module and what it uses.
+    let mut uses: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (from, to) in edges.keys() {
+        uses.entry(from.as_str()).or_default().push(to.as_str());
+    }
+    for m in ORDER.iter().rev() {
+        println!(
+            "{m:>9} -> {}",
+            uses.get(m).map(|v| v.join(", ")).unwrap_or_default()
+        );
+    }
     let upward: Vec<String> = edges
         .iter()
         .filter(|((from, to), _)| match (rank(from), rank(to)) {
