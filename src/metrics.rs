@@ -140,10 +140,13 @@ impl Metrics {
         let cameras = self
             .cameras
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .map(|(id, c)| {
-                let status = *c.status.lock().unwrap_or_else(|e| e.into_inner());
+                let status = *c
+                    .status
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 (
                     id.clone(),
                     CameraHealth {
@@ -182,7 +185,10 @@ impl Metrics {
     }
 
     pub fn camera(&self, id: &str) -> Arc<CameraCounters> {
-        let mut m = self.cameras.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self
+            .cameras
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         m.entry(id.to_string()).or_default().clone()
     }
 
@@ -191,7 +197,7 @@ impl Metrics {
         *self
             .api_requests
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry((api, status))
             .or_default() += 1;
         if let Some(code) = error {
@@ -199,7 +205,7 @@ impl Metrics {
             *self
                 .api_errors
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .entry((api, code.to_string()))
                 .or_default() += 1;
         }
@@ -210,12 +216,12 @@ impl Metrics {
         let reqs = self
             .api_requests
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let errors = self
             .api_errors
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         by_api(
             out,
@@ -267,7 +273,10 @@ impl Metrics {
     /// Totals for the once-a-minute log line: (cameras online, cameras, frames in, frames dropped,
     /// tracks started, matches, events overflowed).
     pub fn totals(&self) -> Totals {
-        let cams = self.cameras.lock().unwrap_or_else(|e| e.into_inner());
+        let cams = self
+            .cameras
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let sum = |f: CounterOf| {
             cams.values()
                 .map(|c| f(c).load(Ordering::Relaxed))
@@ -291,7 +300,7 @@ impl Metrics {
         let cams = self
             .cameras
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let per_cam: [(&str, &str, &str, CounterOf); 6] = [
             (

@@ -65,12 +65,12 @@ fn track_counts_match_the_ground_truth_within_one() {
         }
         for (id, p) in &phases {
             assert_eq!(
-                p.first().map(|s| s.as_str()),
+                p.first().map(std::string::String::as_str),
                 Some("start"),
                 "{clip} track {id}: {p:?}"
             );
             assert_eq!(
-                p.last().map(|s| s.as_str()),
+                p.last().map(std::string::String::as_str),
                 Some("end"),
                 "{clip} track {id}: {p:?}"
             );

@@ -320,7 +320,11 @@ fn search_filters_sorts_and_refuses_bad_parameters() {
         .unwrap();
     let ages: Vec<i64> = hits
         .iter()
-        .filter_map(|h| h.external_fields.get("age").and_then(|a| a.as_i64()))
+        .filter_map(|h| {
+            h.external_fields
+                .get("age")
+                .and_then(serde_json::Value::as_i64)
+        })
         .collect();
     assert!(ages.windows(2).all(|w| w[0] >= w[1]), "{ages:?}");
     let hits = sets

@@ -372,7 +372,11 @@ fn install_script_lays_out_what_the_unit_expects() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&detected.stdout).unwrap_or_default();
-    assert_eq!(v["faces"].as_array().map(|f| f.len()), Some(1), "{v}");
+    assert_eq!(
+        v["faces"].as_array().map(std::vec::Vec::len),
+        Some(1),
+        "{v}"
+    );
     // A second run keeps an edited config.
     std::fs::write(&config, "# edited\n[mqtt]\nenabled = false\n").unwrap();
     assert!(Command::new(repo.join("scripts/install.sh"))

@@ -251,7 +251,7 @@ impl Analyzer {
     ) -> Result<Vec<FaceAnalysis>, ModelError> {
         let (dets, mut meshes): (Vec<Detection>, Vec<Option<Mesh>>) = found.into_iter().unzip();
         let faces: Vec<(&Frame, &Detection)> = dets.iter().map(|d| (frame, d)).collect();
-        if (want.attributes || want.quality) && meshes.iter().any(|m| m.is_none()) {
+        if (want.attributes || want.quality) && meshes.iter().any(std::option::Option::is_none) {
             meshes = self
                 .mesh_model()?
                 .landmarks(&faces)?
@@ -261,7 +261,7 @@ impl Analyzer {
         }
         let poses: Vec<Option<Pose>> = meshes
             .iter()
-            .map(|m| m.as_ref().and_then(|m| m.pose()))
+            .map(|m| m.as_ref().and_then(mesh::Mesh::pose))
             .collect();
         let attrs = if want.attributes {
             self.attribute_models()?

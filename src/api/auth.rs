@@ -134,7 +134,7 @@ pub fn parse_authorization(h: &str) -> Option<(String, Vec<String>, String)> {
         let (k, v) = part.trim().split_once('=')?;
         match k {
             "Access" => ak = Some(v.to_string()),
-            "SignedHeaders" => sh = Some(v.split(';').map(|s| s.to_ascii_lowercase()).collect()),
+            "SignedHeaders" => sh = Some(v.split(';').map(str::to_ascii_lowercase).collect()),
             "Signature" => sig = Some(v.to_string()),
             _ => {}
         }
@@ -176,7 +176,7 @@ pub fn parse_tc3(h: &str) -> Option<Tc3> {
         let (k, v) = part.trim().split_once('=')?;
         match k {
             "Credential" => cred = Some(v.to_string()),
-            "SignedHeaders" => sh = Some(v.split(';').map(|s| s.to_ascii_lowercase()).collect()),
+            "SignedHeaders" => sh = Some(v.split(';').map(str::to_ascii_lowercase).collect()),
             "Signature" => sig = Some(v.to_string()),
             _ => {}
         }
@@ -251,7 +251,10 @@ impl Guard {
     /// Checks the date window and refuses a signature seen before.
     pub fn fresh(&self, date_s: i64, now_s: i64, signature: &str) -> Result<(), AuthError> {
         self.in_window(date_s, now_s)?;
-        let mut g = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.forget_old(&mut g, now_s);
         let (set, order) = &mut *g;
         if set.contains_key(signature) {
@@ -273,7 +276,10 @@ impl Guard {
         binding: &str,
     ) -> Result<(), AuthError> {
         self.in_window(date_s, now_s)?;
-        let mut g = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.forget_old(&mut g, now_s);
         let (set, order) = &mut *g;
         match set.get(signature) {
@@ -304,7 +310,10 @@ impl Guard {
         if self.rate_per_s <= 0.0 {
             return Ok(());
         }
-        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut b = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (tokens, last) = b.entry(key.to_string()).or_insert((self.burst, now));
         *tokens =
             (*tokens + now.saturating_sub(*last).as_secs_f64() * self.rate_per_s).min(self.burst);

@@ -202,9 +202,8 @@ pub async fn dispatch(
     Path((_service, op)): Path<(String, String)>,
     b: Bytes,
 ) -> Response {
-    let body = match serde_json::from_slice::<Value>(&b) {
-        Ok(Value::Object(m)) => m,
-        _ => return envelope(Err(CtError(4102, "the body is not a JSON object".into()))),
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&b) else {
+        return envelope(Err(CtError(4102, "the body is not a JSON object".into())));
     };
     let spoof = Wanted {
         antispoof: true,

@@ -256,7 +256,7 @@ pub async fn add_faces(
     let src = st.image_source(&body, "image").await?;
     let single = body
         .get("single")
-        .and_then(|v| v.as_bool())
+        .and_then(serde_json::Value::as_bool)
         .unwrap_or(false);
     let fields = body
         .get("external_fields")

@@ -289,15 +289,12 @@ async fn authenticate(
     next: axum::middleware::Next,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, st.cfg.api.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => {
-            return fail(
-                ErrorKind::BodyTooLarge,
-                "request body over api.max_body_bytes",
-            )
-            .into_response()
-        }
+    let Ok(bytes) = axum::body::to_bytes(body, st.cfg.api.max_body_bytes).await else {
+        return fail(
+            ErrorKind::BodyTooLarge,
+            "request body over api.max_body_bytes",
+        )
+        .into_response();
     };
     match st.authorize(&parts, &bytes) {
         Ok(tenant) => {

@@ -181,7 +181,11 @@ impl ApiState {
                 me.metrics.api_inference_running.load(Ordering::Relaxed),
                 Ordering::Relaxed,
             );
-            let pooled = me.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let pooled = me
+                .pool
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop();
             let mut an = match pooled {
                 Some(a) => a,
                 None => {
@@ -191,7 +195,10 @@ impl ApiState {
                 }
             };
             let out = f(&mut an);
-            me.pool.lock().unwrap_or_else(|e| e.into_inner()).push(an);
+            me.pool
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(an);
             out
         });
         match tokio::time::timeout(Duration::from_millis(self.cfg.api.request_timeout_ms), job)

@@ -86,7 +86,7 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 eprint!(
                     "\r[{bar:<20}] {pct:5.1}%  {pts:.1}/{:.1} s  {frames} frames",
                     d as f64 / 1000.0
-                )
+                );
             }
             _ => eprint!("\r{pts:.1} s  {frames} frames"),
         }

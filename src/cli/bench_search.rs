@@ -130,7 +130,7 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         "bench-search: {DIM}-d {:?} data, {} queries per size, top 10, {} threads; index from {} faces, probe {} % of lists",
         a.data,
         a.queries,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1),
         settings.ivf_from,
         settings.probe_percent,
     );

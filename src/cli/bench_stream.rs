@@ -77,7 +77,7 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
     base.mqtt.enabled = false;
     base.http.bind = String::new();
     let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
+        .map(std::num::NonZero::get)
         .unwrap_or(1) as f64;
     println!(
         "bench-stream: {} streams of {video}, {} s each, {cores} cores, batch {}",

@@ -129,7 +129,7 @@ mod tests {
                 C::Busy => assert_eq!(s, 503, "{k:?}"),
                 C::Internal => assert_eq!(s, 500, "{k:?}"),
                 C::Invalid | C::Unsupported | C::Limit => {
-                    assert!(matches!(s, 400 | 403 | 413 | 429), "{k:?}: {s}")
+                    assert!(matches!(s, 400 | 403 | 413 | 429), "{k:?}: {s}");
                 }
             }
         }

@@ -196,7 +196,7 @@ impl Daemon {
                     input: events_rx,
                     sinks,
                 }
-                .run()
+                .run();
             })?,
         ));
         let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));

@@ -150,7 +150,11 @@ impl Detector {
                 model: self.session.name().into(),
                 message: e.to_string(),
             })?;
-        let names: Vec<&str> = self.output_names.iter().map(|s| s.as_str()).collect();
+        let names: Vec<&str> = self
+            .output_names
+            .iter()
+            .map(std::string::String::as_str)
+            .collect();
         let outs = self.session.run(input, &names)?;
         let mut result = Vec::with_capacity(frames.len());
         for (i, pl) in places.iter().enumerate() {

@@ -296,7 +296,10 @@ impl Camera {
         counters
             .online
             .store((status == CameraStatus::Running) as u64, Ordering::Relaxed);
-        *counters.status.lock().unwrap_or_else(|e| e.into_inner()) = status.as_str();
+        *counters
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = status.as_str();
         tracing::info!(
             camera = &*self.settings.id,
             status = status.as_str(),

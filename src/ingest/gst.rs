@@ -18,7 +18,7 @@ static INIT: Once = Once::new();
 pub fn init() -> Result<(), IngestError> {
     let mut res = Ok(());
     INIT.call_once(|| {
-        res = gst::init().map_err(|e| IngestError::Stream(format!("GStreamer init: {e}")))
+        res = gst::init().map_err(|e| IngestError::Stream(format!("GStreamer init: {e}")));
     });
     res
 }
@@ -96,7 +96,7 @@ impl SourceOpener for GstOpener {
         Ok(Box::new(GstSource {
             pipeline,
             sink,
-            uri: s.uri.to_string(),
+            uri: s.uri.clone(),
         }))
     }
 }
@@ -148,7 +148,10 @@ impl FrameSource for GstSource {
         let buffer = sample
             .buffer()
             .ok_or_else(|| IngestError::Stream("sample without buffer".into()))?;
-        let pts_ms = buffer.pts().map(|t| t.mseconds()).unwrap_or(0);
+        let pts_ms = buffer
+            .pts()
+            .map(gstreamer::ClockTime::mseconds)
+            .unwrap_or(0);
         let map = buffer
             .map_readable()
             .map_err(|e| IngestError::Stream(e.to_string()))?;
@@ -206,7 +209,7 @@ fn gstreamer_pbutils_free_duration(uri: &str) -> Option<u64> {
     let d = res
         .ok()
         .and_then(|_| p.query_duration::<gst::ClockTime>())
-        .map(|d| d.mseconds());
+        .map(gstreamer::ClockTime::mseconds);
     let _ = p.set_state(gst::State::Null);
     d
 }

@@ -55,7 +55,11 @@ impl FrameQueue {
                             item = back;
                             // Checked under the lock `pop` rings with, so a frame taken between
                             // the failed push and the wait is not missed.
-                            let guard = self.room.0.lock().unwrap_or_else(|e| e.into_inner());
+                            let guard = self
+                                .room
+                                .0
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
                             if !self.items.is_full() {
                                 continue;
                             }
@@ -75,7 +79,11 @@ impl FrameQueue {
     pub fn pop(&self) -> Option<IngestItem> {
         let item = self.items.pop();
         if item.is_some() && self.policy == WhenFull::Block {
-            let _guard = self.room.0.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = self
+                .room
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             self.room.1.notify_one();
         }
         item
@@ -131,7 +139,9 @@ impl FrameQueues {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<FrameQueue>>> {
-        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+        self.queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

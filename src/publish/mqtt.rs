@@ -197,7 +197,7 @@ impl MqttSink {
                     }
                 }
                 Ok(Ok(MqttEvent::Incoming(Packet::Publish(p)))) => {
-                    self.on_request(&p.topic, &p.payload)
+                    self.on_request(&p.topic, &p.payload);
                 }
                 Ok(Ok(MqttEvent::Incoming(Packet::PubAck(_)))) => {
                     if let Some(m) = self.outbox.acked() {

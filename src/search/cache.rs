@@ -8,7 +8,7 @@ impl FaceSets {
     pub(super) fn cached(&self, set: &str) -> Option<SharedIndex> {
         self.indexes
             .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(set)
             .cloned()
     }
@@ -17,7 +17,9 @@ impl FaceSets {
     /// drops it when the change leaves its partition unfit, so the next search rebuilds it.
     pub(super) fn update_index(&self, set: &str, change: impl FnOnce(&mut SetIndex)) {
         if let Some(ix) = self.cached(set) {
-            let mut w = ix.write().unwrap_or_else(|e| e.into_inner());
+            let mut w = ix
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             change(&mut w);
             if w.needs_rebuild() {
                 drop(w);
@@ -29,7 +31,7 @@ impl FaceSets {
     pub(super) fn invalidate(&self, set: &str) {
         self.indexes
             .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(set);
     }
 
@@ -38,7 +40,10 @@ impl FaceSets {
     /// dropped and rebuilt on the next search.
     pub fn refresh(&self) -> Result<(), SetError> {
         let v = self.store().data_version()?;
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if seen.0 == v {
             return Ok(());
         }
@@ -48,7 +53,7 @@ impl FaceSets {
             seen.1 = self.store().last_change()?;
             self.indexes
                 .write()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clear();
             tracing::info!("face sets changed too much elsewhere: indexes reload");
             return Ok(());
@@ -72,7 +77,12 @@ impl FaceSets {
             };
             // Re-embedded elsewhere with another model: the whole index is rebuilt.
             if let (Some(r), Some(ix)) = (&record, self.cached(&c.set)) {
-                if ix.read().unwrap_or_else(|e| e.into_inner()).model != r.model {
+                if ix
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .model
+                    != r.model
+                {
                     self.invalidate(&c.set);
                     continue;
                 }
@@ -90,7 +100,7 @@ impl FaceSets {
         let cached: Vec<String> = self
             .indexes
             .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .keys()
             .cloned()
             .collect();
@@ -132,7 +142,7 @@ impl FaceSets {
         let ix = Arc::new(RwLock::new(ix));
         self.indexes
             .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(set.to_string(), ix.clone());
         Ok(ix)
     }

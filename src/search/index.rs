@@ -423,7 +423,7 @@ impl SetIndex {
         let rows: usize = pieces.iter().map(|p| p.1.len()).sum();
         let threads = if rows >= PARALLEL_FROM {
             std::thread::available_parallelism()
-                .map(|p| p.get())
+                .map(std::num::NonZero::get)
                 .unwrap_or(1)
                 .min(8)
         } else {

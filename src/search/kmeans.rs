@@ -34,7 +34,7 @@ pub fn nearest(centroids: &[f32], dim: usize, v: &[f32]) -> usize {
 pub fn assign_all(centroids: &[f32], dim: usize, data: &[f32]) -> Vec<u32> {
     let n = data.len() / dim;
     let threads = std::thread::available_parallelism()
-        .map(|p| p.get())
+        .map(std::num::NonZero::get)
         .unwrap_or(1)
         .clamp(1, 8);
     let chunk = n.div_ceil(threads).max(1);

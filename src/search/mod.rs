@@ -180,7 +180,9 @@ impl FaceSets {
     }
 
     pub(super) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Re-embeds every face of `set` from its kept picture with `embed` (the `to` embedder), then
@@ -370,7 +372,7 @@ impl FaceSets {
             .store()
             .update_face(set, face_id, external_image_id, fields)?;
         self.update_index(set, |ix| {
-            ix.update(&r.face_id, &r.external_image_id, r.external_fields.clone())
+            ix.update(&r.face_id, &r.external_image_id, r.external_fields.clone());
         });
         Ok(r)
     }

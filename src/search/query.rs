@@ -52,7 +52,7 @@ impl FaceSets {
             });
         }
         let ix = self.index(set)?;
-        let ix = ix.read().unwrap_or_else(|e| e.into_inner());
+        let ix = ix.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut found: Vec<(&index::IndexedFace, f32)> = ix
             .search(&query.vector, p.top_n, p.threshold, filter.as_ref())
             .into_iter()
@@ -61,8 +61,8 @@ impl FaceSets {
         if !p.sort.is_empty() {
             found.sort_by(|(a, _), (b, _)| {
                 for (field, asc) in &p.sort {
-                    let va = a.fields.get(field).and_then(|v| v.as_f64());
-                    let vb = b.fields.get(field).and_then(|v| v.as_f64());
+                    let va = a.fields.get(field).and_then(serde_json::Value::as_f64);
+                    let vb = b.fields.get(field).and_then(serde_json::Value::as_f64);
                     let o = va.partial_cmp(&vb).unwrap_or(std::cmp::Ordering::Equal);
                     let o = if *asc { o } else { o.reverse() };
                     if o.is_ne() {

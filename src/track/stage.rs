@@ -413,7 +413,7 @@ mod tests {
         r.input.send(frame("gate", 0, vec![])).expect("send");
         match next(&r) {
             AnalyzeItem::Live(l) => {
-                assert_eq!(l.error.map(|p| p.kind), Some(ErrorKind::BadTimeout))
+                assert_eq!(l.error.map(|p| p.kind), Some(ErrorKind::BadTimeout));
             }
             other => panic!("{other:?}"),
         }

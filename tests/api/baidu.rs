@@ -193,7 +193,7 @@ fn groups_users_search_and_user_records() {
     );
     assert_eq!(r["face_list"][0]["face_token"], token.as_str());
     assert_eq!(
-        r["face_list"][0]["ctime"].as_str().map(|s| s.len()),
+        r["face_list"][0]["ctime"].as_str().map(str::len),
         Some(19),
         "{r}"
     );

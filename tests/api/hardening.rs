@@ -127,7 +127,7 @@ fn timed_out_work_keeps_its_slot_and_leaves_no_temporary_file() {
         })
         .collect();
     let (mut peak_running, mut peak_rss, mut peak_threads) = (0, 0, 0);
-    while !callers.iter().all(|c| c.is_finished()) {
+    while !callers.iter().all(std::thread::JoinHandle::is_finished) {
         peak_running =
             peak_running.max(metric(metrics, "facestream_api_inference_running").unwrap_or(99));
         peak_rss = peak_rss.max(proc_status(pid, "VmRSS"));
@@ -171,7 +171,7 @@ fn timed_out_work_keeps_its_slot_and_leaves_no_temporary_file() {
     assert!(peak_rss < 1_500_000, "RSS peaked at {} MB", peak_rss / 1024);
     let left: Vec<_> = std::fs::read_dir(&tmp)
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.file_name().to_string_lossy().to_string())
         .filter(|n| n.starts_with("facestream-live-"))
         .collect();

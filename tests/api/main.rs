@@ -101,7 +101,9 @@ fn call(
     key: Option<&str>,
     body: Option<&Value>,
 ) -> (u16, Value) {
-    let raw = body.map(|b| b.to_string()).unwrap_or_default();
+    let raw = body
+        .map(std::string::ToString::to_string)
+        .unwrap_or_default();
     call_raw(port, method, path, key, raw.as_bytes())
 }
 

@@ -139,7 +139,7 @@ impl Subscriber {
                         let _ = client.try_subscribe(filter.clone(), rumqttc::QoS::AtLeastOnce);
                     }
                     Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)))) => {
-                        s.store(true, Ordering::SeqCst)
+                        s.store(true, Ordering::SeqCst);
                     }
                     Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => {
                         m.lock().unwrap().push((

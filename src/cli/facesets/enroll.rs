@@ -118,7 +118,7 @@ pub fn enroll(cfg: &Config, d: DataDir, a: EnrollArgs) -> anyhow::Result<ExitCod
             match outcome {
                 Ok(()) => accepted.push(json!({"user_id": uid, "image": path})),
                 Err(reason) => {
-                    rejected.push(json!({"user_id": uid, "image": path, "reason": reason}))
+                    rejected.push(json!({"user_id": uid, "image": path, "reason": reason}));
                 }
             }
         }
