@@ -7,6 +7,7 @@ mod bench_search;
 mod bench_stream;
 pub mod check_config;
 mod compare;
+pub mod db;
 mod demo;
 mod detect;
 mod draw_video;
@@ -101,6 +102,11 @@ pub enum Command {
     Analyze(analyze_video::AnalyzeArgs),
     /// Validate a configuration file without starting anything; errors name the key.
     CheckConfig(check_config::CheckConfigArgs),
+    /// The face-set database (PostgreSQL, storage.url): migrate its schema.
+    Db {
+        #[command(subcommand)]
+        cmd: db::DbCommand,
+    },
 }
 
 /// Runs the parsed command; returns the process exit code. Errors about input are reported by
@@ -130,6 +136,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(cli.config.as_deref(), cfg, a),
         Command::Analyze(a) => analyze_video::run(&cfg, a),
         Command::CheckConfig(a) => check_config::run(a),
+        Command::Db { cmd } => db::run(&cfg, cmd),
     }
 }
 

@@ -440,6 +440,7 @@ mod tests {
                 "pipeline.unknown_key",
                 "[pipeline]\nunknown_key = 1\n".into(),
             ),
+            ("storage.url", "[storage]\nurl = \"mysql://x\"\n".into()),
         ];
         for (key, text) in cases {
             match Config::parse(text, Path::new("x.toml")) {

@@ -321,6 +321,10 @@ pub struct StorageConfig {
     /// 20 KB) next to its vector, so `facestream faceset reembed` can move the set to another
     /// embedder without the original photos. Off by default: no image is stored.
     pub keep_face_images: bool,
+    /// Where face sets live: empty (default) for SQLite in `dir`; `postgres://user:pass@host:port/db`
+    /// for PostgreSQL, shared by a pool of daemons (docs/scaling.md). The daemon applies the schema's
+    /// migrations at start (`facestream db migrate` does it alone).
+    pub url: String,
 }
 
 impl Default for StorageConfig {
@@ -330,6 +334,7 @@ impl Default for StorageConfig {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("/var/lib/facestream")),
             keep_face_images: false,
+            url: String::new(),
         }
     }
 }
@@ -525,6 +530,13 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
         return Err(invalid(
             "mqtt.max_request_bytes",
             format!("must be 256..={}", MQTT_MAX_INCOMING_BYTES),
+        ));
+    }
+    let url = &cfg.storage.url;
+    if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(invalid(
+            "storage.url",
+            "must be empty (SQLite in storage.dir) or a postgres:// URL",
         ));
     }
     if m.buffer_capacity == 0 {

@@ -201,7 +201,8 @@ impl Daemon {
         ));
         let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));
         let matcher = if cfg.cameras.iter().any(|c| !c.face_sets.is_empty()) {
-            let sets = Arc::new(FaceSets::open(&cfg.storage.dir).map_err(DaemonError::FaceSets)?);
+            let sets =
+                Arc::new(FaceSets::open_storage(&cfg.storage).map_err(DaemonError::FaceSets)?);
             let threshold = cfg.track_threshold();
             Some(TrackMatcher::new(
                 sets,

@@ -59,9 +59,8 @@ impl Services {
         }
         if !cfg.api.bind.is_empty() {
             let sets = Arc::new(
-                crate::search::FaceSets::open(&cfg.storage.dir)
-                    .map_err(|e| anyhow::anyhow!("storage.dir {}: {e}", cfg.storage.dir.display()))?
-                    .with_face_pictures(cfg.storage.keep_face_images),
+                crate::search::FaceSets::open_storage(&cfg.storage)
+                    .map_err(|e| anyhow::anyhow!("face sets (storage): {e}"))?,
             );
             let api_cfg = cfg.clone();
             let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind)

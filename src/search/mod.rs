@@ -29,12 +29,13 @@ pub use error::SetError;
 use fields::{check_values, validate_schema, Schema};
 use filter::Filter;
 use index::{IndexSettings, SetIndex};
-use store::{FaceRecord, NewFace, Selector, SetInfo, Store};
+use store::{FaceRecord, NewFace, Selector, SetInfo, SqliteStore, Store};
 
 use crate::analyze::snapshot::{enrolment_picture, FacePicture};
 use crate::analyze::{Embedding, FaceAnalysis};
 use crate::base::geometry::BoundingBox;
 use crate::config::EmbedderKind;
+use crate::config::StorageConfig;
 use crate::detect::Detection;
 use crate::frame::Frame;
 
@@ -132,9 +133,9 @@ pub struct Reembedded {
 pub struct FaceSets {
     /// Keep each enrolled face's picture (`storage.keep_face_images`).
     keep_pictures: bool,
-    store: Mutex<Store>,
+    store: Mutex<Box<dyn Store>>,
     indexes: RwLock<HashMap<String, SharedIndex>>,
-    /// (SQLite data_version, last change-feed seq) this process has caught up with.
+    /// (the store's data_version, last change-feed seq) this process has caught up with.
     seen: Mutex<(i64, i64)>,
     index_settings: IndexSettings,
     builds: std::sync::atomic::AtomicU64,
@@ -149,8 +150,23 @@ const REPLAY_AT_MOST: usize = 50_000;
 type SharedIndex = Arc<RwLock<SetIndex>>;
 
 impl FaceSets {
+    /// The face sets in SQLite under `dir` (the embedded default).
     pub fn open(dir: &Path) -> Result<Self, SetError> {
-        let store = Store::open(dir)?;
+        Self::with_store(Box::new(SqliteStore::open(dir)?))
+    }
+
+    /// The face sets `storage` configures: PostgreSQL when `storage.url` is set, else SQLite in
+    /// `storage.dir`; with `storage.keep_face_images`.
+    pub fn open_storage(storage: &StorageConfig) -> Result<Self, SetError> {
+        let store: Box<dyn Store> = if storage.url.is_empty() {
+            Box::new(SqliteStore::open(&storage.dir)?)
+        } else {
+            Box::new(store::postgres::PgStore::connect(&storage.url)?)
+        };
+        Ok(Self::with_store(store)?.with_face_pictures(storage.keep_face_images))
+    }
+
+    pub fn with_store(store: Box<dyn Store>) -> Result<Self, SetError> {
         let seen = (store.data_version()?, store.last_change()?);
         Ok(Self {
             keep_pictures: false,
@@ -179,7 +195,7 @@ impl FaceSets {
         self.keep_pictures
     }
 
-    pub(super) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    pub(super) fn store(&self) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
         self.store
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

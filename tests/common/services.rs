@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -273,4 +274,167 @@ impl Drop for RtspServer {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// A throwaway PostgreSQL server on 127.0.0.1: `initdb` into a temporary folder, `pg_ctl start`
+/// on a free port, stopped (`-m immediate`) and removed on drop. Debian keeps the server binaries
+/// in /usr/lib/postgresql/<version>/bin; as root they run as the `postgres` user.
+pub struct Postgres {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    bin: std::path::PathBuf,
+}
+
+impl Postgres {
+    fn bin_dir() -> std::path::PathBuf {
+        let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries (scripts/setup.sh --with-test-tools installs postgresql)")
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|p| p.join("pg_ctl").exists())
+            .collect();
+        found.sort();
+        found.pop().expect("pg_ctl under /usr/lib/postgresql/*/bin")
+    }
+
+    /// Runs a server binary as the `postgres` user when we are root (initdb refuses root).
+    fn run(&self, args: &str) -> std::process::Output {
+        let root = is_root();
+        let cmd = format!("cd /tmp && {}/{args}", self.bin.display());
+        let out = if root {
+            Command::new("su")
+                .args(["postgres", "-s", "/bin/sh", "-c", &cmd])
+                .output()
+        } else {
+            Command::new("sh").args(["-c", &cmd]).output()
+        };
+        out.expect("run a PostgreSQL server binary")
+    }
+
+    pub fn start() -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("fs-pg-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres", dir.to_str().unwrap()])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "chown {} to postgres", dir.display());
+        }
+        let pg = Postgres {
+            port,
+            dir,
+            bin: Self::bin_dir(),
+        };
+        let data = pg.dir.join("data");
+        let out = pg.run(&format!(
+            "initdb -D {} -A trust -U postgres --no-sync -E UTF8",
+            data.display()
+        ));
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pg.start_server();
+        pg
+    }
+
+    fn start_server(&self) {
+        let data = self.dir.join("data");
+        let out = self.run(&format!(
+            "pg_ctl -D {} -l {}/log -o \"-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off\" -w start",
+            data.display(),
+            self.dir.display(),
+            self.port,
+            self.dir.display()
+        ));
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// One server for the whole test binary (each test makes its own database): started on first
+    /// use, stopped and removed by a watcher process once this test process has exited.
+    pub fn shared() -> &'static Postgres {
+        static PG: std::sync::OnceLock<Postgres> = std::sync::OnceLock::new();
+        PG.get_or_init(|| {
+            let pg = Postgres::start();
+            let stop = format!(
+                "{}/pg_ctl -D {}/data -m immediate -w stop",
+                pg.bin.display(),
+                pg.dir.display()
+            );
+            let stop = if is_root() {
+                format!("su postgres -s /bin/sh -c '{stop}'")
+            } else {
+                stop
+            };
+            let watcher = format!(
+                "while kill -0 {} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {}",
+                std::process::id(),
+                pg.dir.display()
+            );
+            let _ = Command::new("sh")
+                .args(["-c", &watcher])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn();
+            pg
+        })
+    }
+
+    /// Stops the server at once (connections are cut) and starts it again on the same port.
+    pub fn restart(&self) {
+        self.stop();
+        self.start_server();
+    }
+
+    pub fn stop(&self) {
+        let _ = self.run(&format!(
+            "pg_ctl -D {} -m immediate -w stop",
+            self.dir.join("data").display()
+        ));
+    }
+
+    /// A fresh database on this server; its URL.
+    pub fn database(&self, name: &str) -> String {
+        let out = self.run(&format!(
+            "psql -h 127.0.0.1 -p {} -U postgres -c 'CREATE DATABASE {name}'",
+            self.port
+        ));
+        assert!(
+            out.status.success(),
+            "create database {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.url(name)
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }

@@ -103,10 +103,13 @@ pub(super) fn progress(done: usize, total: usize, what: &str) {
 }
 
 pub(super) fn open(cfg: &Config, d: &DataDir) -> Result<FaceSets, Failure> {
-    Ok(
-        FaceSets::open(d.data_dir.as_deref().unwrap_or(&cfg.storage.dir))?
-            .with_face_pictures(cfg.storage.keep_face_images),
-    )
+    let mut storage = cfg.storage.clone();
+    if let Some(dir) = &d.data_dir {
+        // --data-dir names a SQLite folder: it wins over storage.url.
+        storage.dir = dir.clone();
+        storage.url.clear();
+    }
+    Ok(FaceSets::open_storage(&storage)?)
 }
 
 pub(super) fn parse_fields(s: Option<&str>) -> Result<Map<String, Value>, Failure> {

@@ -1,8 +1,7 @@
-//! Face-set storage: SQLite in WAL mode (crash-safe, no server). Every write is one transaction that
-//! takes the write lock up front (`BEGIN IMMEDIATE`) and waits up to 10 s for it: a deferred one
-//! that read first could not wait when another process (the CLI beside the daemon) wrote meanwhile.
-//! Images are not stored unless `storage.keep_face_images` asks for a picture of each enrolled
-//! face (for re-embedding); each embedding records the model that made it.
+//! Face-set storage in SQLite, WAL mode (crash-safe, no server): the embedded default. Every write
+//! is one transaction that takes the write lock up front (`BEGIN IMMEDIATE`) and waits up to 10 s
+//! for it: a deferred one that read first could not wait when another process (the CLI beside the
+//! daemon) wrote meanwhile.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,98 +9,17 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 
-use super::error::SetError;
-use super::fields::Schema;
-use super::filter::Filter;
+use super::{
+    bbox_from, bbox_json, blob_to_vec, now_ms, vec_to_blob, Change, FaceRecord, NewFace, Selector,
+    SetInfo, Store,
+};
 use crate::analyze::snapshot::FacePicture;
-use crate::base::geometry::BoundingBox;
 use crate::config::EmbedderKind;
+use crate::search::error::SetError;
+use crate::search::fields::Schema;
 
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
-pub struct SetInfo {
-    pub face_set_name: String,
-    pub face_set_capacity: usize,
-    pub face_number: usize,
-    pub external_fields: Schema,
-    /// The embedder whose vectors this set holds.
-    #[serde(serialize_with = "EmbedderKind::serialize_stored")]
-    #[schemars(with = "String")]
-    pub model: EmbedderKind,
-    pub create_time_ms: i64,
-}
-
-/// One entry of the change feed: a face added or updated (re-read it), or removed.
-#[derive(Debug, Clone)]
-pub struct Change {
-    pub seq: i64,
-    pub set: String,
-    pub face_id: String,
-    pub removed: bool,
-}
-
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
-pub struct FaceRecord {
-    pub face_id: String,
-    pub face_set_name: String,
-    pub external_image_id: String,
-    pub external_fields: Map<String, Value>,
-    pub bounding_box: BoundingBox,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    #[serde(skip)]
-    pub model: EmbedderKind,
-    #[serde(skip)]
-    pub vector: Vec<f32>,
-}
-
-/// A face to insert (the id is generated).
-pub struct NewFace {
-    pub external_image_id: String,
-    pub fields: Map<String, Value>,
-    pub bbox: BoundingBox,
-    pub user_id: Option<String>,
-    pub model: EmbedderKind,
-    pub vector: Vec<f32>,
-    /// Kept only when the face sets keep pictures.
-    pub picture: Option<FacePicture>,
-}
-
-/// Which faces a delete applies to.
-pub enum Selector {
-    FaceId(String),
-    ExternalImageId(String),
-    Field(String, Value),
-    Filter(Filter),
-    User(String),
-}
-
-pub struct Store {
+pub struct SqliteStore {
     conn: Connection,
-}
-
-fn bbox_json(b: &BoundingBox) -> String {
-    serde_json::to_string(b).unwrap_or_else(|_| "{}".into())
-}
-
-fn bbox_from(s: &str) -> BoundingBox {
-    let v: Value = serde_json::from_str(s).unwrap_or(Value::Null);
-    let g = |k: &str| v[k].as_i64().unwrap_or(0) as i32;
-    BoundingBox {
-        top_left_x: g("top_left_x"),
-        top_left_y: g("top_left_y"),
-        width: g("width"),
-        height: g("height"),
-    }
-}
-
-fn vec_to_blob(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn blob_to_vec(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
 }
 
 const FACE_COLUMNS: &str =
@@ -145,11 +63,7 @@ fn faces_in(tx: &rusqlite::Transaction<'_>, set: &str) -> Result<i64, SetError> 
     )?)
 }
 
-pub fn now_ms() -> i64 {
-    crate::base::time::wall_ms() as i64
-}
-
-impl Store {
+impl SqliteStore {
     pub fn open(dir: &Path) -> Result<Self, SetError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| SetError::Storage(format!("{}: {e}", dir.display())))?;
@@ -192,9 +106,11 @@ impl Store {
         )?;
         Ok(Self { conn })
     }
+}
 
+impl Store for SqliteStore {
     /// Changes when another connection (another process) commits: time to reload indexes.
-    pub fn data_version(&self) -> Result<i64, SetError> {
+    fn data_version(&self) -> Result<i64, SetError> {
         Ok(self
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
@@ -202,7 +118,7 @@ impl Store {
 
     /// The newest sequence number the change feed ever handed out (0 before the first change);
     /// it survives pruning, unlike the newest row.
-    pub fn last_change(&self) -> Result<i64, SetError> {
+    fn last_change(&self) -> Result<i64, SetError> {
         Ok(self.conn.query_row(
             "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
             [],
@@ -213,7 +129,7 @@ impl Store {
     /// Changes after `seq`, oldest first, at most `limit`; `None` when the feed cannot bring a
     /// reader at `seq` up to date (entries after it were pruned, more than `limit` are pending,
     /// or the database is older than the reader): reload instead.
-    pub fn changes_since(&self, seq: i64, limit: usize) -> Result<Option<Vec<Change>>, SetError> {
+    fn changes_since(&self, seq: i64, limit: usize) -> Result<Option<Vec<Change>>, SetError> {
         let last = self.last_change()?;
         if last == seq {
             return Ok(Some(vec![]));
@@ -241,7 +157,7 @@ impl Store {
     }
 
     /// Keeps the newest `keep` entries of the change feed.
-    pub fn prune_changes(&self, keep: i64) -> Result<(), SetError> {
+    fn prune_changes(&self, keep: i64) -> Result<(), SetError> {
         self.conn.execute(
             "DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?1",
             [keep],
@@ -249,7 +165,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn create_set(
+    fn create_set(
         &mut self,
         name: &str,
         capacity: usize,
@@ -274,7 +190,7 @@ impl Store {
         self.get_set(name)
     }
 
-    pub fn get_set(&self, name: &str) -> Result<SetInfo, SetError> {
+    fn get_set(&self, name: &str) -> Result<SetInfo, SetError> {
         self.conn
             .query_row(
                 "SELECT name, capacity, fields, model, created_ms, (SELECT COUNT(*) FROM faces WHERE set_name = s.name) FROM face_sets s WHERE name = ?1",
@@ -295,7 +211,7 @@ impl Store {
             .ok_or_else(|| SetError::SetNotFound(name.into()))
     }
 
-    pub fn list_sets(&self) -> Result<Vec<SetInfo>, SetError> {
+    fn list_sets(&self) -> Result<Vec<SetInfo>, SetError> {
         let mut st = self
             .conn
             .prepare("SELECT name FROM face_sets ORDER BY name")?;
@@ -303,7 +219,7 @@ impl Store {
         names.iter().map(|n| self.get_set(n)).collect()
     }
 
-    pub fn delete_set(&mut self, name: &str) -> Result<(), SetError> {
+    fn delete_set(&mut self, name: &str) -> Result<(), SetError> {
         let n = self
             .conn
             .execute("DELETE FROM face_sets WHERE name = ?1", [name])?;
@@ -314,7 +230,7 @@ impl Store {
     }
 
     /// Inserts all faces or none; the capacity is checked inside the transaction.
-    pub fn add_faces(&mut self, set: &str, faces: Vec<NewFace>) -> Result<Vec<String>, SetError> {
+    fn add_faces(&mut self, set: &str, faces: Vec<NewFace>) -> Result<Vec<String>, SetError> {
         let info = self.get_set(set)?;
         let tx = self
             .conn
@@ -364,12 +280,7 @@ impl Store {
         Ok(ids)
     }
 
-    pub fn faces(
-        &self,
-        set: &str,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<FaceRecord>, SetError> {
+    fn faces(&self, set: &str, offset: usize, limit: usize) -> Result<Vec<FaceRecord>, SetError> {
         self.get_set(set)?;
         let mut st = self.conn.prepare(&format!("SELECT {FACE_COLUMNS} FROM faces WHERE set_name = ?1 ORDER BY rowid LIMIT ?2 OFFSET ?3"))?;
         let rows = st
@@ -378,11 +289,11 @@ impl Store {
         Ok(rows)
     }
 
-    pub fn all_faces(&self, set: &str) -> Result<Vec<FaceRecord>, SetError> {
+    fn all_faces(&self, set: &str) -> Result<Vec<FaceRecord>, SetError> {
         self.faces(set, 0, i64::MAX as usize)
     }
 
-    pub fn face(&self, set: &str, face_id: &str) -> Result<FaceRecord, SetError> {
+    fn face(&self, set: &str, face_id: &str) -> Result<FaceRecord, SetError> {
         self.get_set(set)?;
         self.conn
             .query_row(
@@ -394,7 +305,7 @@ impl Store {
             .ok_or_else(|| SetError::FaceNotFound(face_id.into()))
     }
 
-    pub fn update_face(
+    fn update_face(
         &mut self,
         set: &str,
         face_id: &str,
@@ -417,7 +328,7 @@ impl Store {
     }
 
     /// Deletes the selected faces of a set; returns their face ids.
-    pub fn delete_faces(&mut self, set: &str, sel: &Selector) -> Result<Vec<String>, SetError> {
+    fn delete_faces(&mut self, set: &str, sel: &Selector) -> Result<Vec<String>, SetError> {
         self.get_set(set)?;
         let tx = self
             .conn
@@ -482,12 +393,7 @@ impl Store {
     }
 
     /// Users of a group in id order, `start`..`start + length`.
-    pub fn group_users(
-        &self,
-        set: &str,
-        start: usize,
-        length: usize,
-    ) -> Result<Vec<String>, SetError> {
+    fn group_users(&self, set: &str, start: usize, length: usize) -> Result<Vec<String>, SetError> {
         self.get_set(set)?;
         let mut st = self.conn.prepare(
             "SELECT user_id FROM users WHERE set_name = ?1 ORDER BY user_id LIMIT ?2 OFFSET ?3",
@@ -499,7 +405,7 @@ impl Store {
     }
 
     /// A user's faces in one group: (face id, creation time in ms), oldest first.
-    pub fn group_user_count(&self, set: &str) -> Result<usize, SetError> {
+    fn group_user_count(&self, set: &str) -> Result<usize, SetError> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM users WHERE set_name = ?1",
             [set],
@@ -508,7 +414,7 @@ impl Store {
         Ok(n as usize)
     }
 
-    pub fn user_faces(&self, set: &str, user: &str) -> Result<Vec<(String, i64)>, SetError> {
+    fn user_faces(&self, set: &str, user: &str) -> Result<Vec<(String, i64)>, SetError> {
         let mut st = self.conn.prepare(
             "SELECT face_id, created_ms FROM faces WHERE set_name = ?1 AND user_id = ?2 ORDER BY created_ms, rowid",
         )?;
@@ -519,7 +425,7 @@ impl Store {
     }
 
     /// Groups (face sets) a user belongs to.
-    pub fn user_groups(&self, user: &str) -> Result<Vec<String>, SetError> {
+    fn user_groups(&self, user: &str) -> Result<Vec<String>, SetError> {
         let mut st = self
             .conn
             .prepare("SELECT set_name FROM users WHERE user_id = ?1 ORDER BY set_name")?;
@@ -529,7 +435,7 @@ impl Store {
         Ok(v)
     }
 
-    pub fn set_user_info(&mut self, set: &str, user: &str, info: &str) -> Result<(), SetError> {
+    fn set_user_info(&mut self, set: &str, user: &str, info: &str) -> Result<(), SetError> {
         self.conn.execute(
             "INSERT INTO users(set_name, user_id, user_info) VALUES (?1, ?2, ?3) ON CONFLICT(set_name, user_id) DO UPDATE SET user_info = excluded.user_info",
             params![set, user, info],
@@ -537,7 +443,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn user_info(&self, set: &str, user: &str) -> Result<Option<String>, SetError> {
+    fn user_info(&self, set: &str, user: &str) -> Result<Option<String>, SetError> {
         Ok(self
             .conn
             .query_row(
@@ -549,7 +455,7 @@ impl Store {
     }
 
     /// Copies a user's faces (and info) into another group, in one transaction.
-    pub fn copy_user(&mut self, user: &str, from: &str, to: &str) -> Result<usize, SetError> {
+    fn copy_user(&mut self, user: &str, from: &str, to: &str) -> Result<usize, SetError> {
         let info = self
             .user_info(from, user)?
             .ok_or_else(|| SetError::UserNotFound {
@@ -590,7 +496,7 @@ impl Store {
     }
 
     /// The kept pictures of a set's faces, by face id.
-    pub fn pictures(&self, set: &str) -> Result<HashMap<String, FacePicture>, SetError> {
+    fn pictures(&self, set: &str) -> Result<HashMap<String, FacePicture>, SetError> {
         let mut st = self.conn.prepare(
             "SELECT p.face_id, p.jpeg, p.landmarks FROM face_pictures p JOIN faces f ON f.face_id = p.face_id WHERE f.set_name = ?1",
         )?;
@@ -615,7 +521,7 @@ impl Store {
     /// Replaces every vector of a set with another model's, and the set's model, in one
     /// transaction. Refused (nothing written) unless `vectors` covers exactly the set's faces: a
     /// face added or removed meanwhile would otherwise leave two models in one set.
-    pub fn replace_vectors(
+    fn replace_vectors(
         &mut self,
         set: &str,
         model: EmbedderKind,
@@ -647,6 +553,3 @@ impl Store {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,0 +1,375 @@
+//! The face-set store on both backends — SQLite (the embedded default) and PostgreSQL (a server
+//! this test starts) — with the same expectations: one transaction per write, capacities, the
+//! change feed, the embedder recorded per set, and refusals that leave nothing half-written.
+
+mod common;
+
+use common::services::Postgres;
+use facestream::base::geometry::BoundingBox;
+use facestream::config::EmbedderKind;
+use facestream::search::fields::Schema;
+use facestream::search::store::postgres::PgStore;
+use facestream::search::store::{NewFace, Selector, SqliteStore, Store};
+use facestream::search::SetError;
+use serde_json::Map;
+
+/// A store of each backend, and a way to run raw SQL on its database (to play a hostile editor).
+struct Backend {
+    name: &'static str,
+    store: Box<dyn Store>,
+    raw: Box<dyn Fn(&str)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn backends(test: &str) -> Vec<Backend> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("facesets.db");
+    let sqlite = Backend {
+        name: "sqlite",
+        store: Box::new(SqliteStore::open(dir.path()).expect("sqlite")),
+        raw: Box::new(move |sql: &str| {
+            rusqlite::Connection::open(&path)
+                .expect("raw sqlite")
+                .execute_batch(sql)
+                .expect("raw sql");
+        }),
+        _dir: Some(dir),
+    };
+    let url = Postgres::shared().database(test);
+    let raw_url = url.clone();
+    let pg = Backend {
+        name: "postgres",
+        store: Box::new(PgStore::connect(&url).expect("postgres")),
+        raw: Box::new(move |sql: &str| {
+            postgres::Client::connect(&raw_url, postgres::NoTls)
+                .expect("raw postgres")
+                .batch_execute(sql)
+                .expect("raw sql");
+        }),
+        _dir: None,
+    };
+    vec![sqlite, pg]
+}
+
+fn face(eid: &str, v: f32) -> NewFace {
+    NewFace {
+        external_image_id: eid.into(),
+        fields: Map::new(),
+        bbox: BoundingBox {
+            top_left_x: 1,
+            top_left_y: 2,
+            width: 30,
+            height: 40,
+        },
+        user_id: None,
+        model: EmbedderKind::Mobilefacenet,
+        vector: vec![v, 1.0 - v, 0.5],
+        picture: None,
+    }
+}
+
+#[test]
+fn sets_are_created_once_and_found_by_name() {
+    for Backend {
+        name, mut store, ..
+    } in backends("sets_once")
+    {
+        let s = &mut store;
+        let info = s
+            .create_set("staff", 10, &Schema::new(), EmbedderKind::Dlib)
+            .expect("create");
+        assert_eq!(
+            (info.face_set_capacity, info.model),
+            (10, EmbedderKind::Dlib),
+            "{name}"
+        );
+        assert!(
+            matches!(
+                s.create_set("staff", 10, &Schema::new(), EmbedderKind::Dlib),
+                Err(SetError::SetExists(_))
+            ),
+            "{name}"
+        );
+        assert!(
+            matches!(s.get_set("nobody"), Err(SetError::SetNotFound(_))),
+            "{name}"
+        );
+        assert!(
+            matches!(s.delete_set("nobody"), Err(SetError::SetNotFound(_))),
+            "{name}"
+        );
+        assert_eq!(s.list_sets().expect("list").len(), 1, "{name}");
+        s.delete_set("staff").expect("delete");
+        assert!(s.list_sets().expect("list").is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn a_batch_over_capacity_writes_nothing() {
+    for Backend {
+        name, mut store, ..
+    } in backends("capacity")
+    {
+        let s = &mut store;
+        s.create_set("s", 3, &Schema::new(), EmbedderKind::Mobilefacenet)
+            .expect("create");
+        let ids = s
+            .add_faces("s", vec![face("a", 0.1), face("b", 0.2)])
+            .expect("two fit");
+        assert_eq!(ids.len(), 2, "{name}");
+        let before = s.last_change().expect("seq");
+        let r = s.add_faces("s", vec![face("c", 0.3), face("d", 0.4)]);
+        assert!(
+            matches!(r, Err(SetError::CapacityExceeded { capacity: 3, .. })),
+            "{name}: {r:?}"
+        );
+        assert_eq!(
+            s.all_faces("s").expect("faces").len(),
+            2,
+            "{name}: none of the batch"
+        );
+        assert_eq!(
+            s.last_change().expect("seq"),
+            before,
+            "{name}: no change recorded"
+        );
+        assert_eq!(s.get_set("s").expect("set").face_number, 2, "{name}");
+    }
+}
+
+#[test]
+fn faces_read_back_as_written_in_insertion_order() {
+    for Backend {
+        name, mut store, ..
+    } in backends("read_back")
+    {
+        let s = &mut store;
+        s.create_set("s", 5, &Schema::new(), EmbedderKind::Mobilefacenet)
+            .expect("create");
+        let mut with_user = face("a", 0.25);
+        with_user.user_id = Some("u1".into());
+        with_user.fields = serde_json::json!({"level": 3})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let id = s.add_faces("s", vec![with_user]).expect("add")[0].clone();
+        s.add_faces("s", vec![face("b", 0.5), face("c", 0.75)])
+            .expect("add");
+        let f = s.face("s", &id).expect("face");
+        assert_eq!(f.external_image_id, "a", "{name}");
+        assert_eq!(f.vector, vec![0.25, 0.75, 0.5], "{name}");
+        assert_eq!(f.model, EmbedderKind::Mobilefacenet, "{name}");
+        assert_eq!(
+            (f.bounding_box.width, f.bounding_box.height),
+            (30, 40),
+            "{name}"
+        );
+        assert_eq!(f.external_fields["level"], 3, "{name}");
+        assert_eq!(s.user_groups("u1").expect("groups"), vec!["s"], "{name}");
+        assert!(
+            matches!(s.face("s", "nope"), Err(SetError::FaceNotFound(_))),
+            "{name}"
+        );
+        let order: Vec<String> = s
+            .faces("s", 1, 5)
+            .expect("page")
+            .into_iter()
+            .map(|f| f.external_image_id)
+            .collect();
+        assert_eq!(order, vec!["b", "c"], "{name}: pages in insertion order");
+        let up = s
+            .update_face(
+                "s",
+                &id,
+                Some("a2"),
+                serde_json::json!({"vip": true}).as_object(),
+            )
+            .expect("update");
+        assert_eq!(up.external_image_id, "a2", "{name}");
+        assert_eq!(
+            (
+                up.external_fields["level"].clone(),
+                up.external_fields["vip"].clone()
+            ),
+            (3.into(), true.into()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_change_feed_brings_a_reader_up_to_date_or_says_reload() {
+    for Backend {
+        name, mut store, ..
+    } in backends("feed")
+    {
+        let s = &mut store;
+        s.create_set("s", 10, &Schema::new(), EmbedderKind::Mobilefacenet)
+            .expect("create");
+        let start = s.last_change().expect("seq");
+        let ids = s
+            .add_faces("s", vec![face("a", 0.1), face("b", 0.2)])
+            .expect("add");
+        s.delete_faces("s", &Selector::FaceId(ids[0].clone()))
+            .expect("delete");
+        let feed = s
+            .changes_since(start, 100)
+            .expect("feed")
+            .expect("in reach");
+        let got: Vec<(&str, bool)> = feed
+            .iter()
+            .map(|c| (c.face_id.as_str(), c.removed))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (ids[0].as_str(), false),
+                (ids[1].as_str(), false),
+                (ids[0].as_str(), true)
+            ],
+            "{name}"
+        );
+        assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq), "{name}");
+        assert!(
+            s.changes_since(start, 2).expect("feed").is_none(),
+            "{name}: too many pending"
+        );
+        s.prune_changes(1).expect("prune");
+        assert!(
+            s.changes_since(start, 100).expect("feed").is_none(),
+            "{name}: pruned past"
+        );
+        let last = s.last_change().expect("seq");
+        assert!(
+            s.changes_since(last, 100)
+                .expect("feed")
+                .is_some_and(|v| v.is_empty()),
+            "{name}"
+        );
+        assert!(
+            s.changes_since(last + 5, 100).expect("feed").is_none(),
+            "{name}: reader ahead"
+        );
+        // Deleting a set records the removal of each of its faces.
+        let before = s.last_change().expect("seq");
+        s.delete_set("s").expect("delete set");
+        let feed = s
+            .changes_since(before, 100)
+            .expect("feed")
+            .expect("in reach");
+        assert_eq!(feed.len(), 1, "{name}");
+        assert!(feed[0].removed && feed[0].face_id == ids[1], "{name}");
+    }
+}
+
+#[test]
+fn an_unknown_stored_model_is_a_storage_error_not_a_default() {
+    for Backend {
+        name,
+        mut store,
+        raw,
+        ..
+    } in backends("unknown_model")
+    {
+        store
+            .create_set("s", 10, &Schema::new(), EmbedderKind::Mobilefacenet)
+            .expect("create");
+        store.add_faces("s", vec![face("a", 0.1)]).expect("add");
+        raw("UPDATE face_sets SET model = 'arcface-512'");
+        let e = store.get_set("s").expect_err("unknown model");
+        assert!(matches!(e, SetError::Storage(_)), "{name}: {e:?}");
+        assert!(e.to_string().contains("arcface-512"), "{name}: {e}");
+    }
+}
+
+#[test]
+fn re_embedding_must_cover_every_face_or_changes_nothing() {
+    for Backend {
+        name, mut store, ..
+    } in backends("reembed")
+    {
+        let s = &mut store;
+        s.create_set("s", 10, &Schema::new(), EmbedderKind::Mobilefacenet)
+            .expect("create");
+        let ids = s
+            .add_faces("s", vec![face("a", 0.1), face("b", 0.2)])
+            .expect("add");
+        let partial = vec![(ids[0].clone(), vec![1.0, 2.0])];
+        assert!(
+            matches!(
+                s.replace_vectors("s", EmbedderKind::Dlib, &partial),
+                Err(SetError::Storage(_))
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            s.get_set("s").expect("set").model,
+            EmbedderKind::Mobilefacenet,
+            "{name}"
+        );
+        assert_eq!(
+            s.face("s", &ids[0]).expect("face").vector,
+            vec![0.1, 0.9, 0.5],
+            "{name}"
+        );
+        let full: Vec<_> = ids.iter().map(|i| (i.clone(), vec![1.0, 2.0])).collect();
+        s.replace_vectors("s", EmbedderKind::Dlib, &full)
+            .expect("replace");
+        assert_eq!(
+            s.get_set("s").expect("set").model,
+            EmbedderKind::Dlib,
+            "{name}"
+        );
+        assert_eq!(
+            s.face("s", &ids[1]).expect("face").model,
+            EmbedderKind::Dlib,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn users_move_between_groups_with_their_info() {
+    for Backend {
+        name, mut store, ..
+    } in backends("users")
+    {
+        let s = &mut store;
+        for g in ["a", "b"] {
+            s.create_set(g, 10, &Schema::new(), EmbedderKind::Mobilefacenet)
+                .expect("create");
+        }
+        let mut f = face("x", 0.3);
+        f.user_id = Some("ann".into());
+        s.add_faces("a", vec![f]).expect("add");
+        s.set_user_info("a", "ann", "engineer").expect("info");
+        assert_eq!(s.copy_user("ann", "a", "b").expect("copy"), 1, "{name}");
+        assert_eq!(
+            s.user_info("b", "ann").expect("info").as_deref(),
+            Some("engineer"),
+            "{name}"
+        );
+        assert_eq!(
+            s.user_groups("ann").expect("groups"),
+            vec!["a", "b"],
+            "{name}"
+        );
+        assert_eq!(
+            s.group_users("b", 0, 10).expect("users"),
+            vec!["ann"],
+            "{name}"
+        );
+        assert!(
+            matches!(
+                s.copy_user("bob", "a", "b"),
+                Err(SetError::UserNotFound { .. })
+            ),
+            "{name}"
+        );
+        let gone = s
+            .delete_faces("a", &Selector::User("ann".into()))
+            .expect("delete");
+        assert_eq!(gone.len(), 1, "{name}");
+        assert_eq!(s.user_groups("ann").expect("groups"), vec!["b"], "{name}");
+    }
+}
