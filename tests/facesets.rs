@@ -88,9 +88,36 @@ fn staff_face(i: u64, age: i64) -> (BoundingBox, Embedding, Map<String, Value>) 
     )
 }
 
-/// The set `staff` (capacity 5) with faces p0..p3 (ages 20..50, users u0 and u1); their ids.
-fn staff(dir: &str) -> (FaceSets, Vec<String>) {
-    let sets = FaceSets::open(&tmp(dir)).unwrap();
+/// Empty face sets on each backend: SQLite in a fresh folder, and a fresh database on the
+/// PostgreSQL server this test binary starts.
+fn both(name: &str) -> Vec<(&'static str, FaceSets)> {
+    let url = common::services::Postgres::shared().database(&name.replace('-', "_"));
+    vec![
+        ("sqlite", FaceSets::open(&tmp(name)).unwrap()),
+        (
+            "postgres",
+            FaceSets::open_storage(&facestream::config::StorageConfig {
+                url,
+                ..Default::default()
+            })
+            .unwrap(),
+        ),
+    ]
+}
+
+/// On each backend, the set `staff` (capacity 5) with faces p0..p3 (ages 20..50, users u0 and
+/// u1); their ids.
+fn staff(name: &str) -> Vec<(&'static str, FaceSets, Vec<String>)> {
+    both(name)
+        .into_iter()
+        .map(|(backend, sets)| {
+            let ids = staff_in(&sets);
+            (backend, sets, ids)
+        })
+        .collect()
+}
+
+fn staff_in(sets: &FaceSets) -> Vec<String> {
     sets.create_set("staff", 5, schema(), EmbedderKind::Mobilefacenet)
         .unwrap();
     let mut ids = vec![];
@@ -107,7 +134,7 @@ fn staff(dir: &str) -> (FaceSets, Vec<String>) {
             .unwrap();
         ids.push(added[0].face_id.clone());
     }
-    (sets, ids)
+    ids
 }
 
 fn dlib_embedding() -> Embedding {
@@ -121,347 +148,359 @@ fn dlib_embedding() -> Embedding {
 
 #[test]
 fn sets_are_created_once_with_valid_names() {
-    let sets = FaceSets::open(&tmp("ops-create")).unwrap();
-    let mf = EmbedderKind::Mobilefacenet;
-    sets.create_set("staff", 5, schema(), mf).unwrap();
-    assert_eq!(
-        code(sets.create_set("staff", 5, Schema::new(), mf)),
-        "FRS.0401"
-    );
-    assert_eq!(
-        code(sets.create_set("bad name!", 5, Schema::new(), mf)),
-        "FRS.0406"
-    );
-    assert_eq!(
-        code(sets.create_set(&"x".repeat(65), 5, Schema::new(), mf)),
-        "FRS.0406"
-    );
-    assert_eq!(
-        code(
-            sets.create_set(
-                "r",
-                5,
-                [("face_id".to_string(), FieldType::String)]
-                    .into_iter()
-                    .collect(),
-                mf
-            )
-        ),
-        "FRS.0408"
-    );
-    assert_eq!(
-        code(sets.create_set("c0", 0, Schema::new(), mf)),
-        "FRS.0411"
-    );
-    assert_eq!(code(sets.show_set("nope")), "FRS.0402");
-    assert_eq!(sets.list_sets().unwrap().len(), 1);
+    for (backend, sets) in both("ops-create") {
+        eprintln!("on {backend}");
+        let mf = EmbedderKind::Mobilefacenet;
+        sets.create_set("staff", 5, schema(), mf).unwrap();
+        assert_eq!(
+            code(sets.create_set("staff", 5, Schema::new(), mf)),
+            "FRS.0401"
+        );
+        assert_eq!(
+            code(sets.create_set("bad name!", 5, Schema::new(), mf)),
+            "FRS.0406"
+        );
+        assert_eq!(
+            code(sets.create_set(&"x".repeat(65), 5, Schema::new(), mf)),
+            "FRS.0406"
+        );
+        assert_eq!(
+            code(
+                sets.create_set(
+                    "r",
+                    5,
+                    [("face_id".to_string(), FieldType::String)]
+                        .into_iter()
+                        .collect(),
+                    mf
+                )
+            ),
+            "FRS.0408"
+        );
+        assert_eq!(
+            code(sets.create_set("c0", 0, Schema::new(), mf)),
+            "FRS.0411"
+        );
+        assert_eq!(code(sets.show_set("nope")), "FRS.0402");
+        assert_eq!(sets.list_sets().unwrap().len(), 1);
 
-    sets.create_set("vip", 10, Schema::new(), mf).unwrap();
-    sets.delete_set("vip").unwrap();
-    assert_eq!(code(sets.delete_set("vip")), "FRS.0402");
+        sets.create_set("vip", 10, Schema::new(), mf).unwrap();
+        sets.delete_set("vip").unwrap();
+        assert_eq!(code(sets.delete_set("vip")), "FRS.0402");
+    }
 }
 
 #[test]
 fn faces_are_added_with_typed_fields_up_to_capacity() {
-    let (sets, _ids) = staff("ops-add");
-    let (b, e, _) = staff_face(9, 1);
-    assert_eq!(
-        code(sets.add_faces(
-            "staff",
-            vec![(b.clone(), e.clone())],
-            None,
-            &obj(json!({"height": 1})),
-            None
-        )),
-        "FRS.0404"
-    );
-    assert_eq!(
-        code(sets.add_faces(
-            "staff",
-            vec![(b.clone(), e.clone())],
-            None,
-            &obj(json!({"age": "old"})),
-            None
-        )),
-        "FRS.0405"
-    );
-    assert_eq!(
-        code(sets.add_faces(
-            "staff",
-            vec![(b.clone(), e.clone())],
-            None,
-            &obj(json!({"age": 5_000_000_000i64})),
-            None
-        )),
-        "FRS.0405",
-        "integer overflow"
-    );
-    assert_eq!(
-        code(sets.add_faces(
-            "staff",
-            vec![(b.clone(), e.clone())],
-            Some(&"e".repeat(37)),
-            &Map::new(),
-            None
-        )),
-        "FRS.0407"
-    );
-    assert_eq!(
-        code(sets.add_faces(
-            "nope",
-            vec![(b.clone(), e.clone())],
-            None,
-            &Map::new(),
-            None
-        )),
-        "FRS.0402"
-    );
-    let dlib = dlib_embedding();
-    assert_eq!(
-        code(sets.add_faces(
-            "staff",
-            vec![(b.clone(), dlib.clone())],
-            None,
-            &Map::new(),
-            None
-        )),
-        "FRS.0412"
-    );
-    // Generated external_image_id; capacity 5: one more fits, two more do not (and none is written).
-    let added = sets
-        .add_faces(
-            "staff",
-            vec![(b.clone(), e.clone())],
-            None,
-            &Map::new(),
-            None,
-        )
-        .unwrap();
-    assert!(!added[0].external_image_id.is_empty());
-    assert_eq!(
-        code(sets.add_faces(
-            "staff",
-            vec![(b.clone(), e.clone())],
-            None,
-            &Map::new(),
-            None
-        )),
-        "FRS.0403"
-    );
-    assert_eq!(sets.show_set("staff").unwrap().face_number, 5);
+    for (backend, sets, _ids) in staff("ops-add") {
+        eprintln!("on {backend}");
+        let (b, e, _) = staff_face(9, 1);
+        assert_eq!(
+            code(sets.add_faces(
+                "staff",
+                vec![(b.clone(), e.clone())],
+                None,
+                &obj(json!({"height": 1})),
+                None
+            )),
+            "FRS.0404"
+        );
+        assert_eq!(
+            code(sets.add_faces(
+                "staff",
+                vec![(b.clone(), e.clone())],
+                None,
+                &obj(json!({"age": "old"})),
+                None
+            )),
+            "FRS.0405"
+        );
+        assert_eq!(
+            code(sets.add_faces(
+                "staff",
+                vec![(b.clone(), e.clone())],
+                None,
+                &obj(json!({"age": 5_000_000_000i64})),
+                None
+            )),
+            "FRS.0405",
+            "integer overflow"
+        );
+        assert_eq!(
+            code(sets.add_faces(
+                "staff",
+                vec![(b.clone(), e.clone())],
+                Some(&"e".repeat(37)),
+                &Map::new(),
+                None
+            )),
+            "FRS.0407"
+        );
+        assert_eq!(
+            code(sets.add_faces(
+                "nope",
+                vec![(b.clone(), e.clone())],
+                None,
+                &Map::new(),
+                None
+            )),
+            "FRS.0402"
+        );
+        let dlib = dlib_embedding();
+        assert_eq!(
+            code(sets.add_faces(
+                "staff",
+                vec![(b.clone(), dlib.clone())],
+                None,
+                &Map::new(),
+                None
+            )),
+            "FRS.0412"
+        );
+        // Generated external_image_id; capacity 5: one more fits, two more do not (and none is written).
+        let added = sets
+            .add_faces(
+                "staff",
+                vec![(b.clone(), e.clone())],
+                None,
+                &Map::new(),
+                None,
+            )
+            .unwrap();
+        assert!(!added[0].external_image_id.is_empty());
+        assert_eq!(
+            code(sets.add_faces(
+                "staff",
+                vec![(b.clone(), e.clone())],
+                None,
+                &Map::new(),
+                None
+            )),
+            "FRS.0403"
+        );
+        assert_eq!(sets.show_set("staff").unwrap().face_number, 5);
+    }
 }
 
 #[test]
 fn faces_are_listed_read_and_updated() {
-    let (sets, ids) = staff("ops-list");
-    assert_eq!(sets.list_faces("staff", 0, 3).unwrap().len(), 3);
-    assert_eq!(sets.list_faces("staff", 3, 10).unwrap().len(), 1);
-    assert_eq!(code(sets.list_faces("staff", 9_990, 20)), "FRS.0411");
-    assert_eq!(
-        sets.face("staff", &ids[0]).unwrap().external_image_id,
-        "img0"
-    );
-    assert_eq!(code(sets.face("staff", "missing")), "FRS.0410");
-    let up = sets
-        .update_face(
-            "staff",
-            &ids[0],
-            Some("img0b"),
-            Some(&obj(json!({"age": 99}))),
-        )
-        .unwrap();
-    assert_eq!(up.external_image_id, "img0b");
-    assert_eq!(up.external_fields["age"], 99);
-    assert_eq!(up.external_fields["name"], "p0", "other fields are kept");
-    assert_eq!(
-        code(sets.update_face("staff", &ids[0], None, Some(&obj(json!({"vip": "yes"}))))),
-        "FRS.0405"
-    );
+    for (backend, sets, ids) in staff("ops-list") {
+        eprintln!("on {backend}");
+        assert_eq!(sets.list_faces("staff", 0, 3).unwrap().len(), 3);
+        assert_eq!(sets.list_faces("staff", 3, 10).unwrap().len(), 1);
+        assert_eq!(code(sets.list_faces("staff", 9_990, 20)), "FRS.0411");
+        assert_eq!(
+            sets.face("staff", &ids[0]).unwrap().external_image_id,
+            "img0"
+        );
+        assert_eq!(code(sets.face("staff", "missing")), "FRS.0410");
+        let up = sets
+            .update_face(
+                "staff",
+                &ids[0],
+                Some("img0b"),
+                Some(&obj(json!({"age": 99}))),
+            )
+            .unwrap();
+        assert_eq!(up.external_image_id, "img0b");
+        assert_eq!(up.external_fields["age"], 99);
+        assert_eq!(up.external_fields["name"], "p0", "other fields are kept");
+        assert_eq!(
+            code(sets.update_face("staff", &ids[0], None, Some(&obj(json!({"vip": "yes"}))))),
+            "FRS.0405"
+        );
+    }
 }
 
 #[test]
 fn search_filters_sorts_and_refuses_bad_parameters() {
-    let (sets, ids) = staff("ops-search");
-    let dlib = dlib_embedding();
-    let q = synth(2, 192);
-    let p = SearchParams {
-        top_n: 3,
-        ..SearchParams::new(0.0)
-    };
-    let hits = sets.search("staff", &q, &p).unwrap();
-    assert_eq!(hits[0].face_id, ids[2]);
-    assert!((hits[0].similarity - 1.0).abs() < 1e-3);
-    let hits = sets
-        .search(
-            "staff",
-            &q,
-            &SearchParams {
-                filter: Some("vip:false && age:[20 TO 60]".into()),
-                top_n: 10,
-                ..SearchParams::new(0.0)
-            },
-        )
-        .unwrap();
-    assert!(
-        hits.iter().all(|h| h.external_fields["vip"] == false),
-        "{hits:?}"
-    );
-    assert_eq!(hits.len(), 2);
-    let hits = sets
-        .search(
-            "staff",
-            &q,
-            &SearchParams {
-                sort: vec![("age".into(), false)],
-                top_n: 10,
-                ..SearchParams::new(0.0)
-            },
-        )
-        .unwrap();
-    let ages: Vec<i64> = hits
-        .iter()
-        .filter_map(|h| {
-            h.external_fields
-                .get("age")
-                .and_then(serde_json::Value::as_i64)
-        })
-        .collect();
-    assert!(ages.windows(2).all(|w| w[0] >= w[1]), "{ages:?}");
-    let hits = sets
-        .search(
-            "staff",
-            &q,
-            &SearchParams {
-                return_fields: Some(vec!["name".into()]),
-                ..SearchParams::new(0.0)
-            },
-        )
-        .unwrap();
-    assert!(hits
-        .iter()
-        .all(|h| h.external_fields.keys().all(|k| k == "name")));
-    assert!(
-        sets.search("staff", &q, &SearchParams::new(1.0))
-            .unwrap()
-            .len()
-            <= 1,
-        "threshold 1 keeps only the exact face"
-    );
-    for (bad, c) in [
-        (
-            SearchParams {
-                top_n: 0,
-                ..SearchParams::new(0.5)
-            },
-            "FRS.0411",
-        ),
-        (
-            SearchParams {
-                top_n: 1001,
-                ..SearchParams::new(0.5)
-            },
-            "FRS.0411",
-        ),
-        (SearchParams::new(1.5), "FRS.0411"),
-        (
-            SearchParams {
-                filter: Some("age:[1 TO".into()),
-                ..SearchParams::new(0.5)
-            },
-            "FRS.0409",
-        ),
-        (
-            SearchParams {
-                sort: vec![("name".into(), true)],
-                ..SearchParams::new(0.5)
-            },
-            "FRS.0411",
-        ),
-        (
-            SearchParams {
-                sort: vec![("height".into(), true)],
-                ..SearchParams::new(0.5)
-            },
-            "FRS.0404",
-        ),
-        (
-            SearchParams {
-                return_fields: Some(vec!["height".into()]),
-                ..SearchParams::new(0.5)
-            },
-            "FRS.0404",
-        ),
-    ] {
-        assert_eq!(code(sets.search("staff", &q, &bad)), c);
+    for (backend, sets, ids) in staff("ops-search") {
+        eprintln!("on {backend}");
+        let dlib = dlib_embedding();
+        let q = synth(2, 192);
+        let p = SearchParams {
+            top_n: 3,
+            ..SearchParams::new(0.0)
+        };
+        let hits = sets.search("staff", &q, &p).unwrap();
+        assert_eq!(hits[0].face_id, ids[2]);
+        assert!((hits[0].similarity - 1.0).abs() < 1e-3);
+        let hits = sets
+            .search(
+                "staff",
+                &q,
+                &SearchParams {
+                    filter: Some("vip:false && age:[20 TO 60]".into()),
+                    top_n: 10,
+                    ..SearchParams::new(0.0)
+                },
+            )
+            .unwrap();
+        assert!(
+            hits.iter().all(|h| h.external_fields["vip"] == false),
+            "{hits:?}"
+        );
+        assert_eq!(hits.len(), 2);
+        let hits = sets
+            .search(
+                "staff",
+                &q,
+                &SearchParams {
+                    sort: vec![("age".into(), false)],
+                    top_n: 10,
+                    ..SearchParams::new(0.0)
+                },
+            )
+            .unwrap();
+        let ages: Vec<i64> = hits
+            .iter()
+            .filter_map(|h| {
+                h.external_fields
+                    .get("age")
+                    .and_then(serde_json::Value::as_i64)
+            })
+            .collect();
+        assert!(ages.windows(2).all(|w| w[0] >= w[1]), "{ages:?}");
+        let hits = sets
+            .search(
+                "staff",
+                &q,
+                &SearchParams {
+                    return_fields: Some(vec!["name".into()]),
+                    ..SearchParams::new(0.0)
+                },
+            )
+            .unwrap();
+        assert!(hits
+            .iter()
+            .all(|h| h.external_fields.keys().all(|k| k == "name")));
+        assert!(
+            sets.search("staff", &q, &SearchParams::new(1.0))
+                .unwrap()
+                .len()
+                <= 1,
+            "threshold 1 keeps only the exact face"
+        );
+        for (bad, c) in [
+            (
+                SearchParams {
+                    top_n: 0,
+                    ..SearchParams::new(0.5)
+                },
+                "FRS.0411",
+            ),
+            (
+                SearchParams {
+                    top_n: 1001,
+                    ..SearchParams::new(0.5)
+                },
+                "FRS.0411",
+            ),
+            (SearchParams::new(1.5), "FRS.0411"),
+            (
+                SearchParams {
+                    filter: Some("age:[1 TO".into()),
+                    ..SearchParams::new(0.5)
+                },
+                "FRS.0409",
+            ),
+            (
+                SearchParams {
+                    sort: vec![("name".into(), true)],
+                    ..SearchParams::new(0.5)
+                },
+                "FRS.0411",
+            ),
+            (
+                SearchParams {
+                    sort: vec![("height".into(), true)],
+                    ..SearchParams::new(0.5)
+                },
+                "FRS.0404",
+            ),
+            (
+                SearchParams {
+                    return_fields: Some(vec!["height".into()]),
+                    ..SearchParams::new(0.5)
+                },
+                "FRS.0404",
+            ),
+        ] {
+            assert_eq!(code(sets.search("staff", &q, &bad)), c);
+        }
+        assert_eq!(
+            code(sets.search("staff", &dlib, &SearchParams::new(0.5))),
+            "FRS.0412"
+        );
+        assert_eq!(
+            sets.search_by_face_id("staff", &ids[3], &p).unwrap()[0].face_id,
+            ids[3]
+        );
     }
-    assert_eq!(
-        code(sets.search("staff", &dlib, &SearchParams::new(0.5))),
-        "FRS.0412"
-    );
-    assert_eq!(
-        sets.search_by_face_id("staff", &ids[3], &p).unwrap()[0].face_id,
-        ids[3]
-    );
 }
 
 #[test]
 fn users_are_copied_between_groups_and_removed() {
-    let (sets, _ids) = staff("ops-users");
-    let mf = EmbedderKind::Mobilefacenet;
-    sets.create_set("vip", 10, Schema::new(), mf).unwrap();
-    assert_eq!(sets.user_groups("u0").unwrap(), vec!["staff"]);
-    assert_eq!(code(sets.remove_user("u0", "staff")), "FRS.0414");
-    assert_eq!(sets.copy_user("u0", "staff", "vip").unwrap(), 2);
-    assert_eq!(sets.user_groups("u0").unwrap(), vec!["staff", "vip"]);
-    let who = sets
-        .identify(&["staff".into(), "vip".into()], &synth(2, 192), 0.9, 5)
-        .unwrap();
-    assert_eq!(who[0].user_id, "u0");
-    assert_eq!(sets.remove_user("u0", "staff").unwrap(), 2);
-    assert_eq!(code(sets.remove_user("u0", "staff")), "FRS.0413");
-    assert_eq!(code(sets.remove_user("u0", "vip")), "FRS.0414");
+    for (backend, sets, _ids) in staff("ops-users") {
+        eprintln!("on {backend}");
+        let mf = EmbedderKind::Mobilefacenet;
+        sets.create_set("vip", 10, Schema::new(), mf).unwrap();
+        assert_eq!(sets.user_groups("u0").unwrap(), vec!["staff"]);
+        assert_eq!(code(sets.remove_user("u0", "staff")), "FRS.0414");
+        assert_eq!(sets.copy_user("u0", "staff", "vip").unwrap(), 2);
+        assert_eq!(sets.user_groups("u0").unwrap(), vec!["staff", "vip"]);
+        let who = sets
+            .identify(&["staff".into(), "vip".into()], &synth(2, 192), 0.9, 5)
+            .unwrap();
+        assert_eq!(who[0].user_id, "u0");
+        assert_eq!(sets.remove_user("u0", "staff").unwrap(), 2);
+        assert_eq!(code(sets.remove_user("u0", "staff")), "FRS.0413");
+        assert_eq!(code(sets.remove_user("u0", "vip")), "FRS.0414");
+    }
 }
 
 #[test]
 fn faces_are_deleted_by_face_id_field_filter_and_external_id() {
-    let (sets, ids) = staff("ops-delete");
-    for id in [&ids[0], &ids[2]] {
+    for (backend, sets, ids) in staff("ops-delete") {
+        eprintln!("on {backend}");
+        for id in [&ids[0], &ids[2]] {
+            assert_eq!(
+                sets.delete_faces("staff", Selector::FaceId(id.clone()))
+                    .unwrap(),
+                1
+            );
+        }
+        let (b, e, _) = staff_face(9, 1);
+        let added = sets
+            .add_faces("staff", vec![(b, e)], None, &Map::new(), None)
+            .unwrap();
+        let n = sets
+            .delete_faces("staff", sets.field_selector("staff", "name", "p1").unwrap())
+            .unwrap();
+        assert_eq!(n, 1);
         assert_eq!(
-            sets.delete_faces("staff", Selector::FaceId(id.clone()))
+            code(sets.field_selector("staff", "height", "1")),
+            "FRS.0404"
+        );
+        let n = sets
+            .delete_faces(
+                "staff",
+                Selector::Filter(sets.parse_filter("staff", "age:[0 TO 100]").unwrap()),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "only p3 is left with an age");
+        assert_eq!(
+            sets.delete_faces("staff", Selector::ExternalImageId("nope".into()))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            sets.delete_faces("staff", Selector::FaceId(added[0].face_id.clone()))
                 .unwrap(),
             1
         );
+        assert_eq!(sets.show_set("staff").unwrap().face_number, 0);
     }
-    let (b, e, _) = staff_face(9, 1);
-    let added = sets
-        .add_faces("staff", vec![(b, e)], None, &Map::new(), None)
-        .unwrap();
-    let n = sets
-        .delete_faces("staff", sets.field_selector("staff", "name", "p1").unwrap())
-        .unwrap();
-    assert_eq!(n, 1);
-    assert_eq!(
-        code(sets.field_selector("staff", "height", "1")),
-        "FRS.0404"
-    );
-    let n = sets
-        .delete_faces(
-            "staff",
-            Selector::Filter(sets.parse_filter("staff", "age:[0 TO 100]").unwrap()),
-        )
-        .unwrap();
-    assert_eq!(n, 1, "only p3 is left with an age");
-    assert_eq!(
-        sets.delete_faces("staff", Selector::ExternalImageId("nope".into()))
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        sets.delete_faces("staff", Selector::FaceId(added[0].face_id.clone()))
-            .unwrap(),
-        1
-    );
-    assert_eq!(sets.show_set("staff").unwrap().face_number, 0);
 }
 
 #[test]
@@ -1298,4 +1337,113 @@ fn a_track_gets_one_identity_decision() {
         events.iter().map(|e| e.event).collect::<Vec<_>>(),
         vec!["unknown"]
     );
+}
+
+/// Two daemons on one PostgreSQL database (two `FaceSets`, each with its own index): a face
+/// enrolled through one is found by a search on the other within a second, a deletion likewise;
+/// after the database restarts, both recover and the follower catches up.
+#[test]
+fn writes_on_one_daemon_reach_another_within_a_second() {
+    let pg = common::services::Postgres::start();
+    let url = pg.database("shared");
+    let open = || {
+        FaceSets::open_storage(&facestream::config::StorageConfig {
+            url: url.clone(),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let (a, b) = (open(), open());
+    let mf = EmbedderKind::Mobilefacenet;
+    a.create_set("staff", 100, Schema::new(), mf).unwrap();
+    let add = |sets: &FaceSets, i: u64| {
+        sets.add_faces(
+            "staff",
+            vec![(bbox(), synth(i, 192))],
+            Some(&format!("p{i}")),
+            &Map::new(),
+            None,
+        )
+        .unwrap()[0]
+            .face_id
+            .clone()
+    };
+    add(&a, 1);
+    let p = SearchParams::new(0.99);
+    // B loads its index now, so what follows must reach it through the change feed.
+    assert_eq!(b.search("staff", &synth(1, 192), &p).unwrap().len(), 1);
+    let seen_within = |want: usize, i: u64| -> std::time::Duration {
+        let t = std::time::Instant::now();
+        while b
+            .search("staff", &synth(i, 192), &p)
+            .unwrap_or_default()
+            .len()
+            != want
+        {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(5),
+                "B never saw it"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        t.elapsed()
+    };
+    let mut enrol = vec![];
+    let mut delete = vec![];
+    for i in 10..20u64 {
+        let id = add(&a, i);
+        enrol.push(seen_within(1, i));
+        a.delete_faces("staff", Selector::FaceId(id)).unwrap();
+        delete.push(seen_within(0, i));
+    }
+    enrol.sort();
+    delete.sort();
+    println!(
+        "another daemon sees an enrolment in median {:?} (worst {:?}), a deletion in median {:?} (worst {:?})",
+        enrol[5], enrol[9], delete[5], delete[9]
+    );
+    assert!(enrol[9] < std::time::Duration::from_secs(1), "{enrol:?}");
+    assert!(delete[9] < std::time::Duration::from_secs(1), "{delete:?}");
+    assert_eq!(b.index_builds(), 1, "followed in place, never reloaded");
+
+    // The database goes away and comes back: both daemons reconnect; B catches up with a face
+    // enrolled through A after the restart.
+    pg.restart();
+    let t = std::time::Instant::now();
+    let id = loop {
+        match a.add_faces(
+            "staff",
+            vec![(bbox(), synth(30, 192))],
+            Some("p30"),
+            &Map::new(),
+            None,
+        ) {
+            Ok(f) => break f[0].face_id.clone(),
+            Err(e) => {
+                assert!(
+                    t.elapsed() < std::time::Duration::from_secs(10),
+                    "A did not recover: {e}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    };
+    let t = std::time::Instant::now();
+    loop {
+        if b.search("staff", &synth(30, 192), &p)
+            .is_ok_and(|h| h.len() == 1)
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "B did not catch up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    println!(
+        "after a database restart, B found A's new face {:?} after A's write",
+        t.elapsed()
+    );
+    assert_eq!(b.face("staff", &id).unwrap().external_image_id, "p30");
 }

@@ -21,6 +21,9 @@ impl FaceSets {
                 message: "must be 0..=1".into(),
             });
         }
+        // Writes made elsewhere (the CLI, another daemon on the same database) first: cheap when
+        // there are none (an atomic or a PRAGMA, no query).
+        self.refresh()?;
         let info = self.show_set(set)?;
         let filter = p
             .filter

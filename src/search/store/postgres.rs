@@ -17,8 +17,11 @@
 //! lost; `FaceSets` serialises calls as it does for SQLite.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls, Row, Transaction};
 use serde_json::{Map, Value};
 
@@ -144,6 +147,73 @@ pub fn migrate_url(url: &str) -> Result<Vec<i32>, SetError> {
 pub struct PgStore {
     url: String,
     client: Mutex<Client>,
+    /// Bumped by the listener on every change notification (and when its 1 s poll finds the feed
+    /// moved): what `data_version` reports, so an unchanged gallery costs no query per search.
+    changed: Arc<AtomicI64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often the listener checks the feed itself, in case a notification was lost (a dropped
+/// connection): the bound on how stale another daemon's view can get while the database is up.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// Follows `LISTEN facestream_changes` on its own connection, bumping `changed` for each
+/// notification, and polls the feed every `POLL_EVERY` as a safety net. Reconnects (every
+/// second) while the database is away; returns once `stop` is set.
+fn listen(url: String, changed: Arc<AtomicI64>, stop: Arc<AtomicBool>) {
+    let mut last_seen = -1i64;
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut c) = Client::connect(&url, NoTls) else {
+            std::thread::sleep(POLL_EVERY);
+            continue;
+        };
+        if c.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+            .is_err()
+        {
+            continue;
+        }
+        // Whatever happened while we were away is news.
+        changed.fetch_add(1, Ordering::Relaxed);
+        'connected: while !stop.load(Ordering::Relaxed) {
+            let mut got = false;
+            {
+                let mut notes = c.notifications();
+                let mut waiting = notes.timeout_iter(POLL_EVERY);
+                loop {
+                    match waiting.next() {
+                        Ok(Some(_)) => {
+                            changed.fetch_add(1, Ordering::Relaxed);
+                            got = true;
+                        }
+                        Ok(None) => break,
+                        Err(_) => break 'connected,
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+            }
+            if got {
+                continue;
+            }
+            match c.query_one("SELECT COALESCE(MAX(seq), 0) FROM changes", &[]) {
+                Ok(r) => {
+                    let seq: i64 = r.try_get(0).unwrap_or(last_seen);
+                    if seq != last_seen {
+                        last_seen = seq;
+                        changed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
 }
 
 fn model_of(name: &str) -> Result<EmbedderKind, SetError> {
@@ -273,9 +343,18 @@ impl PgStore {
         if !applied.is_empty() {
             tracing::info!(?applied, "face-set database migrated");
         }
+        let changed = Arc::new(AtomicI64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (u, ch, st) = (url.to_string(), changed.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("faceset-listen".into())
+            .spawn(move || listen(u, ch, st))
+            .map_err(|e| SetError::Storage(format!("cannot start the change listener: {e}")))?;
         Ok(PgStore {
             url: url.to_string(),
             client: Mutex::new(client),
+            changed,
+            stop,
         })
     }
 
@@ -299,7 +378,7 @@ impl PgStore {
 
 impl Store for PgStore {
     fn data_version(&self) -> Result<i64, SetError> {
-        self.last_change()
+        Ok(self.changed.load(Ordering::Relaxed))
     }
 
     fn last_change(&self) -> Result<i64, SetError> {
