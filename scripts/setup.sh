@@ -4,7 +4,8 @@
 # Every step is skipped when its result is already present.
 # `--with-test-tools` also installs what only the tests use, from PyPI into one virtualenv under
 # /opt/facestream-tools: schemathesis (run against the API's /openapi.json) and the clouds' official
-# SDKs (huaweicloudsdkfrs, baidu-aip, tencentcloud-sdk-python-iai) that tests/api/sdks.rs drives.
+# SDKs (huaweicloudsdkfrs, baidu-aip, tencentcloud-sdk-python-iai) that tests/api/sdks.rs drives,
+# and Debian's postgresql (the tests run their own server for the PostgreSQL store).
 set -euo pipefail
 WITH_TEST_TOOLS=0
 [ "${1:-}" = "--with-test-tools" ] && WITH_TEST_TOOLS=1
@@ -31,6 +32,9 @@ APT_PACKAGES=(build-essential ca-certificates pkg-config libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev
   mosquitto mosquitto-clients python3-pip python3-venv curl ffmpeg)
 
+# The tests start their own PostgreSQL server (initdb + pg_ctl in a temporary folder).
+[ "$WITH_TEST_TOOLS" = 1 ] && APT_PACKAGES+=(postgresql)
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -42,9 +46,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   log "Debian packages present"
 fi
-# The broker is started by the tests themselves, never as a system service.
+# The broker and the database are started by the tests themselves, never as system services.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
   $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+fi
+if [ "$WITH_TEST_TOOLS" = 1 ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet postgresql 2>/dev/null; then
+  $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
 fi
 
 if [ ! -f "$ORT_LIB" ]; then
