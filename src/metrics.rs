@@ -34,6 +34,8 @@ pub struct Metrics {
     pub events_buffered: AtomicU64,
     pub events_overflowed: AtomicU64,
     pub mqtt_reconnects: AtomicU64,
+    /// Moves to the next broker of `mqtt.hosts`.
+    pub mqtt_failovers: AtomicU64,
     /// The broker link: [`MQTT_DISABLED`], [`MQTT_DOWN`] or [`MQTT_CONNECTED`].
     pub mqtt_link: AtomicU64,
     pub tracks_started: AtomicU64,
@@ -349,7 +351,7 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 11] = [
+        let global: [(&str, &str, &str, &AtomicU64); 12] = [
             (
                 "facestream_mqtt_link",
                 "gauge",
@@ -409,6 +411,12 @@ impl Metrics {
                 "counter",
                 "Broker connection failures",
                 &self.mqtt_reconnects,
+            ),
+            (
+                "facestream_mqtt_failovers_total",
+                "counter",
+                "Moves to the next broker of mqtt.hosts",
+                &self.mqtt_failovers,
             ),
             (
                 "facestream_tracks_started_total",

@@ -680,3 +680,77 @@ fn a_broker_demanding_client_certificates_takes_only_the_configured_one() {
     let e = cfg.validate().unwrap_err().to_string();
     assert!(e.contains("mqtt.client_key"), "{e}");
 }
+
+/// `mqtt.hosts` with two real brokers: killing the one in use moves the daemon to the other with
+/// no event lost (the union of what both brokers delivered covers every event the daemon made).
+#[test]
+fn killing_the_broker_in_use_moves_to_the_next_with_no_event_lost() {
+    let media = common::media();
+    let (pa, pb) = (free_port(), free_port());
+    let a = Mosquitto::start(pa);
+    let b = Mosquitto::start(pb);
+    let sub_a = Subscriber::start(pa, "fs/+/face");
+    let sub_b = Subscriber::start(pb, "fs/+/face");
+    let events_file =
+        std::env::temp_dir().join(format!("facestream-failover-{}.jsonl", std::process::id()));
+    let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
+    let mut cfg = config(pa, vec![camera("lobby", &file.display().to_string(), true)]);
+    cfg.mqtt.hosts = vec![format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}")];
+    cfg.tracking.update_interval_ms = 300;
+    cfg.validate().unwrap();
+    let daemon = Daemon::start(
+        cfg,
+        RunOptions {
+            jsonl: Some(events_file.clone()),
+            jsonl_faces_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || sub_a.on("fs/lobby/face").len()
+            >= 3),
+        "events on the first broker"
+    );
+    assert!(sub_b.on("fs/lobby/face").is_empty(), "one broker at a time");
+    let killed = std::time::Instant::now();
+    drop(a);
+    assert!(
+        wait_until(Duration::from_secs(20), || !sub_b
+            .on("fs/lobby/face")
+            .is_empty()),
+        "events moved to the second broker"
+    );
+    let moved_after = killed.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let metrics = daemon.metrics.clone();
+    daemon.shutdown();
+    std::thread::sleep(Duration::from_millis(500));
+    let produced: Vec<serde_json::Value> = std::fs::read_to_string(&events_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let key = |v: &serde_json::Value| v["event_id"].as_str().map(String::from);
+    let received: std::collections::HashSet<_> = sub_a
+        .on("fs/lobby/face")
+        .iter()
+        .chain(sub_b.on("fs/lobby/face").iter())
+        .map(key)
+        .collect();
+    let missing: Vec<_> = produced
+        .iter()
+        .map(key)
+        .filter(|k| !received.contains(k))
+        .collect();
+    println!(
+        "failover: first event on the second broker {moved_after:?} after the first was killed; produced {}, received {} distinct, missing {}, failovers {}",
+        produced.len(),
+        received.len(),
+        missing.len(),
+        metrics.mqtt_failovers.load(Ordering::Relaxed)
+    );
+    assert!(missing.is_empty(), "lost events: {missing:?}");
+    assert!(metrics.mqtt_failovers.load(Ordering::Relaxed) >= 1);
+    drop(b);
+}

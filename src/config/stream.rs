@@ -160,9 +160,33 @@ pub struct MqttConfig {
     /// at all (the MQTT client refuses the packet and reconnects): cap them at the broker
     /// (Mosquitto: `message_size_limit 1048576`), see docs/mqtt.md.
     pub max_request_bytes: usize,
+    /// Brokers to use in turn, `"host:port"` each (e.g. `["mqtt-a:1883", "mqtt-b:1883"]`): when
+    /// the one in use cannot be reached `failover_after` times in a row, the daemon moves to the
+    /// next, keeping its buffered and journaled events (delivery stays at least once: subscribers
+    /// de-duplicate by `event_id`). Empty (default): `host` and `port`.
+    pub hosts: Vec<String>,
+    /// Failed connection attempts on one broker before moving to the next of `hosts`.
+    pub failover_after: u32,
 }
 
 impl MqttConfig {
+    /// The brokers to use, in order: `hosts`, or `host:port` alone.
+    pub fn brokers(&self) -> Vec<(String, u16)> {
+        if self.hosts.is_empty() {
+            return vec![(self.host.clone(), self.port)];
+        }
+        self.hosts
+            .iter()
+            .filter_map(|h| {
+                let (host, port) = h.rsplit_once(':')?;
+                Some((
+                    host.trim_matches(['[', ']']).to_string(),
+                    port.parse().ok()?,
+                ))
+            })
+            .collect()
+    }
+
     /// The client certificate and key, when both are set.
     pub fn client_pair(&self) -> Option<(&std::path::Path, &std::path::Path)> {
         Some((self.client_cert.as_deref()?, self.client_key.as_deref()?))
@@ -188,6 +212,8 @@ impl Default for MqttConfig {
             spool_dir: None,
             flush_timeout_s: 5,
             max_request_bytes: 16 * 1024,
+            hosts: vec![],
+            failover_after: 2,
         }
     }
 }
@@ -446,11 +472,24 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
     if let (Some(c), Some(k)) = (&a.tls_cert, &a.tls_key) {
         crate::tls::server_config(c, k).map_err(|e| invalid("api.tls_cert", e.to_string()))?;
     }
-    if m.enabled && (m.host.is_empty() || m.port == 0) {
+    if m.enabled && m.hosts.is_empty() && (m.host.is_empty() || m.port == 0) {
         return Err(invalid(
             "mqtt.host",
             "host and port are required when mqtt.enabled",
         ));
+    }
+    if let Some((i, bad)) = m.hosts.iter().enumerate().find(|(_, h)| {
+        !h.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        })
+    }) {
+        return Err(invalid(
+            &format!("mqtt.hosts[{i}]"),
+            format!("{bad:?} is not host:port"),
+        ));
+    }
+    if m.failover_after == 0 {
+        return Err(invalid("mqtt.failover_after", "must be at least 1"));
     }
     if m.topic_prefix.is_empty() || m.topic_prefix.contains(['#', '+']) {
         return Err(invalid(

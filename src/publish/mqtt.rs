@@ -39,6 +39,11 @@ pub struct MqttSink {
     prefix: String,
     /// Waiting and unacknowledged events (the no-loss rules, outbox.rs).
     outbox: Outbox,
+    /// The brokers to use in turn (`mqtt.hosts`), the one in use, and its failures in a row.
+    brokers: Vec<(String, u16)>,
+    broker: usize,
+    failures: u32,
+    cfg: MqttConfig,
     connected: bool,
     backoff: Backoff,
     clock: Arc<dyn Clock>,
@@ -59,6 +64,33 @@ const MAX_OUTGOING_BYTES: usize = 16 * 1024 * 1024;
 /// Messages handed to the client but not yet acknowledged.
 const WINDOW: usize = 16;
 
+/// The client options for one broker.
+fn options(cfg: &MqttConfig, host: &str, port: u16) -> Result<MqttOptions, PublishError> {
+    let mut opts = MqttOptions::new(cfg.client_id.clone(), host.to_string(), port);
+    opts.set_keep_alive(Duration::from_secs(5));
+    // rumqttc's default 10 KB limit dropped the link on any larger message (a 20 KB liveness
+    // request made it flap). Requests up to 1 MiB are read and answered (too large: FRS.0611);
+    // events with snapshots may be large too.
+    opts.set_max_packet_size(crate::config::MQTT_MAX_INCOMING_BYTES, MAX_OUTGOING_BYTES);
+    opts.set_clean_session(true);
+    opts.set_last_will(LastWill::new(
+        format!("{}/available", cfg.topic_prefix),
+        "offline",
+        QoS::AtLeastOnce,
+        true,
+    ));
+    if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+        opts.set_credentials(u.clone(), p.clone());
+    }
+    if cfg.tls {
+        let tls = crate::tls::client_config(cfg.ca_file.as_deref(), cfg.client_pair())?;
+        opts.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(Arc::new(tls)),
+        ));
+    }
+    Ok(opts)
+}
+
 impl MqttSink {
     pub fn new(
         cfg: &MqttConfig,
@@ -66,29 +98,12 @@ impl MqttSink {
         live_requests: Option<Sender<LiveRequestMsg>>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, PublishError> {
-        let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
-        opts.set_keep_alive(Duration::from_secs(5));
-        // rumqttc's default 10 KB limit dropped the link on any larger message (a 20 KB liveness
-        // request made it flap). Requests up to 1 MiB are read and answered (too large: FRS.0611);
-        // events with snapshots may be large too.
-        opts.set_max_packet_size(crate::config::MQTT_MAX_INCOMING_BYTES, MAX_OUTGOING_BYTES);
-        opts.set_clean_session(true);
-        opts.set_last_will(LastWill::new(
-            format!("{}/available", cfg.topic_prefix),
-            "offline",
-            QoS::AtLeastOnce,
-            true,
-        ));
-        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-            opts.set_credentials(u.clone(), p.clone());
-        }
-        if cfg.tls {
-            let tls = crate::tls::client_config(cfg.ca_file.as_deref(), cfg.client_pair())?;
-            opts.set_transport(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Rustls(Arc::new(tls)),
-            ));
-        }
-        let (client, connection) = Client::new(opts, WINDOW * 2);
+        let brokers = cfg.brokers();
+        let (host, port) = brokers
+            .first()
+            .cloned()
+            .unwrap_or_else(|| (cfg.host.clone(), cfg.port));
+        let (client, connection) = Client::new(options(cfg, &host, port)?, WINDOW * 2);
         metrics
             .mqtt_link
             .store(crate::metrics::MQTT_DOWN, Ordering::Relaxed);
@@ -115,6 +130,10 @@ impl MqttSink {
             connection,
             prefix: cfg.topic_prefix.clone(),
             outbox: Outbox::new(cfg.buffer_capacity, WINDOW, recovered),
+            brokers,
+            broker: 0,
+            failures: 0,
+            cfg: cfg.clone(),
             connected: false,
             backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
             clock,
@@ -178,6 +197,7 @@ impl MqttSink {
             match self.connection.recv_timeout(Duration::from_millis(5)) {
                 Ok(Ok(MqttEvent::Incoming(Packet::ConnAck(_)))) => {
                     self.connected = true;
+                    self.failures = 0;
                     self.metrics
                         .mqtt_link
                         .store(crate::metrics::MQTT_CONNECTED, Ordering::Relaxed);
@@ -221,6 +241,10 @@ impl MqttSink {
                     self.metrics.mqtt_reconnects.fetch_add(1, Ordering::Relaxed);
                     self.outbox.link_lost();
                     self.backoff.failed(self.clock.now());
+                    self.failures += 1;
+                    if self.brokers.len() > 1 && self.failures >= self.cfg.failover_after {
+                        self.next_broker();
+                    }
                     return;
                 }
                 Err(_) => break,
@@ -229,6 +253,31 @@ impl MqttSink {
         }
         self.feed();
         self.count_buffered();
+    }
+
+    /// Moves to the next broker of `mqtt.hosts`: a new client; what was not acknowledged is
+    /// already back in the outbox and goes to the new broker first.
+    fn next_broker(&mut self) {
+        let from = self.broker;
+        self.broker = (self.broker + 1) % self.brokers.len();
+        self.failures = 0;
+        let (host, port) = self.brokers[self.broker].clone();
+        match options(&self.cfg, &host, port) {
+            Ok(opts) => {
+                let (client, connection) = Client::new(opts, WINDOW * 2);
+                let _ = self.client.disconnect();
+                self.client = client;
+                self.connection = connection;
+                self.backoff.reset();
+                self.metrics.mqtt_failovers.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    from = %format!("{}:{}", self.brokers[from].0, self.brokers[from].1),
+                    to = %format!("{host}:{port}"),
+                    "MQTT broker unreachable: moving to the next of mqtt.hosts"
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "cannot build the MQTT client for {host}:{port}"),
+        }
     }
 
     fn feed(&mut self) {
