@@ -15,6 +15,7 @@ pub mod analyze;
 pub mod api;
 pub mod base;
 pub mod cli;
+pub mod cluster;
 pub mod codes;
 pub mod config;
 pub mod daemon;

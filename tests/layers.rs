@@ -7,10 +7,11 @@ use std::path::Path;
 
 /// Bottom first. Core types; config and models; the stages in the flow's order; the published
 /// contracts; publishing; the wiring.
-const ORDER: [&str; 19] = [
+const ORDER: [&str; 20] = [
     "base", "frame", "tls", "draw", // small core types, no crate imports but each other
     "config", "models", "metrics", // configuration, ONNX sessions, counters
-    "ingest", "detect", "analyze", "track", "search", // the stages
+    "ingest", "detect", "analyze", "track", "search",
+    "cluster", // the stages; the camera pool
     "codes", "shapes",
     "messages", // published contracts: error codes, JSON shapes, MQTT payloads
     "publish",  // MQTT and JSON Lines out

@@ -6,6 +6,7 @@ mod bench_api;
 mod bench_search;
 mod bench_stream;
 pub mod check_config;
+pub mod cluster;
 mod compare;
 pub mod db;
 mod demo;
@@ -102,6 +103,16 @@ pub enum Command {
     Analyze(analyze_video::AnalyzeArgs),
     /// Validate a configuration file without starting anything; errors name the key.
     CheckConfig(check_config::CheckConfigArgs),
+    /// A pool's cameras (PostgreSQL, storage.url): add, update, remove, list.
+    Camera {
+        #[command(subcommand)]
+        cmd: cluster::CameraCommand,
+    },
+    /// The pool of daemons: status.
+    Cluster {
+        #[command(subcommand)]
+        cmd: cluster::ClusterCommand,
+    },
     /// The face-set database (PostgreSQL, storage.url): migrate its schema.
     Db {
         #[command(subcommand)]
@@ -137,6 +148,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(a) => analyze_video::run(&cfg, a),
         Command::CheckConfig(a) => check_config::run(a),
         Command::Db { cmd } => db::run(&cfg, cmd),
+        Command::Camera { cmd } => cluster::camera(&cfg, cmd),
+        Command::Cluster { cmd } => cluster::cluster(&cfg, cmd),
     }
 }
 

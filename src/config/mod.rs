@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod stream;
 pub use stream::{
-    ApiConfig, CameraConfig, HttpConfig, MqttConfig, PipelineConfig, SearchConfig, StorageConfig,
-    TrackingConfig, WhenFull, MQTT_MAX_INCOMING_BYTES,
+    ApiConfig, CameraConfig, ClusterConfig, HttpConfig, MqttConfig, PipelineConfig, SearchConfig,
+    StorageConfig, TrackingConfig, WhenFull, MQTT_MAX_INCOMING_BYTES,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,7 @@ pub struct Config {
     /// Metrics and health endpoint.
     pub http: HttpConfig,
     pub storage: StorageConfig,
+    pub cluster: ClusterConfig,
 }
 
 /// Which face embedder turns an aligned face into a vector.

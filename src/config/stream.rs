@@ -365,6 +365,39 @@ impl Default for StorageConfig {
     }
 }
 
+/// A pool of daemons sharing cameras through the PostgreSQL database of `storage.url`
+/// (docs/scaling.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Take part in a pool: cameras live in the database (`facestream camera …`; `cameras` in this
+    /// file are added there at start) and each daemon watches those it holds a lease on.
+    pub enabled: bool,
+    /// This daemon's name in the pool (unique per daemon). Default: the host name.
+    pub node_id: String,
+    /// Most cameras this daemon watches at once.
+    pub capacity: usize,
+    /// Seconds a lease lasts without renewal (renewed every third of it): a daemon that dies or
+    /// loses the database has its cameras watched by others within this, and stops them itself
+    /// by then.
+    pub lease_timeout_s: f64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            node_id: std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "facestream".into()),
+            capacity: 8,
+            lease_timeout_s: 15.0,
+        }
+    }
+}
+
 /// `host:port` with a numeric port (`127.0.0.1:8080`, `[::]:80`, `localhost:8080`).
 fn valid_bind(bind: &str) -> bool {
     bind.parse::<std::net::SocketAddr>().is_ok()
@@ -570,6 +603,27 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
             "mqtt.max_request_bytes",
             format!("must be 256..={}", MQTT_MAX_INCOMING_BYTES),
         ));
+    }
+    let cl = &cfg.cluster;
+    if cl.enabled {
+        if cfg.storage.url.is_empty() {
+            return Err(invalid(
+                "cluster.enabled",
+                "a pool shares its cameras through PostgreSQL: set storage.url",
+            ));
+        }
+        if !valid_id(&cl.node_id) {
+            return Err(invalid(
+                "cluster.node_id",
+                "use 1-64 letters, digits, - or _",
+            ));
+        }
+        if cl.capacity == 0 {
+            return Err(invalid("cluster.capacity", "must be at least 1"));
+        }
+        if !(1.0..=600.0).contains(&cl.lease_timeout_s) {
+            return Err(invalid("cluster.lease_timeout_s", "must be 1..=600"));
+        }
     }
     let url = &cfg.storage.url;
     if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {

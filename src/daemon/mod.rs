@@ -154,15 +154,22 @@ impl Daemon {
         let detector = Detector::open(&settings, &cfg.detector)?;
         let analyzer = Analyzer::open(&cfg)?;
 
+        // The cameras this daemon watches (all configured ones, or in a pool those it holds).
+        let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));
         let mut sinks: Vec<Box<dyn Sink>> = vec![];
         let (live_tx, live_rx) = crossbeam_channel::bounded(64);
         if cfg.mqtt.enabled {
-            sinks.push(Box::new(MqttSink::new(
+            let mut sink = MqttSink::new(
                 &cfg.mqtt,
                 metrics.clone(),
                 Some(live_tx),
                 opts.clock.clone(),
-            )?));
+            )?;
+            if cfg.cluster.enabled {
+                // Every daemon of a pool hears every challenge: only the camera's holder answers.
+                sink = sink.answering_only(camera_sets.clone());
+            }
+            sinks.push(Box::new(sink));
         }
         if let Some(path) = &opts.jsonl {
             let sink = if path.as_os_str() == "-" {
@@ -199,8 +206,8 @@ impl Daemon {
                 .run();
             })?,
         ));
-        let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));
-        let matcher = if cfg.cameras.iter().any(|c| !c.face_sets.is_empty()) {
+        let matcher = if cfg.cluster.enabled || cfg.cameras.iter().any(|c| !c.face_sets.is_empty())
+        {
             let sets =
                 Arc::new(FaceSets::open_storage(&cfg.storage).map_err(DaemonError::FaceSets)?);
             let threshold = cfg.track_threshold();
@@ -364,7 +371,14 @@ impl Daemon {
         Ok(())
     }
 
-    /// True when every camera thread has finished (files that ended).
+    /// Watches exactly `cameras` (a pool's round decided them): the others stop, changed ones
+    /// restart, new ones start.
+    pub fn set_cameras(&mut self, cameras: Vec<CameraConfig>) -> Result<(), DaemonError> {
+        let mut cfg = self.cfg.clone();
+        cfg.cameras = cameras;
+        self.reload(&cfg)
+    }
+
     /// The clock every stage reads (the API and the service's tasks read it too).
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.opts.clock.clone()

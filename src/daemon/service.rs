@@ -150,7 +150,26 @@ pub async fn serve(
     config_path: Option<PathBuf>,
     options: RunOptions,
 ) -> anyhow::Result<()> {
-    let mut daemon = Daemon::start(cfg.clone(), options)?;
+    // In a pool the cameras come from the database: the file's are added there, and this daemon
+    // starts with none and watches what its leases give it.
+    let mut pool = if cfg.cluster.enabled {
+        let (url, cams) = (cfg.storage.url.clone(), cfg.cameras.clone());
+        let added = tokio::task::spawn_blocking(move || crate::cluster::cameras::seed(&url, &cams))
+            .await??;
+        tracing::info!(node = %cfg.cluster.node_id, added, "joined the camera pool");
+        Some(crate::cluster::Pool::new(&cfg.storage.url, &cfg.cluster))
+    } else {
+        None
+    };
+    let mut start_cfg = cfg.clone();
+    if pool.is_some() {
+        start_cfg.cameras.clear();
+    }
+    let mut daemon = Daemon::start(start_cfg, options)?;
+    let mut rounds = tokio::time::interval(
+        pool.as_ref()
+            .map_or(Duration::from_secs(3600), crate::cluster::Pool::tick_every),
+    );
     let tasks = Services::start(&cfg, daemon.metrics.clone(), daemon.clock()).await?;
     // One line a minute: what the daemon did in the last minute.
     let m = daemon.metrics.clone();
@@ -190,9 +209,39 @@ pub async fn serve(
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = rounds.tick(), if pool.is_some() => {
+                let Some(mut p) = pool.take() else { continue };
+                let (p, cameras) = tokio::task::spawn_blocking(move || {
+                    let cameras = p.tick();
+                    (p, cameras)
+                })
+                .await?;
+                pool = Some(p);
+                let before = daemon.camera_ids();
+                if let Err(e) = daemon.set_cameras(cameras) {
+                    tracing::error!(error = %e, "cannot start the cameras this daemon holds");
+                }
+                let mut after = daemon.camera_ids();
+                let mut was = before;
+                after.sort();
+                was.sort();
+                if after != was {
+                    tracing::info!(cameras = ?after, "cluster: cameras this daemon watches");
+                }
+            }
             _ = hup.recv() => {
                 let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
                 match config_path.as_deref().map(load_for_reload) {
+                    // In a pool a reload adds the file's new cameras to the database; the rounds
+                    // decide who watches them.
+                    Some(Ok(new)) if pool.is_some() => {
+                        let (url, cams) = (new.storage.url.clone(), new.cameras.clone());
+                        match tokio::task::spawn_blocking(move || crate::cluster::cameras::seed(&url, &cams)).await {
+                            Ok(Ok(added)) => tracing::info!(added, "configuration reloaded: new cameras added to the pool"),
+                            Ok(Err(e)) => tracing::error!(error = %e, "reload failed"),
+                            Err(e) => tracing::error!(error = %e, "reload failed"),
+                        }
+                    }
                     Some(Ok(new)) => match daemon.reload(&new) {
                         Ok(()) => tracing::info!(cameras = ?daemon.camera_ids(), "configuration reloaded"),
                         Err(e) => tracing::error!(error = %e, "reload failed"),
@@ -206,6 +255,10 @@ pub async fn serve(
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopping: the API and the other tasks first, then draining the pipeline and flushing events");
+    if let Some(mut p) = pool.take() {
+        // Hand the cameras to the pool first, so others take them while this daemon drains.
+        tokio::task::spawn_blocking(move || p.drain()).await?;
+    }
     tasks.stop().await;
     tokio::task::spawn_blocking(move || daemon.shutdown()).await?;
     Ok(())

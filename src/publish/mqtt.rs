@@ -21,6 +21,9 @@ use crate::analyze::liveness::Request;
 use crate::messages::{Event, LiveRequestMsg};
 use crate::metrics::{EventsOverflowed, Metrics};
 
+/// The cameras a daemon watches, with their face sets (kept current by the daemon).
+pub type HeldCameras = Arc<std::sync::RwLock<std::collections::HashMap<String, Vec<String>>>>;
+
 /// Why the MQTT sink could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -51,6 +54,8 @@ pub struct MqttSink {
     flush_timeout: Duration,
     /// Liveness challenges received on `<prefix>/+/liveness/request`.
     live_requests: Option<Sender<LiveRequestMsg>>,
+    /// In a pool: the cameras this daemon holds; challenges for others are left to their holder.
+    only_cameras: Option<HeldCameras>,
     /// Larger liveness requests are answered with FRS.0611 unread.
     max_request_bytes: usize,
     /// On-disk journal of every undelivered event (`mqtt.spool_dir`).
@@ -141,9 +146,16 @@ impl MqttSink {
             flush_timeout: Duration::from_secs(cfg.flush_timeout_s),
             live_requests,
             max_request_bytes: cfg.max_request_bytes,
+            only_cameras: None,
             journal,
             journal_failed: false,
         })
+    }
+
+    /// Answers liveness challenges only for the cameras in `held` (a pool member).
+    pub fn answering_only(mut self, held: HeldCameras) -> Self {
+        self.only_cameras = Some(held);
+        self
     }
 
     fn journal_error(&mut self, e: std::io::Error) {
@@ -313,6 +325,12 @@ impl MqttSink {
         else {
             return;
         };
+        if let Some(held) = &self.only_cameras {
+            let mine = held.read().map(|h| h.contains_key(camera)).unwrap_or(false);
+            if !mine {
+                return;
+            }
+        }
         // Still parsed (at most 1 MiB, nesting bounded by serde_json) to answer with its request_id.
         let too_large = payload.len() > self.max_request_bytes;
         let v: serde_json::Value =

@@ -43,9 +43,10 @@ pub const CHANGES_CHANNEL: &str = "facestream_changes";
 
 /// The schema, as numbered migrations applied in order, each in the transaction that records it.
 /// Never edit a released one: add the next.
-pub const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE face_sets(
     name TEXT PRIMARY KEY, capacity BIGINT NOT NULL, fields TEXT NOT NULL,
     model TEXT NOT NULL, created_ms BIGINT NOT NULL);
@@ -83,7 +84,24 @@ CREATE TABLE face_pictures(
     face_id TEXT PRIMARY KEY REFERENCES faces(face_id) ON DELETE CASCADE,
     jpeg BYTEA NOT NULL, landmarks TEXT NOT NULL);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+-- A pool of daemons (src/cluster/): the cameras, the daemons, and who watches what.
+CREATE TABLE cameras(
+    id TEXT PRIMARY KEY, config TEXT NOT NULL, enabled BOOLEAN NOT NULL, updated_ms BIGINT NOT NULL);
+CREATE TABLE nodes(
+    node_id TEXT PRIMARY KEY, capacity INT NOT NULL, seen_at TIMESTAMPTZ NOT NULL,
+    draining BOOLEAN NOT NULL DEFAULT false);
+CREATE SEQUENCE lease_tokens;
+CREATE TABLE leases(
+    camera_id TEXT PRIMARY KEY REFERENCES cameras(id) ON DELETE CASCADE,
+    node_id TEXT NOT NULL, token BIGINT NOT NULL,
+    acquired_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
+"#,
+    ),
+];
 
 impl From<postgres::Error> for SetError {
     fn from(e: postgres::Error) -> Self {
@@ -93,7 +111,7 @@ impl From<postgres::Error> for SetError {
 
 /// Runs `f` where the synchronous client may block: on this thread, or on a scoped thread when
 /// this one is inside a tokio runtime (the client's own runtime cannot block inside another).
-fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+pub fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if tokio::runtime::Handle::try_current().is_ok() {
         std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
     } else {
@@ -101,7 +119,7 @@ fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
-fn connect(url: &str) -> Result<Client, SetError> {
+pub fn connect(url: &str) -> Result<Client, SetError> {
     off_runtime(|| Client::connect(url, NoTls))
         .map_err(|e| SetError::Storage(format!("storage.url: cannot connect: {e}")))
 }
@@ -137,6 +155,11 @@ pub fn migrate(c: &mut Client) -> Result<Vec<i32>, SetError> {
         tx.commit()?;
         Ok(applied)
     })
+}
+
+/// Wall-clock ms for rows written (the same clock as the SQLite store's).
+pub fn now_ms_db() -> i64 {
+    now_ms()
 }
 
 /// Connects to `url` and applies the migrations it lacks (`facestream db migrate`).
