@@ -215,3 +215,126 @@ fn three_daemons_share_six_cameras_and_take_over_from_a_dead_one() {
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Scale run: eight daemons, forty light cameras (a 160×120, 5 fps clip made here), ten kill -9
+/// takeovers. Prints assignment, takeover and rebalancing times (median and worst) and the
+/// daemons' memory; asserts every camera is always held by exactly one live daemon at the end of
+/// each step.
+#[test]
+fn eight_daemons_forty_cameras_ten_takeovers() {
+    const NODES: usize = 8;
+    const CAMS: usize = 40;
+    let pg = Postgres::start();
+    let url = pg.database("pool8");
+    let broker = Mosquitto::start(free_port());
+    let dir = std::env::temp_dir().join(format!("fs-cluster8-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip = dir.join("light.mp4");
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=5",
+            "-t",
+            "10",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&clip)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg made the light clip");
+    let cameras: String = (0..CAMS)
+        .map(|i| {
+            format!(
+                "[[cameras]]\nid = \"c{i:02}\"\nuri = \"{}\"\ndetect_fps = 0.5\nloop = true\n",
+                clip.display()
+            )
+        })
+        .collect();
+    let start = |i: usize| {
+        let seed = if i == 0 { cameras.as_str() } else { "" };
+        start_node(&format!("n{i}"), &url, broker.port, &dir, seed)
+    };
+    let t = Instant::now();
+    let mut nodes: Vec<Node> = (0..NODES).map(start).collect();
+    let balanced = |h: &BTreeMap<String, String>, live: usize| {
+        let per = per_node(h);
+        h.len() == CAMS && per.len() == live && per.values().all(|n| n.abs_diff(CAMS / live) <= 1)
+    };
+    assert!(
+        wait_until(Duration::from_secs(120), || balanced(&holders(&url), NODES)),
+        "{:?}",
+        per_node(&holders(&url))
+    );
+    let assigned = t.elapsed();
+    let rss_kb: Vec<u64> = nodes
+        .iter()
+        .filter_map(|n| {
+            std::fs::read_to_string(format!("/proc/{}/status", n.child.id()))
+                .ok()?
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .collect();
+    let mut takeovers = vec![];
+    let mut rebalances = vec![];
+    for round in 0..10 {
+        let k = 1 + round % (NODES - 1);
+        let victim_id = nodes[k].id.clone();
+        let before = holders(&url);
+        let lost: Vec<String> = before
+            .iter()
+            .filter(|(_, n)| **n == victim_id)
+            .map(|(c, _)| c.clone())
+            .collect();
+        let killed = Instant::now();
+        let _ = nodes[k].child.kill();
+        let _ = nodes[k].child.wait();
+        assert!(
+            wait_until(Duration::from_secs(30), || {
+                let h = holders(&url);
+                lost.iter()
+                    .all(|c| h.get(c).is_some_and(|n| *n != victim_id))
+            }),
+            "round {round}: takeover"
+        );
+        takeovers.push(killed.elapsed());
+        // The daemon comes back under the same name: the pool rebalances onto it.
+        let back = Instant::now();
+        nodes[k] = start(k);
+        assert!(
+            wait_until(Duration::from_secs(60), || balanced(&holders(&url), NODES)),
+            "round {round}: rebalance {:?}",
+            per_node(&holders(&url))
+        );
+        rebalances.push(back.elapsed());
+    }
+    takeovers.sort();
+    rebalances.sort();
+    println!(
+        "pool of {NODES} daemons, {CAMS} cameras, lease {LEASE_S} s: all assigned {assigned:?} after start; \
+         kill -9 takeover median {:?} worst {:?}; rebalance onto a restarted daemon (incl. its start) median {:?} worst {:?}; \
+         daemon RSS {:?} MB",
+        takeovers[4],
+        takeovers[9],
+        rebalances[4],
+        rebalances[9],
+        rss_kb.iter().map(|k| k / 1024).collect::<Vec<_>>()
+    );
+    assert!(
+        takeovers[9] < Duration::from_secs_f64(LEASE_S * 3.0),
+        "{takeovers:?}"
+    );
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
