@@ -373,3 +373,92 @@ fn users_move_between_groups_with_their_info() {
         assert_eq!(s.user_groups("ann").expect("groups"), vec!["b"], "{name}");
     }
 }
+
+/// Benchmark (figures, no timing assertion): enrolment one face per call and 1:N search on a
+/// 2000-face set, SQLite vs PostgreSQL, through `FaceSets` as the API uses it.
+#[test]
+fn enrolment_and_search_throughput_on_both_backends() {
+    use facestream::analyze::Embedding;
+    use facestream::search::{FaceSets, SearchParams};
+    use std::time::{Duration, Instant};
+    const FACES: usize = 2000;
+    const SEARCHES: usize = 500;
+    let synth = |seed: u64| {
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut v: Vec<f32> = (0..192)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+            })
+            .collect();
+        let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|a| *a /= n);
+        Embedding {
+            model: EmbedderKind::Mobilefacenet,
+            vector: v,
+        }
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = Postgres::shared().database("bench");
+    let backends = [
+        ("sqlite", FaceSets::open(dir.path()).expect("sqlite")),
+        (
+            "postgres",
+            FaceSets::open_storage(&facestream::config::StorageConfig {
+                url,
+                ..Default::default()
+            })
+            .expect("postgres"),
+        ),
+    ];
+    let pct = |v: &mut Vec<Duration>, p: f64| {
+        v.sort();
+        v[((v.len() - 1) as f64 * p) as usize]
+    };
+    for (name, sets) in backends {
+        sets.create_set("bench", 100_000, Schema::new(), EmbedderKind::Mobilefacenet)
+            .expect("create");
+        let bbox = BoundingBox {
+            top_left_x: 0,
+            top_left_y: 0,
+            width: 10,
+            height: 10,
+        };
+        let mut enrol = Vec::with_capacity(FACES);
+        let t = Instant::now();
+        for i in 0..FACES as u64 {
+            let s = Instant::now();
+            sets.add_faces(
+                "bench",
+                vec![(bbox.clone(), synth(i))],
+                None,
+                &Map::new(),
+                None,
+            )
+            .expect("add");
+            enrol.push(s.elapsed());
+        }
+        let enrol_rate = FACES as f64 / t.elapsed().as_secs_f64();
+        let mut search = Vec::with_capacity(SEARCHES);
+        let p = SearchParams::new(0.9);
+        let t = Instant::now();
+        for i in 0..SEARCHES as u64 {
+            let s = Instant::now();
+            let hits = sets.search("bench", &synth(i * 3), &p).expect("search");
+            assert_eq!(hits.len(), 1, "{name}: the enrolled face is found");
+            search.push(s.elapsed());
+        }
+        let search_rate = SEARCHES as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "{name:>8}: enrol {enrol_rate:.0}/s (p50 {:?}, p99 {:?}); search over {FACES} {search_rate:.0}/s (p50 {:?}, p99 {:?})",
+            pct(&mut enrol, 0.5),
+            pct(&mut enrol, 0.99),
+            pct(&mut search, 0.5),
+            pct(&mut search, 0.99)
+        );
+    }
+}
