@@ -26,12 +26,29 @@ impl Drop for Node {
     }
 }
 
+const ADMIN_KEY: &str = "admin-key-0123456789";
+
 fn start_node(id: &str, url: &str, broker: u16, dir: &std::path::Path, cameras: &str) -> Node {
+    start_node_api(id, url, broker, dir, cameras, None)
+}
+
+/// A daemon of the pool; with `api`, its HTTP API on that port with an `admin` key.
+fn start_node_api(
+    id: &str,
+    url: &str,
+    broker: u16,
+    dir: &std::path::Path,
+    cameras: &str,
+    api: Option<u16>,
+) -> Node {
     let cfg = dir.join(format!("{id}.toml"));
+    let api = api
+        .map(|p| format!("[api]\nbind = \"127.0.0.1:{p}\"\n[[api.keys]]\nkey = \"{ADMIN_KEY}\"\ntenant = \"admin\"\n"))
+        .unwrap_or_default();
     std::fs::write(
         &cfg,
         format!(
-            "[mqtt]\nport = {broker}\nclient_id = \"fs-{id}\"\ntopic_prefix = \"fs\"\n[http]\nbind = \"\"\n[storage]\ndir = \"{}\"\nurl = \"{url}\"\n[cluster]\nenabled = true\nnode_id = \"{id}\"\ncapacity = {CAMERAS}\nlease_timeout_s = {LEASE_S}\n{cameras}",
+            "[mqtt]\nport = {broker}\nclient_id = \"fs-{id}\"\ntopic_prefix = \"fs\"\n[http]\nbind = \"\"\n[storage]\ndir = \"{}\"\nurl = \"{url}\"\n[cluster]\nenabled = true\nnode_id = \"{id}\"\ncapacity = {CAMERAS}\nlease_timeout_s = {LEASE_S}\n{api}{cameras}",
             dir.join(id).display()
         ),
     )
@@ -46,6 +63,34 @@ fn start_node(id: &str, url: &str, broker: u16, dir: &std::path::Path, cameras: 
         id: id.into(),
         child,
     }
+}
+
+/// An HTTP request with the admin key; (status, JSON body).
+fn http(port: u16, method: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, serde_json::Value::Null);
+    };
+    let body = body.to_string();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Auth-Token: {ADMIN_KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = s
+        .write_all(head.as_bytes())
+        .and_then(|_| s.write_all(body.as_bytes()));
+    let mut r = String::new();
+    let _ = s.read_to_string(&mut r);
+    let status = r
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let json = r
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (status, json)
 }
 
 /// camera → holder, from the live leases.
@@ -80,23 +125,55 @@ fn three_daemons_share_six_cameras_and_take_over_from_a_dead_one() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let video = media.join("video/openh264_foreman_cif.mp4");
-    // The first daemon's file seeds the pool's cameras; the others bring none.
+    let stage = media.join("video/face_recognition_short_hamilton_clip.mp4");
+    // The first daemon's file seeds the pool's cameras; the others bring none. cam0 shows the
+    // Hamilton cast and searches the face set `staff` of the tenant `admin`.
     let cameras: String = (0..CAMERAS)
         .map(|i| {
-            format!(
-                "[[cameras]]\nid = \"cam{i}\"\nuri = \"{}\"\ndetect_fps = 1.0\nloop = true\n",
-                video.display()
-            )
+            if i == 0 {
+                format!(
+                    "[[cameras]]\nid = \"cam0\"\nuri = \"{}\"\ndetect_fps = 3.0\nloop = true\nface_sets = [\"admin--staff\"]\n",
+                    stage.display()
+                )
+            } else {
+                format!(
+                    "[[cameras]]\nid = \"cam{i}\"\nuri = \"{}\"\ndetect_fps = 1.0\nloop = true\n",
+                    video.display()
+                )
+            }
         })
         .collect();
-    let mut nodes = vec![start_node("n1", &url, broker.port, &dir, &cameras)];
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let matches = Subscriber::start(broker.port, "fs/cam0/match");
+    let mut nodes = vec![start_node_api(
+        "n1",
+        &url,
+        broker.port,
+        &dir,
+        &cameras,
+        Some(ports[0]),
+    )];
     assert!(
         wait_until(Duration::from_secs(60), || holders(&url).len() == CAMERAS),
         "the first daemon takes every camera: {:?}",
         holders(&url)
     );
-    nodes.push(start_node("n2", &url, broker.port, &dir, ""));
-    nodes.push(start_node("n3", &url, broker.port, &dir, ""));
+    nodes.push(start_node_api(
+        "n2",
+        &url,
+        broker.port,
+        &dir,
+        "",
+        Some(ports[1]),
+    ));
+    nodes.push(start_node_api(
+        "n3",
+        &url,
+        broker.port,
+        &dir,
+        "",
+        Some(ports[2]),
+    ));
     let fair = |h: &BTreeMap<String, String>| {
         h.len() == CAMERAS
             && per_node(h).values().all(|n| *n == CAMERAS / 3)
@@ -120,6 +197,93 @@ fn three_daemons_share_six_cameras_and_take_over_from_a_dead_one() {
             .any(|s| s["status"] == "running"))),
         "every camera running"
     );
+
+    // Enrol through a daemon that does not watch cam0: the daemon that does matches the person.
+    let holder = holders(&url)["cam0"].clone();
+    let other = ["n1", "n2", "n3"]
+        .iter()
+        .position(|n| *n != holder)
+        .unwrap();
+    let port = ports[other];
+    assert!(wait_until(Duration::from_secs(30), || http(
+        port,
+        "GET",
+        "/facestream/v1/cluster",
+        &serde_json::json!({})
+    )
+    .0 == 200));
+    let (s, r) = http(
+        port,
+        "POST",
+        "/v2/p/face-sets",
+        &serde_json::json!({"face_set_name": "staff"}),
+    );
+    assert_eq!(s, 200, "{r}");
+    for photo in common::images_in(&media.join("gallery/Lin-Manuel_Miranda")) {
+        let b64 = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            std::fs::read(photo).unwrap(),
+        );
+        let (s, r) = http(
+            port,
+            "POST",
+            "/v2/p/face-sets/staff/faces",
+            &serde_json::json!({"image_base64": b64, "external_image_id": "Lin-Manuel_Miranda", "single": true}),
+        );
+        assert_eq!(s, 200, "{r}");
+    }
+    let enrolled = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(90), || matches
+            .on("fs/cam0/match")
+            .iter()
+            .any(|m| m["external_image_id"] == "Lin-Manuel_Miranda")),
+        "{holder} never matched the person enrolled through n{}",
+        other + 1
+    );
+    println!(
+        "enrolled through n{} (not watching cam0); {holder} matched on cam0 {:?} later",
+        other + 1,
+        enrolled.elapsed()
+    );
+    // Cameras over HTTP: added on one daemon, watched by the pool, removed again.
+    let (s, r) = http(
+        port,
+        "POST",
+        "/facestream/v1/cameras",
+        &serde_json::json!({"id": "extra", "uri": video.display().to_string(), "detect_fps": 1.0, "loop": true}),
+    );
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = http(
+        port,
+        "POST",
+        "/facestream/v1/cameras",
+        &serde_json::json!({"id": "extra", "uri": "x"}),
+    );
+    assert_eq!(
+        (s, r["error_code"].as_str()),
+        (409, Some("FRS.0701")),
+        "{r}"
+    );
+    assert!(wait_until(Duration::from_secs(20), || holders(&url)
+        .contains_key("extra")));
+    let (s, r) = http(
+        port,
+        "DELETE",
+        "/facestream/v1/cameras/extra",
+        &serde_json::json!({}),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert!(wait_until(Duration::from_secs(20), || !holders(&url)
+        .contains_key("extra")
+        && holders(&url).len() == CAMERAS));
+    let (s, _) = http(
+        port,
+        "DELETE",
+        "/facestream/v1/cameras/extra",
+        &serde_json::json!({}),
+    );
+    assert_eq!(s, 404);
 
     // kill -9 a daemon: its cameras are taken over once their leases expire.
     let before = holders(&url);

@@ -377,6 +377,15 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v2/{project_id}/face-sets/{face_set_name}/search",
             post(search),
         )
+        .route(
+            "/facestream/v1/cameras",
+            get(super::cameras::list).post(super::cameras::add),
+        )
+        .route(
+            "/facestream/v1/cameras/{id}",
+            axum::routing::put(super::cameras::update).delete(super::cameras::remove),
+        )
+        .route("/facestream/v1/cluster", get(super::cameras::cluster))
         .route("/rest/2.0/face/v3/{*op}", post(super::baidu::dispatch))
         .route("/", post(super::tencent::dispatch))
         .route(

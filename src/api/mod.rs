@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod baidu;
 pub mod body;
+pub mod cameras;
 pub mod ctyun;
 pub mod error;
 pub mod frs;

@@ -145,6 +145,14 @@ error_kinds! {
     MessageTooLarge => Limit,
     /// A live challenge's timeout_ms out of range.
     BadTimeout => Invalid,
+    /// A camera of that id is in the pool already.
+    CameraExists => Exists,
+    /// No camera of that id in the pool.
+    CameraNotFound => NotFound,
+    /// A camera's settings are not acceptable (id, uri).
+    BadCamera => Invalid,
+    /// The request needs a pool of daemons (`storage.url`), and this daemon has none.
+    NoPool => Unsupported,
     /// The face-set store failed.
     Storage => Internal,
     /// A model or another internal failure.

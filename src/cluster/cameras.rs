@@ -42,10 +42,7 @@ pub fn add(url: &str, cam: &CameraConfig) -> Result<(), ClusterError> {
             &[&cam.id, &text, &cam.enabled, &now_ms_db()],
         )?;
         if n == 0 {
-            return Err(ClusterError::Camera {
-                id: cam.id.clone(),
-                message: "exists already (use camera update)".into(),
-            });
+            return Err(ClusterError::Exists(cam.id.clone()));
         }
         Ok(())
     })
@@ -61,10 +58,7 @@ pub fn update(url: &str, cam: &CameraConfig) -> Result<(), ClusterError> {
             &[&cam.id, &text, &cam.enabled, &now_ms_db()],
         )?;
         if n == 0 {
-            return Err(ClusterError::Camera {
-                id: cam.id.clone(),
-                message: "not found".into(),
-            });
+            return Err(ClusterError::NotFound(cam.id.clone()));
         }
         Ok(())
     })
@@ -75,10 +69,7 @@ pub fn remove(url: &str, id: &str) -> Result<(), ClusterError> {
     let mut c = client(url)?;
     off_runtime(|| {
         if c.execute("DELETE FROM cameras WHERE id = $1", &[&id])? == 0 {
-            return Err(ClusterError::Camera {
-                id: id.into(),
-                message: "not found".into(),
-            });
+            return Err(ClusterError::NotFound(id.into()));
         }
         Ok(())
     })

@@ -21,13 +21,29 @@ use crate::config::{CameraConfig, ClusterConfig};
 use crate::search::store::postgres::{connect, off_runtime};
 use crate::search::SetError;
 
-/// Why the pool could not do its round (the database, mostly).
+/// What went wrong with the pool or its cameras.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error("cluster database: {0}")]
     Database(String),
     #[error("camera {id}: {message}")]
     Camera { id: String, message: String },
+    #[error("camera {0:?} exists already (update it instead)")]
+    Exists(String),
+    #[error("camera {0:?} not found")]
+    NotFound(String),
+}
+
+impl ClusterError {
+    pub fn kind(&self) -> crate::base::error::ErrorKind {
+        use crate::base::error::ErrorKind as K;
+        match self {
+            ClusterError::Database(_) => K::Storage,
+            ClusterError::Camera { .. } => K::BadCamera,
+            ClusterError::Exists(_) => K::CameraExists,
+            ClusterError::NotFound(_) => K::CameraNotFound,
+        }
+    }
 }
 
 impl From<postgres::Error> for ClusterError {

@@ -60,7 +60,11 @@ pub fn of(kind: ErrorKind) -> u32 {
         | K::VideoUndecodable
         | K::CameraSilent
         | K::MessageTooLarge
-        | K::BadTimeout => PARAM_ERROR,
+        | K::BadTimeout
+        | K::CameraExists
+        | K::CameraNotFound
+        | K::BadCamera
+        | K::NoPool => PARAM_ERROR,
     }
 }
 

@@ -61,6 +61,10 @@ pub fn of(kind: ErrorKind) -> u32 {
         | K::CameraSilent
         | K::MessageTooLarge
         | K::BadTimeout
+        | K::CameraExists
+        | K::CameraNotFound
+        | K::BadCamera
+        | K::NoPool
         | K::Storage
         | K::Internal => SERVICE_ERROR,
     }

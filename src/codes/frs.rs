@@ -66,6 +66,10 @@ pub fn of(kind: ErrorKind) -> FrsCode {
         K::CameraSilent => c("FRS.0610", 503),
         K::MessageTooLarge => c("FRS.0611", 413),
         K::BadTimeout => c("FRS.0612", 400),
+        K::CameraExists => c("FRS.0701", 409),
+        K::CameraNotFound => c("FRS.0702", 404),
+        K::BadCamera => c("FRS.0703", 400),
+        K::NoPool => c("FRS.0704", 400),
         K::Storage => c("FRS.0098", 500),
         K::Internal => c("FRS.0099", 500),
     }

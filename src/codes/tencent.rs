@@ -53,7 +53,11 @@ pub fn of(kind: ErrorKind) -> &'static str {
         | K::VideoUndecodable
         | K::CameraSilent
         | K::MessageTooLarge
-        | K::BadTimeout => "InvalidParameter",
+        | K::BadTimeout
+        | K::CameraExists
+        | K::CameraNotFound
+        | K::BadCamera
+        | K::NoPool => "InvalidParameter",
     }
 }
 
