@@ -36,6 +36,8 @@ pub struct Metrics {
     pub mqtt_reconnects: AtomicU64,
     /// Moves to the next broker of `mqtt.hosts`.
     pub mqtt_failovers: AtomicU64,
+    /// The pool's view of this daemon (`/healthz`), when it is in one.
+    pub cluster: Mutex<Option<ClusterHealth>>,
     /// The broker link: [`MQTT_DISABLED`], [`MQTT_DOWN`] or [`MQTT_CONNECTED`].
     pub mqtt_link: AtomicU64,
     pub tracks_started: AtomicU64,
@@ -124,6 +126,19 @@ pub struct Health {
     pub mqtt: &'static str,
     pub events_buffered: u64,
     pub cameras: BTreeMap<String, CameraHealth>,
+    /// In a pool (`[cluster]`): this daemon's name, the cameras it holds and its last round.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterHealth>,
+}
+
+/// This daemon's part of the pool, as its last round left it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterHealth {
+    pub node_id: String,
+    /// camera → the lease's fencing token.
+    pub leases: BTreeMap<String, i64>,
+    /// Wall-clock ms of the last round that reached the database.
+    pub last_round_ms: u64,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -174,6 +189,11 @@ impl Metrics {
             },
             events_buffered: self.events_buffered.load(Ordering::Relaxed),
             cameras,
+            cluster: self
+                .cluster
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         }
     }
 
@@ -299,6 +319,18 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         self.render_api(&mut out);
+        if let Some(c) = self
+            .cluster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            out.push_str(&format!(
+                "# HELP facestream_cluster_cameras_held Cameras this daemon holds a lease on\n# TYPE facestream_cluster_cameras_held gauge\nfacestream_cluster_cameras_held{{node=\"{}\"}} {}\n",
+                c.node_id,
+                c.leases.len()
+            ));
+        }
         let cams = self
             .cameras
             .lock()

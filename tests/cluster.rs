@@ -17,6 +17,8 @@ const CAMERAS: usize = 6;
 struct Node {
     id: String,
     child: Child,
+    /// Its /metrics and /healthz port, when it has an API.
+    http: Option<u16>,
 }
 
 impl Drop for Node {
@@ -42,13 +44,15 @@ fn start_node_api(
     api: Option<u16>,
 ) -> Node {
     let cfg = dir.join(format!("{id}.toml"));
+    let http = api.map(|_| free_port());
     let api = api
         .map(|p| format!("[api]\nbind = \"127.0.0.1:{p}\"\n[[api.keys]]\nkey = \"{ADMIN_KEY}\"\ntenant = \"admin\"\n"))
         .unwrap_or_default();
+    let http_bind = http.map(|p| format!("127.0.0.1:{p}")).unwrap_or_default();
     std::fs::write(
         &cfg,
         format!(
-            "[mqtt]\nport = {broker}\nclient_id = \"fs-{id}\"\ntopic_prefix = \"fs\"\n[http]\nbind = \"\"\n[storage]\ndir = \"{}\"\nurl = \"{url}\"\n[cluster]\nenabled = true\nnode_id = \"{id}\"\ncapacity = {CAMERAS}\nlease_timeout_s = {LEASE_S}\n{api}{cameras}",
+            "[mqtt]\nport = {broker}\nclient_id = \"fs-{id}\"\ntopic_prefix = \"fs\"\n[http]\nbind = \"{http_bind}\"\n[storage]\ndir = \"{}\"\nurl = \"{url}\"\n[cluster]\nenabled = true\nnode_id = \"{id}\"\ncapacity = {CAMERAS}\nlease_timeout_s = {LEASE_S}\n{api}{cameras}",
             dir.join(id).display()
         ),
     )
@@ -62,6 +66,7 @@ fn start_node_api(
     Node {
         id: id.into(),
         child,
+        http,
     }
 }
 
@@ -189,6 +194,13 @@ fn three_daemons_share_six_cameras_and_take_over_from_a_dead_one() {
         "rebalanced to 2+2+2 {:?} after two daemons joined",
         t.elapsed()
     );
+    // /healthz shows the daemon's part of the pool; /metrics counts its cameras.
+    let hport = nodes[0].http.unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        let (_, h) = http(hport, "GET", "/healthz", &serde_json::json!({}));
+        h["cluster"]["node_id"] == "n1"
+            && h["cluster"]["leases"].as_object().map(serde_json::Map::len) == Some(CAMERAS / 3)
+    }));
     // Every camera is really watched: each reported `running` on MQTT.
     assert!(
         wait_until(Duration::from_secs(30), || (0..CAMERAS).all(|i| sub

@@ -74,6 +74,8 @@ pub struct Pool {
     /// counted from before the renewal was sent).
     valid_until: Option<Instant>,
     held: BTreeMap<String, Held>,
+    /// Wall-clock ms of the last round that reached the database.
+    last_round_ms: u64,
 }
 
 impl Pool {
@@ -84,6 +86,7 @@ impl Pool {
             client: None,
             valid_until: None,
             held: BTreeMap::new(),
+            last_round_ms: 0,
         }
     }
 
@@ -110,6 +113,7 @@ impl Pool {
         match self.round() {
             Ok(held) => {
                 self.held = held;
+                self.last_round_ms = crate::base::time::wall_ms();
                 self.valid_until =
                     Some(started + Duration::from_secs_f64(self.cfg.lease_timeout_s));
             }
@@ -126,6 +130,19 @@ impl Pool {
             }
         }
         self.held.values().map(|h| h.camera.clone()).collect()
+    }
+
+    /// What `/healthz` shows of the pool.
+    pub fn health(&self) -> crate::metrics::ClusterHealth {
+        crate::metrics::ClusterHealth {
+            node_id: self.cfg.node_id.clone(),
+            leases: self
+                .held
+                .iter()
+                .map(|(id, h)| (id.clone(), h.token))
+                .collect(),
+            last_round_ms: self.last_round_ms,
+        }
     }
 
     /// The cameras held after the last round, with their tokens.

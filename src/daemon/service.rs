@@ -216,6 +216,11 @@ pub async fn serve(
                     (p, cameras)
                 })
                 .await?;
+                *daemon
+                    .metrics
+                    .cluster
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p.health());
                 pool = Some(p);
                 let before = daemon.camera_ids();
                 if let Err(e) = daemon.set_cameras(cameras) {
