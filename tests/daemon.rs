@@ -36,6 +36,32 @@ fn config(broker: u16, cameras: Vec<CameraConfig>) -> Config {
     cfg
 }
 
+/// The face events the daemon wrote to its JSONL file that none of `subs` received on `topic`:
+/// (how many it made, how many distinct arrived, the missing event ids).
+fn missing_events(
+    events_file: &std::path::Path,
+    subs: &[&Subscriber],
+    topic: &str,
+) -> (usize, usize, Vec<Option<String>>) {
+    let produced: Vec<serde_json::Value> = std::fs::read_to_string(events_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let key = |v: &serde_json::Value| v["event_id"].as_str().map(String::from);
+    let received: std::collections::HashSet<_> = subs
+        .iter()
+        .flat_map(|s| s.on(topic))
+        .map(|v| key(&v))
+        .collect();
+    let missing = produced
+        .iter()
+        .map(key)
+        .filter(|k| !received.contains(k))
+        .collect();
+    (produced.len(), received.len(), missing)
+}
+
 fn statuses(sub: &Subscriber, cam: &str) -> Vec<String> {
     sub.on(&format!("fs/{cam}/status"))
         .iter()
@@ -246,28 +272,15 @@ fn stopping_and_restarting_the_broker_loses_no_event() {
     let metrics = daemon.metrics.clone();
     daemon.shutdown();
     std::thread::sleep(Duration::from_millis(500));
-    let produced: Vec<serde_json::Value> = std::fs::read_to_string(&events_file)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let key = |v: &serde_json::Value| v["event_id"].as_str().map(String::from);
-    let received: std::collections::HashSet<_> = sub.on("fs/lobby/face").iter().map(key).collect();
-    let missing: Vec<_> = produced
-        .iter()
-        .map(key)
-        .filter(|k| !received.contains(k))
-        .collect();
+    let (produced, received, missing) = missing_events(&events_file, &[&sub], "fs/lobby/face");
     println!(
-        "produced {} face events, received {} distinct, missing {}; reconnects {}, overflowed {}",
-        produced.len(),
-        received.len(),
+        "produced {produced} face events, received {received} distinct, missing {}; reconnects {}, overflowed {}",
         missing.len(),
         metrics.mqtt_reconnects.load(Ordering::Relaxed),
         metrics.events_overflowed.load(Ordering::Relaxed)
     );
     assert!(
-        produced.len() >= 6,
+        produced >= 6,
         "expected events before and during the outage"
     );
     assert!(missing.is_empty(), "lost events: {missing:?}");
@@ -726,27 +739,10 @@ fn killing_the_broker_in_use_moves_to_the_next_with_no_event_lost() {
     let metrics = daemon.metrics.clone();
     daemon.shutdown();
     std::thread::sleep(Duration::from_millis(500));
-    let produced: Vec<serde_json::Value> = std::fs::read_to_string(&events_file)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let key = |v: &serde_json::Value| v["event_id"].as_str().map(String::from);
-    let received: std::collections::HashSet<_> = sub_a
-        .on("fs/lobby/face")
-        .iter()
-        .chain(sub_b.on("fs/lobby/face").iter())
-        .map(key)
-        .collect();
-    let missing: Vec<_> = produced
-        .iter()
-        .map(key)
-        .filter(|k| !received.contains(k))
-        .collect();
+    let (produced, received, missing) =
+        missing_events(&events_file, &[&sub_a, &sub_b], "fs/lobby/face");
     println!(
-        "failover: first event on the second broker {moved_after:?} after the first was killed; produced {}, received {} distinct, missing {}, failovers {}",
-        produced.len(),
-        received.len(),
+        "failover: first event on the second broker {moved_after:?} after the first was killed; produced {produced}, received {received} distinct, missing {}, failovers {}",
         missing.len(),
         metrics.mqtt_failovers.load(Ordering::Relaxed)
     );

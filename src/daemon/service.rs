@@ -58,10 +58,15 @@ impl Services {
             });
         }
         if !cfg.api.bind.is_empty() {
-            let sets = Arc::new(
-                crate::search::FaceSets::open_storage(&cfg.storage)
-                    .map_err(|e| anyhow::anyhow!("face sets (storage): {e}"))?,
-            );
+            let sets = Arc::new(crate::search::FaceSets::open_storage(&cfg.storage).map_err(
+                |e| {
+                    if cfg.storage.url.is_empty() {
+                        anyhow::anyhow!("storage.dir {}: {e}", cfg.storage.dir.display())
+                    } else {
+                        anyhow::anyhow!("storage.url: {e}")
+                    }
+                },
+            )?);
             let api_cfg = cfg.clone();
             let listener = tokio::net::TcpListener::bind(&api_cfg.api.bind)
                 .await

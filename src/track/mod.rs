@@ -327,10 +327,11 @@ impl Tracker {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn det(x: f32, y: f32, s: f32) -> Detection {
+    /// A square face at (x, y) of side s with plausible landmarks (the stage tests use it too).
+    pub(crate) fn det(x: f32, y: f32, s: f32) -> Detection {
         Detection {
             x,
             y,

@@ -250,23 +250,7 @@ mod tests {
     use crate::base::clock::ManualClock;
     use crate::ingest::frames::CameraFrame;
     use crate::track::messages::{TrackMsg, TrackPhase};
-
-    fn det(x: f32, y: f32, s: f32) -> Detection {
-        Detection {
-            x,
-            y,
-            w: s,
-            h: s,
-            score: 0.9,
-            landmarks: [
-                [x + 0.3 * s, y + 0.4 * s],
-                [x + 0.7 * s, y + 0.4 * s],
-                [x + 0.5 * s, y + 0.6 * s],
-                [x + 0.35 * s, y + 0.8 * s],
-                [x + 0.65 * s, y + 0.8 * s],
-            ],
-        }
-    }
+    use crate::track::tests::det;
 
     struct Running {
         input: Sender<DetectedItem>,

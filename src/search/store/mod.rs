@@ -77,6 +77,34 @@ pub enum Selector {
     User(String),
 }
 
+impl Selector {
+    /// Whether a face with these fields is selected by a field or filter selector (the other
+    /// selectors are matched by the backends' SQL).
+    pub fn selects_fields(&self, fields: &Map<String, Value>) -> bool {
+        match self {
+            Selector::Field(k, v) => fields.get(k) == Some(v),
+            Selector::Filter(f) => f.matches(fields),
+            Selector::FaceId(_) | Selector::ExternalImageId(_) | Selector::User(_) => false,
+        }
+    }
+}
+
+impl FaceRecord {
+    /// This face as a new face of another set (a user copied between groups): same vector, box,
+    /// user and picture, no fields.
+    pub fn copied(self, picture: Option<FacePicture>) -> NewFace {
+        NewFace {
+            picture,
+            external_image_id: self.external_image_id,
+            fields: Map::new(),
+            bbox: self.bounding_box,
+            user_id: self.user_id,
+            model: self.model,
+            vector: self.vector,
+        }
+    }
+}
+
 /// What a face-set backend does. Every write is one transaction: all of it or nothing. The change
 /// feed (`changes_since`) lets another process (or daemon) keep its in-memory indexes in step.
 pub trait Store: Send {

@@ -593,12 +593,7 @@ impl Store for PgStore {
                         let fields: String = r.try_get(1)?;
                         let f: Map<String, Value> =
                             serde_json::from_str(&fields).unwrap_or_default();
-                        let hit = match sel {
-                            Selector::Field(k, v) => f.get(k) == Some(v),
-                            Selector::Filter(flt) => flt.matches(&f),
-                            _ => false,
-                        };
-                        if hit {
+                        if sel.selects_fields(&f) {
                             ids.push(r.try_get::<_, String>(0)?);
                         }
                     }
@@ -715,14 +710,9 @@ impl Store for PgStore {
             let n = faces.len();
             let new = faces
                 .into_iter()
-                .map(|f| NewFace {
-                    picture: pictures.remove(&f.face_id),
-                    external_image_id: f.external_image_id,
-                    fields: Map::new(),
-                    bbox: f.bounding_box,
-                    user_id: f.user_id,
-                    model: f.model,
-                    vector: f.vector,
+                .map(|f| {
+                    let picture = pictures.remove(&f.face_id);
+                    f.copied(picture)
                 })
                 .collect();
             insert_faces(&mut tx, to, new)?;

@@ -370,12 +370,7 @@ impl Store for SqliteStore {
                             let (id, fields) = row?;
                             let f: Map<String, Value> =
                                 serde_json::from_str(&fields).unwrap_or_default();
-                            let hit = match sel {
-                                Selector::Field(k, v) => f.get(k) == Some(v),
-                                Selector::Filter(flt) => flt.matches(&f),
-                                _ => false,
-                            };
-                            if hit {
+                            if sel.selects_fields(&f) {
                                 ids.push(id);
                             }
                         }
@@ -480,14 +475,9 @@ impl Store for SqliteStore {
         let mut pictures = self.pictures(from)?;
         let new = faces
             .into_iter()
-            .map(|f| NewFace {
-                picture: pictures.remove(&f.face_id),
-                external_image_id: f.external_image_id,
-                fields: Map::new(),
-                bbox: f.bounding_box,
-                user_id: f.user_id,
-                model: f.model,
-                vector: f.vector,
+            .map(|f| {
+                let picture = pictures.remove(&f.face_id);
+                f.copied(picture)
             })
             .collect();
         self.add_faces(to, new)?;
