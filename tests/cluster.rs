@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::services::{free_port, wait_until, Mosquitto, Postgres, Subscriber};
+use common::services::{free_port, publish, wait_until, Mosquitto, Postgres, Subscriber};
 
 const LEASE_S: f64 = 3.0;
 const CAMERAS: usize = 6;
@@ -209,6 +209,24 @@ fn three_daemons_share_six_cameras_and_take_over_from_a_dead_one() {
             .any(|s| s["status"] == "running"))),
         "every camera running"
     );
+
+    // A live liveness challenge reaches every daemon; only the camera's holder answers it.
+    let answers = Subscriber::start(broker.port, "fs/+/liveness/result");
+    publish(
+        broker.port,
+        "fs/cam1/liveness/request",
+        r#"{"request_id": "pool-1", "actions": "1", "timeout_ms": 1000}"#,
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || !answers
+            .on("fs/cam1/liveness/result")
+            .is_empty()),
+        "the holder answers"
+    );
+    std::thread::sleep(Duration::from_secs_f64(LEASE_S + 2.0));
+    let got = answers.on("fs/cam1/liveness/result");
+    assert_eq!(got.len(), 1, "one answer, from the holder only: {got:?}");
+    assert_eq!(got[0]["request_id"], "pool-1");
 
     // Enrol through a daemon that does not watch cam0: the daemon that does matches the person.
     let holder = holders(&url)["cam0"].clone();

@@ -6,7 +6,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::services::{free_port, wait_until, Mosquitto, RtspServer, Subscriber};
+use common::services::{free_port, publish, wait_until, Mosquitto, RtspServer, Subscriber};
 use facestream::config::{CameraConfig, Config};
 use facestream::daemon::{Daemon, RunOptions};
 
@@ -378,32 +378,6 @@ fn enrolling_while_running_turns_unknown_tracks_into_matches() {
             seen.insert((m["track_id"].as_u64(), m["user_id"].to_string())),
             "one match per track and identity"
         );
-    }
-}
-
-fn publish(port: u16, topic: &str, payload: &str) {
-    let mut opts = rumqttc::MqttOptions::new(
-        format!("test-pub-{}", std::process::id()),
-        "127.0.0.1",
-        port,
-    );
-    opts.set_keep_alive(Duration::from_secs(5));
-    opts.set_max_packet_size(16 << 20, 16 << 20);
-    let (client, mut conn) = rumqttc::Client::new(opts, 10);
-    client
-        .publish(
-            topic,
-            rumqttc::QoS::AtLeastOnce,
-            false,
-            payload.as_bytes().to_vec(),
-        )
-        .unwrap();
-    for _ in 0..100 {
-        if let Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)))) =
-            conn.recv_timeout(Duration::from_millis(100))
-        {
-            break;
-        }
     }
 }
 

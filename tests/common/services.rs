@@ -438,3 +438,30 @@ fn is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+/// Publishes one QoS 1 message and waits for the broker to acknowledge it.
+pub fn publish(port: u16, topic: &str, payload: &str) {
+    let mut opts = rumqttc::MqttOptions::new(
+        format!("test-pub-{}", std::process::id()),
+        "127.0.0.1",
+        port,
+    );
+    opts.set_keep_alive(Duration::from_secs(5));
+    opts.set_max_packet_size(16 << 20, 16 << 20);
+    let (client, mut conn) = rumqttc::Client::new(opts, 10);
+    client
+        .publish(
+            topic,
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            payload.as_bytes().to_vec(),
+        )
+        .unwrap();
+    for _ in 0..100 {
+        if let Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)))) =
+            conn.recv_timeout(Duration::from_millis(100))
+        {
+            break;
+        }
+    }
+}
