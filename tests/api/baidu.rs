@@ -43,6 +43,11 @@ struct Photos {
 }
 
 fn setup() -> (Baidu, Photos, std::path::PathBuf) {
+    setup_on("")
+}
+
+/// As `setup`, with `storage` added to the server's `[storage]` (a PostgreSQL url).
+fn setup_on(storage: &str) -> (Baidu, Photos, std::path::PathBuf) {
     let media = common::media();
     let img = |rel: &str| b64(&media.join(rel));
     let amy = common::images_in(&media.join("gallery/Amy_Adams"));
@@ -52,7 +57,13 @@ fn setup() -> (Baidu, Photos, std::path::PathBuf) {
         biden: img("gallery/Joe_Biden/face_recognition_biden2.jpg"),
         amy: b64(&amy[0]),
     };
-    (Baidu { srv: start("") }, photos, media)
+    (
+        Baidu {
+            srv: start_full("", None, storage),
+        },
+        photos,
+        media,
+    )
 }
 
 /// Obama in `staff` (with user_info) and `visitors`, Biden in `visitors`.
@@ -74,7 +85,18 @@ fn enrol(c: &Baidu, ph: &Photos) -> String {
 
 #[test]
 fn groups_users_search_and_user_records() {
-    let (c, ph, _media) = setup();
+    groups_users_search_and_user_records_on("");
+}
+
+/// The same Baidu calls with the groups and users in PostgreSQL: the same answers.
+#[test]
+fn groups_users_search_and_user_records_on_postgres() {
+    let url = common::services::Postgres::shared().database("baidu_groups_users_search_and_user_r");
+    groups_users_search_and_user_records_on(&format!("url = \"{url}\""));
+}
+
+fn groups_users_search_and_user_records_on(storage: &str) {
+    let (c, ph, _media) = setup_on(storage);
     let Photos {
         obama1,
         obama2,
@@ -208,7 +230,18 @@ fn groups_users_search_and_user_records() {
 
 #[test]
 fn users_are_copied_updated_and_deleted() {
-    let (c, ph, _media) = setup();
+    users_are_copied_updated_and_deleted_on("");
+}
+
+/// The same Baidu calls with the groups and users in PostgreSQL: the same answers.
+#[test]
+fn users_are_copied_updated_and_deleted_on_postgres() {
+    let url = common::services::Postgres::shared().database("baidu_users_are_copied_updated_and_d");
+    users_are_copied_updated_and_deleted_on(&format!("url = \"{url}\""));
+}
+
+fn users_are_copied_updated_and_deleted_on(storage: &str) {
+    let (c, ph, _media) = setup_on(storage);
     let Photos { obama2, .. } = &ph;
     enrol(&c, &ph);
     // Copy, update, delete.

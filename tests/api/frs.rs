@@ -145,7 +145,18 @@ fn face_compare_tells_same_from_different() {
 
 #[test]
 fn face_sets_are_scoped_per_tenant() {
-    let srv = start("");
+    face_sets_are_scoped_per_tenant_on("");
+}
+
+/// The same requests against a server whose face sets live in PostgreSQL: the same answers.
+#[test]
+fn face_sets_are_scoped_per_tenant_on_postgres() {
+    let url = common::services::Postgres::shared().database("face_sets_are_scoped_per_tenant");
+    face_sets_are_scoped_per_tenant_on(&format!("url = \"{url}\""));
+}
+
+fn face_sets_are_scoped_per_tenant_on(storage: &str) {
+    let srv = start_full("", None, storage);
     let p = srv.port;
     // Face sets, scoped per tenant.
     let set = json!({"face_set_name": "staff", "face_set_capacity": 10, "external_fields": {"level": {"type": "integer"}, "dept": {"type": "string"}}});
@@ -179,8 +190,20 @@ fn face_sets_are_scoped_per_tenant() {
 
 #[test]
 fn faces_are_added_listed_updated_searched_and_deleted() {
+    faces_are_added_listed_updated_searched_and_deleted_on("");
+}
+
+/// The same requests against a server whose face sets live in PostgreSQL: the same answers.
+#[test]
+fn faces_are_added_listed_updated_searched_and_deleted_on_postgres() {
+    let url =
+        common::services::Postgres::shared().database("faces_are_added_listed_updated_searched_");
+    faces_are_added_listed_updated_searched_and_deleted_on(&format!("url = \"{url}\""));
+}
+
+fn faces_are_added_listed_updated_searched_and_deleted_on(storage: &str) {
     let media = common::media();
-    let srv = start("");
+    let srv = start_full("", None, storage);
     let p = srv.port;
     let obama1 = media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg");
     let obama2 = media.join("gallery/Barack_Obama/face_recognition_knn_test_obama1.jpg");
