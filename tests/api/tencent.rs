@@ -289,8 +289,19 @@ fn tencent_actions_with_tc3_signatures() {
 
 #[test]
 fn tencent_persons_their_faces_groups_and_passive_liveness() {
+    tencent_persons_their_faces_groups_and_passive_liveness_on("");
+}
+
+/// The same Tencent calls with the groups and persons in PostgreSQL: the same answers.
+#[test]
+fn tencent_persons_their_faces_groups_and_passive_liveness_on_postgres() {
+    let url = common::services::Postgres::shared().database("tencent_persons");
+    tencent_persons_their_faces_groups_and_passive_liveness_on(&format!("url = \"{url}\""));
+}
+
+fn tencent_persons_their_faces_groups_and_passive_liveness_on(storage: &str) {
     let media = common::media();
-    let srv = start(TENCENT_KEYS);
+    let srv = start_full(TENCENT_KEYS, None, storage);
     let tc = |action: &str, body: Value| tencent(srv.port, action, body);
     let ok = |action: &str, body: Value| {
         let r = tc(action, body);
