@@ -62,6 +62,20 @@ fn missing_events(
     (produced.len(), received.len(), missing)
 }
 
+/// The daemon, also writing its face events to `events_file` (what it made, to compare with what
+/// the brokers delivered).
+fn start_journaling(cfg: Config, events_file: &std::path::Path) -> Daemon {
+    Daemon::start(
+        cfg,
+        RunOptions {
+            jsonl: Some(events_file.to_path_buf()),
+            jsonl_faces_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 fn statuses(sub: &Subscriber, cam: &str) -> Vec<String> {
     sub.on(&format!("fs/{cam}/status"))
         .iter()
@@ -248,15 +262,7 @@ fn stopping_and_restarting_the_broker_loses_no_event() {
         vec![camera("lobby", &file.display().to_string(), true)],
     );
     cfg.tracking.update_interval_ms = 300;
-    let daemon = Daemon::start(
-        cfg,
-        RunOptions {
-            jsonl: Some(events_file.clone()),
-            jsonl_faces_only: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let daemon = start_journaling(cfg, &events_file);
     assert!(wait_until(Duration::from_secs(30), || sub
         .on("fs/lobby/face")
         .len()
@@ -685,15 +691,7 @@ fn killing_the_broker_in_use_moves_to_the_next_with_no_event_lost() {
     cfg.mqtt.hosts = vec![format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}")];
     cfg.tracking.update_interval_ms = 300;
     cfg.validate().unwrap();
-    let daemon = Daemon::start(
-        cfg,
-        RunOptions {
-            jsonl: Some(events_file.clone()),
-            jsonl_faces_only: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let daemon = start_journaling(cfg, &events_file);
     assert!(
         wait_until(Duration::from_secs(30), || sub_a.on("fs/lobby/face").len()
             >= 3),

@@ -14,16 +14,10 @@ fn client(url: &str) -> Result<postgres::Client, ClusterError> {
 }
 
 fn check(cam: &CameraConfig) -> Result<String, ClusterError> {
-    if !crate::config::stream::valid_id(&cam.id) {
+    if let Some((field, message)) = cam.problem() {
         return Err(ClusterError::Camera {
             id: cam.id.clone(),
-            message: "the id must be 1-64 letters, digits, - or _".into(),
-        });
-    }
-    if cam.uri.trim().is_empty() {
-        return Err(ClusterError::Camera {
-            id: cam.id.clone(),
-            message: "the uri must not be empty".into(),
+            message: format!("{field}: {message}"),
         });
     }
     serde_json::to_string(cam).map_err(|e| ClusterError::Camera {

@@ -27,6 +27,29 @@ pub struct CameraConfig {
     pub face_sets: Vec<String>,
 }
 
+impl CameraConfig {
+    /// What is wrong with this camera's settings, if anything: (field, message). The config file
+    /// and the pool's camera commands check cameras the same way.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        if !valid_id(&self.id) {
+            return Some((
+                "id",
+                format!("{:?}: use 1-64 letters, digits, - or _", self.id),
+            ));
+        }
+        if self.uri.trim().is_empty() {
+            return Some(("uri", "must not be empty".into()));
+        }
+        if let Some(bad) = self.face_sets.iter().find(|s| !valid_id(s)) {
+            return Some(("face_sets", format!("{bad:?} is not a valid face set name")));
+        }
+        if !(0.0..=240.0).contains(&self.detect_fps) {
+            return Some(("detect_fps", "must be 0..=240 (0 = every frame)".into()));
+        }
+        None
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -421,29 +444,11 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
     let mut seen = std::collections::HashSet::new();
     for (i, c) in cfg.cameras.iter().enumerate() {
         let key = |k: &str| format!("cameras[{i}].{k}");
-        if !valid_id(&c.id) {
-            return Err(invalid(
-                &key("id"),
-                format!("{:?}: use 1-64 letters, digits, - or _", c.id),
-            ));
+        if let Some((field, message)) = c.problem() {
+            return Err(invalid(&key(field), message));
         }
         if !seen.insert(c.id.clone()) {
             return Err(invalid(&key("id"), format!("{:?} is used twice", c.id)));
-        }
-        if c.uri.trim().is_empty() {
-            return Err(invalid(&key("uri"), "must not be empty"));
-        }
-        if let Some(bad) = c.face_sets.iter().find(|s| !valid_id(s)) {
-            return Err(invalid(
-                &key("face_sets"),
-                format!("{bad:?} is not a valid face set name"),
-            ));
-        }
-        if !(0.0..=240.0).contains(&c.detect_fps) {
-            return Err(invalid(
-                &key("detect_fps"),
-                "must be 0..=240 (0 = every frame)",
-            ));
         }
     }
     let p = &cfg.pipeline;
