@@ -90,6 +90,16 @@ pub fn client_config(
     }
 }
 
+/// A client configuration that trusts nothing, for connectors whose type wants one where TLS is
+/// switched off (the database without `storage.tls`).
+pub fn client_config_unused() -> Result<ClientConfig, TlsError> {
+    Ok(ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Setup(e.to_string()))?
+        .with_root_certificates(RootCertStore::empty())
+        .with_no_client_auth())
+}
+
 /// Server side (HTTP API): a certificate chain and its key.
 pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
     let mut cfg = ServerConfig::builder_with_provider(provider())

@@ -325,29 +325,65 @@ fn shipped_configs_and_presets_validate() {
     assert!(n >= 5, "found {n} files");
 }
 
+/// Where the CLI keeps face sets in a test: a SQLite folder (`--data-dir`) or a fresh PostgreSQL
+/// database (`storage.url` in the config file).
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `[storage]` lines for the config file, and the arguments that go with every command.
+    fn storage(&self, test: &str, data: &Path) -> (String, Vec<String>) {
+        match self {
+            Backend::Sqlite => (
+                String::new(),
+                vec!["--data-dir".into(), data.display().to_string()],
+            ),
+            Backend::Postgres => (
+                format!(
+                    "url = \"{}\"\n",
+                    common::services::Postgres::shared().database(test)
+                ),
+                vec![],
+            ),
+        }
+    }
+}
+
 #[test]
 fn faceset_reembed_moves_a_set_enrolled_with_kept_pictures_to_the_configured_embedder() {
+    reembed_on(Backend::Sqlite, "reembed");
+}
+
+#[test]
+fn faceset_reembed_on_postgres() {
+    reembed_on(Backend::Postgres, "reembed_pg");
+}
+
+fn reembed_on(backend: Backend, test: &str) {
     let media = common::media();
-    let dir = scratch_dir().join("reembed");
+    let dir = scratch_dir().join(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let data = dir.join("data");
+    let (storage, extra) = backend.storage(test, &dir.join("data"));
     let (mfn, dlib) = (dir.join("mfn.toml"), dir.join("dlib.toml"));
-    std::fs::write(&mfn, "[storage]\nkeep_face_images = true\n").unwrap();
     std::fs::write(
-        &dlib,
-        "[models]\nembedder = \"dlib\"\n[storage]\nkeep_face_images = true\n",
+        &mfn,
+        format!("[storage]\nkeep_face_images = true\n{storage}"),
     )
     .unwrap();
-    let (mfn, dlib, data) = (
-        mfn.to_str().unwrap(),
-        dlib.to_str().unwrap(),
-        data.to_str().unwrap(),
-    );
+    std::fs::write(
+        &dlib,
+        format!("[models]\nembedder = \"dlib\"\n[storage]\nkeep_face_images = true\n{storage}"),
+    )
+    .unwrap();
+    let (mfn, dlib) = (mfn.to_str().unwrap(), dlib.to_str().unwrap());
     let run = |cfg: &str, args: &[&str]| {
         let mut all = vec!["--config", cfg];
         all.extend_from_slice(args);
-        all.extend_from_slice(&["--data-dir", data, "--json"]);
+        all.extend(extra.iter().map(String::as_str));
+        all.push("--json");
         facestream(&all)
     };
     let (code, _, err) = run(mfn, &["faceset", "create", "staff"]);
@@ -531,8 +567,17 @@ fn daemon_log_is_plain_and_masks_camera_passwords() {
 /// warned about, and `--no-create` refuses a missing set.
 #[test]
 fn enroll_names_faces_after_their_files_and_warns_about_people_without_a_face() {
+    enroll_names_on(Backend::Sqlite, "enroll_names");
+}
+
+#[test]
+fn enroll_on_postgres_names_faces_and_warns_likewise() {
+    enroll_names_on(Backend::Postgres, "enroll_names_pg");
+}
+
+fn enroll_names_on(backend: Backend, test: &str) {
     let media = common::media();
-    let dir = scratch_dir().join("enroll-names");
+    let dir = scratch_dir().join(test);
     let _ = std::fs::remove_dir_all(&dir);
     let people = dir.join("people");
     std::fs::create_dir_all(people.join("nobody")).unwrap();
@@ -543,11 +588,15 @@ fn enroll_names_faces_after_their_files_and_warns_about_people_without_a_face() 
         people.join("nobody/landscape.jpg"),
     )
     .unwrap();
-    let data = dir.join("data");
-    let base = ["--data-dir", data.to_str().unwrap(), "--json"];
+    let (storage, extra) = backend.storage(test, &dir.join("data"));
+    let cfg = dir.join("facestream.toml");
+    std::fs::write(&cfg, format!("[storage]\n{storage}")).unwrap();
+    let cfg = cfg.display().to_string();
     let with = |args: &[&str]| -> (i32, serde_json::Value, String) {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend_from_slice(&base);
+        let mut all: Vec<&str> = vec!["--config", &cfg];
+        all.extend_from_slice(args);
+        all.extend(extra.iter().map(String::as_str));
+        all.push("--json");
         facestream(&all)
     };
     let (code, v, err) = with(&[

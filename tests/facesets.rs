@@ -21,6 +21,88 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// Where a test's face sets live — a SQLite folder or a PostgreSQL database — opened again as
+/// often as the test needs, as another process would.
+#[derive(Clone)]
+enum Place {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Place {
+    /// The same test's place on each backend.
+    fn both(name: &str) -> Vec<Place> {
+        vec![
+            Place::Sqlite(tmp(name)),
+            Place::Postgres(common::services::Postgres::shared().database(&name.replace('-', "_"))),
+        ]
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Place::Sqlite(_) => "sqlite",
+            Place::Postgres(_) => "postgres",
+        }
+    }
+
+    fn open(&self) -> Result<FaceSets, facestream::search::SetError> {
+        match self {
+            Place::Sqlite(dir) => FaceSets::open(dir),
+            Place::Postgres(url) => FaceSets::open_storage(&facestream::config::StorageConfig {
+                url: url.clone(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// Runs one SQL statement on the database itself (as a hostile editor or an operator would).
+    fn sql(&self, sql: &str) {
+        match self {
+            Place::Sqlite(dir) => {
+                rusqlite::Connection::open(dir.join("facesets.db"))
+                    .unwrap()
+                    .execute_batch(sql)
+                    .unwrap();
+            }
+            Place::Postgres(url) => {
+                postgres::Client::connect(url, postgres::NoTls)
+                    .unwrap()
+                    .batch_execute(sql)
+                    .unwrap();
+            }
+        }
+    }
+
+    /// One number from the database itself (`sql` returns one BIGINT row).
+    fn count(&self, sql: &str) -> i64 {
+        match self {
+            Place::Sqlite(dir) => rusqlite::Connection::open(dir.join("facesets.db"))
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            Place::Postgres(url) => postgres::Client::connect(url, postgres::NoTls)
+                .unwrap()
+                .query_one(sql, &[])
+                .unwrap()
+                .get(0),
+        }
+    }
+
+    /// How `facestream` on the command line reaches this place: its extra arguments (a config file
+    /// naming the database is written into `scratch` for PostgreSQL).
+    fn cli_args(&self, scratch: &std::path::Path) -> Vec<String> {
+        match self {
+            Place::Sqlite(dir) => vec!["--data-dir".into(), dir.display().to_string()],
+            Place::Postgres(url) => {
+                std::fs::create_dir_all(scratch).unwrap();
+                let cfg = scratch.join("pg.toml");
+                std::fs::write(&cfg, format!("[storage]\nurl = \"{url}\"\n")).unwrap();
+                vec!["--config".into(), cfg.display().to_string()]
+            }
+        }
+    }
+}
+
 fn unit(v: Vec<f32>) -> Vec<f32> {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
     v.into_iter().map(|x| x / n).collect()
@@ -508,476 +590,490 @@ fn identification_accuracy_on_the_gallery() {
     let media = common::media();
     let cfg = Config::default();
     let mut an = common::analyzer();
-    let dir = tmp("acc");
-    let sets = FaceSets::open(&dir).unwrap();
-    sets.create_set("gallery", 10_000, Schema::new(), cfg.models.embedder)
-        .unwrap();
-    let mut people: Vec<(String, Vec<PathBuf>)> = std::fs::read_dir(media.join("gallery"))
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                common::images_in(&p),
-            )
-        })
-        .collect();
-    people.sort();
-    let mut embed = |p: &PathBuf| Some(common::largest_embedded(&mut an, &common::load(p))?.1);
-    // People with >= 2 photos: the first is enrolled, the others are probes. Single-photo people are
-    // never enrolled: their photos must not be accepted as anyone.
-    let (mut probes, mut strangers) = (vec![], vec![]);
-    for (who, files) in &people {
-        if files.len() >= 2 {
-            let e = embed(&files[0]).unwrap_or_else(|| panic!("no face in {}", files[0].display()));
-            sets.add_faces("gallery", vec![(bbox(), e)], None, &Map::new(), Some(who))
-                .unwrap();
-            probes.extend(files[1..].iter().map(|f| (who.clone(), f.clone())));
-        } else {
-            strangers.push(files[0].clone());
-        }
-    }
-    let threshold = cfg.compare.threshold_for(cfg.models.embedder);
-    let (mut top1, mut accepted_right, mut n) = (0, 0, 0);
-    let mut probe_vectors = vec![];
-    for (who, f) in &probes {
-        n += 1;
-        let Some(e) = embed(f) else { continue };
-        probe_vectors.push((who.clone(), e.clone()));
-        let hits = sets
-            .search(
-                "gallery",
-                &e,
-                &SearchParams {
-                    top_n: 1,
-                    ..SearchParams::new(0.0)
-                },
-            )
+    for dir in Place::both("acc") {
+        println!("backend: {}", dir.name());
+        let sets = dir.open().unwrap();
+        sets.create_set("gallery", 10_000, Schema::new(), cfg.models.embedder)
             .unwrap();
-        if hits.first().and_then(|h| h.user_id.as_deref()) == Some(who) {
-            top1 += 1;
-            if hits[0].similarity >= threshold as f64 {
-                accepted_right += 1;
+        let mut people: Vec<(String, Vec<PathBuf>)> = std::fs::read_dir(media.join("gallery"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    common::images_in(&p),
+                )
+            })
+            .collect();
+        people.sort();
+        let mut embed = |p: &PathBuf| Some(common::largest_embedded(&mut an, &common::load(p))?.1);
+        // People with >= 2 photos: the first is enrolled, the others are probes. Single-photo people are
+        // never enrolled: their photos must not be accepted as anyone.
+        let (mut probes, mut strangers) = (vec![], vec![]);
+        for (who, files) in &people {
+            if files.len() >= 2 {
+                let e =
+                    embed(&files[0]).unwrap_or_else(|| panic!("no face in {}", files[0].display()));
+                sets.add_faces("gallery", vec![(bbox(), e)], None, &Map::new(), Some(who))
+                    .unwrap();
+                probes.extend(files[1..].iter().map(|f| (who.clone(), f.clone())));
+            } else {
+                strangers.push(files[0].clone());
             }
         }
-    }
-    let mut false_accepts = vec![];
-    for f in &strangers {
-        let Some(e) = embed(f) else { continue };
-        let hits = sets
-            .search(
-                "gallery",
-                &e,
-                &SearchParams {
-                    top_n: 1,
-                    ..SearchParams::new(threshold)
-                },
-            )
-            .unwrap();
-        if let Some(h) = hits.first() {
-            false_accepts.push(format!(
-                "{} -> {:?} {:.3}",
-                f.display(),
-                h.user_id,
-                h.similarity
-            ));
+        let threshold = cfg.compare.threshold_for(cfg.models.embedder);
+        let (mut top1, mut accepted_right, mut n) = (0, 0, 0);
+        let mut probe_vectors = vec![];
+        for (who, f) in &probes {
+            n += 1;
+            let Some(e) = embed(f) else { continue };
+            probe_vectors.push((who.clone(), e.clone()));
+            let hits = sets
+                .search(
+                    "gallery",
+                    &e,
+                    &SearchParams {
+                        top_n: 1,
+                        ..SearchParams::new(0.0)
+                    },
+                )
+                .unwrap();
+            if hits.first().and_then(|h| h.user_id.as_deref()) == Some(who) {
+                top1 += 1;
+                if hits[0].similarity >= threshold as f64 {
+                    accepted_right += 1;
+                }
+            }
         }
-    }
-    let acc = top1 as f64 / n as f64;
-    let far = false_accepts.len() as f64 / strangers.len() as f64;
-    println!(
+        let mut false_accepts = vec![];
+        for f in &strangers {
+            let Some(e) = embed(f) else { continue };
+            let hits = sets
+                .search(
+                    "gallery",
+                    &e,
+                    &SearchParams {
+                        top_n: 1,
+                        ..SearchParams::new(threshold)
+                    },
+                )
+                .unwrap();
+            if let Some(h) = hits.first() {
+                false_accepts.push(format!(
+                    "{} -> {:?} {:.3}",
+                    f.display(),
+                    h.user_id,
+                    h.similarity
+                ));
+            }
+        }
+        let acc = top1 as f64 / n as f64;
+        let far = false_accepts.len() as f64 / strangers.len() as f64;
+        println!(
         "identification: {} enrolled people, {n} probes: top-1 {acc:.3} ({top1}/{n}); accepted at threshold {threshold}: {accepted_right}/{n}; strangers falsely accepted {}/{} ({far:.3}) {false_accepts:?}",
         sets.show_set("gallery").unwrap().face_number,
         false_accepts.len(),
         strangers.len()
     );
-    assert!(n >= 100 && strangers.len() >= 10);
-    assert!(acc >= 0.95, "top-1 {acc:.3}");
-    assert!(far <= 0.1, "false accept rate {far:.3}");
+        assert!(n >= 100 && strangers.len() >= 10);
+        assert!(acc >= 0.95, "top-1 {acc:.3}");
+        assert!(far <= 0.1, "false accept rate {far:.3}");
 
-    // The same gallery through the partitioned (inverted-file) index, forced on at this small size:
-    // real face vectors must find the same people while scanning only part of the set.
-    let ivf = FaceSets::open(&dir)
-        .unwrap()
-        .with_index_settings(IndexSettings {
+        // The same gallery through the partitioned (inverted-file) index, forced on at this small size:
+        // real face vectors must find the same people while scanning only part of the set.
+        let ivf = dir.open().unwrap().with_index_settings(IndexSettings {
             ivf_from: 2,
             ..IndexSettings::default()
         });
-    let p1 = SearchParams {
-        top_n: 1,
-        ..SearchParams::new(0.0)
-    };
-    let ivf_top1 = probe_vectors
-        .iter()
-        .filter(|(who, e)| {
-            ivf.search("gallery", e, &p1)
-                .unwrap()
-                .first()
-                .and_then(|h| h.user_id.as_deref())
-                == Some(who.as_str())
-        })
-        .count();
-    println!(
-        "identification through the partitioned index: top-1 {ivf_top1}/{n} (exact {top1}/{n})"
-    );
-    assert!(
-        ivf_top1 as f64 / n as f64 >= 0.95,
-        "partitioned top-1 {ivf_top1}/{n}"
-    );
+        let p1 = SearchParams {
+            top_n: 1,
+            ..SearchParams::new(0.0)
+        };
+        let ivf_top1 = probe_vectors
+            .iter()
+            .filter(|(who, e)| {
+                ivf.search("gallery", e, &p1)
+                    .unwrap()
+                    .first()
+                    .and_then(|h| h.user_id.as_deref())
+                    == Some(who.as_str())
+            })
+            .count();
+        println!(
+            "identification through the partitioned index: top-1 {ivf_top1}/{n} (exact {top1}/{n})"
+        );
+        assert!(
+            ivf_top1 as f64 / n as f64 >= 0.95,
+            "partitioned top-1 {ivf_top1}/{n}"
+        );
+    }
 }
 
 /// Adds, updates and deletes on a loaded partitioned index keep it identical to one rebuilt from disk.
 #[test]
 fn a_partitioned_set_stays_in_step_with_adds_updates_and_deletes() {
-    let dir = tmp("ivf");
-    let settings = IndexSettings {
-        ivf_from: 200,
-        probe_percent: 100.0,
-    };
-    let sets = FaceSets::open(&dir).unwrap().with_index_settings(settings);
-    let age: Schema = [("age".to_string(), FieldType::Integer)]
-        .into_iter()
-        .collect();
-    sets.create_set("big", 10_000, age, EmbedderKind::Mobilefacenet)
-        .unwrap();
-    for i in 0..300u64 {
-        sets.add_faces(
-            "big",
-            vec![(bbox(), synth(i, 192))],
-            Some(&format!("e{i}")),
-            &obj(json!({"age": i})),
-            None,
-        )
-        .unwrap();
-    }
-    let top = |s: &FaceSets, q: &Embedding, filter: Option<&str>| -> Vec<String> {
-        let p = SearchParams {
-            top_n: 5,
-            filter: filter.map(String::from),
-            ..SearchParams::new(0.0)
+    for dir in Place::both("ivf") {
+        println!("backend: {}", dir.name());
+        let settings = IndexSettings {
+            ivf_from: 200,
+            probe_percent: 100.0,
         };
-        s.search("big", q, &p)
-            .unwrap()
+        let sets = dir.open().unwrap().with_index_settings(settings);
+        let age: Schema = [("age".to_string(), FieldType::Integer)]
             .into_iter()
-            .map(|h| h.external_image_id)
-            .collect()
-    };
-    // First search builds the partition; every face finds itself first.
-    for i in [0u64, 17, 299] {
-        assert_eq!(top(&sets, &synth(i, 192), None)[0], format!("e{i}"));
-    }
-    // Delete, update and add while it is loaded.
-    let f5 = sets
-        .search(
-            "big",
-            &synth(5, 192),
-            &SearchParams {
-                top_n: 1,
+            .collect();
+        sets.create_set("big", 10_000, age, EmbedderKind::Mobilefacenet)
+            .unwrap();
+        for i in 0..300u64 {
+            sets.add_faces(
+                "big",
+                vec![(bbox(), synth(i, 192))],
+                Some(&format!("e{i}")),
+                &obj(json!({"age": i})),
+                None,
+            )
+            .unwrap();
+        }
+        let top = |s: &FaceSets, q: &Embedding, filter: Option<&str>| -> Vec<String> {
+            let p = SearchParams {
+                top_n: 5,
+                filter: filter.map(String::from),
                 ..SearchParams::new(0.0)
-            },
-        )
-        .unwrap();
-    assert_eq!(
-        sets.delete_faces("big", Selector::FaceId(f5[0].face_id.clone()))
-            .unwrap(),
-        1
-    );
-    assert_ne!(top(&sets, &synth(5, 192), None)[0], "e5");
-    assert_eq!(
-        sets.delete_faces("big", Selector::Field("age".into(), json!(6)))
-            .unwrap(),
-        1
-    );
-    assert_ne!(top(&sets, &synth(6, 192), None)[0], "e6");
-    let f7 = &sets
-        .search(
-            "big",
-            &synth(7, 192),
-            &SearchParams {
-                top_n: 1,
-                ..SearchParams::new(0.0)
-            },
-        )
-        .unwrap()[0];
-    sets.update_face(
-        "big",
-        &f7.face_id,
-        Some("seven"),
-        Some(&obj(json!({"age": 7000}))),
-    )
-    .unwrap();
-    assert_eq!(top(&sets, &synth(1, 192), Some("age:7000")), ["seven"]);
-    sets.add_faces(
-        "big",
-        vec![(bbox(), synth(1000, 192))],
-        Some("new"),
-        &obj(json!({"age": 1})),
-        None,
-    )
-    .unwrap();
-    assert_eq!(top(&sets, &synth(1000, 192), None)[0], "new");
-    // A second process rebuilds from disk: same answers for every query.
-    let fresh = FaceSets::open(&dir).unwrap().with_index_settings(settings);
-    for i in (0..300u64).step_by(7).chain([1000]) {
-        let q = synth(i, 192);
-        assert_eq!(top(&sets, &q, None), top(&fresh, &q, None), "query {i}");
-    }
-    assert_eq!(sets.show_set("big").unwrap().face_number, 299);
-}
-
-#[test]
-fn searching_while_enrolling_from_another_thread() {
-    let dir = tmp("concurrent");
-    let sets = Arc::new(FaceSets::open(&dir).unwrap());
-    sets.create_set("live", 100_000, Schema::new(), EmbedderKind::Mobilefacenet)
-        .unwrap();
-    let writer = {
-        let sets = sets.clone();
-        std::thread::spawn(move || {
-            for batch in 0..50u64 {
-                let faces = (0..20)
-                    .map(|i| (bbox(), synth(batch * 20 + i, 192)))
-                    .collect();
-                sets.add_faces("live", faces, None, &Map::new(), None)
-                    .unwrap();
-            }
-        })
-    };
-    // A second connection, as another process would have, also reads while the writer works.
-    let other = FaceSets::open(&dir).unwrap();
-    let mut last = 0;
-    let mut searches = 0;
-    while !writer.is_finished() || searches < 20 {
-        let reader = if searches % 2 == 0 { &*sets } else { &other };
-        reader.refresh().unwrap();
-        let hits = reader
+            };
+            s.search("big", q, &p)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.external_image_id)
+                .collect()
+        };
+        // First search builds the partition; every face finds itself first.
+        for i in [0u64, 17, 299] {
+            assert_eq!(top(&sets, &synth(i, 192), None)[0], format!("e{i}"));
+        }
+        // Delete, update and add while it is loaded.
+        let f5 = sets
             .search(
-                "live",
-                &synth(7, 192),
+                "big",
+                &synth(5, 192),
                 &SearchParams {
-                    top_n: 5,
+                    top_n: 1,
                     ..SearchParams::new(0.0)
                 },
             )
             .unwrap();
-        assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
-        let count = reader.show_set("live").unwrap().face_number;
-        assert!(
-            count >= last && count % 20 == 0,
-            "counts only grow, whole batches at a time: {count}"
+        assert_eq!(
+            sets.delete_faces("big", Selector::FaceId(f5[0].face_id.clone()))
+                .unwrap(),
+            1
         );
-        last = count;
-        searches += 1;
-    }
-    writer.join().unwrap();
-    other.refresh().unwrap();
-    assert_eq!(other.show_set("live").unwrap().face_number, 1000);
-    let hits = other
-        .search(
-            "live",
-            &synth(7, 192),
-            &SearchParams {
-                top_n: 1,
-                ..SearchParams::new(0.0)
-            },
+        assert_ne!(top(&sets, &synth(5, 192), None)[0], "e5");
+        assert_eq!(
+            sets.delete_faces("big", Selector::Field("age".into(), json!(6)))
+                .unwrap(),
+            1
+        );
+        assert_ne!(top(&sets, &synth(6, 192), None)[0], "e6");
+        let f7 = &sets
+            .search(
+                "big",
+                &synth(7, 192),
+                &SearchParams {
+                    top_n: 1,
+                    ..SearchParams::new(0.0)
+                },
+            )
+            .unwrap()[0];
+        sets.update_face(
+            "big",
+            &f7.face_id,
+            Some("seven"),
+            Some(&obj(json!({"age": 7000}))),
         )
         .unwrap();
-    assert!(
-        (hits[0].similarity - 1.0).abs() < 1e-3,
-        "the other connection sees every face"
-    );
-    println!("{searches} searches while 1000 faces were enrolled");
+        assert_eq!(top(&sets, &synth(1, 192), Some("age:7000")), ["seven"]);
+        sets.add_faces(
+            "big",
+            vec![(bbox(), synth(1000, 192))],
+            Some("new"),
+            &obj(json!({"age": 1})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(top(&sets, &synth(1000, 192), None)[0], "new");
+        // A second process rebuilds from disk: same answers for every query.
+        let fresh = dir.open().unwrap().with_index_settings(settings);
+        for i in (0..300u64).step_by(7).chain([1000]) {
+            let q = synth(i, 192);
+            assert_eq!(top(&sets, &q, None), top(&fresh, &q, None), "query {i}");
+        }
+        assert_eq!(sets.show_set("big").unwrap().face_number, 299);
+    }
+}
+
+#[test]
+fn searching_while_enrolling_from_another_thread() {
+    for dir in Place::both("concurrent") {
+        println!("backend: {}", dir.name());
+        let sets = Arc::new(dir.open().unwrap());
+        sets.create_set("live", 100_000, Schema::new(), EmbedderKind::Mobilefacenet)
+            .unwrap();
+        let writer = {
+            let sets = sets.clone();
+            std::thread::spawn(move || {
+                for batch in 0..50u64 {
+                    let faces = (0..20)
+                        .map(|i| (bbox(), synth(batch * 20 + i, 192)))
+                        .collect();
+                    sets.add_faces("live", faces, None, &Map::new(), None)
+                        .unwrap();
+                }
+            })
+        };
+        // A second connection, as another process would have, also reads while the writer works.
+        let other = dir.open().unwrap();
+        let mut last = 0;
+        let mut searches = 0;
+        while !writer.is_finished() || searches < 20 {
+            let reader = if searches % 2 == 0 { &*sets } else { &other };
+            reader.refresh().unwrap();
+            let hits = reader
+                .search(
+                    "live",
+                    &synth(7, 192),
+                    &SearchParams {
+                        top_n: 5,
+                        ..SearchParams::new(0.0)
+                    },
+                )
+                .unwrap();
+            assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
+            let count = reader.show_set("live").unwrap().face_number;
+            assert!(
+                count >= last && count % 20 == 0,
+                "counts only grow, whole batches at a time: {count}"
+            );
+            last = count;
+            searches += 1;
+        }
+        writer.join().unwrap();
+        other.refresh().unwrap();
+        assert_eq!(other.show_set("live").unwrap().face_number, 1000);
+        let hits = other
+            .search(
+                "live",
+                &synth(7, 192),
+                &SearchParams {
+                    top_n: 1,
+                    ..SearchParams::new(0.0)
+                },
+            )
+            .unwrap();
+        assert!(
+            (hits[0].similarity - 1.0).abs() < 1e-3,
+            "the other connection sees every face"
+        );
+        println!("{searches} searches while 1000 faces were enrolled");
+    }
 }
 
 #[test]
 fn kill_9_during_bulk_enrolment_leaves_a_consistent_database() {
     let media = common::media();
-    let dir = tmp("kill9");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_facestream"))
-        .args([
-            "enroll",
-            media.join("gallery").to_str().unwrap(),
-            "--set",
-            "bulk",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--no-quality-gate",
-            "--json",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Let it write part of the gallery, then kill it without warning.
-    let sets = FaceSets::open(&dir).ok();
-    let started = std::time::Instant::now();
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let n = FaceSets::open(&dir)
-            .ok()
-            .and_then(|s| s.show_set("bulk").ok())
-            .map(|s| s.face_number)
-            .unwrap_or(0);
-        if n >= 20 || started.elapsed().as_secs() > 60 {
-            break;
+    for dir in Place::both("kill9") {
+        println!("backend: {}", dir.name());
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_facestream"))
+            .args([
+                "enroll",
+                media.join("gallery").to_str().unwrap(),
+                "--set",
+                "bulk",
+                "--no-quality-gate",
+                "--json",
+            ])
+            .args(dir.cli_args(&tmp(&format!("kill9-cli-{}", dir.name()))))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Let it write part of the gallery, then kill it without warning.
+        let sets = dir.open().ok();
+        let started = std::time::Instant::now();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let n = dir
+                .open()
+                .ok()
+                .and_then(|s| s.show_set("bulk").ok())
+                .map(|s| s.face_number)
+                .unwrap_or(0);
+            if n >= 20 || started.elapsed().as_secs() > 60 {
+                break;
+            }
         }
-    }
-    drop(sets);
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let conn = rusqlite::Connection::open(dir.join("facesets.db")).unwrap();
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-    let sets = FaceSets::open(&dir).unwrap();
-    let info = sets.show_set("bulk").unwrap();
-    let listed = sets.list_faces("bulk", 0, 10_000).unwrap();
-    assert_eq!(listed.len(), info.face_number, "count and rows agree");
-    assert!(
-        info.face_number >= 20 && info.face_number < 193,
-        "killed part-way: {}",
-        info.face_number
+        drop(sets);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if let Place::Sqlite(d) = &dir {
+            let conn = rusqlite::Connection::open(d.join("facesets.db")).unwrap();
+            let check: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(check, "ok");
+        }
+        // Every face row is whole: a vector of the set's model, and the feed names it.
+        assert_eq!(
+        dir.count("SELECT COUNT(*) FROM faces WHERE set_name = 'bulk' AND face_id NOT IN (SELECT face_id FROM changes)"),
+        0,
+        "every stored face is in the change feed"
     );
-    // Every stored face is whole and searchable; the index holds exactly the stored faces.
-    let probe = Embedding {
-        model: EmbedderKind::Mobilefacenet,
-        vector: listed[0].vector.clone(),
-    };
-    assert!(listed.iter().all(|f| f.vector.len() == 192));
-    let hits = sets
-        .search(
+        let sets = dir.open().unwrap();
+        let info = sets.show_set("bulk").unwrap();
+        let listed = sets.list_faces("bulk", 0, 10_000).unwrap();
+        assert_eq!(listed.len(), info.face_number, "count and rows agree");
+        assert!(
+            info.face_number >= 20 && info.face_number < 193,
+            "killed part-way: {}",
+            info.face_number
+        );
+        // Every stored face is whole and searchable; the index holds exactly the stored faces.
+        let probe = Embedding {
+            model: EmbedderKind::Mobilefacenet,
+            vector: listed[0].vector.clone(),
+        };
+        assert!(listed.iter().all(|f| f.vector.len() == 192));
+        let hits = sets
+            .search(
+                "bulk",
+                &probe,
+                &SearchParams {
+                    top_n: 1000,
+                    ..SearchParams::new(0.0)
+                },
+            )
+            .unwrap();
+        assert_eq!(hits.len(), info.face_number);
+        assert!((hits[0].similarity - 1.0).abs() < 1e-3);
+        // Enrolment can simply be run again afterwards.
+        sets.add_faces(
             "bulk",
-            &probe,
-            &SearchParams {
-                top_n: 1000,
-                ..SearchParams::new(0.0)
-            },
+            vec![(bbox(), probe)],
+            None,
+            &Map::new(),
+            Some("again"),
         )
         .unwrap();
-    assert_eq!(hits.len(), info.face_number);
-    assert!((hits[0].similarity - 1.0).abs() < 1e-3);
-    // Enrolment can simply be run again afterwards.
-    sets.add_faces(
-        "bulk",
-        vec![(bbox(), probe)],
-        None,
-        &Map::new(),
-        Some("again"),
-    )
-    .unwrap();
-    println!(
-        "killed after {} faces; integrity ok; re-enrolment works",
-        info.face_number
-    );
+        println!(
+            "killed after {} faces; integrity ok; re-enrolment works",
+            info.face_number
+        );
+    }
 }
 
 /// Another process's adds, updates and deletes reach a loaded index through the change feed,
 /// without rebuilding it; a set deleted elsewhere is dropped.
 #[test]
 fn another_process_writes_are_replayed_into_the_loaded_index() {
-    let dir = tmp("feed");
-    let daemon = FaceSets::open(&dir).unwrap();
-    let cli = FaceSets::open(&dir).unwrap();
-    let age: Schema = [("age".to_string(), FieldType::Integer)]
-        .into_iter()
-        .collect();
-    cli.create_set("s", 1000, age, EmbedderKind::Mobilefacenet)
-        .unwrap();
-    for i in 0..20u64 {
+    for dir in Place::both("feed") {
+        println!("backend: {}", dir.name());
+        let daemon = dir.open().unwrap();
+        let cli = dir.open().unwrap();
+        let age: Schema = [("age".to_string(), FieldType::Integer)]
+            .into_iter()
+            .collect();
+        cli.create_set("s", 1000, age, EmbedderKind::Mobilefacenet)
+            .unwrap();
+        for i in 0..20u64 {
+            cli.add_faces(
+                "s",
+                vec![(bbox(), synth(i, 192))],
+                Some(&format!("e{i}")),
+                &obj(json!({"age": i})),
+                None,
+            )
+            .unwrap();
+        }
+        let top = |s: &FaceSets, q: u64, filter: Option<&str>| -> Option<String> {
+            s.refresh().unwrap();
+            let p = SearchParams {
+                top_n: 1,
+                filter: filter.map(String::from),
+                ..SearchParams::new(0.0)
+            };
+            s.search("s", &synth(q, 192), &p)
+                .unwrap()
+                .first()
+                .map(|h| h.external_image_id.clone())
+        };
+        assert_eq!(top(&daemon, 3, None).as_deref(), Some("e3"));
+        assert_eq!(daemon.index_builds(), 1);
+        // The other process adds, deletes and updates.
         cli.add_faces(
             "s",
-            vec![(bbox(), synth(i, 192))],
-            Some(&format!("e{i}")),
-            &obj(json!({"age": i})),
+            vec![(bbox(), synth(100, 192))],
+            Some("new"),
+            &obj(json!({"age": 1})),
             None,
         )
         .unwrap();
-    }
-    let top = |s: &FaceSets, q: u64, filter: Option<&str>| -> Option<String> {
-        s.refresh().unwrap();
-        let p = SearchParams {
-            top_n: 1,
-            filter: filter.map(String::from),
-            ..SearchParams::new(0.0)
-        };
-        s.search("s", &synth(q, 192), &p)
-            .unwrap()
-            .first()
-            .map(|h| h.external_image_id.clone())
-    };
-    assert_eq!(top(&daemon, 3, None).as_deref(), Some("e3"));
-    assert_eq!(daemon.index_builds(), 1);
-    // The other process adds, deletes and updates.
-    cli.add_faces(
-        "s",
-        vec![(bbox(), synth(100, 192))],
-        Some("new"),
-        &obj(json!({"age": 1})),
-        None,
-    )
-    .unwrap();
-    cli.delete_faces("s", Selector::ExternalImageId("e3".into()))
-        .unwrap();
-    let f5 = cli
-        .search(
+        cli.delete_faces("s", Selector::ExternalImageId("e3".into()))
+            .unwrap();
+        let f5 = cli
+            .search(
+                "s",
+                &synth(5, 192),
+                &SearchParams {
+                    top_n: 1,
+                    ..SearchParams::new(0.0)
+                },
+            )
+            .unwrap();
+        cli.update_face(
             "s",
-            &synth(5, 192),
-            &SearchParams {
-                top_n: 1,
-                ..SearchParams::new(0.0)
-            },
+            &f5[0].face_id,
+            Some("five"),
+            Some(&obj(json!({"age": 555}))),
         )
         .unwrap();
-    cli.update_face(
-        "s",
-        &f5[0].face_id,
-        Some("five"),
-        Some(&obj(json!({"age": 555}))),
-    )
-    .unwrap();
-    assert_eq!(top(&daemon, 100, None).as_deref(), Some("new"));
-    assert_ne!(top(&daemon, 3, None).as_deref(), Some("e3"));
-    assert_eq!(top(&daemon, 0, Some("age:555")).as_deref(), Some("five"));
-    assert_eq!(daemon.index_builds(), 1, "replayed in place, not rebuilt");
-    // Added and removed again before the daemon looks: nothing to see.
-    cli.add_faces(
-        "s",
-        vec![(bbox(), synth(200, 192))],
-        Some("blink"),
-        &obj(json!({"age": 2})),
-        None,
-    )
-    .unwrap();
-    cli.delete_faces("s", Selector::ExternalImageId("blink".into()))
+        assert_eq!(top(&daemon, 100, None).as_deref(), Some("new"));
+        assert_ne!(top(&daemon, 3, None).as_deref(), Some("e3"));
+        assert_eq!(top(&daemon, 0, Some("age:555")).as_deref(), Some("five"));
+        assert_eq!(daemon.index_builds(), 1, "replayed in place, not rebuilt");
+        // Added and removed again before the daemon looks: nothing to see.
+        cli.add_faces(
+            "s",
+            vec![(bbox(), synth(200, 192))],
+            Some("blink"),
+            &obj(json!({"age": 2})),
+            None,
+        )
         .unwrap();
-    assert_ne!(top(&daemon, 200, None).as_deref(), Some("blink"));
-    assert_eq!(daemon.index_builds(), 1);
-    // A gap in the feed (pruned while the daemon was not looking): replaying could miss a
-    // change, so the index is dropped and rebuilt from the database, with the new face in it.
-    cli.add_faces(
-        "s",
-        vec![(bbox(), synth(300, 192))],
-        Some("after-gap"),
-        &obj(json!({"age": 3})),
-        None,
-    )
-    .unwrap();
-    cli.delete_faces("s", Selector::ExternalImageId("e7".into()))
+        cli.delete_faces("s", Selector::ExternalImageId("blink".into()))
+            .unwrap();
+        assert_ne!(top(&daemon, 200, None).as_deref(), Some("blink"));
+        assert_eq!(daemon.index_builds(), 1);
+        // A gap in the feed (pruned while the daemon was not looking): replaying could miss a
+        // change, so the index is dropped and rebuilt from the database, with the new face in it.
+        cli.add_faces(
+            "s",
+            vec![(bbox(), synth(300, 192))],
+            Some("after-gap"),
+            &obj(json!({"age": 3})),
+            None,
+        )
         .unwrap();
-    rusqlite::Connection::open(dir.join("facesets.db"))
-        .unwrap()
-        .execute("DELETE FROM changes", [])
-        .unwrap();
-    assert_eq!(top(&daemon, 300, None).as_deref(), Some("after-gap"));
-    assert_ne!(top(&daemon, 7, None).as_deref(), Some("e7"));
-    assert_eq!(daemon.index_builds(), 2, "a gap means one rebuild");
-    // The set is deleted elsewhere: the daemon's search says so instead of using a stale index.
-    cli.delete_set("s").unwrap();
-    daemon.refresh().unwrap();
-    let r = daemon.search("s", &synth(1, 192), &SearchParams::new(0.0));
-    assert_eq!(code(r), "FRS.0402");
+        cli.delete_faces("s", Selector::ExternalImageId("e7".into()))
+            .unwrap();
+        dir.sql("DELETE FROM changes");
+        assert_eq!(top(&daemon, 300, None).as_deref(), Some("after-gap"));
+        assert_ne!(top(&daemon, 7, None).as_deref(), Some("e7"));
+        assert_eq!(daemon.index_builds(), 2, "a gap means one rebuild");
+        // The set is deleted elsewhere: the daemon's search says so instead of using a stale index.
+        cli.delete_set("s").unwrap();
+        daemon.refresh().unwrap();
+        let r = daemon.search("s", &synth(1, 192), &SearchParams::new(0.0));
+        assert_eq!(code(r), "FRS.0402");
+    }
 }
 
 /// The largest face of a photo, embedded by `an`, and the enrolment it makes (picture included).
@@ -994,152 +1090,150 @@ fn enrolment_of(
     )
 }
 
-fn picture_rows(dir: &std::path::Path, set: &str) -> i64 {
-    let db = rusqlite::Connection::open(dir.join("facesets.db")).unwrap();
-    db.query_row(
-        "SELECT COUNT(*) FROM face_pictures p JOIN faces f USING(face_id) WHERE f.set_name = ?1",
-        [set],
-        |r| r.get(0),
-    )
-    .unwrap()
+fn picture_rows(dir: &Place, set: &str) -> i64 {
+    dir.count(&format!(
+        "SELECT COUNT(*) FROM face_pictures p JOIN faces f USING(face_id) WHERE f.set_name = '{set}'"
+    ))
 }
 
 #[test]
 fn kept_face_pictures_move_a_set_to_another_embedder() {
     let media = common::media();
-    let dir = tmp("reembed");
-    let mut mfn = common::analyzer();
-    let mut dlib_cfg = Config::default();
-    dlib_cfg.models.embedder = EmbedderKind::Dlib;
-    let mut dlib = facestream::analyze::Analyzer::open(&dlib_cfg).unwrap();
+    for dir in Place::both("reembed") {
+        println!("backend: {}", dir.name());
+        let mut mfn = common::analyzer();
+        let mut dlib_cfg = Config::default();
+        dlib_cfg.models.embedder = EmbedderKind::Dlib;
+        let mut dlib = facestream::analyze::Analyzer::open(&dlib_cfg).unwrap();
 
-    // Pictures are kept only when asked: the same enrolment through a plain FaceSets keeps none.
-    let plain = FaceSets::open(&dir).unwrap();
-    let kept = FaceSets::open(&dir).unwrap().with_face_pictures(true);
-    for (sets, name) in [(&plain, "plain"), (&kept, "staff")] {
-        sets.create_set(name, 100, Schema::new(), EmbedderKind::Mobilefacenet)
-            .unwrap();
-    }
-    let obama = media.join("gallery/Barack_Obama");
-    let photos = |d: &std::path::Path| common::images_in(d);
-    let (_, e) = enrolment_of(&mut mfn, &photos(&obama)[0]);
-    plain
-        .add_faces("plain", vec![e], None, &Map::new(), Some("obama"))
-        .unwrap();
-    assert_eq!(
-        picture_rows(&dir, "plain"),
-        0,
-        "no picture unless configured"
-    );
-    // A set without pictures cannot move, and loses nothing trying.
-    assert_eq!(
-        code(kept.reembed("plain", EmbedderKind::Dlib, |p| dlib.embed_picture(p))),
-        "FRS.0416"
-    );
-    assert_eq!(
-        kept.show_set("plain").unwrap().model.stored_name(),
-        "mobilefacenet-192"
-    );
-
-    // Enrol people in the picture-keeping set; a second process has the index loaded.
-    let people: Vec<(&str, PathBuf)> = [
-        ("obama", obama.clone()),
-        ("jolie", media.join("gallery/Angelina_Jolie")),
-        ("clooney", media.join("gallery/George_Clooney")),
-        ("dicaprio", media.join("gallery/Leonardo_DiCaprio")),
-        ("damon", media.join("gallery/Matt_Damon")),
-    ]
-    .into_iter()
-    .collect();
-    let mut direct_dlib = vec![];
-    for (who, d) in &people {
-        let first = &photos(d)[0];
-        let (_, e) = enrolment_of(&mut mfn, first);
-        assert!(e.picture.is_some());
-        kept.add_faces("staff", vec![e], None, &Map::new(), Some(who))
-            .unwrap();
-        direct_dlib.push((who.to_string(), enrolment_of(&mut dlib, first).0));
-    }
-    assert_eq!(picture_rows(&dir, "staff"), people.len() as i64);
-    let other = FaceSets::open(&dir).unwrap();
-    let (probe_mfn, _) = enrolment_of(&mut mfn, &photos(&obama)[1]);
-    let p = SearchParams::new(0.3);
-    assert_eq!(
-        other.search("staff", &probe_mfn, &p).unwrap()[0]
-            .user_id
-            .as_deref(),
-        Some("obama")
-    );
-
-    let done = kept
-        .reembed("staff", EmbedderKind::Dlib, |p| dlib.embed_picture(p))
-        .unwrap();
-    println!("re-embedded: {done:?}");
-    assert_eq!(done.faces, people.len());
-    assert_eq!(
-        (done.from_model.as_str(), done.to_model.as_str()),
-        ("mobilefacenet-192", "dlib-resnet-128")
-    );
-    assert_eq!(
-        kept.show_set("staff").unwrap().model.stored_name(),
-        "dlib-resnet-128"
-    );
-    // The vectors from the kept pictures are those of the original photos, near enough.
-    let stored = kept.list_faces("staff", 0, 100).unwrap();
-    for (who, direct) in &direct_dlib {
-        let f = stored
-            .iter()
-            .find(|f| f.user_id.as_deref() == Some(who.as_str()))
-            .unwrap();
-        let again = kept.face("staff", &f.face_id).unwrap();
-        let kept_vec = Embedding {
-            model: EmbedderKind::Dlib,
-            vector: again.vector.clone(),
-        };
-        let s = kept_vec.similarity(direct).unwrap();
-        println!("{who}: re-embedded vs embedded from the original photo: similarity {s:.3}");
-        assert!(s > 0.9, "{who}: {s}");
-    }
-    // Old-model queries are refused; new-model probes find their person, also in the process
-    // that had the old index loaded (it rebuilds on the change feed).
-    assert_eq!(code(kept.search("staff", &probe_mfn, &p)), "FRS.0412");
-    other.refresh().unwrap();
-    let threshold = dlib_cfg.compare.threshold_for(EmbedderKind::Dlib);
-    for (who, d) in &people {
-        let (probe, _) = enrolment_of(&mut dlib, &photos(d)[1]);
-        for sets in [&kept, &other] {
-            let hits = sets
-                .search("staff", &probe, &SearchParams::new(threshold))
+        // Pictures are kept only when asked: the same enrolment through a plain FaceSets keeps none.
+        let plain = dir.open().unwrap();
+        let kept = dir.open().unwrap().with_face_pictures(true);
+        for (sets, name) in [(&plain, "plain"), (&kept, "staff")] {
+            sets.create_set(name, 100, Schema::new(), EmbedderKind::Mobilefacenet)
                 .unwrap();
-            assert_eq!(
-                hits.first().and_then(|h| h.user_id.as_deref()),
-                Some(*who),
-                "{who}: {hits:?}"
-            );
-            // The index scores dlib vectors on dlib's own scale (1 − L2/2), as 1:1 compare does.
-            let top = &hits[0];
-            let stored = Embedding {
-                model: EmbedderKind::Dlib,
-                vector: kept.face("staff", &top.face_id).unwrap().vector,
-            };
-            let expected = probe.similarity(&stored).unwrap() as f64;
-            assert!(
-                (top.similarity - expected).abs() < 1e-3 && top.similarity < 0.99,
-                "{who}: search says {}, compare says {expected}",
-                top.similarity
-            );
         }
+        let obama = media.join("gallery/Barack_Obama");
+        let photos = |d: &std::path::Path| common::images_in(d);
+        let (_, e) = enrolment_of(&mut mfn, &photos(&obama)[0]);
+        plain
+            .add_faces("plain", vec![e], None, &Map::new(), Some("obama"))
+            .unwrap();
+        assert_eq!(
+            picture_rows(&dir, "plain"),
+            0,
+            "no picture unless configured"
+        );
+        // A set without pictures cannot move, and loses nothing trying.
+        assert_eq!(
+            code(kept.reembed("plain", EmbedderKind::Dlib, |p| dlib.embed_picture(p))),
+            "FRS.0416"
+        );
+        assert_eq!(
+            kept.show_set("plain").unwrap().model.stored_name(),
+            "mobilefacenet-192"
+        );
+
+        // Enrol people in the picture-keeping set; a second process has the index loaded.
+        let people: Vec<(&str, PathBuf)> = [
+            ("obama", obama.clone()),
+            ("jolie", media.join("gallery/Angelina_Jolie")),
+            ("clooney", media.join("gallery/George_Clooney")),
+            ("dicaprio", media.join("gallery/Leonardo_DiCaprio")),
+            ("damon", media.join("gallery/Matt_Damon")),
+        ]
+        .into_iter()
+        .collect();
+        let mut direct_dlib = vec![];
+        for (who, d) in &people {
+            let first = &photos(d)[0];
+            let (_, e) = enrolment_of(&mut mfn, first);
+            assert!(e.picture.is_some());
+            kept.add_faces("staff", vec![e], None, &Map::new(), Some(who))
+                .unwrap();
+            direct_dlib.push((who.to_string(), enrolment_of(&mut dlib, first).0));
+        }
+        assert_eq!(picture_rows(&dir, "staff"), people.len() as i64);
+        let other = dir.open().unwrap();
+        let (probe_mfn, _) = enrolment_of(&mut mfn, &photos(&obama)[1]);
+        let p = SearchParams::new(0.3);
+        assert_eq!(
+            other.search("staff", &probe_mfn, &p).unwrap()[0]
+                .user_id
+                .as_deref(),
+            Some("obama")
+        );
+
+        let done = kept
+            .reembed("staff", EmbedderKind::Dlib, |p| dlib.embed_picture(p))
+            .unwrap();
+        println!("re-embedded: {done:?}");
+        assert_eq!(done.faces, people.len());
+        assert_eq!(
+            (done.from_model.as_str(), done.to_model.as_str()),
+            ("mobilefacenet-192", "dlib-resnet-128")
+        );
+        assert_eq!(
+            kept.show_set("staff").unwrap().model.stored_name(),
+            "dlib-resnet-128"
+        );
+        // The vectors from the kept pictures are those of the original photos, near enough.
+        let stored = kept.list_faces("staff", 0, 100).unwrap();
+        for (who, direct) in &direct_dlib {
+            let f = stored
+                .iter()
+                .find(|f| f.user_id.as_deref() == Some(who.as_str()))
+                .unwrap();
+            let again = kept.face("staff", &f.face_id).unwrap();
+            let kept_vec = Embedding {
+                model: EmbedderKind::Dlib,
+                vector: again.vector.clone(),
+            };
+            let s = kept_vec.similarity(direct).unwrap();
+            println!("{who}: re-embedded vs embedded from the original photo: similarity {s:.3}");
+            assert!(s > 0.9, "{who}: {s}");
+        }
+        // Old-model queries are refused; new-model probes find their person, also in the process
+        // that had the old index loaded (it rebuilds on the change feed).
+        assert_eq!(code(kept.search("staff", &probe_mfn, &p)), "FRS.0412");
+        other.refresh().unwrap();
+        let threshold = dlib_cfg.compare.threshold_for(EmbedderKind::Dlib);
+        for (who, d) in &people {
+            let (probe, _) = enrolment_of(&mut dlib, &photos(d)[1]);
+            for sets in [&kept, &other] {
+                let hits = sets
+                    .search("staff", &probe, &SearchParams::new(threshold))
+                    .unwrap();
+                assert_eq!(
+                    hits.first().and_then(|h| h.user_id.as_deref()),
+                    Some(*who),
+                    "{who}: {hits:?}"
+                );
+                // The index scores dlib vectors on dlib's own scale (1 − L2/2), as 1:1 compare does.
+                let top = &hits[0];
+                let stored = Embedding {
+                    model: EmbedderKind::Dlib,
+                    vector: kept.face("staff", &top.face_id).unwrap().vector,
+                };
+                let expected = probe.similarity(&stored).unwrap() as f64;
+                assert!(
+                    (top.similarity - expected).abs() < 1e-3 && top.similarity < 0.99,
+                    "{who}: search says {}, compare says {expected}",
+                    top.similarity
+                );
+            }
+        }
+        // A copied user takes its picture along (so the copy can be re-embedded too); a deleted face
+        // takes its picture with it.
+        kept.create_set("vip", 100, Schema::new(), EmbedderKind::Dlib)
+            .unwrap();
+        assert_eq!(kept.copy_user("damon", "staff", "vip").unwrap(), 1);
+        assert_eq!(picture_rows(&dir, "vip"), 1);
+        kept.delete_faces("staff", Selector::User("damon".into()))
+            .unwrap();
+        assert_eq!(picture_rows(&dir, "staff"), people.len() as i64 - 1);
+        assert_eq!(picture_rows(&dir, "vip"), 1);
     }
-    // A copied user takes its picture along (so the copy can be re-embedded too); a deleted face
-    // takes its picture with it.
-    kept.create_set("vip", 100, Schema::new(), EmbedderKind::Dlib)
-        .unwrap();
-    assert_eq!(kept.copy_user("damon", "staff", "vip").unwrap(), 1);
-    assert_eq!(picture_rows(&dir, "vip"), 1);
-    kept.delete_faces("staff", Selector::User("damon".into()))
-        .unwrap();
-    assert_eq!(picture_rows(&dir, "staff"), people.len() as i64 - 1);
-    assert_eq!(picture_rows(&dir, "vip"), 1);
 }
 
 /// Two writers on one database, as the CLI beside the daemon: ~1 in 52 CLI adds and ~1 in 674
@@ -1147,60 +1241,63 @@ fn kept_face_pictures_move_a_set_to_another_embedder() {
 /// not wait for the other writer). Writes now take the lock up front and wait for it.
 #[test]
 fn two_writers_on_one_database_never_see_database_is_locked() {
-    let dir = tmp("two-writers");
-    let first = FaceSets::open(&dir).unwrap();
-    first
-        .create_set(
-            "shared",
-            100_000,
-            Schema::new(),
-            EmbedderKind::Mobilefacenet,
-        )
-        .unwrap();
-    drop(first);
-    let writers: Vec<_> = (0..3u64)
-        .map(|w| {
-            let dir = dir.clone();
-            std::thread::spawn(move || {
-                // Its own connection, as another process would have.
-                let sets = FaceSets::open(&dir).unwrap();
-                let mut failures = vec![];
-                for i in 0..150u64 {
-                    let r = sets.add_faces(
-                        "shared",
-                        vec![(bbox(), synth(w * 10_000 + i, 192))],
-                        None,
-                        &Map::new(),
-                        Some(&format!("user{w}")),
-                    );
-                    match r {
-                        Ok(added) if i % 10 == 0 => {
-                            if let Err(e) = sets
-                                .delete_faces("shared", Selector::FaceId(added[0].face_id.clone()))
-                            {
-                                failures.push(e.to_string());
+    for dir in Place::both("two-writers") {
+        println!("backend: {}", dir.name());
+        let first = dir.open().unwrap();
+        first
+            .create_set(
+                "shared",
+                100_000,
+                Schema::new(),
+                EmbedderKind::Mobilefacenet,
+            )
+            .unwrap();
+        drop(first);
+        let writers: Vec<_> = (0..3u64)
+            .map(|w| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    // Its own connection, as another process would have.
+                    let sets = dir.open().unwrap();
+                    let mut failures = vec![];
+                    for i in 0..150u64 {
+                        let r = sets.add_faces(
+                            "shared",
+                            vec![(bbox(), synth(w * 10_000 + i, 192))],
+                            None,
+                            &Map::new(),
+                            Some(&format!("user{w}")),
+                        );
+                        match r {
+                            Ok(added) if i % 10 == 0 => {
+                                if let Err(e) = sets.delete_faces(
+                                    "shared",
+                                    Selector::FaceId(added[0].face_id.clone()),
+                                ) {
+                                    failures.push(e.to_string());
+                                }
                             }
+                            Ok(_) => {}
+                            Err(e) => failures.push(e.to_string()),
                         }
-                        Ok(_) => {}
-                        Err(e) => failures.push(e.to_string()),
                     }
-                }
-                failures
+                    failures
+                })
             })
-        })
-        .collect();
-    let failures: Vec<String> = writers
-        .into_iter()
-        .flat_map(|w| w.join().unwrap())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} failed writes, e.g. {:?}",
-        failures.len(),
-        failures.first()
-    );
-    let sets = FaceSets::open(&dir).unwrap();
-    assert_eq!(sets.show_set("shared").unwrap().face_number, 3 * 135);
+            .collect();
+        let failures: Vec<String> = writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} failed writes, e.g. {:?}",
+            failures.len(),
+            failures.first()
+        );
+        let sets = dir.open().unwrap();
+        assert_eq!(sets.show_set("shared").unwrap().face_number, 3 * 135);
+    }
 }
 
 /// A vector at cosine `sim` from unit vector `to`, built with `other` (a unit vector orthogonal

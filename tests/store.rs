@@ -6,8 +6,9 @@ mod common;
 
 use common::services::Postgres;
 use facestream::base::geometry::BoundingBox;
-use facestream::config::EmbedderKind;
+use facestream::config::{EmbedderKind, StorageConfig};
 use facestream::search::fields::Schema;
+use facestream::search::store::database::Database;
 use facestream::search::store::postgres::PgStore;
 use facestream::search::store::{NewFace, Selector, SqliteStore, Store};
 use facestream::search::SetError;
@@ -39,7 +40,7 @@ fn backends(test: &str) -> Vec<Backend> {
     let raw_url = url.clone();
     let pg = Backend {
         name: "postgres",
-        store: Box::new(PgStore::connect(&url).expect("postgres")),
+        store: Box::new(PgStore::open(&pg_storage(&url)).expect("postgres")),
         raw: Box::new(move |sql: &str| {
             postgres::Client::connect(&raw_url, postgres::NoTls)
                 .expect("raw postgres")
@@ -49,6 +50,13 @@ fn backends(test: &str) -> Vec<Backend> {
         _dir: None,
     };
     vec![sqlite, pg]
+}
+
+fn pg_storage(url: &str) -> StorageConfig {
+    StorageConfig {
+        url: url.into(),
+        ..Default::default()
+    }
 }
 
 fn face(eid: &str, v: f32) -> NewFace {
@@ -461,4 +469,83 @@ fn enrolment_and_search_throughput_on_both_backends() {
             pct(&mut search, 0.99)
         );
     }
+}
+
+/// `storage.tls`: a server that takes TCP only over TLS is reached with its CA, refused in
+/// plain, and refused with a clear message when its certificate is not trusted.
+#[test]
+fn postgres_over_tls_verifies_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = common::tls::self_signed(dir.path(), "pg");
+    let pg = Postgres::start_tls(&certs.cert, &certs.key);
+    let url = pg.database("tls_store");
+
+    let plain = Database::open(&pg_storage(&url)).and_then(|db| db.connect().map(|_| ()));
+    let e = plain
+        .expect_err("plain TCP is refused by a hostssl-only server")
+        .to_string();
+    assert!(e.contains("storage.url") && e.contains("pg_hba"), "{e}");
+
+    let untrusted = StorageConfig {
+        tls: true,
+        ..pg_storage(&url)
+    };
+    let e = Database::open(&untrusted)
+        .and_then(|db| db.connect().map(|_| ()))
+        .expect_err("a self-signed server certificate is not trusted by default")
+        .to_string();
+    assert!(
+        e.contains("certificate") || e.contains("UnknownIssuer"),
+        "{e}"
+    );
+
+    let trusted = StorageConfig {
+        tls: true,
+        tls_ca_file: Some(certs.cert.clone()),
+        ..pg_storage(&url)
+    };
+    let mut store = PgStore::open(&trusted).expect("TLS with the server's CA");
+    store
+        .create_set("tls", 10, &Schema::new(), EmbedderKind::Mobilefacenet)
+        .expect("a write over TLS");
+    store
+        .add_faces("tls", vec![face("a", 0.5)])
+        .expect("faces over TLS");
+    assert_eq!(store.get_set("tls").expect("read back").face_number, 1);
+    // sslmode=require in the URL turns TLS on as well.
+    let by_url = StorageConfig {
+        tls_ca_file: Some(certs.cert.clone()),
+        ..pg_storage(&format!("{url}?sslmode=require"))
+    };
+    let db = Database::open(&by_url).expect("open");
+    db.connect().expect("sslmode=require uses TLS");
+}
+
+/// The pool replaces connections a database restart broke: the first call after the restart
+/// succeeds instead of failing on a dead connection, and the pool never holds more than
+/// `storage.pool_size` connections however many threads call at once.
+#[test]
+fn the_connection_pool_survives_a_restart_and_stays_bounded() {
+    let pg = Postgres::start();
+    let url = pg.database("pool_store");
+    let storage = StorageConfig {
+        pool_size: 3,
+        ..pg_storage(&url)
+    };
+    let db = Database::shared(&storage).expect("open and migrate");
+    let store = std::sync::Arc::new(PgStore::new(db.clone()).expect("store"));
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            let store = store.clone();
+            s.spawn(move || {
+                for _ in 0..20 {
+                    store.last_change().expect("a read under contention");
+                }
+            });
+        }
+    });
+    assert!(db.connections() <= 3, "{} connections", db.connections());
+    pg.restart();
+    let n = store.last_change().expect("the first call after a restart");
+    assert_eq!(n, 0);
 }

@@ -14,6 +14,7 @@ use super::error::{fail, ok, ApiError, ApiResult, ErrorKind};
 use super::state::{ApiState, Tenant};
 use crate::cluster::{cameras, ClusterError};
 use crate::config::CameraConfig;
+use crate::search::store::database::Database;
 
 impl From<ClusterError> for ApiError {
     fn from(e: ClusterError) -> Self {
@@ -21,14 +22,15 @@ impl From<ClusterError> for ApiError {
     }
 }
 
-fn pool_url(st: &ApiState) -> Result<String, ApiError> {
+/// The pool's database settings (the database itself is opened off the async workers).
+fn pool_url(st: &ApiState) -> Result<crate::config::StorageConfig, ApiError> {
     if st.cfg.storage.url.is_empty() {
         return Err(fail(
             ErrorKind::NoPool,
             "cameras are managed over HTTP in a pool of daemons (storage.url); this daemon reads them from its configuration file",
         ));
     }
-    Ok(st.cfg.storage.url.clone())
+    Ok(st.cfg.storage.clone())
 }
 
 fn admin(t: &Tenant) -> Result<(), ApiError> {
@@ -57,9 +59,10 @@ fn camera(body: &[u8], id: Option<&str>) -> Result<CameraConfig, ApiError> {
 
 /// Runs a blocking pool call off the async workers.
 async fn blocking<R: Send + 'static>(
-    f: impl FnOnce() -> Result<R, ClusterError> + Send + 'static,
+    storage: crate::config::StorageConfig,
+    f: impl FnOnce(&Database) -> Result<R, ClusterError> + Send + 'static,
 ) -> Result<R, ApiError> {
-    tokio::task::spawn_blocking(f)
+    tokio::task::spawn_blocking(move || f(&Database::shared(&storage)?))
         .await
         .map_err(|_| fail(ErrorKind::Internal, "pool task failed"))?
         .map_err(ApiError::from)
@@ -67,7 +70,7 @@ async fn blocking<R: Send + 'static>(
 
 pub async fn list(State(st): State<Arc<ApiState>>) -> ApiResult {
     let url = pool_url(&st)?;
-    let s = blocking(move || cameras::status(&url)).await?;
+    let s = blocking(url, cameras::status).await?;
     ok(json!({ "cameras": s.cameras }))
 }
 
@@ -80,7 +83,7 @@ pub async fn add(
     let url = pool_url(&st)?;
     let cam = camera(&b, None)?;
     let id = cam.id.clone();
-    blocking(move || cameras::add(&url, &cam)).await?;
+    blocking(url, move |db| cameras::add(db, &cam)).await?;
     ok(json!({ "id": id, "added": true }))
 }
 
@@ -93,7 +96,7 @@ pub async fn update(
     admin(&t)?;
     let url = pool_url(&st)?;
     let cam = camera(&b, Some(&id))?;
-    blocking(move || cameras::update(&url, &cam)).await?;
+    blocking(url, move |db| cameras::update(db, &cam)).await?;
     ok(json!({ "id": id, "updated": true }))
 }
 
@@ -105,12 +108,12 @@ pub async fn remove(
     admin(&t)?;
     let url = pool_url(&st)?;
     let gone = id.clone();
-    blocking(move || cameras::remove(&url, &gone)).await?;
+    blocking(url, move |db| cameras::remove(db, &gone)).await?;
     ok(json!({ "id": id, "removed": true }))
 }
 
 pub async fn cluster(State(st): State<Arc<ApiState>>) -> ApiResult {
     let url = pool_url(&st)?;
-    let s = blocking(move || cameras::status(&url)).await?;
+    let s = blocking(url, cameras::status).await?;
     ok(serde_json::to_value(s).unwrap_or(Value::Null))
 }

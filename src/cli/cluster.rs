@@ -1,6 +1,7 @@
 //! `facestream camera add|update|remove|list` and `facestream cluster status`: a pool's cameras
 //! in the database of `storage.url` (docs/scaling.md).
 
+use crate::search::store::database::Database;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -60,21 +61,21 @@ pub enum ClusterCommand {
     Status,
 }
 
-fn url(cfg: &Config) -> anyhow::Result<&str> {
+fn database(cfg: &Config) -> anyhow::Result<Database> {
     if cfg.storage.url.is_empty() {
         anyhow::bail!("storage.url: a pool's cameras live in PostgreSQL; set storage.url");
     }
-    Ok(&cfg.storage.url)
+    Ok(Database::shared(&cfg.storage)?)
 }
 
 pub fn camera(cfg: &Config, cmd: CameraCommand) -> anyhow::Result<ExitCode> {
-    let url = url(cfg)?;
+    let db = &database(cfg)?;
     let done = match cmd {
-        CameraCommand::Add(a) => cameras::add(url, &a.into()).map(|()| "added"),
-        CameraCommand::Update(a) => cameras::update(url, &a.into()).map(|()| "updated"),
-        CameraCommand::Remove { id } => cameras::remove(url, &id).map(|()| "removed"),
+        CameraCommand::Add(a) => cameras::add(db, &a.into()).map(|()| "added"),
+        CameraCommand::Update(a) => cameras::update(db, &a.into()).map(|()| "updated"),
+        CameraCommand::Remove { id } => cameras::remove(db, &id).map(|()| "removed"),
         CameraCommand::List => {
-            for c in cameras::status(url)?.cameras {
+            for c in cameras::status(db)?.cameras {
                 println!("{}", serde_json::to_string(&c)?);
             }
             return Ok(ExitCode::SUCCESS);
@@ -95,7 +96,7 @@ pub fn camera(cfg: &Config, cmd: CameraCommand) -> anyhow::Result<ExitCode> {
 pub fn cluster(cfg: &Config, cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ClusterCommand::Status => {
-            let s = cameras::status(url(cfg)?)?;
+            let s = cameras::status(&database(cfg)?)?;
             println!("{}", serde_json::to_string_pretty(&s)?);
             Ok(ExitCode::SUCCESS)
         }

@@ -20,7 +20,7 @@ pub fn run(cfg: &Config, cmd: DbCommand) -> anyhow::Result<ExitCode> {
                 println!("storage.url is empty: face sets live in SQLite under {} (its schema is created on open); nothing to migrate", cfg.storage.dir.display());
                 return Ok(ExitCode::SUCCESS);
             }
-            let applied = crate::search::store::postgres::migrate_url(&cfg.storage.url)?;
+            let applied = crate::search::store::postgres::migrate_storage(&cfg.storage)?;
             let latest = crate::search::store::postgres::MIGRATIONS
                 .last()
                 .map_or(0, |m| m.0);

@@ -5,12 +5,12 @@ use serde::Serialize;
 
 use super::ClusterError;
 use crate::config::CameraConfig;
-use crate::search::store::postgres::{connect, migrate, now_ms_db, off_runtime};
+use crate::search::store::database::{Conn, Database};
+use crate::search::store::postgres::{now_ms_db, off_runtime};
 
-fn client(url: &str) -> Result<postgres::Client, ClusterError> {
-    let mut c = connect(url)?;
-    migrate(&mut c)?;
-    Ok(c)
+/// A pooled connection (its schema was migrated when the database was opened).
+fn client(db: &Database) -> Result<Conn, ClusterError> {
+    Ok(db.get()?)
 }
 
 fn check(cam: &CameraConfig) -> Result<String, ClusterError> {
@@ -27,10 +27,10 @@ fn check(cam: &CameraConfig) -> Result<String, ClusterError> {
 }
 
 /// Adds a camera; refused when one with that id exists.
-pub fn add(url: &str, cam: &CameraConfig) -> Result<(), ClusterError> {
+pub fn add(db: &Database, cam: &CameraConfig) -> Result<(), ClusterError> {
     let text = check(cam)?;
-    let mut c = client(url)?;
     off_runtime(|| {
+        let mut c = client(db)?;
         let n = c.execute(
             "INSERT INTO cameras(id, config, enabled, updated_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             &[&cam.id, &text, &cam.enabled, &now_ms_db()],
@@ -43,10 +43,10 @@ pub fn add(url: &str, cam: &CameraConfig) -> Result<(), ClusterError> {
 }
 
 /// Replaces a camera's configuration; its holder restarts it at its next round.
-pub fn update(url: &str, cam: &CameraConfig) -> Result<(), ClusterError> {
+pub fn update(db: &Database, cam: &CameraConfig) -> Result<(), ClusterError> {
     let text = check(cam)?;
-    let mut c = client(url)?;
     off_runtime(|| {
+        let mut c = client(db)?;
         let n = c.execute(
             "UPDATE cameras SET config = $2, enabled = $3, updated_ms = $4 WHERE id = $1",
             &[&cam.id, &text, &cam.enabled, &now_ms_db()],
@@ -59,9 +59,9 @@ pub fn update(url: &str, cam: &CameraConfig) -> Result<(), ClusterError> {
 }
 
 /// Removes a camera (and its lease); its holder stops it at its next round.
-pub fn remove(url: &str, id: &str) -> Result<(), ClusterError> {
-    let mut c = client(url)?;
+pub fn remove(db: &Database, id: &str) -> Result<(), ClusterError> {
     off_runtime(|| {
+        let mut c = client(db)?;
         if c.execute("DELETE FROM cameras WHERE id = $1", &[&id])? == 0 {
             return Err(ClusterError::NotFound(id.into()));
         }
@@ -71,10 +71,10 @@ pub fn remove(url: &str, id: &str) -> Result<(), ClusterError> {
 
 /// Adds the cameras of a configuration file that the database does not have yet (existing ones
 /// are left as they are: the database is the source of truth once a camera is in it).
-pub fn seed(url: &str, cams: &[CameraConfig]) -> Result<usize, ClusterError> {
+pub fn seed(db: &Database, cams: &[CameraConfig]) -> Result<usize, ClusterError> {
     let texts = cams.iter().map(check).collect::<Result<Vec<_>, _>>()?;
-    let mut c = client(url)?;
     off_runtime(|| {
+        let mut c = client(db)?;
         let mut added = 0;
         for (cam, text) in cams.iter().zip(&texts) {
             added += c.execute(
@@ -117,9 +117,9 @@ pub struct PoolStatus {
 }
 
 /// Every camera with its live lease, and every daemon with the cameras it holds.
-pub fn status(url: &str) -> Result<PoolStatus, ClusterError> {
-    let mut c = client(url)?;
+pub fn status(db: &Database) -> Result<PoolStatus, ClusterError> {
     off_runtime(|| {
+        let mut c = client(db)?;
         let mut cameras = vec![];
         for r in c.query(
             "SELECT k.id, k.config, l.node_id, l.token,

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use crate::config::{CameraConfig, ClusterConfig};
-use crate::search::store::postgres::{connect, off_runtime};
+use crate::search::store::database::Database;
+use crate::search::store::postgres::off_runtime;
 use crate::search::SetError;
 
 /// What went wrong with the pool or its cameras.
@@ -48,7 +49,7 @@ impl ClusterError {
 
 impl From<postgres::Error> for ClusterError {
     fn from(e: postgres::Error) -> Self {
-        ClusterError::Database(e.to_string())
+        ClusterError::Database(crate::search::store::postgres::describe(&e))
     }
 }
 
@@ -67,9 +68,8 @@ pub struct Held {
 
 /// This daemon's membership in the pool.
 pub struct Pool {
-    url: String,
+    db: Database,
     cfg: ClusterConfig,
-    client: Option<Client>,
     /// Until when the leases this daemon renewed last are surely still its own (local clock,
     /// counted from before the renewal was sent).
     valid_until: Option<Instant>,
@@ -79,11 +79,10 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(url: &str, cfg: &ClusterConfig) -> Self {
+    pub fn new(db: Database, cfg: &ClusterConfig) -> Self {
         Pool {
-            url: url.to_string(),
+            db,
             cfg: cfg.clone(),
-            client: None,
             valid_until: None,
             held: BTreeMap::new(),
             last_round_ms: 0,
@@ -93,17 +92,6 @@ impl Pool {
     /// How often `tick` should run.
     pub fn tick_every(&self) -> Duration {
         Duration::from_secs_f64(self.cfg.lease_timeout_s / 3.0)
-    }
-
-    fn client(&mut self) -> Result<&mut Client, ClusterError> {
-        if self.client.as_ref().is_none_or(Client::is_closed) {
-            let mut c = connect(&self.url)?;
-            crate::search::store::postgres::migrate(&mut c)?;
-            self.client = Some(c);
-        }
-        self.client
-            .as_mut()
-            .ok_or_else(|| ClusterError::Database("no connection".into()))
     }
 
     /// One round: renew, rebalance, take; returns the cameras to watch now. When the database
@@ -118,7 +106,6 @@ impl Pool {
                     Some(started + Duration::from_secs_f64(self.cfg.lease_timeout_s));
             }
             Err(e) => {
-                self.client = None;
                 if self.valid_until.is_none_or(|t| Instant::now() >= t) {
                     if !self.held.is_empty() {
                         tracing::error!(error = %e, "cluster: leases lapsed without the database: stopping this daemon's cameras");
@@ -156,16 +143,18 @@ impl Pool {
             self.cfg.capacity as i64,
             self.cfg.lease_timeout_s,
         );
-        let c = self.client()?;
-        off_runtime(move || round(c, &node, capacity, secs))
+        let db = &self.db;
+        off_runtime(move || round(&mut *db.get()?, &node, capacity, secs))
     }
 
     /// Gives every lease back and marks this daemon draining, so others take its cameras at
     /// their next round (SIGTERM).
     pub fn drain(&mut self) {
         let node = self.cfg.node_id.clone();
-        let done = self.client().and_then(|c| {
+        let db = &self.db;
+        let done = {
             off_runtime(move || -> Result<(), ClusterError> {
+                let mut c = db.get()?;
                 let mut tx = c.transaction()?;
                 tx.execute("DELETE FROM leases WHERE node_id = $1", &[&node])?;
                 tx.execute(
@@ -175,7 +164,7 @@ impl Pool {
                 tx.commit()?;
                 Ok(())
             })
-        });
+        };
         match done {
             Ok(()) => tracing::info!("cluster: cameras handed back to the pool"),
             Err(e) => {

@@ -372,8 +372,21 @@ pub struct StorageConfig {
     pub keep_face_images: bool,
     /// Where face sets live: empty (default) for SQLite in `dir`; `postgres://user:pass@host:port/db`
     /// for PostgreSQL, shared by a pool of daemons (docs/scaling.md). The daemon applies the schema's
-    /// migrations at start (`facestream db migrate` does it alone).
+    /// migrations at start (`facestream db migrate` does it alone). A password in the URL is never
+    /// shown in logs or errors.
     pub url: String,
+    /// Encrypt the connection to PostgreSQL (TLS 1.2+) and verify the server's certificate and
+    /// host name against `tls_ca_file` or, without it, the system's CA roots. Off by default; also
+    /// on when the URL says `sslmode=require`. (`sslmode=prefer`, the URL's default, means plain.)
+    pub tls: bool,
+    /// PEM file of the CA that signed the database server's certificate (with `tls`).
+    pub tls_ca_file: Option<PathBuf>,
+    /// PEM certificate and key for servers that authenticate clients by certificate (with `tls`).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Connections each daemon keeps to PostgreSQL at most (1..=64): the face sets, the camera
+    /// pool's lease rounds and the camera API share them; the change listener has one more.
+    pub pool_size: u32,
 }
 
 impl Default for StorageConfig {
@@ -384,6 +397,11 @@ impl Default for StorageConfig {
                 .unwrap_or_else(|| PathBuf::from("/var/lib/facestream")),
             keep_face_images: false,
             url: String::new(),
+            tls: false,
+            tls_ca_file: None,
+            tls_cert: None,
+            tls_key: None,
+            pool_size: 4,
         }
     }
 }
@@ -636,6 +654,24 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
             "storage.url",
             "must be empty (SQLite in storage.dir) or a postgres:// URL",
         ));
+    }
+    let st = &cfg.storage;
+    if url.is_empty()
+        && (st.tls || st.tls_ca_file.is_some() || st.tls_cert.is_some() || st.tls_key.is_some())
+    {
+        return Err(invalid(
+            "storage.tls",
+            "TLS settings are for a PostgreSQL storage.url; SQLite is a local file",
+        ));
+    }
+    if st.tls_cert.is_some() != st.tls_key.is_some() {
+        return Err(invalid(
+            "storage.tls_cert",
+            "a client certificate needs both tls_cert and tls_key",
+        ));
+    }
+    if !(1..=64).contains(&st.pool_size) {
+        return Err(invalid("storage.pool_size", "must be 1..=64"));
     }
     if m.buffer_capacity == 0 {
         return Err(invalid("mqtt.buffer_capacity", "must be at least 1"));

@@ -4,6 +4,7 @@
 //! pipeline drains (the mini-redis pattern: a `watch` to say stop, an `mpsc` whose senders the
 //! tasks hold, closed when the last one has finished).
 
+use crate::search::store::database::Database;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -158,11 +159,15 @@ pub async fn serve(
     // In a pool the cameras come from the database: the file's are added there, and this daemon
     // starts with none and watches what its leases give it.
     let mut pool = if cfg.cluster.enabled {
-        let (url, cams) = (cfg.storage.url.clone(), cfg.cameras.clone());
-        let added = tokio::task::spawn_blocking(move || crate::cluster::cameras::seed(&url, &cams))
-            .await??;
+        let (storage, cams) = (cfg.storage.clone(), cfg.cameras.clone());
+        let (db, added) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let db = Database::shared(&storage)?;
+            let added = crate::cluster::cameras::seed(&db, &cams)?;
+            Ok((db, added))
+        })
+        .await??;
         tracing::info!(node = %cfg.cluster.node_id, added, "joined the camera pool");
-        Some(crate::cluster::Pool::new(&cfg.storage.url, &cfg.cluster))
+        Some(crate::cluster::Pool::new(db, &cfg.cluster))
     } else {
         None
     };
@@ -245,8 +250,8 @@ pub async fn serve(
                     // In a pool a reload adds the file's new cameras to the database; the rounds
                     // decide who watches them.
                     Some(Ok(new)) if pool.is_some() => {
-                        let (url, cams) = (new.storage.url.clone(), new.cameras.clone());
-                        match tokio::task::spawn_blocking(move || crate::cluster::cameras::seed(&url, &cams)).await {
+                        let (storage, cams) = (new.storage.clone(), new.cameras.clone());
+                        match tokio::task::spawn_blocking(move || crate::cluster::cameras::seed(&Database::shared(&storage)?, &cams)).await {
                             Ok(Ok(added)) => tracing::info!(added, "configuration reloaded: new cameras added to the pool"),
                             Ok(Err(e)) => tracing::error!(error = %e, "reload failed"),
                             Err(e) => tracing::error!(error = %e, "reload failed"),

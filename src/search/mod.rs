@@ -161,7 +161,7 @@ impl FaceSets {
         let store: Box<dyn Store> = if storage.url.is_empty() {
             Box::new(SqliteStore::open(&storage.dir)?)
         } else {
-            Box::new(store::postgres::PgStore::connect(&storage.url)?)
+            Box::new(store::postgres::PgStore::open(storage)?)
         };
         Ok(Self::with_store(store)?.with_face_pictures(storage.keep_face_images))
     }

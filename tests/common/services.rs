@@ -312,6 +312,15 @@ impl Postgres {
     }
 
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A server that accepts TCP connections only over TLS, with `cert` and `key` (PEM).
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        Self::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&std::path::Path, &std::path::Path)>) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("fs-pg-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -339,6 +348,37 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if let Some((cert, key)) = tls {
+            for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+                let to = data.join(to);
+                std::fs::copy(from, &to).expect("copy the server's certificate");
+                std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                    .unwrap();
+                if is_root() {
+                    Command::new("chown")
+                        .args(["postgres:postgres", to.to_str().unwrap()])
+                        .status()
+                        .unwrap();
+                }
+            }
+            let conf = data.join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&conf).unwrap();
+            text.push_str(
+                "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+            );
+            std::fs::write(&conf, text).unwrap();
+            // TCP only over TLS; the Unix socket (psql here) stays plain.
+            let hba = data.join("pg_hba.conf");
+            let text = std::fs::read_to_string(&hba).unwrap();
+            let text: String = text
+                .lines()
+                .map(|l| match l.strip_prefix("host ") {
+                    Some(rest) => format!("hostssl {rest}\n"),
+                    None => format!("{l}\n"),
+                })
+                .collect();
+            std::fs::write(&hba, text).unwrap();
+        }
         pg.start_server();
         pg
     }

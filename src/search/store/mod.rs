@@ -14,6 +14,7 @@ use crate::analyze::snapshot::FacePicture;
 use crate::base::geometry::BoundingBox;
 use crate::config::EmbedderKind;
 
+pub mod database;
 pub mod postgres;
 pub mod sqlite;
 

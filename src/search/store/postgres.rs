@@ -13,18 +13,19 @@
 //! The face sets call the store synchronously from pipeline threads, the CLI and API handlers, so
 //! this uses rust-postgres's synchronous client (the `postgres` crate over `tokio-postgres`). It
 //! runs its own small runtime, which may not block inside another: calls made on a tokio worker
-//! run on a scoped thread instead (`off_runtime`). One connection per process, reconnected when
-//! lost; `FaceSets` serialises calls as it does for SQLite.
+//! run on a scoped thread instead (`off_runtime`). Connections come from the process's pool
+//! (`database.rs`); `FaceSets` serialises its own calls as it does for SQLite.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls, Row, Transaction};
+use postgres::{Client, Row, Transaction};
 use serde_json::{Map, Value};
 
+pub use super::database::Database;
 use super::{
     bbox_from, bbox_json, blob_to_vec, now_ms, vec_to_blob, Change, FaceRecord, NewFace, Selector,
     SetInfo, Store,
@@ -105,8 +106,24 @@ CREATE TABLE leases(
 
 impl From<postgres::Error> for SetError {
     fn from(e: postgres::Error) -> Self {
-        SetError::Storage(format!("postgres: {e}"))
+        SetError::Storage(format!("postgres: {}", describe(&e)))
     }
+}
+
+/// The whole of a client error: the server's SQLSTATE and message, or the chain of causes
+/// (rust-postgres's own text is only "db error" or "error connecting to server").
+pub fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// Runs `f` where the synchronous client may block: on this thread, or on a scoped thread when
@@ -117,11 +134,6 @@ pub fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     } else {
         f()
     }
-}
-
-pub fn connect(url: &str) -> Result<Client, SetError> {
-    off_runtime(|| Client::connect(url, NoTls))
-        .map_err(|e| SetError::Storage(format!("storage.url: cannot connect: {e}")))
 }
 
 /// Applies the migrations this database lacks; returns the versions applied now.
@@ -162,14 +174,14 @@ pub fn now_ms_db() -> i64 {
     now_ms()
 }
 
-/// Connects to `url` and applies the migrations it lacks (`facestream db migrate`).
-pub fn migrate_url(url: &str) -> Result<Vec<i32>, SetError> {
-    migrate(&mut connect(url)?)
+/// Applies the migrations the database of `storage` lacks (`facestream db migrate`).
+pub fn migrate_storage(storage: &crate::config::StorageConfig) -> Result<Vec<i32>, SetError> {
+    let db = Database::open(storage)?;
+    off_runtime(|| migrate(&mut *db.get()?))
 }
 
 pub struct PgStore {
-    url: String,
-    client: Mutex<Client>,
+    db: Database,
     /// Bumped by the listener on every change notification (and when its 1 s poll finds the feed
     /// moved): what `data_version` reports, so an unchanged gallery costs no query per search.
     changed: Arc<AtomicI64>,
@@ -189,10 +201,10 @@ pub const POLL_EVERY: Duration = Duration::from_secs(1);
 /// Follows `LISTEN facestream_changes` on its own connection, bumping `changed` for each
 /// notification, and polls the feed every `POLL_EVERY` as a safety net. Reconnects (every
 /// second) while the database is away; returns once `stop` is set.
-fn listen(url: String, changed: Arc<AtomicI64>, stop: Arc<AtomicBool>) {
+fn listen(db: Database, changed: Arc<AtomicI64>, stop: Arc<AtomicBool>) {
     let mut last_seen = -1i64;
     while !stop.load(Ordering::Relaxed) {
-        let Ok(mut c) = Client::connect(&url, NoTls) else {
+        let Ok(mut c) = db.connect() else {
             std::thread::sleep(POLL_EVERY);
             continue;
         };
@@ -359,43 +371,32 @@ fn insert_faces(
 }
 
 impl PgStore {
-    /// Connects to `url` and brings its schema up to date.
-    pub fn connect(url: &str) -> Result<Self, SetError> {
-        let mut client = connect(url)?;
-        let applied = migrate(&mut client)?;
-        if !applied.is_empty() {
-            tracing::info!(?applied, "face-set database migrated");
-        }
+    /// The face sets in `db` (schema migrated when it was opened), following its change feed.
+    pub fn new(db: Database) -> Result<Self, SetError> {
         let changed = Arc::new(AtomicI64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (u, ch, st) = (url.to_string(), changed.clone(), stop.clone());
+        let (d, ch, st) = (db.clone(), changed.clone(), stop.clone());
         std::thread::Builder::new()
             .name("faceset-listen".into())
-            .spawn(move || listen(u, ch, st))
+            .spawn(move || listen(d, ch, st))
             .map_err(|e| SetError::Storage(format!("cannot start the change listener: {e}")))?;
-        Ok(PgStore {
-            url: url.to_string(),
-            client: Mutex::new(client),
-            changed,
-            stop,
-        })
+        Ok(PgStore { db, changed, stop })
     }
 
-    /// Runs `f` on the connection (reconnecting first when it was lost), off any tokio runtime.
+    /// The face sets in the database of `storage` (the process's shared pool).
+    pub fn open(storage: &crate::config::StorageConfig) -> Result<Self, SetError> {
+        Self::new(Database::shared(storage)?)
+    }
+
+    /// Runs `f` on a pooled connection, off any tokio runtime.
     fn with<R: Send>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<R, SetError> + Send,
     ) -> Result<R, SetError> {
-        let mut guard = self
-            .client
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.is_closed() {
-            tracing::warn!("face-set database connection lost: reconnecting");
-            *guard = connect(&self.url)?;
-        }
-        let client: &mut Client = &mut guard;
-        off_runtime(move || f(client))
+        off_runtime(move || {
+            let mut c = self.db.get()?;
+            f(&mut c)
+        })
     }
 }
 
