@@ -143,8 +143,13 @@ impl Pool {
             self.cfg.capacity as i64,
             self.cfg.lease_timeout_s,
         );
+        // Never wait for a connection past the leases still held: they must be dropped on time.
+        let left = self.valid_until.map_or(Duration::MAX, |t| {
+            t.saturating_duration_since(Instant::now())
+        });
+        let wait = self.tick_every().min(left).max(Duration::from_millis(100));
         let db = &self.db;
-        off_runtime(move || round(&mut *db.get()?, &node, capacity, secs))
+        off_runtime(move || round(&mut *db.get_within(wait)?, &node, capacity, secs))
     }
 
     /// Gives every lease back and marks this daemon draining, so others take its cameras at

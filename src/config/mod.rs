@@ -442,6 +442,15 @@ mod tests {
                 "[pipeline]\nunknown_key = 1\n".into(),
             ),
             ("storage.url", "[storage]\nurl = \"mysql://x\"\n".into()),
+            (
+                "storage.pool_size",
+                "[storage]\nurl = \"postgres://h/db\"\npool_size = 0\n".into(),
+            ),
+            ("storage.tls", "[storage]\ntls = true\n".into()),
+            (
+                "storage.tls_cert",
+                "[storage]\nurl = \"postgres://h/db\"\ntls = true\ntls_cert = \"c.pem\"\n".into(),
+            ),
         ];
         for (key, text) in cases {
             match Config::parse(text, Path::new("x.toml")) {

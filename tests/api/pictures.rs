@@ -4,12 +4,21 @@
 use super::tencent::{tc_error, tencent, TENCENT_KEYS};
 use super::*;
 
-/// Kept pictures per face set in the server's database.
-fn pictures(srv: &Server) -> Vec<(String, i64)> {
+const PICTURES_PER_SET: &str = "SELECT f.set_name, COUNT(p.face_id) FROM faces f LEFT JOIN face_pictures p USING(face_id) GROUP BY f.set_name ORDER BY f.set_name";
+
+/// Kept pictures per face set in the server's database: its SQLite file, or PostgreSQL at `url`.
+fn pictures(srv: &Server, url: Option<&str>) -> Vec<(String, i64)> {
+    if let Some(url) = url {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        return c
+            .query(PICTURES_PER_SET, &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    }
     let db = rusqlite::Connection::open(srv.data.join("facesets.db")).unwrap();
-    let mut st = db
-        .prepare("SELECT f.set_name, COUNT(p.face_id) FROM faces f LEFT JOIN face_pictures p USING(face_id) GROUP BY f.set_name ORDER BY f.set_name")
-        .unwrap();
+    let mut st = db.prepare(PICTURES_PER_SET).unwrap();
     st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
@@ -63,18 +72,35 @@ fn enrol_everywhere(srv: &Server) {
 
 #[test]
 fn every_api_family_keeps_face_pictures_only_when_configured() {
+    keeps_pictures_on(None, None);
+}
+
+#[test]
+fn every_api_family_keeps_face_pictures_only_when_configured_on_postgres() {
+    let pg = common::services::Postgres::shared();
+    let (off, on) = (pg.database("pictures_off"), pg.database("pictures_on"));
+    keeps_pictures_on(Some(&off), Some(&on));
+}
+
+/// `off` and `on`: the PostgreSQL databases of the two servers, or SQLite when `None`.
+fn keeps_pictures_on(off: Option<&str>, on: Option<&str>) {
+    let url = |u: Option<&str>| u.map(|u| format!("url = \"{u}\"\n")).unwrap_or_default();
     // KEY_A (tenant a) is configured by `start_full`; a second entry would be refused as a duplicate.
     let keys = TENCENT_KEYS.to_string();
-    let plain = start_full(&keys, None, "");
+    let plain = start_full(&keys, None, &url(off));
     enrol_everywhere(&plain);
-    let counts = pictures(&plain);
+    let counts = pictures(&plain, off);
     println!("keep_face_images off: {counts:?}");
     assert_eq!(counts.len(), 3, "three sets, one per family: {counts:?}");
     assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
 
-    let keeping = start_full(&keys, None, "keep_face_images = true");
+    let keeping = start_full(
+        &keys,
+        None,
+        &format!("keep_face_images = true\n{}", url(on)),
+    );
     enrol_everywhere(&keeping);
-    let counts = pictures(&keeping);
+    let counts = pictures(&keeping, on);
     println!("keep_face_images on: {counts:?}");
     assert_eq!(counts.len(), 3, "{counts:?}");
     assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");

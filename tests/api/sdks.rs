@@ -37,8 +37,19 @@ fn tools_python() -> std::path::PathBuf {
 
 #[test]
 fn official_sdks_work_with_only_the_endpoint_changed() {
+    official_sdks_on("");
+}
+
+/// The same SDK calls against a server whose face sets live in PostgreSQL.
+#[test]
+fn official_sdks_work_on_postgres() {
+    let url = common::services::Postgres::shared().database("official_sdks");
+    official_sdks_on(&format!("url = \"{url}\""));
+}
+
+fn official_sdks_on(storage: &str) {
     let media = common::media();
-    let srv = start(SDK_KEYS);
+    let srv = start_full(SDK_KEYS, None, storage);
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/official_sdks.py");
     let out = Command::new(tools_python())

@@ -28,9 +28,10 @@ pub type Conn = r2d2::PooledConnection<Manager>;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection whose peer stopped answering (a cut network, no reset) fails after this instead
 /// of hanging a search or a lease round.
-const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Waiting for a free pooled connection gives up after this.
-const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Waiting for a pooled connection (a free one, or a new one while the database is away) gives up
+/// after this: an API call then answers a storage error rather than hanging.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A database: its connection settings and the process's pool for it. Cheap to clone.
 #[derive(Clone)]
@@ -151,11 +152,17 @@ impl Database {
 
     /// A pooled connection (call off any tokio runtime: see `off_runtime`).
     pub fn get(&self) -> Result<Conn, SetError> {
-        self.pool.get().map_err(|e| {
+        self.get_within(CHECKOUT_TIMEOUT)
+    }
+
+    /// A pooled connection, or an error once `wait` has passed (the lease rounds must not wait
+    /// past their leases).
+    pub fn get_within(&self, wait: Duration) -> Result<Conn, SetError> {
+        self.pool.get_timeout(wait).map_err(|e| {
             SetError::Storage(format!(
-                "storage.url {}: no database connection within {} s: {e}",
+                "storage.url {}: no database connection within {:.1} s: {e}",
                 self.shown,
-                CHECKOUT_TIMEOUT.as_secs()
+                wait.as_secs_f64()
             ))
         })
     }
