@@ -4,7 +4,7 @@
 //! explains): `base`, `frame`, `tls`, `draw` — small core types; `config`, `models`, `metrics`;
 //! the stages in the flow's order `ingest` → `detect` → `analyze` → `track` → `search`; the
 //! published contracts `codes` (each API family's error codes), `shapes` (JSON) and `messages`
-//! (MQTT payloads); `publish`; the wiring
+//! (MQTT payloads); `publish`; `history` (the event history, a publish sink); the wiring
 //! `api`, `daemon` (whose service runs the API), `cli`.
 
 // No `unwrap()` on anything that can come from input; unit tests may.
@@ -22,6 +22,7 @@ pub mod daemon;
 pub mod detect;
 pub mod draw;
 pub mod frame;
+pub mod history;
 pub mod ingest;
 pub mod messages;
 pub mod metrics;

@@ -33,6 +33,14 @@ pub struct Metrics {
     pub events_published: AtomicU64,
     pub events_buffered: AtomicU64,
     pub events_overflowed: AtomicU64,
+    /// Events kept in the history, pruned from it, dropped while its store failed; its size.
+    pub history_kept: AtomicU64,
+    pub history_pruned: AtomicU64,
+    pub history_dropped: AtomicU64,
+    pub history_bytes: AtomicU64,
+    /// Unknown tracks given a stranger's id seen before, and new strangers.
+    pub strangers_seen_again: AtomicU64,
+    pub strangers_new: AtomicU64,
     pub mqtt_reconnects: AtomicU64,
     /// Moves to the next broker of `mqtt.hosts`.
     pub mqtt_failovers: AtomicU64,
@@ -383,7 +391,7 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 12] = [
+        let global: [(&str, &str, &str, &AtomicU64); 18] = [
             (
                 "facestream_mqtt_link",
                 "gauge",
@@ -437,6 +445,42 @@ impl Metrics {
                 "counter",
                 "Events dropped because the broker buffer was full",
                 &self.events_overflowed,
+            ),
+            (
+                "facestream_history_kept_total",
+                "counter",
+                "Events kept in the event history",
+                &self.history_kept,
+            ),
+            (
+                "facestream_history_pruned_total",
+                "counter",
+                "Events pruned from the history (age or size)",
+                &self.history_pruned,
+            ),
+            (
+                "facestream_history_dropped_total",
+                "counter",
+                "Events not kept because the history's store failed too long",
+                &self.history_dropped,
+            ),
+            (
+                "facestream_history_bytes",
+                "gauge",
+                "Bytes the history holds (payloads and snapshots), after the last pruning",
+                &self.history_bytes,
+            ),
+            (
+                "facestream_strangers_seen_again_total",
+                "counter",
+                "Unknown tracks that got the id of a stranger seen before",
+                &self.strangers_seen_again,
+            ),
+            (
+                "facestream_strangers_new_total",
+                "counter",
+                "Unknown tracks that became a new stranger",
+                &self.strangers_new,
             ),
             (
                 "facestream_mqtt_reconnects_total",

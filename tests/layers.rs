@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Bottom first. Core types; config and models; the stages in the flow's order; the published
 /// contracts; publishing; the wiring.
-const ORDER: [&str; 20] = [
+const ORDER: [&str; 21] = [
     "base", "frame", "tls", "draw", // small core types, no crate imports but each other
     "config", "models", "metrics", // configuration, ONNX sessions, counters
     "ingest", "detect", "analyze", "track", "search",
@@ -15,6 +15,7 @@ const ORDER: [&str; 20] = [
     "codes", "shapes",
     "messages", // published contracts: error codes, JSON shapes, MQTT payloads
     "publish",  // MQTT and JSON Lines out
+    "history",  // the event history (a publish sink, queried by the API and CLI)
     "api", "daemon", "cli", // the wiring (the daemon's service runs the API)
 ];
 

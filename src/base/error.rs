@@ -153,6 +153,10 @@ error_kinds! {
     BadCamera => Invalid,
     /// The request needs a pool of daemons (`storage.url`), and this daemon has none.
     NoPool => Unsupported,
+    /// No event of that id in the history (or it has no snapshot).
+    EventNotFound => NotFound,
+    /// No stranger of that `unknown-N` id.
+    StrangerNotFound => NotFound,
     /// The face-set store failed.
     Storage => Internal,
     /// A model or another internal failure.

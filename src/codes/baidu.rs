@@ -64,7 +64,9 @@ pub fn of(kind: ErrorKind) -> u32 {
         | K::CameraExists
         | K::CameraNotFound
         | K::BadCamera
-        | K::NoPool => PARAM_ERROR,
+        | K::NoPool
+        | K::EventNotFound
+        | K::StrangerNotFound => PARAM_ERROR,
     }
 }
 

@@ -65,6 +65,8 @@ pub fn of(kind: ErrorKind) -> u32 {
         | K::CameraNotFound
         | K::BadCamera
         | K::NoPool
+        | K::EventNotFound
+        | K::StrangerNotFound
         | K::Storage
         | K::Internal => SERVICE_ERROR,
     }

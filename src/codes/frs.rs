@@ -70,6 +70,8 @@ pub fn of(kind: ErrorKind) -> FrsCode {
         K::CameraNotFound => c("FRS.0702", 404),
         K::BadCamera => c("FRS.0703", 400),
         K::NoPool => c("FRS.0704", 400),
+        K::EventNotFound => c("FRS.0801", 404),
+        K::StrangerNotFound => c("FRS.0802", 404),
         K::Storage => c("FRS.0098", 500),
         K::Internal => c("FRS.0099", 500),
     }

@@ -57,7 +57,9 @@ pub fn of(kind: ErrorKind) -> &'static str {
         | K::CameraExists
         | K::CameraNotFound
         | K::BadCamera
-        | K::NoPool => "InvalidParameter",
+        | K::NoPool
+        | K::EventNotFound
+        | K::StrangerNotFound => "InvalidParameter",
     }
 }
 

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod console;
 pub mod stream;
+pub use console::{ConsoleConfig, EventsConfig, HomeAssistantConfig, UnknownConfig};
 pub use stream::{
     ApiConfig, CameraConfig, ClusterConfig, HttpConfig, MqttConfig, PipelineConfig, SearchConfig,
     StorageConfig, TrackingConfig, WhenFull, MQTT_MAX_INCOMING_BYTES,
@@ -63,6 +65,14 @@ pub struct Config {
     pub http: HttpConfig,
     pub storage: StorageConfig,
     pub cluster: ClusterConfig,
+    /// The event history (console, `/facestream/v1/events`, `facestream events`).
+    pub events: EventsConfig,
+    /// Lasting `unknown-N` ids for faces that match nobody.
+    pub unknown: UnknownConfig,
+    /// The web console.
+    pub console: ConsoleConfig,
+    /// Home Assistant MQTT discovery.
+    pub homeassistant: HomeAssistantConfig,
 }
 
 /// Which face embedder turns an aligned face into a vector.
@@ -358,7 +368,8 @@ impl Config {
         if let Some(t) = self.compare.threshold {
             unit("compare.threshold", t)?;
         }
-        stream::validate(self)
+        stream::validate(self)?;
+        console::validate(self)
     }
 }
 

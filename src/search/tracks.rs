@@ -254,6 +254,7 @@ impl TrackMatcher {
             margin: Some(((lead_mean - second) * 10000.0).round() / 10000.0),
             frames_agreeing: Some(agreeing),
             revises: revises.map(|k| k.split_once('/').map(|x| x.1.to_string()).unwrap_or(k)),
+            unknown_id: None,
             threshold: self.threshold,
             searched: state.searched,
             timestamp_ms: m.pts_ms,
@@ -294,6 +295,7 @@ impl TrackMatcher {
             margin: None,
             frames_agreeing: None,
             revises: None,
+            unknown_id: None,
             threshold: self.threshold,
             searched: st.searched,
             timestamp_ms: m.pts_ms,
@@ -349,6 +351,10 @@ pub struct MatchEvent {
     /// For a revised `match`: the identity the track was matched to before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revises: Option<String>,
+    /// For `unknown`: the stranger's lasting id (`unknown-N`), the same for every track of the same
+    /// unmatched face across cameras and restarts (`[unknown]`, docs/console.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_id: Option<String>,
     pub threshold: f32,
     /// Embeddings of this track searched so far.
     pub searched: u32,

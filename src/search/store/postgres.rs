@@ -102,6 +102,19 @@ CREATE TABLE leases(
     acquired_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
 "#,
     ),
+    (
+        3,
+        r#"
+-- The event history (src/history/): what the console's timeline and /facestream/v1/events show.
+CREATE TABLE events(
+    event_id TEXT PRIMARY KEY, kind TEXT NOT NULL, camera TEXT NOT NULL,
+    track_id BIGINT, person TEXT, face_set TEXT, wall_ms BIGINT NOT NULL,
+    payload TEXT NOT NULL, snapshot BYTEA, bytes BIGINT NOT NULL);
+CREATE INDEX events_by_time ON events(wall_ms);
+CREATE INDEX events_by_camera ON events(camera, wall_ms);
+CREATE INDEX events_by_person ON events(person, wall_ms);
+"#,
+    ),
 ];
 
 impl From<postgres::Error> for SetError {
