@@ -386,6 +386,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
             axum::routing::put(super::cameras::update).delete(super::cameras::remove),
         )
         .route("/facestream/v1/cluster", get(super::cameras::cluster))
+        .route("/facestream/v1/events", get(super::events::list))
+        .route("/facestream/v1/events/{id}", get(super::events::one))
+        .route(
+            "/facestream/v1/events/{id}/snapshot",
+            get(super::events::snapshot),
+        )
         .route("/rest/2.0/face/v3/{*op}", post(super::baidu::dispatch))
         .route("/", post(super::tencent::dispatch))
         .route(

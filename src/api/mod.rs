@@ -7,6 +7,7 @@ pub mod body;
 pub mod cameras;
 pub mod ctyun;
 pub mod error;
+pub mod events;
 pub mod frs;
 pub mod http;
 pub mod openapi;

@@ -39,6 +39,8 @@ pub struct ApiState {
     fetcher: super::body::Fetcher,
     /// Signed-request dates, rate limits and reply timestamps read this clock.
     pub(super) clock: Arc<dyn Clock>,
+    /// The event history, opened on first use (`events.rs`, the console).
+    pub(super) history: std::sync::OnceLock<Arc<crate::history::EventLog>>,
 }
 
 impl ApiState {
@@ -70,7 +72,17 @@ impl ApiState {
             guard,
             metrics,
             clock,
+            history: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The event history (blocking on first use: call off the async workers).
+    pub fn history(&self) -> Result<Arc<crate::history::EventLog>, crate::history::HistoryError> {
+        if let Some(h) = self.history.get() {
+            return Ok(h.clone());
+        }
+        let log = Arc::new(crate::history::EventLog::open(&self.cfg.storage)?);
+        Ok(self.history.get_or_init(|| log).clone())
     }
 
     /// The request's `<prefix>_base64` / `_file` / `_url` image, with an http(s) URL already

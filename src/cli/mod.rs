@@ -9,6 +9,7 @@ pub mod check_config;
 pub mod cluster;
 mod compare;
 pub mod db;
+pub mod events;
 mod demo;
 mod detect;
 mod draw_video;
@@ -113,6 +114,8 @@ pub enum Command {
         #[command(subcommand)]
         cmd: cluster::ClusterCommand,
     },
+    /// The event history: recent face, match, unknown and liveness events (JSON Lines).
+    Events(events::EventsArgs),
     /// The face-set database (PostgreSQL, storage.url): migrate its schema.
     Db {
         #[command(subcommand)]
@@ -148,6 +151,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(a) => analyze_video::run(&cfg, a),
         Command::CheckConfig(a) => check_config::run(a),
         Command::Db { cmd } => db::run(&cfg, cmd),
+        Command::Events(a) => events::run(&cfg, a),
         Command::Camera { cmd } => cluster::camera(&cfg, cmd),
         Command::Cluster { cmd } => cluster::cluster(&cfg, cmd),
     }

@@ -57,6 +57,7 @@ pub fn run(config_path: Option<&Path>, cfg: Config, a: RunArgs) -> anyhow::Resul
         config_path.map(Path::to_path_buf),
         RunOptions {
             jsonl: a.events,
+            history: true,
             ..Default::default()
         },
     ))?;

@@ -59,7 +59,7 @@ impl Default for UnknownConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            threshold: 0.5,
+            threshold: 0.55,
             face_set: "strangers".into(),
             faces_per_identity: 6,
             capacity: 10_000,

@@ -73,6 +73,8 @@ pub enum DaemonError {
     FaceSets(crate::search::SetError),
     #[error("MQTT: {0}")]
     Publish(#[from] crate::publish::mqtt::PublishError),
+    #[error("{0}")]
+    History(crate::history::HistoryError),
 }
 
 fn camera_sets(cfg: &Config) -> HashMap<String, Vec<String>> {
@@ -96,6 +98,8 @@ pub struct RunOptions {
     pub tracked_frames: Option<Sender<TrackedFrame>>,
     /// Where every stage reads the time (tests inject a `ManualClock`).
     pub clock: Arc<dyn Clock>,
+    /// Keep events in the history (`[events]`): the daemon does, offline analysis does not.
+    pub history: bool,
 }
 
 impl Default for RunOptions {
@@ -107,6 +111,7 @@ impl Default for RunOptions {
             frame_policy: None,
             tracked_frames: None,
             clock: Arc::new(RealClock::default()),
+            history: false,
         }
     }
 }
@@ -171,6 +176,14 @@ impl Daemon {
             }
             sinks.push(Box::new(sink));
         }
+        if opts.history && cfg.events.enabled {
+            let log = crate::history::EventLog::open(&cfg.storage).map_err(DaemonError::History)?;
+            sinks.push(Box::new(crate::history::sink::HistorySink::new(
+                Arc::new(log),
+                &cfg.events,
+                metrics.clone(),
+            )));
+        }
         if let Some(path) = &opts.jsonl {
             let sink = if path.as_os_str() == "-" {
                 JsonlSink::new(
@@ -211,12 +224,15 @@ impl Daemon {
             let sets =
                 Arc::new(FaceSets::open_storage(&cfg.storage).map_err(DaemonError::FaceSets)?);
             let threshold = cfg.track_threshold();
-            Some(TrackMatcher::new(
-                sets,
-                camera_sets.clone(),
-                threshold,
-                cfg.search.clone(),
-            ))
+            let mut m = TrackMatcher::new(sets, camera_sets.clone(), threshold, cfg.search.clone());
+            // Offline analysis leaves the stranger gallery alone: only the daemon names strangers.
+            if cfg.unknown.enabled && opts.history {
+                m.strangers = Some(
+                    crate::search::strangers::Strangers::new(&cfg.unknown, cfg.models.embedder)
+                        .with_metrics(metrics.clone()),
+                );
+            }
+            Some(m)
         } else {
             None
         };

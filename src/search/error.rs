@@ -43,6 +43,8 @@ pub enum SetError {
     },
     #[error("user {user:?} not found in group {group:?}")]
     UserNotFound { user: String, group: String },
+    #[error("no stranger {0:?} (an unknown-N id seen in an unknown event)")]
+    StrangerNotFound(String),
     #[error("group {group:?} is the last group of user {user:?}; delete the user instead")]
     LastGroup { user: String, group: String },
     #[error("face set {set:?}: {missing} of its {faces} faces have no kept picture (storage.keep_face_images was off when they were enrolled): re-enrol them")]
@@ -75,6 +77,7 @@ impl SetError {
             SetError::BadParameter { .. } => K::BadParameter,
             SetError::ModelMismatch { .. } => K::ModelMismatch,
             SetError::UserNotFound { .. } => K::UserNotFound,
+            SetError::StrangerNotFound(_) => K::StrangerNotFound,
             SetError::LastGroup { .. } => K::LastGroup,
             SetError::BadFieldType { .. } => K::BadFieldType,
             SetError::PicturesMissing { .. } => K::PicturesMissing,

@@ -12,6 +12,7 @@ pub mod index;
 mod kmeans;
 mod query;
 pub mod store;
+pub mod strangers;
 pub mod tracks;
 mod users;
 pub mod vector;

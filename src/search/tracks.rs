@@ -51,6 +51,8 @@ struct TrackState {
     /// The snapshot of the largest face searched, for the `unknown` event at the track's end.
     snapshot: Option<String>,
     snapshot_area: f32,
+    /// The track's best embeddings by frame weight (for a stranger's lasting id).
+    faces: Vec<(f64, Embedding)>,
 }
 
 impl TrackState {
@@ -83,6 +85,8 @@ fn frame_weight(m: &TrackMsg) -> f64 {
 
 pub struct TrackMatcher {
     pub sets: Arc<FaceSets>,
+    /// Lasting ids for unknown tracks and the rejections of "not this person" (`[unknown]`).
+    pub strangers: Option<super::strangers::Strangers>,
     /// Camera id → face sets to search (replaced on reload).
     pub camera_sets: Arc<RwLock<HashMap<String, Vec<String>>>>,
     pub threshold: f32,
@@ -99,6 +103,7 @@ impl TrackMatcher {
     ) -> Self {
         Self {
             sets,
+            strangers: None,
             camera_sets,
             threshold,
             cfg,
@@ -186,8 +191,19 @@ impl TrackMatcher {
                 }
             }
         }
+        // "Not this person": an identity this face was rejected for is no evidence.
+        if let Some(s) = &self.strangers {
+            for key in s.rejected_for(&self.sets, emb, f64::from(s.cfg.threshold)) {
+                frame.remove(&key);
+            }
+        }
         let w = frame_weight(m);
         state.weight += w;
+        if let Some(s) = &self.strangers {
+            state.faces.push((w, emb.clone()));
+            state.faces.sort_by(|a, b| b.0.total_cmp(&a.0));
+            state.faces.truncate(s.cfg.faces_per_identity);
+        }
         let top = frame
             .iter()
             .max_by(|a, b| {
@@ -280,7 +296,23 @@ impl TrackMatcher {
     pub fn end(&mut self, m: &TrackMsg) -> Option<MatchEvent> {
         debug_assert_eq!(m.phase, TrackPhase::End);
         let st = self.tracks.remove(&(m.camera.to_string(), m.track_id))?;
-        (st.searched > 0 && st.decided.is_none()).then(|| MatchEvent {
+        if st.searched == 0 || st.decided.is_some() {
+            return None;
+        }
+        let unknown_id = self.strangers.as_ref().and_then(|s| {
+            let faces: Vec<Embedding> = st.faces.iter().map(|(_, e)| e.clone()).collect();
+            match s.identify(&self.sets, &faces) {
+                Ok(who) => {
+                    tracing::debug!(id = %who.id, new = who.new, similarity = who.similarity, "stranger");
+                    Some(who.id)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot keep the stranger's lasting id");
+                    None
+                }
+            }
+        });
+        Some(MatchEvent {
             event_id: crate::base::time::event_id(),
             camera: m.camera.to_string(),
             track_id: m.track_id,
@@ -295,7 +327,7 @@ impl TrackMatcher {
             margin: None,
             frames_agreeing: None,
             revises: None,
-            unknown_id: None,
+            unknown_id,
             threshold: self.threshold,
             searched: st.searched,
             timestamp_ms: m.pts_ms,
