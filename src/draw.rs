@@ -83,6 +83,14 @@ pub fn stroke_for(f: &Frame) -> i64 {
     ((f.width.max(f.height) as i64) / 500).clamp(1, 6)
 }
 
+/// `f` as JPEG bytes (consumes the frame: no copy of its pixels).
+pub fn jpeg_bytes(f: Frame) -> Option<Vec<u8>> {
+    let img = image::RgbImage::from_raw(f.width, f.height, f.rgb)?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).ok()?;
+    Some(out.into_inner())
+}
+
 pub fn save_jpeg(f: &Frame, path: &std::path::Path) -> Result<(), image::ImageError> {
     let img = image::RgbImage::from_raw(f.width, f.height, f.rgb.clone()).ok_or_else(|| {
         image::ImageError::Parameter(image::error::ParameterError::from_kind(

@@ -73,7 +73,12 @@ fn run(threshold: f32, arrivals: &[(String, Embedding)]) -> Rates {
     );
     let given: Vec<(String, String)> = arrivals
         .iter()
-        .map(|(who, e)| (who.clone(), s.identify(&sets, std::slice::from_ref(e)).unwrap().id))
+        .map(|(who, e)| {
+            (
+                who.clone(),
+                s.identify(&sets, std::slice::from_ref(e)).unwrap().id,
+            )
+        })
         .collect();
     let _ = std::fs::remove_dir_all(&dir);
     let (mut same, mut split, mut diff, mut merged) = (0u64, 0u64, 0u64, 0u64);
@@ -115,7 +120,9 @@ fn stranger_ids_on_the_gallery_merge_rarely_and_split_where_photos_differ() {
         arrivals.len(),
         people.len()
     );
-    println!("threshold | ids | merged pairs | split pairs | ids holding >1 person | people with >1 id");
+    println!(
+        "threshold | ids | merged pairs | split pairs | ids holding >1 person | people with >1 id"
+    );
     let default = UnknownConfig::default().threshold;
     let mut at_default = None;
     for t in [0.35f32, 0.40, 0.45, 0.50, 0.55, 0.60] {

@@ -34,7 +34,10 @@ pub fn query_for(tenant: &str, params: &HashMap<String, String>) -> Result<Event
             .get(k)
             .map(|v| {
                 v.parse::<i64>().map_err(|_| {
-                    fail(ErrorKind::BadParameter, format!("{k} must be an integer, got {v:?}"))
+                    fail(
+                        ErrorKind::BadParameter,
+                        format!("{k} must be an integer, got {v:?}"),
+                    )
                 })
             })
             .transpose()
@@ -43,7 +46,10 @@ pub fn query_for(tenant: &str, params: &HashMap<String, String>) -> Result<Event
     let limit = num("limit")?.unwrap_or(50);
     let offset = num("offset")?.unwrap_or(0);
     if limit < 0 || offset < 0 {
-        return Err(fail(ErrorKind::BadParameter, "limit and offset must not be negative"));
+        return Err(fail(
+            ErrorKind::BadParameter,
+            "limit and offset must not be negative",
+        ));
     }
     for k in params.keys() {
         if ![
@@ -89,8 +95,7 @@ pub fn shown(tenant: &str, mut e: StoredEvent) -> StoredEvent {
 pub fn visible(log: &EventLog, tenant: &str, id: &str) -> Result<StoredEvent, HistoryError> {
     let e = log.get(id)?;
     let mine = sees_all(tenant)
-        || e
-            .face_set
+        || e.face_set
             .as_deref()
             .is_some_and(|s| s.starts_with(&format!("{tenant}--")));
     if mine {

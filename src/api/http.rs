@@ -402,6 +402,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
             state.clone(),
             authenticate,
         ))
+        // The console signs people in with its own session cookie, not per-request keys.
+        .merge(if state.cfg.console.enabled {
+            super::console::routes(state.clone())
+        } else {
+            Router::new()
+        })
         .route("/openapi.json", get(openapi))
         .route(
             "/oauth/2.0/token",
@@ -418,12 +424,14 @@ pub async fn serve_on<L>(
     sets: Arc<FaceSets>,
     metrics: Arc<crate::metrics::Metrics>,
     clock: Arc<dyn crate::base::clock::Clock>,
+    live_view: Option<Arc<crate::track::live_view::LiveView>>,
 ) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
     tracing::info!(bind = %cfg.api.bind, "HTTP API listening (FRS, Baidu and Tencent paths)");
-    let state = ApiState::new(cfg, sets, metrics, clock).map_err(std::io::Error::other)?;
+    let mut state = ApiState::new(cfg, sets, metrics, clock).map_err(std::io::Error::other)?;
+    state.live_view = live_view;
     axum::serve(listener, router(Arc::new(state))).await
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod baidu;
 pub mod body;
 pub mod cameras;
+pub mod console;
 pub mod ctyun;
 pub mod error;
 pub mod events;

@@ -41,6 +41,10 @@ pub struct ApiState {
     pub(super) clock: Arc<dyn Clock>,
     /// The event history, opened on first use (`events.rs`, the console).
     pub(super) history: std::sync::OnceLock<Arc<crate::history::EventLog>>,
+    /// The cameras' latest frames, when the console is on.
+    pub live_view: Option<Arc<crate::track::live_view::LiveView>>,
+    /// Console sign-ins.
+    pub(super) sessions: super::console::Sessions,
 }
 
 impl ApiState {
@@ -73,6 +77,8 @@ impl ApiState {
             metrics,
             clock,
             history: std::sync::OnceLock::new(),
+            live_view: None,
+            sessions: super::console::Sessions::default(),
         })
     }
 

@@ -103,6 +103,7 @@ pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
         &c,
         Default::default(),
         Arc::new(crate::base::clock::RealClock::default()),
+        None,
     ))?;
     let img = base64::engine::general_purpose::STANDARD.encode(std::fs::read(
         media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg"),

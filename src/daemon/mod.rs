@@ -100,6 +100,8 @@ pub struct RunOptions {
     pub clock: Arc<dyn Clock>,
     /// Keep events in the history (`[events]`): the daemon does, offline analysis does not.
     pub history: bool,
+    /// The console's live view, when the console is on.
+    pub live_view: Option<Arc<crate::track::live_view::LiveView>>,
 }
 
 impl Default for RunOptions {
@@ -112,6 +114,7 @@ impl Default for RunOptions {
             tracked_frames: None,
             clock: Arc::new(RealClock::default()),
             history: false,
+            live_view: None,
         }
     }
 }
@@ -173,6 +176,13 @@ impl Daemon {
             if cfg.cluster.enabled {
                 // Every daemon of a pool hears every challenge: only the camera's holder answers.
                 sink = sink.answering_only(camera_sets.clone());
+            }
+            if cfg.homeassistant.enabled {
+                sink = sink.with_home_assistant(
+                    &cfg.homeassistant,
+                    camera_sets.clone(),
+                    cfg.cluster.enabled,
+                );
             }
             sinks.push(Box::new(sink));
         }
@@ -257,6 +267,7 @@ impl Daemon {
             out: trk_tx,
             cfg: cfg.tracking.clone(),
             tracked_frames: opts.tracked_frames.clone(),
+            live_view: opts.live_view.clone(),
             live_requests: cfg.mqtt.enabled.then_some(live_rx),
             clock: opts.clock.clone(),
             reid: if cfg.tracking.min_appearance > 0.0 {

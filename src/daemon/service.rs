@@ -38,6 +38,7 @@ impl Services {
         cfg: &Config,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
+        live_view: Option<Arc<crate::track::live_view::LiveView>>,
     ) -> anyhow::Result<Services> {
         let (stop_tx, stop) = watch::channel(false);
         let (done, done_rx) = mpsc::channel::<()>(1);
@@ -81,11 +82,17 @@ impl Services {
             services.spawn("HTTP API", async move {
                 let served = match tls {
                     Some(t) => match crate::tls::TlsListener::new(listener, t) {
-                        Ok(l) => crate::api::http::serve_on(l, api_cfg, sets, metrics, clock).await,
+                        Ok(l) => {
+                            crate::api::http::serve_on(l, api_cfg, sets, metrics, clock, live_view)
+                                .await
+                        }
                         Err(e) => Err(e),
                     },
                     None => {
-                        crate::api::http::serve_on(listener, api_cfg, sets, metrics, clock).await
+                        crate::api::http::serve_on(
+                            listener, api_cfg, sets, metrics, clock, live_view,
+                        )
+                        .await
                     }
                 };
                 served.map_err(|e| e.to_string())
@@ -154,8 +161,14 @@ pub fn load_for_reload(path: &Path) -> Result<Config, crate::config::ConfigError
 pub async fn serve(
     cfg: Config,
     config_path: Option<PathBuf>,
-    options: RunOptions,
+    mut options: RunOptions,
 ) -> anyhow::Result<()> {
+    if cfg.console.enabled && options.live_view.is_none() {
+        options.live_view = Some(Arc::new(crate::track::live_view::LiveView::new(
+            cfg.console.live_fps,
+        )));
+    }
+    let live_view = options.live_view.clone();
     // In a pool the cameras come from the database: the file's are added there, and this daemon
     // starts with none and watches what its leases give it.
     let mut pool = if cfg.cluster.enabled {
@@ -180,7 +193,7 @@ pub async fn serve(
         pool.as_ref()
             .map_or(Duration::from_secs(3600), crate::cluster::Pool::tick_every),
     );
-    let tasks = Services::start(&cfg, daemon.metrics.clone(), daemon.clock()).await?;
+    let tasks = Services::start(&cfg, daemon.metrics.clone(), daemon.clock(), live_view).await?;
     // One line a minute: what the daemon did in the last minute.
     let m = daemon.metrics.clone();
     tasks.spawn("minute summary", async move {

@@ -228,7 +228,7 @@ pub struct Pruned {
 
 enum Backend {
     Sqlite(std::sync::Mutex<rusqlite::Connection>),
-    Postgres(crate::search::store::database::Database),
+    Postgres(Box<crate::search::store::database::Database>),
 }
 
 /// The event history of one store. Cheap to share (`Arc`); calls block (keep them off async
@@ -243,7 +243,9 @@ impl EventLog {
         let backend = if storage.url.is_empty() {
             Backend::Sqlite(std::sync::Mutex::new(sqlite::open(&storage.dir)?))
         } else {
-            Backend::Postgres(crate::search::store::database::Database::shared(storage)?)
+            Backend::Postgres(Box::new(crate::search::store::database::Database::shared(
+                storage,
+            )?))
         };
         Ok(EventLog { backend })
     }

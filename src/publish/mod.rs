@@ -2,6 +2,7 @@
 //! JSONL file. The stage ends when its input closes, after flushing.
 
 pub mod broker;
+pub mod homeassistant;
 pub mod journal;
 pub mod jsonl;
 pub mod mqtt;

@@ -61,6 +61,8 @@ pub struct MqttSink {
     /// On-disk journal of every undelivered event (`mqtt.spool_dir`).
     journal: Option<Journal>,
     journal_failed: bool,
+    /// Home Assistant discovery and entity states, for the cameras this daemon watches.
+    home_assistant: Option<(super::homeassistant::HomeAssistant, HeldCameras)>,
 }
 
 /// The largest event the client sends (snapshots included).
@@ -149,10 +151,52 @@ impl MqttSink {
             only_cameras: None,
             journal,
             journal_failed: false,
+            home_assistant: None,
         })
     }
 
     /// Answers liveness challenges only for the cameras in `held` (a pool member).
+    /// Announces the cameras in `cameras` to Home Assistant and keeps their entities' states.
+    pub fn with_home_assistant(
+        mut self,
+        cfg: &crate::config::HomeAssistantConfig,
+        cameras: HeldCameras,
+        in_pool: bool,
+    ) -> Self {
+        let ha = super::homeassistant::HomeAssistant::new(cfg, &self.prefix, !in_pool);
+        self.home_assistant = Some((ha, cameras));
+        self
+    }
+
+    /// The cameras to announce now.
+    fn ha_cameras(cameras: &HeldCameras) -> std::collections::BTreeSet<String> {
+        cameras
+            .read()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Home Assistant's messages go out like events, but are not journaled: they are retained
+    /// states, sent again at every connection.
+    fn push_all(&mut self, messages: Vec<Message>) {
+        for m in messages {
+            let over = self.outbox.push(m);
+            if over > 0 {
+                EventsOverflowed { count: over as u64 }.emit(&self.metrics);
+            }
+        }
+    }
+
+    fn announce_to_home_assistant(&mut self) {
+        let Some((ha, cams)) = self.home_assistant.as_mut() else {
+            return;
+        };
+        let msgs = ha.announce_all(&Self::ha_cameras(cams));
+        let status = ha.status_topic().to_string();
+        let _ = self.client.try_subscribe(status, QoS::AtLeastOnce);
+        self.push_all(msgs);
+    }
+
     pub fn answering_only(mut self, held: HeldCameras) -> Self {
         self.only_cameras = Some(held);
         self
@@ -221,6 +265,7 @@ impl MqttSink {
                         payload: b"online".to_vec(),
                         retain: true,
                     });
+                    self.announce_to_home_assistant();
                     if self.live_requests.is_some() {
                         let _ = self.client.try_subscribe(
                             format!("{}/+/liveness/request", self.prefix),
@@ -229,7 +274,18 @@ impl MqttSink {
                     }
                 }
                 Ok(Ok(MqttEvent::Incoming(Packet::Publish(p)))) => {
-                    self.on_request(&p.topic, &p.payload);
+                    let birth = self
+                        .home_assistant
+                        .as_ref()
+                        .is_some_and(|(ha, _)| p.topic == ha.status_topic());
+                    if birth {
+                        if &p.payload[..] == b"online" {
+                            tracing::info!("Home Assistant is online: discovery sent again");
+                            self.announce_to_home_assistant();
+                        }
+                    } else {
+                        self.on_request(&p.topic, &p.payload);
+                    }
                 }
                 Ok(Ok(MqttEvent::Incoming(Packet::PubAck(_)))) => {
                     if let Some(m) = self.outbox.acked() {
@@ -402,11 +458,19 @@ impl Sink for MqttSink {
             payload: event.to_json().into_bytes(),
             retain: matches!(event, Event::Status(_)),
         });
+        if let Some((ha, _)) = self.home_assistant.as_mut() {
+            let msgs = ha.on_event(event);
+            self.push_all(msgs);
+        }
         self.drive();
         self.sync_journal(false);
     }
 
     fn tick(&mut self) {
+        if let Some((ha, cams)) = self.home_assistant.as_mut() {
+            let msgs = ha.sync(&Self::ha_cameras(cams));
+            self.push_all(msgs);
+        }
         self.drive();
         self.sync_journal(false);
     }

@@ -131,7 +131,13 @@ impl Strangers {
 
     /// Adds `faces` to `user` in `set`, keeping at most `faces_per_identity` (newest kept);
     /// when the set is full, the least recently added stranger is forgotten first.
-    fn add(&self, sets: &FaceSets, set: &str, user: &str, faces: &[Embedding]) -> Result<(), SetError> {
+    fn add(
+        &self,
+        sets: &FaceSets,
+        set: &str,
+        user: &str,
+        faces: &[Embedding],
+    ) -> Result<(), SetError> {
         let keep = self.cfg.faces_per_identity;
         let faces: Vec<(BoundingBox, Embedding)> = faces
             .iter()
@@ -159,7 +165,13 @@ impl Strangers {
 
     /// Names stranger `id`: its faces become faces of `person` in `set` (created when missing),
     /// and it stops being a stranger. Returns the faces moved.
-    pub fn name(&self, sets: &FaceSets, id: &str, set: &str, person: &str) -> Result<usize, SetError> {
+    pub fn name(
+        &self,
+        sets: &FaceSets,
+        id: &str,
+        set: &str,
+        person: &str,
+    ) -> Result<usize, SetError> {
         let from = &self.cfg.face_set;
         let faces = match sets.user_faces(from, id) {
             Ok(f) if !f.is_empty() => f,
@@ -185,19 +197,38 @@ impl Strangers {
         }
         let n = moved.len();
         let source = format!("from-{id}");
-        sets.add_faces(set, moved, Some(&source), &serde_json::Map::new(), Some(person))?;
+        sets.add_faces(
+            set,
+            moved,
+            Some(&source),
+            &serde_json::Map::new(),
+            Some(person),
+        )?;
         sets.delete_faces(from, Selector::User(id.into()))?;
         Ok(n)
     }
 
     /// "Not this person": `faces` (a wrongly matched track's) are kept as rejections of
     /// `identity` in `set`, so the track search ignores that identity for faces like them.
-    pub fn reject(&self, sets: &FaceSets, set: &str, identity: &str, faces: &[Embedding]) -> Result<(), SetError> {
+    pub fn reject(
+        &self,
+        sets: &FaceSets,
+        set: &str,
+        identity: &str,
+        faces: &[Embedding],
+    ) -> Result<(), SetError> {
         let rejected = self.rejected_set();
         self.ensure(sets, &rejected)?;
         let key = format!("{set}/{identity}");
-        let faces: Vec<(BoundingBox, Embedding)> = faces.iter().map(|e| (no_bbox(), e.clone())).collect();
-        sets.add_faces(&rejected, faces, Some(&key), &serde_json::Map::new(), Some(&key))?;
+        let faces: Vec<(BoundingBox, Embedding)> =
+            faces.iter().map(|e| (no_bbox(), e.clone())).collect();
+        sets.add_faces(
+            &rejected,
+            faces,
+            Some(&key),
+            &serde_json::Map::new(),
+            Some(&key),
+        )?;
         Ok(())
     }
 

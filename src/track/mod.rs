@@ -4,6 +4,7 @@
 //! ends every track, so a track never carries over to another person.
 
 pub mod appearance;
+pub mod live_view;
 pub mod messages;
 pub mod stage;
 

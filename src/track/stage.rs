@@ -30,6 +30,8 @@ pub struct TrackStage {
     pub out: Sender<AnalyzeItem>,
     pub cfg: TrackingConfig,
     pub tracked_frames: Option<Sender<TrackedFrame>>,
+    /// The console's live view: the latest tracked frame per camera.
+    pub live_view: Option<Arc<super::live_view::LiveView>>,
     /// Liveness challenges from MQTT.
     pub live_requests: Option<Receiver<LiveRequestMsg>>,
     /// The embedder that settles doubtful likenesses (absent: the cheap signature decides).
@@ -133,6 +135,9 @@ impl TrackStage {
                             .map(AnalyzeItem::Track),
                     );
                     let visible = tracker.visible(frame.pts_ms);
+                    if let Some(lv) = &self.live_view {
+                        lv.offer(&frame.camera, frame.pts_ms, &frame.frame, &visible);
+                    }
                     if let Some(tx) = &self.tracked_frames {
                         let _ = tx.send(TrackedFrame {
                             camera: frame.camera.clone(),
@@ -273,6 +278,7 @@ mod tests {
                 ..TrackingConfig::default()
             },
             tracked_frames: None,
+            live_view: None,
             live_requests: Some(req_rx),
             reid: None,
             clock: clock.clone(),
