@@ -5,7 +5,8 @@
 # `--with-test-tools` also installs what only the tests use, from PyPI into one virtualenv under
 # /opt/facestream-tools: schemathesis (run against the API's /openapi.json) and the clouds' official
 # SDKs (huaweicloudsdkfrs, baidu-aip, tencentcloud-sdk-python-iai) that tests/api/sdks.rs drives,
-# and Debian's postgresql (the tests run their own server for the PostgreSQL store).
+# Debian's postgresql (the tests run their own server for the PostgreSQL store), and chromium with
+# chromium-driver (the console's browser tests drive it over WebDriver).
 set -euo pipefail
 WITH_TEST_TOOLS=0
 [ "${1:-}" = "--with-test-tools" ] && WITH_TEST_TOOLS=1
@@ -33,7 +34,7 @@ APT_PACKAGES=(build-essential ca-certificates pkg-config libclang-dev
   mosquitto mosquitto-clients python3-pip python3-venv curl ffmpeg)
 
 # The tests start their own PostgreSQL server (initdb + pg_ctl in a temporary folder).
-[ "$WITH_TEST_TOOLS" = 1 ] && APT_PACKAGES+=(postgresql)
+[ "$WITH_TEST_TOOLS" = 1 ] && APT_PACKAGES+=(postgresql chromium chromium-driver)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
