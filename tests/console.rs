@@ -608,7 +608,12 @@ fn home_assistant_discovers_a_camera_device_and_forgets_a_removed_one() {
     // The camera leaves the configuration: its entities are removed (empty retained configs).
     let cfg_path = dir.join("facestream.toml");
     let text = std::fs::read_to_string(&cfg_path).unwrap();
-    let without = &text[..text.find("[[cameras]]").unwrap()];
+    // (A file with no camera at all is refused on reload unless it says `cameras = []`.)
+    let without = format!(
+        "{}[[cameras]]\nid = \"yard\"\nuri = \"{}\"\nloop = true\ndetect_fps = 1.0\n",
+        &text[..text.find("[[cameras]]").unwrap()],
+        video.display()
+    );
     std::fs::write(&cfg_path, without).unwrap();
     Command::new("kill")
         .args(["-HUP", &d.child.id().to_string()])
