@@ -185,11 +185,13 @@ fn event_card(e: &StoredEvent, s: &Session, default_set: &str) -> Markup {
             div {
                 div.kind { (e.kind) }
                 div { strong.person { (e.person.as_deref().unwrap_or("")) } " "
-                    @if let Some(sim) = sim { span.muted { "similarity " (format!("{sim:.2}")) } } }
+                    @if let Some(sim) = sim {
+                        span.muted { (if e.kind == "unknown" { "closest " } else { "similarity " }) (format!("{sim:.2}")) }
+                    } }
                 div.muted { (e.camera) " · track " (e.track_id.unwrap_or(0)) " · " (time(e.wall_time_ms)) }
                 @if let Some(set) = &e.face_set { div.muted { "set " (set) } }
                 @if e.kind == "unknown" {
-                    @if let Some(id) = &e.person {
+                    @if let Some(id) = e.person.as_ref().filter(|p| p.starts_with("unknown-")) {
                         form.inline.name method="post" action={"/console/strangers/" (id) "/name"} {
                             input type="hidden" name="csrf" value=(s.csrf);
                             input type="text" name="person" placeholder="Name this person" required maxlength="128";
