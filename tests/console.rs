@@ -225,6 +225,23 @@ fn chromedriver() -> Driver {
 }
 
 async fn shot(c: &fantoccini::Client, dir: &Path, name: &str) {
+    // Page weight (HTML, and pictures the page loaded) and the browser's own load time.
+    let m = c
+        .execute(
+            "const n = performance.getEntriesByType('navigation')[0] || {}; \
+             const r = performance.getEntriesByType('resource').reduce((a, e) => a + (e.transferSize || 0), 0); \
+             return [n.transferSize || 0, r, n.duration || 0, document.documentElement.outerHTML.length];",
+            vec![],
+        )
+        .await
+        .unwrap_or(Value::Null);
+    println!(
+        "page {name}: html {} B transferred ({} B of markup), pictures {} B, load {:.0} ms",
+        m[0],
+        m[3],
+        m[1],
+        m[2].as_f64().unwrap_or(0.0)
+    );
     let png = c.screenshot().await.unwrap();
     let path = dir.join(format!("{name}.png"));
     std::fs::write(&path, png).unwrap();
@@ -517,6 +534,40 @@ fn the_console_needs_a_session_a_csrf_token_and_scopes_tenants() {
     assert_eq!(api(OTHER_KEY), 0);
     let (s, _, _) = http(p, "GET /facestream/v1/events HTTP/1.1", b"");
     assert_eq!(s, 401, "the events API needs a key");
+    // The library: add a photo of a person, then rename them.
+    let photo = std::fs::read(
+        common::media().join("gallery/Barack_Obama/face_recognition_obama_small.jpg"),
+    )
+    .unwrap();
+    let boundary = "fsconsoleboundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"person\"\r\n\r\nBarack\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"o.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (s, _, out) = http(
+        p,
+        &format!("POST /console/library/people/people HTTP/1.1\r\nCookie: {admin}\r\nContent-Type: multipart/form-data; boundary={boundary}"),
+        &body,
+    );
+    assert_eq!(s, 303, "{}", String::from_utf8_lossy(&out));
+    assert_eq!(sets.user_faces("people", "Barack").unwrap().len(), 1);
+    let (s, _, _) = http(
+        p,
+        &format!("POST /console/library/people/people/Barack/rename HTTP/1.1\r\nCookie: {admin}\r\nContent-Type: application/x-www-form-urlencoded"),
+        format!("to=Barack_Obama&csrf={csrf}").as_bytes(),
+    );
+    assert_eq!(s, 303);
+    sets.refresh().unwrap();
+    assert_eq!(sets.user_faces("people", "Barack_Obama").unwrap().len(), 1);
+    assert!(sets
+        .user_faces("people", "Barack")
+        .map(|f| f.is_empty())
+        .unwrap_or(true));
+    // Tenant b cannot reach the site's set "people" (its names mean its own sets).
+    let (s, _) = page(p, &b, "/console/library/people");
+    assert_eq!(s, 404);
     // Signing out ends the session.
     let (s, _, _) = http(
         p,
