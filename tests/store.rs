@@ -549,3 +549,114 @@ fn the_connection_pool_survives_a_restart_and_stays_bounded() {
     let n = store.last_change().expect("the first call after a restart");
     assert_eq!(n, 0);
 }
+
+/// The event history on each backend: kept once, filtered, paged, tenant-scoped, pruned by age
+/// and size (the SQLite unit tests in src/history/tests.rs hold the same expectations).
+#[test]
+fn event_history_on_both_backends() {
+    use facestream::config::EventsConfig;
+    use facestream::history::{EventLog, EventQuery, NewEvent, StoredEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let url = Postgres::shared().database("event_history");
+    let logs = [
+        (
+            "sqlite",
+            EventLog::open(&StorageConfig {
+                dir: dir.path().into(),
+                ..Default::default()
+            })
+            .unwrap(),
+        ),
+        ("postgres", EventLog::open(&pg_storage(&url)).unwrap()),
+    ];
+    let ev = |id: &str, kind: &str, person: Option<&str>, set: Option<&str>, t: i64| NewEvent {
+        event: StoredEvent {
+            event_id: id.into(),
+            kind: kind.into(),
+            camera: "door".into(),
+            track_id: Some(1),
+            person: person.map(String::from),
+            face_set: set.map(String::from),
+            wall_time_ms: t,
+            has_snapshot: true,
+            payload: serde_json::json!({"event_id": id}),
+        },
+        snapshot: Some(vec![0xFF, 0xD8, 0, 0]),
+    };
+    for (name, log) in &logs {
+        let mut batch: Vec<NewEvent> = (0..40)
+            .map(|i| {
+                ev(
+                    &format!("u{i:02}"),
+                    "unknown",
+                    Some("unknown-1"),
+                    None,
+                    1000 + i,
+                )
+            })
+            .collect();
+        batch.push(ev("m1", "match", Some("ann"), Some("t--staff"), 5000));
+        log.insert(&batch).unwrap();
+        log.insert(&batch[..3]).unwrap();
+        let q = |f: &dyn Fn(&mut EventQuery)| {
+            let mut q = EventQuery {
+                limit: 10,
+                ..Default::default()
+            };
+            f(&mut q);
+            log.query(&q).unwrap()
+        };
+        assert_eq!(q(&|_| {}).events[0].event_id, "m1", "{name}");
+        assert_eq!(
+            q(&|q| q.person = Some("unknown-1".into())).events.len(),
+            10,
+            "{name}"
+        );
+        let page = q(&|q| {
+            q.kind = Some("unknown".into());
+            q.offset = 30;
+        });
+        assert_eq!((page.events.len(), page.next_offset), (10, None), "{name}");
+        assert_eq!(
+            q(&|q| q.tenant_sets = Some("t".into())).events.len(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            q(&|q| q.tenant_sets = Some("x".into())).events.len(),
+            0,
+            "{name}"
+        );
+        assert_eq!(
+            log.snapshot("m1").unwrap(),
+            vec![0xFF, 0xD8, 0, 0],
+            "{name}"
+        );
+        assert_eq!(log.rename_person("unknown-1", "bob").unwrap(), 40, "{name}");
+        let p = log
+            .prune(
+                &EventsConfig {
+                    retention_days: 3650.0,
+                    ..Default::default()
+                },
+                1000 + 3650 * 86_400_000 + 20,
+            )
+            .unwrap();
+        assert_eq!(p.by_age, 20, "{name}: {p:?}");
+        let each = batch[0].bytes();
+        let p = log
+            .prune(
+                &EventsConfig {
+                    retention_days: 3650.0,
+                    max_bytes: (each * 5) as u64,
+                    ..Default::default()
+                },
+                0,
+            )
+            .unwrap();
+        assert_eq!(p.by_size, 16, "{name}: {p:?}");
+        let left = q(&|q| q.limit = 100);
+        assert_eq!(left.events.len(), 5, "{name}");
+        assert_eq!(left.events[0].event_id, "m1", "{name}: the newest are kept");
+    }
+}

@@ -8,9 +8,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{EventQuery, HistoryError, NewEvent, Pruned, StoredEvent};
 
 pub fn open(dir: &Path) -> Result<Connection, HistoryError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| HistoryError::Storage(format!("{}: {e}", dir.display())))?;
-    let c = Connection::open(dir.join("events.db"))?;
+    let named = |e: &dyn std::fmt::Display| {
+        HistoryError::Storage(format!("storage.dir {}: {e}", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| named(&e))?;
+    let c = Connection::open(dir.join("events.db")).map_err(|e| named(&e))?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
