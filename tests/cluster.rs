@@ -11,6 +11,14 @@ use std::time::{Duration, Instant};
 
 use common::services::{free_port, publish, wait_until, Mosquitto, Postgres, Subscriber};
 
+/// The pool tests start up to eight daemons each: on two cores, running them side by side starves
+/// the cameras (a live challenge then times out unanswered), so they take turns.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 const LEASE_S: f64 = 3.0;
 const CAMERAS: usize = 6;
 
@@ -60,7 +68,10 @@ fn start_node_api(
     let child = Command::new(env!("CARGO_BIN_EXE_facestream"))
         .args(["--config", cfg.to_str().unwrap(), "run"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // Kept beside the config, for a failure's post-mortem.
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join(format!("{id}.log"))).unwrap(),
+        ))
         .spawn()
         .unwrap();
     Node {
@@ -121,6 +132,7 @@ fn per_node(h: &BTreeMap<String, String>) -> BTreeMap<String, usize> {
 
 #[test]
 fn three_daemons_share_six_cameras_and_take_over_from_a_dead_one() {
+    let _turn = one_at_a_time();
     let media = common::media();
     let pg = Postgres::start();
     let url = pg.database("pool");
@@ -425,6 +437,7 @@ fn three_daemons_share_six_cameras_and_take_over_from_a_dead_one() {
 /// each step.
 #[test]
 fn eight_daemons_forty_cameras_ten_takeovers() {
+    let _turn = one_at_a_time();
     const NODES: usize = 8;
     const CAMS: usize = 40;
     let pg = Postgres::start();
@@ -603,6 +616,7 @@ impl Relay {
 /// other daemon may take them; healed, it rejoins and the pool rebalances.
 #[test]
 fn a_daemon_cut_off_from_the_database_stops_its_cameras_before_others_take_them() {
+    let _turn = one_at_a_time();
     let media = common::media();
     let pg = Postgres::start();
     let url = pg.database("cut");

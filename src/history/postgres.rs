@@ -135,7 +135,7 @@ pub fn prune(db: &Database, cutoff: i64, max_bytes: i64) -> Result<Pruned, Histo
             by_size = c.execute(
                 "DELETE FROM events WHERE event_id IN (
                     SELECT event_id FROM (
-                        SELECT event_id, bytes, SUM(bytes) OVER (ORDER BY wall_ms, event_id) AS running
+                        SELECT event_id, bytes, (SUM(bytes) OVER (ORDER BY wall_ms, event_id))::BIGINT AS running
                         FROM events) o
                     WHERE running - bytes < $1)",
                 &[&(total - max_bytes)],

@@ -50,6 +50,29 @@ async fn form(
     ))
 }
 
+/// The request's form once its CSRF token has been checked (`what` names the action refused).
+async fn checked(
+    s: &Session,
+    headers: &HeaderMap,
+    body: Bytes,
+    what: &str,
+) -> Result<(HashMap<String, String>, Option<crate::api::body::Form>), Response> {
+    let (fields, files) = form(headers, body).await?;
+    if !csrf_ok(s, fields.get("csrf").map(String::as_str), headers) {
+        return Err(refused(what));
+    }
+    Ok((fields, files))
+}
+
+/// Where a change ends: back to `to`, or the failure's page.
+fn finished<T>(r: Result<Result<T, SetError>, tokio::task::JoinError>, to: &str) -> Response {
+    match r {
+        Ok(Ok(_)) => Redirect::to(to).into_response(),
+        Ok(Err(e)) => set_error(e),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the change failed").into_response(),
+    }
+}
+
 fn problem(status: StatusCode, e: &ApiError) -> Response {
     (
         status,
@@ -135,12 +158,8 @@ pub async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (fields, _) = match form(&headers, body).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, fields.get("csrf").map(String::as_str), &headers) {
-        return refused("sign out");
+    if let Err(r) = checked(&s, &headers, body, "sign out").await {
+        return r;
     }
     if let Some(t) = super::cookie_token(&headers) {
         st.sessions.close(&t);
@@ -168,13 +187,10 @@ pub async fn name_stranger(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (fields, _) = match form(&headers, body).await {
+    let (fields, _) = match checked(&s, &headers, body, "naming").await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, fields.get("csrf").map(String::as_str), &headers) {
-        return refused("naming");
-    }
     let person = match person_name(fields.get("person")) {
         Ok(p) => p,
         Err(r) => return *r,
@@ -197,11 +213,7 @@ pub async fn name_stranger(
         Ok(n)
     })
     .await;
-    match done {
-        Ok(Ok(_)) => Redirect::to("/console/events").into_response(),
-        Ok(Err(e)) => set_error(e),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "naming failed").into_response(),
-    }
+    finished(done, "/console/events")
 }
 
 /// "Not this person" on a match: the track's face (from the event's snapshot) is kept as a
@@ -213,12 +225,8 @@ pub async fn not_this_person(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (fields, _) = match form(&headers, body).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, fields.get("csrf").map(String::as_str), &headers) {
-        return refused("not this person");
+    if let Err(r) = checked(&s, &headers, body, "not this person").await {
+        return r;
     }
     let (st2, tenant, eid) = (st.clone(), s.tenant.clone(), id.clone());
     let found = tokio::task::spawn_blocking(move || {
@@ -285,11 +293,7 @@ pub async fn not_this_person(
         Ok(())
     })
     .await;
-    match done {
-        Ok(Ok(())) => Redirect::to("/console/events").into_response(),
-        Ok(Err(e)) => set_error(e),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rejection failed").into_response(),
-    }
+    finished(done, "/console/events")
 }
 
 /// Adds a photo of a person to a face set (the largest face).
@@ -300,13 +304,10 @@ pub async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (fields, files) = match form(&headers, body).await {
+    let (fields, files) = match checked(&s, &headers, body, "upload").await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, fields.get("csrf").map(String::as_str), &headers) {
-        return refused("upload");
-    }
     let person = match person_name(fields.get("person")) {
         Ok(p) => p,
         Err(r) => return *r,
@@ -349,11 +350,7 @@ pub async fn upload(
         )
     })
     .await;
-    match done {
-        Ok(Ok(_)) => Redirect::to(&format!("/console/library/{set}")).into_response(),
-        Ok(Err(e)) => set_error(e),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "upload failed").into_response(),
-    }
+    finished(done, &format!("/console/library/{set}"))
 }
 
 pub async fn delete_person(
@@ -363,22 +360,14 @@ pub async fn delete_person(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (fields, _) = match form(&headers, body).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, fields.get("csrf").map(String::as_str), &headers) {
-        return refused("delete");
+    if let Err(r) = checked(&s, &headers, body, "delete").await {
+        return r;
     }
     let stored = stored_set(&s.tenant, &set);
     let done =
         tokio::task::spawn_blocking(move || st.sets.delete_faces(&stored, Selector::User(person)))
             .await;
-    match done {
-        Ok(Ok(_)) => Redirect::to(&format!("/console/library/{set}")).into_response(),
-        Ok(Err(e)) => set_error(e),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "delete failed").into_response(),
-    }
+    finished(done, &format!("/console/library/{set}"))
 }
 
 /// Renames a person: their faces move to the new name (one copy, then the old name goes).
@@ -389,13 +378,10 @@ pub async fn rename_person(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (fields, _) = match form(&headers, body).await {
+    let (fields, _) = match checked(&s, &headers, body, "rename").await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, fields.get("csrf").map(String::as_str), &headers) {
-        return refused("rename");
-    }
     let to = match person_name(fields.get("to")) {
         Ok(p) => p,
         Err(r) => return *r,
@@ -425,9 +411,5 @@ pub async fn rename_person(
         Ok(())
     })
     .await;
-    match done {
-        Ok(Ok(())) => Redirect::to(&format!("/console/library/{set}")).into_response(),
-        Ok(Err(e)) => set_error(e),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rename failed").into_response(),
-    }
+    finished(done, &format!("/console/library/{set}"))
 }
