@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::services::{free_port, publish, wait_until, Mosquitto, Postgres, Subscriber};
 
-/// The pool tests start up to eight daemons each: on two cores, running them side by side starves
-/// the cameras (a live challenge then times out unanswered), so they take turns.
+/// The pool tests start up to eight daemons each: on two cores, thirteen daemons side by side slow
+/// every camera and make the measured gaps meaningless, so the tests take turns.
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock()

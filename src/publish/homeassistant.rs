@@ -129,7 +129,8 @@ impl HomeAssistant {
     /// Discovery for `cameras` (all, as at a connection or Home Assistant's birth), with their
     /// current counts.
     pub fn announce_all(&mut self, cameras: &BTreeSet<String>) -> Vec<Message> {
-        self.announced.clear();
+        // Cameras gone since the last announcement stay marked, so they are removed, not forgotten.
+        self.announced.retain(|c| !cameras.contains(c));
         self.sync(cameras)
     }
 
@@ -250,6 +251,14 @@ mod tests {
             .all(|m| m.payload.is_empty() && m.topic.contains("facestream_yard")));
         // Home Assistant came back: everything again.
         assert_eq!(ha.announce_all(&cams(&["door"])).len(), 6);
+        // A camera removed just before Home Assistant's birth message is still removed.
+        ha.sync(&cams(&["door", "gate"]));
+        let again = ha.announce_all(&cams(&["door"]));
+        assert_eq!(again.len(), 6 + 4, "door announced, gate removed");
+        assert!(again
+            .iter()
+            .filter(|m| m.topic.contains("facestream_gate"))
+            .all(|m| m.payload.is_empty()));
         let cfg = ha.config("door", "image", "face");
         assert_eq!(cfg["image_topic"], "fs/door/ha/face");
         assert_eq!(cfg["availability_topic"], "fs/available");

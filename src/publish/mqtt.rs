@@ -187,13 +187,17 @@ impl MqttSink {
         }
     }
 
-    fn announce_to_home_assistant(&mut self) {
+    /// Discovery for every camera; at a new connection also the subscription to Home
+    /// Assistant's status topic (only then: a retained `online` would come back at every one).
+    fn announce_to_home_assistant(&mut self, subscribe: bool) {
         let Some((ha, cams)) = self.home_assistant.as_mut() else {
             return;
         };
         let msgs = ha.announce_all(&Self::ha_cameras(cams));
         let status = ha.status_topic().to_string();
-        let _ = self.client.try_subscribe(status, QoS::AtLeastOnce);
+        if subscribe {
+            let _ = self.client.try_subscribe(status, QoS::AtLeastOnce);
+        }
         self.push_all(msgs);
     }
 
@@ -265,7 +269,7 @@ impl MqttSink {
                         payload: b"online".to_vec(),
                         retain: true,
                     });
-                    self.announce_to_home_assistant();
+                    self.announce_to_home_assistant(true);
                     if self.live_requests.is_some() {
                         let _ = self.client.try_subscribe(
                             format!("{}/+/liveness/request", self.prefix),
@@ -281,7 +285,7 @@ impl MqttSink {
                     if birth {
                         if &p.payload[..] == b"online" {
                             tracing::info!("Home Assistant is online: discovery sent again");
-                            self.announce_to_home_assistant();
+                            self.announce_to_home_assistant(false);
                         }
                     } else {
                         self.on_request(&p.topic, &p.payload);

@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -129,7 +129,15 @@ impl Subscriber {
             filter.to_string(),
         );
         let handle = std::thread::spawn(move || {
-            let mut opts = rumqttc::MqttOptions::new(format!("test-sub-{port}"), "127.0.0.1", port);
+            // One client id per subscriber: two with the same id take the session from each other
+            // in turn (the broker drops the older), and each reconnect replays retained messages.
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let id = format!(
+                "test-sub-{}-{port}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let mut opts = rumqttc::MqttOptions::new(id, "127.0.0.1", port);
             opts.set_keep_alive(Duration::from_secs(5));
             // Sees whatever is published, large messages included.
             opts.set_max_packet_size(16 << 20, 16 << 20);
