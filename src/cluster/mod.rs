@@ -147,7 +147,11 @@ impl Pool {
         let left = self.valid_until.map_or(Duration::MAX, |t| {
             t.saturating_duration_since(Instant::now())
         });
-        let wait = self.tick_every().min(left).max(Duration::from_millis(100));
+        // A third of a round: while the database is away the pool waits this long for a
+        // connection on every round, and that wait delays noticing that the leases lapsed.
+        let wait = (self.tick_every() / 3)
+            .min(left)
+            .max(Duration::from_millis(100));
         let db = &self.db;
         off_runtime(move || round(&mut *db.get_within(wait)?, &node, capacity, secs))
     }
