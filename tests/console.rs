@@ -297,7 +297,11 @@ fn the_console_names_a_stranger_corrects_a_match_and_deletes_a_person() {
         let t0 = Instant::now();
         c.find(Locator::Id("signin")).await.unwrap().click().await.unwrap();
         // The cameras page lists the camera and its live view shows a frame.
-        assert!(c.find(Locator::Css("div.camera[data-camera='door']")).await.is_ok());
+        c.wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css("div.camera[data-camera='door']"))
+            .await
+            .expect("the cameras page lists the camera");
         let mut live = false;
         for _ in 0..60 {
             let w = c
@@ -380,7 +384,16 @@ fn the_console_names_a_stranger_corrects_a_match_and_deletes_a_person() {
             .click()
             .await
             .unwrap();
-        assert!(c.find(Locator::Css("tr.person[data-person='Alice']")).await.is_err());
+        // (The click returns before the next page has loaded: look until Alice is gone.)
+        let mut gone = false;
+        for _ in 0..50 {
+            if c.find(Locator::Css("tr.person[data-person='Alice']")).await.is_err() {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(gone, "Alice is still listed after Delete");
         shot(&c, &dir, "6-library-deleted").await;
         c.close().await.unwrap();
     });
