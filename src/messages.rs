@@ -92,6 +92,16 @@ impl Event {
         }
     }
 
+    /// The payload as a JSON value (the history keeps it without its snapshot).
+    pub fn to_value(&self) -> serde_json::Result<serde_json::Value> {
+        match self {
+            Event::Face(f) => serde_json::to_value(f),
+            Event::Status(s) => serde_json::to_value(s),
+            Event::Match(m) => serde_json::to_value(m),
+            Event::Liveness(l) => serde_json::to_value(l),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         let r = match self {
             Event::Face(f) => serde_json::to_string(f),

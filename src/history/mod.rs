@@ -125,7 +125,7 @@ impl NewEvent {
             ),
             _ => return None,
         };
-        let mut payload: Value = serde_json::from_str(&ev.to_json()).ok()?;
+        let mut payload = ev.to_value().ok()?;
         if let Some(o) = payload.as_object_mut() {
             o.remove("snapshot_jpeg");
         }

@@ -173,39 +173,18 @@ impl Strangers {
         person: &str,
     ) -> Result<usize, SetError> {
         let from = &self.cfg.face_set;
-        let faces = match sets.user_faces(from, id) {
-            Ok(f) if !f.is_empty() => f,
+        match sets.user_faces(from, id) {
+            Ok(f) if !f.is_empty() => {}
             Ok(_) | Err(SetError::SetNotFound(_) | SetError::UserNotFound { .. }) => {
                 return Err(SetError::StrangerNotFound(id.into()))
             }
             Err(e) => return Err(e),
-        };
+        }
         match sets.create_set(set, 10_000, super::fields::Schema::new(), self.model) {
             Ok(_) | Err(SetError::SetExists(_)) => {}
             Err(e) => return Err(e),
         }
-        let mut moved = vec![];
-        for (face_id, _) in &faces {
-            let f = sets.face(from, face_id)?;
-            moved.push((
-                no_bbox(),
-                Embedding {
-                    model: f.model,
-                    vector: f.vector,
-                },
-            ));
-        }
-        let n = moved.len();
-        let source = format!("from-{id}");
-        sets.add_faces(
-            set,
-            moved,
-            Some(&source),
-            &serde_json::Map::new(),
-            Some(person),
-        )?;
-        sets.delete_faces(from, Selector::User(id.into()))?;
-        Ok(n)
+        sets.move_user(from, id, set, person, &format!("from-{id}"))
     }
 
     /// "Not this person": `faces` (a wrongly matched track's) are kept as rejections of

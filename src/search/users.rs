@@ -88,6 +88,39 @@ impl FaceSets {
         Ok(n)
     }
 
+    /// Moves `user`'s faces of `from` to `to_user` in `to` (vectors, boxes; `external_image_id` on
+    /// each), then removes them from `from`: naming a stranger, renaming a person. Returns the faces moved.
+    pub fn move_user(
+        &self,
+        from: &str,
+        user: &str,
+        to: &str,
+        to_user: &str,
+        external_image_id: &str,
+    ) -> Result<usize, SetError> {
+        let mut moved = vec![];
+        for (face_id, _) in self.user_faces(from, user)? {
+            let f = self.face(from, &face_id)?;
+            moved.push((
+                f.bounding_box,
+                crate::analyze::Embedding {
+                    model: f.model,
+                    vector: f.vector,
+                },
+            ));
+        }
+        let n = moved.len();
+        self.add_faces(
+            to,
+            moved,
+            Some(external_image_id),
+            &Map::new(),
+            Some(to_user),
+        )?;
+        self.delete_faces(from, super::store::Selector::User(user.into()))?;
+        Ok(n)
+    }
+
     /// Removes a user from one group; refused when it is the user's last group.
     pub fn remove_user(&self, user: &str, group: &str) -> Result<usize, SetError> {
         let groups = self.user_groups(user)?;

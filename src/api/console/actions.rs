@@ -387,29 +387,8 @@ pub async fn rename_person(
         Err(r) => return *r,
     };
     let stored = stored_set(&s.tenant, &set);
-    let done = tokio::task::spawn_blocking(move || -> Result<(), SetError> {
-        let faces = st.sets.user_faces(&stored, &person)?;
-        let mut moved = vec![];
-        for (fid, _) in &faces {
-            let f = st.sets.face(&stored, fid)?;
-            moved.push((
-                f.bounding_box,
-                crate::analyze::Embedding {
-                    model: f.model,
-                    vector: f.vector,
-                },
-            ));
-        }
-        st.sets.add_faces(
-            &stored,
-            moved,
-            Some(&to),
-            &serde_json::Map::new(),
-            Some(&to),
-        )?;
-        st.sets.delete_faces(&stored, Selector::User(person))?;
-        Ok(())
-    })
-    .await;
+    let done =
+        tokio::task::spawn_blocking(move || st.sets.move_user(&stored, &person, &stored, &to, &to))
+            .await;
     finished(done, &format!("/console/library/{set}"))
 }
