@@ -12,7 +12,7 @@
 
 pub mod cameras;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use postgres::Client;
@@ -74,6 +74,8 @@ pub struct Pool {
     /// counted from before the renewal was sent).
     valid_until: Option<Instant>,
     held: BTreeMap<String, Held>,
+    /// Every enabled camera of the pool at the last round that reached the database.
+    site: Option<std::collections::BTreeSet<String>>,
     /// Wall-clock ms of the last round that reached the database.
     last_round_ms: u64,
 }
@@ -85,6 +87,7 @@ impl Pool {
             cfg: cfg.clone(),
             valid_until: None,
             held: BTreeMap::new(),
+            site: None,
             last_round_ms: 0,
         }
     }
@@ -99,8 +102,9 @@ impl Pool {
     pub fn tick(&mut self) -> Vec<CameraConfig> {
         let started = Instant::now();
         match self.round() {
-            Ok(held) => {
+            Ok((held, site)) => {
                 self.held = held;
+                self.site = Some(site);
                 self.last_round_ms = crate::base::time::wall_ms();
                 self.valid_until =
                     Some(started + Duration::from_secs_f64(self.cfg.lease_timeout_s));
@@ -132,12 +136,17 @@ impl Pool {
         }
     }
 
+    /// Every enabled camera of the pool at the last round that reached the database.
+    pub fn site(&self) -> Option<&std::collections::BTreeSet<String>> {
+        self.site.as_ref()
+    }
+
     /// The cameras held after the last round, with their tokens.
     pub fn held(&self) -> Vec<Held> {
         self.held.values().cloned().collect()
     }
 
-    fn round(&mut self) -> Result<BTreeMap<String, Held>, ClusterError> {
+    fn round(&mut self) -> Result<(BTreeMap<String, Held>, BTreeSet<String>), ClusterError> {
         let (node, capacity, secs) = (
             self.cfg.node_id.clone(),
             self.cfg.capacity as i64,
@@ -189,7 +198,7 @@ fn round(
     node: &str,
     capacity: i64,
     secs: f64,
-) -> Result<BTreeMap<String, Held>, ClusterError> {
+) -> Result<(BTreeMap<String, Held>, BTreeSet<String>), ClusterError> {
     c.execute(
         "INSERT INTO nodes(node_id, capacity, seen_at, draining) VALUES ($1, $2, clock_timestamp(), false)
          ON CONFLICT (node_id) DO UPDATE SET capacity = excluded.capacity, seen_at = excluded.seen_at, draining = false",
@@ -207,9 +216,12 @@ fn round(
             &[&node, &secs],
         )?
         .len() as i64;
-    let cameras: i64 = c
-        .query_one("SELECT COUNT(*) FROM cameras WHERE enabled", &[])?
-        .try_get(0)?;
+    let site: BTreeSet<String> = c
+        .query("SELECT id FROM cameras WHERE enabled", &[])?
+        .iter()
+        .map(|r| r.try_get::<_, String>(0))
+        .collect::<Result<_, _>>()?;
+    let cameras = site.len() as i64;
     let capacities: Vec<i64> = c
         .query(
             "SELECT capacity FROM nodes WHERE NOT draining
@@ -251,7 +263,7 @@ fn round(
             },
         );
     }
-    Ok(held)
+    Ok((held, site))
 }
 
 /// Takes up to `n` free cameras (no lease, or an expired one) in id order.

@@ -47,6 +47,10 @@ pub struct UnknownConfig {
     /// Similarity at which a new unknown track is the same stranger as one seen before
     /// (docs/console.md has the merge and split rates measured for it).
     pub threshold: f32,
+    /// The similarity needed instead when none of the track's faces is well lit and sharp (the
+    /// quality gate's illumination and blur): dark or blurred faces look alike to the embedder,
+    /// and at `threshold` different strangers seen in dim light shared ids.
+    pub poor_light_threshold: f32,
     /// The face set holding strangers' faces.
     pub face_set: String,
     /// Faces kept per stranger (the track's best embeddings; older ones make room).
@@ -60,6 +64,7 @@ impl Default for UnknownConfig {
         Self {
             enabled: true,
             threshold: 0.55,
+            poor_light_threshold: 0.70,
             face_set: "strangers".into(),
             faces_per_identity: 6,
             capacity: 10_000,
@@ -134,6 +139,13 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
     }
     let u = &cfg.unknown;
     unit("unknown.threshold", u.threshold)?;
+    unit("unknown.poor_light_threshold", u.poor_light_threshold)?;
+    if u.poor_light_threshold < u.threshold {
+        return Err(invalid(
+            "unknown.poor_light_threshold",
+            "must not be below unknown.threshold",
+        ));
+    }
     if !super::stream::valid_id(&u.face_set) {
         return Err(invalid(
             "unknown.face_set",

@@ -411,6 +411,10 @@ mod tests {
             ),
             ("pipeline.batch_size", "[pipeline]\nbatch_size = 0\n".into()),
             (
+                "unknown.poor_light_threshold",
+                "[unknown]\nthreshold = 0.6\npoor_light_threshold = 0.5\n".into(),
+            ),
+            (
                 "pipeline.batch_size",
                 "[pipeline]\nbatch_size = 33\n".into(),
             ),

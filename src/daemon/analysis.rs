@@ -139,7 +139,11 @@ impl AnalyzeStage {
                         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                     if let Some(emb) = emb {
                         let (frame, det) = (m.frame.clone(), m.detection.clone());
-                        matches.extend(matcher.search(&m, &emb, || face_jpeg(&frame, &det)));
+                        matches.extend(
+                            matcher.search(&m, &emb, face.quality.as_ref(), || {
+                                face_jpeg(&frame, &det)
+                            }),
+                        );
                     }
                 }
                 identity = matcher.identity(&m.camera, m.track_id);

@@ -134,6 +134,8 @@ pub struct Daemon {
     cameras: HashMap<String, RunningCamera>,
     drain: Arc<AtomicBool>,
     camera_sets: Arc<RwLock<HashMap<String, Vec<String>>>>,
+    /// A pool's whole camera list, set by the service after each round (Home Assistant removals).
+    pub site_cameras: crate::publish::mqtt::SiteCameras,
     stages: Vec<(&'static str, JoinHandle<()>)>,
     _broker: Option<EmbeddedBroker>,
 }
@@ -164,6 +166,7 @@ impl Daemon {
 
         // The cameras this daemon watches (all configured ones, or in a pool those it holds).
         let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));
+        let site_cameras: crate::publish::mqtt::SiteCameras = Arc::new(RwLock::new(None));
         let mut sinks: Vec<Box<dyn Sink>> = vec![];
         let (live_tx, live_rx) = crossbeam_channel::bounded(64);
         if cfg.mqtt.enabled {
@@ -181,7 +184,7 @@ impl Daemon {
                 sink = sink.with_home_assistant(
                     &cfg.homeassistant,
                     camera_sets.clone(),
-                    cfg.cluster.enabled,
+                    cfg.cluster.enabled.then(|| site_cameras.clone()),
                 );
             }
             sinks.push(Box::new(sink));
@@ -229,7 +232,11 @@ impl Daemon {
                 .run();
             })?,
         ));
-        let matcher = if cfg.cluster.enabled || cfg.cameras.iter().any(|c| !c.face_sets.is_empty())
+        // A daemon (history on) always searches: a reload or a pool round may give a camera face
+        // sets later (before, a daemon started without any never searched the cameras added).
+        let matcher = if opts.history
+            || cfg.cluster.enabled
+            || cfg.cameras.iter().any(|c| !c.face_sets.is_empty())
         {
             let sets =
                 Arc::new(FaceSets::open_storage(&cfg.storage).map_err(DaemonError::FaceSets)?);
@@ -308,6 +315,7 @@ impl Daemon {
             cameras: HashMap::new(),
             drain,
             camera_sets,
+            site_cameras,
             stages,
             _broker: broker,
         };

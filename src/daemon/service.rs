@@ -244,6 +244,9 @@ pub async fn serve(
                     .cluster
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p.health());
+                if let (Some(site), Ok(mut s)) = (p.site(), daemon.site_cameras.write()) {
+                    *s = Some(site.clone());
+                }
                 pool = Some(p);
                 let before = daemon.camera_ids();
                 if let Err(e) = daemon.set_cameras(cameras) {

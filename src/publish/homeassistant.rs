@@ -37,6 +37,8 @@ pub struct HomeAssistant {
     in_view: BTreeMap<String, BTreeSet<u64>>,
     /// Whether cameras that disappear are removed (not in a pool).
     remove_gone: bool,
+    /// In a pool: the pool's whole camera list at the last round (its removals are removed).
+    site: Option<BTreeSet<String>>,
 }
 
 fn retained(topic: String, payload: Vec<u8>) -> Message {
@@ -56,7 +58,26 @@ impl HomeAssistant {
             announced: BTreeSet::new(),
             in_view: BTreeMap::new(),
             remove_gone,
+            site: None,
         }
+    }
+
+    /// A pool's camera list after a round: the entities of cameras removed from the pool are
+    /// removed, whichever daemon announced them (a camera that only moved stays in the list).
+    /// Every daemon sends the same empty configs; Home Assistant takes them once.
+    pub fn site_changed(&mut self, site: &BTreeSet<String>) -> Vec<Message> {
+        let mut out = vec![];
+        if let Some(before) = &self.site {
+            for cam in before.difference(site) {
+                self.announced.remove(cam);
+                self.in_view.remove(cam);
+                for (component, object) in ENTITIES {
+                    out.push(retained(self.config_topic(component, cam, object), vec![]));
+                }
+            }
+        }
+        self.site = Some(site.clone());
+        out
     }
 
     pub fn status_topic(&self) -> &str {
@@ -268,6 +289,19 @@ mod tests {
     fn a_pool_keeps_entities_of_cameras_that_moved() {
         let mut ha = HomeAssistant::new(&HomeAssistantConfig::default(), "fs", false);
         ha.sync(&cams(&["door"]));
+        assert!(ha.sync(&cams(&[])).is_empty());
+        // The pool still lists it (it moved to another daemon): nothing removed.
+        assert!(ha.site_changed(&cams(&["door", "yard"])).is_empty());
+        assert!(ha.site_changed(&cams(&["door", "yard"])).is_empty());
+        // Removed from the pool: its entities go, by this daemon too, though another held it.
+        let gone = ha.site_changed(&cams(&["door"]));
+        assert_eq!(gone.len(), 4);
+        assert!(gone
+            .iter()
+            .all(|m| m.payload.is_empty() && m.retain && m.topic.contains("facestream_yard")));
+        // A held camera removed from the pool is removed once, not announced again.
+        ha.sync(&cams(&["door"]));
+        assert_eq!(ha.site_changed(&cams(&[])).len(), 4);
         assert!(ha.sync(&cams(&[])).is_empty());
     }
 }

@@ -23,6 +23,8 @@ use crate::metrics::{EventsOverflowed, Metrics};
 
 /// The cameras a daemon watches, with their face sets (kept current by the daemon).
 pub type HeldCameras = Arc<std::sync::RwLock<std::collections::HashMap<String, Vec<String>>>>;
+/// A pool's whole camera list after its last round (`None` outside a pool or before a round).
+pub type SiteCameras = Arc<std::sync::RwLock<Option<std::collections::BTreeSet<String>>>>;
 
 /// Why the MQTT sink could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,8 @@ pub struct MqttSink {
     journal_failed: bool,
     /// Home Assistant discovery and entity states, for the cameras this daemon watches.
     home_assistant: Option<(super::homeassistant::HomeAssistant, HeldCameras)>,
+    /// A pool's camera list, for removing the entities of cameras removed from the pool.
+    site_cameras: Option<SiteCameras>,
 }
 
 /// The largest event the client sends (snapshots included).
@@ -152,6 +156,7 @@ impl MqttSink {
             journal,
             journal_failed: false,
             home_assistant: None,
+            site_cameras: None,
         })
     }
 
@@ -161,10 +166,11 @@ impl MqttSink {
         mut self,
         cfg: &crate::config::HomeAssistantConfig,
         cameras: HeldCameras,
-        in_pool: bool,
+        pool: Option<SiteCameras>,
     ) -> Self {
-        let ha = super::homeassistant::HomeAssistant::new(cfg, &self.prefix, !in_pool);
+        let ha = super::homeassistant::HomeAssistant::new(cfg, &self.prefix, pool.is_none());
         self.home_assistant = Some((ha, cameras));
+        self.site_cameras = pool;
         self
     }
 
@@ -472,7 +478,12 @@ impl Sink for MqttSink {
 
     fn tick(&mut self) {
         if let Some((ha, cams)) = self.home_assistant.as_mut() {
-            let msgs = ha.sync(&Self::ha_cameras(cams));
+            let site = self
+                .site_cameras
+                .as_ref()
+                .and_then(|s| s.read().ok().and_then(|s| s.clone()));
+            let mut msgs = site.map(|s| ha.site_changed(&s)).unwrap_or_default();
+            msgs.extend(ha.sync(&Self::ha_cameras(cams)));
             self.push_all(msgs);
         }
         self.drive();

@@ -21,6 +21,14 @@ pub struct Strangers {
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
+/// How well a track showed its face: `Poorly` when no face it was searched with passed the
+/// quality gate's light and sharpness checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    Clearly,
+    Poorly,
+}
+
 /// What `identify` decided for an unknown track.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stranger {
@@ -76,6 +84,17 @@ impl Strangers {
     /// The lasting id of an unknown track whose best embeddings are `faces` (best first); its
     /// faces join that stranger (the oldest beyond `faces_per_identity` make room).
     pub fn identify(&self, sets: &FaceSets, faces: &[Embedding]) -> Result<Stranger, SetError> {
+        self.identify_seen(sets, faces, Seen::Clearly)
+    }
+
+    /// As `identify`, for a track seen as `seen`: a track with no well-lit, sharp face must come
+    /// closer to a stranger (`poor_light_threshold`) to be them.
+    pub fn identify_seen(
+        &self,
+        sets: &FaceSets,
+        faces: &[Embedding],
+        seen: Seen,
+    ) -> Result<Stranger, SetError> {
         let set = &self.cfg.face_set;
         self.ensure(sets, set)?;
         sets.refresh()?;
@@ -91,20 +110,26 @@ impl Strangers {
                 }
             }
         }
-        let found = best.filter(|b| b.1 >= f64::from(self.cfg.threshold));
+        let threshold = match seen {
+            Seen::Clearly => self.cfg.threshold,
+            Seen::Poorly => self.cfg.poor_light_threshold,
+        };
+        let found = best.filter(|b| b.1 >= f64::from(threshold));
         let stranger = match found {
-            Some((id, similarity)) => Stranger {
-                id,
-                new: false,
-                similarity,
-            },
+            Some((id, similarity)) => {
+                self.add(sets, set, &id, faces)?;
+                Stranger {
+                    id,
+                    new: false,
+                    similarity,
+                }
+            }
             None => Stranger {
-                id: self.next_id(sets)?,
+                id: self.create(sets, set, faces)?,
                 new: true,
                 similarity: 0.0,
             },
         };
-        self.add(sets, set, &stranger.id, faces)?;
         if let Some(m) = &self.metrics {
             let c = if stranger.new {
                 &m.strangers_new
@@ -114,6 +139,61 @@ impl Strangers {
             c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(stranger)
+    }
+
+    /// A new stranger with `faces`. Daemons of a pool may pick the same next number at once:
+    /// after adding, a stranger whose number also holds faces added by someone else keeps it only
+    /// if its first face is the oldest there (the same verdict on both sides); else its faces
+    /// move to the next free number, and it checks again.
+    fn create(&self, sets: &FaceSets, set: &str, faces: &[Embedding]) -> Result<String, SetError> {
+        let faces: Vec<(BoundingBox, Embedding)> = faces
+            .iter()
+            .take(self.cfg.faces_per_identity)
+            .map(|e| (no_bbox(), e.clone()))
+            .collect();
+        self.make_room(sets, set, faces.len())?;
+        let mut tries = 0;
+        loop {
+            let id = self.next_id(sets)?;
+            let mine: Vec<String> = sets
+                .add_faces(
+                    set,
+                    faces.clone(),
+                    Some(&id),
+                    &serde_json::Map::new(),
+                    Some(&id),
+                )?
+                .into_iter()
+                .map(|r| r.face_id)
+                .collect();
+            let mut there = sets.user_faces(set, &id)?;
+            if there.iter().all(|(f, _)| mine.contains(f)) {
+                return Ok(id);
+            }
+            there.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+            if there.first().is_some_and(|(f, _)| mine.contains(f)) || tries >= 8 {
+                return Ok(id);
+            }
+            tracing::debug!(
+                id,
+                "another daemon created this stranger at once: renumbering"
+            );
+            for f in &mine {
+                sets.delete_faces(set, Selector::FaceId(f.clone()))?;
+            }
+            tries += 1;
+        }
+    }
+
+    /// When the set is full, forgets its oldest faces (by insertion) to make room for `n`.
+    fn make_room(&self, sets: &FaceSets, set: &str, n: usize) -> Result<(), SetError> {
+        let info = sets.show_set(set)?;
+        if info.face_number + n > info.face_set_capacity {
+            for f in sets.list_faces(set, 0, n)? {
+                sets.delete_faces(set, Selector::FaceId(f.face_id))?;
+            }
+        }
+        Ok(())
     }
 
     /// `unknown-N` with N one above the highest in use.
@@ -144,14 +224,7 @@ impl Strangers {
             .take(keep)
             .map(|e| (no_bbox(), e.clone()))
             .collect();
-        let info = sets.show_set(set)?;
-        if info.face_number + faces.len() > info.face_set_capacity {
-            // Forget the oldest faces of the set (by insertion) to make room.
-            let old = sets.list_faces(set, 0, faces.len())?;
-            for f in old {
-                sets.delete_faces(set, Selector::FaceId(f.face_id))?;
-            }
-        }
+        self.make_room(sets, set, faces.len())?;
         sets.add_faces(set, faces, Some(user), &serde_json::Map::new(), Some(user))?;
         let mut mine = sets.user_faces(set, user)?;
         if mine.len() > keep {

@@ -53,6 +53,8 @@ struct TrackState {
     snapshot_area: f32,
     /// The track's best embeddings by frame weight (for a stranger's lasting id).
     faces: Vec<(f64, Embedding)>,
+    /// Some searched face was well lit and sharp (the quality gate's light and blur checks).
+    seen_clearly: bool,
 }
 
 impl TrackState {
@@ -140,6 +142,7 @@ impl TrackMatcher {
         &mut self,
         m: &TrackMsg,
         emb: &Embedding,
+        quality: Option<&crate::analyze::Quality>,
         snapshot: impl Fn() -> Option<String>,
     ) -> Vec<MatchEvent> {
         let sets = self
@@ -158,6 +161,12 @@ impl TrackMatcher {
             .entry((m.camera.to_string(), m.track_id))
             .or_default();
         state.searched += 1;
+        // Without a quality reading the face counts as clear (as before the rule).
+        state.seen_clearly |= quality.is_none_or(|q| {
+            !q.reasons
+                .iter()
+                .any(|r| *r == "illumination" || *r == "blur")
+        });
         let area = m.detection.w * m.detection.h;
         if state.snapshot.is_none() || area > state.snapshot_area {
             if let Some(jpeg) = snapshot() {
@@ -301,7 +310,12 @@ impl TrackMatcher {
         }
         let unknown_id = self.strangers.as_ref().and_then(|s| {
             let faces: Vec<Embedding> = st.faces.iter().map(|(_, e)| e.clone()).collect();
-            match s.identify(&self.sets, &faces) {
+            let seen = if st.seen_clearly {
+                super::strangers::Seen::Clearly
+            } else {
+                super::strangers::Seen::Poorly
+            };
+            match s.identify_seen(&self.sets, &faces, seen) {
                 Ok(who) => {
                     tracing::debug!(id = %who.id, new = who.new, similarity = who.similarity, "stranger");
                     Some(who.id)
