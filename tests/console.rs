@@ -590,6 +590,27 @@ fn the_console_needs_a_session_a_csrf_token_and_scopes_tenants() {
     assert_eq!(s, 303);
     let (s, _) = page(p, &admin, "/console/api/cameras");
     assert_eq!(s, 401);
+
+    // Guessing keys: after ten failed sign-ins (one was made above) every sign-in is refused for
+    // a while, even with a valid key, so a guess cannot get through; then it works again.
+    let try_key = |key: &str| {
+        http(
+            p,
+            "POST /console/login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+            format!("key={key}").as_bytes(),
+        )
+    };
+    let wrong: Vec<u16> = (0..14).map(|i| try_key(&format!("guess-{i}")).0).collect();
+    let refused = wrong.iter().take_while(|s| **s == 401).count();
+    // Nine or ten left of the budget (it refills a little during the 300 ms answer to each).
+    assert!((9..=11).contains(&refused), "{wrong:?}");
+    assert!(wrong[refused..].iter().all(|s| *s == 429), "{wrong:?}");
+    let (s, head, body) = try_key(ADMIN_KEY);
+    assert_eq!(s, 429, "a valid key during the lockout: {head}");
+    assert!(String::from_utf8_lossy(&body).contains("FRS.0429"));
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    std::thread::sleep(Duration::from_secs(7));
+    let _ = sign_in(p, ADMIN_KEY);
 }
 
 /// Home Assistant discovery over a real Mosquitto: the retained configs name the documented

@@ -126,6 +126,14 @@ pub async fn login(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: By
         Ok(f) => f,
         Err(r) => return r,
     };
+    if let Err(wait) = st.sessions.may_sign_in() {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            format!("FRS.0429: too many failed sign-ins; try again in {wait} s"),
+        )
+            .into_response();
+    }
     let key = fields.get("key").map(String::as_str).unwrap_or("");
     let tenant = if !st.cfg.api.auth {
         Some("public".to_string())
@@ -138,6 +146,7 @@ pub async fn login(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: By
             .map(|k| k.tenant.clone())
     };
     let Some(tenant) = tenant else {
+        st.sessions.sign_in_failed();
         // Slows guessing; keys are long random strings anyway.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         return (StatusCode::UNAUTHORIZED, "FRS.0002: unknown API key").into_response();

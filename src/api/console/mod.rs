@@ -40,7 +40,16 @@ pub struct Session {
 #[derive(Default)]
 pub struct Sessions {
     by_token: Mutex<HashMap<String, Session>>,
+    /// Failed sign-ins allowed now, and when that was last refilled: a budget for the whole
+    /// daemon, since a guesser can use many connections (and addresses).
+    failures: Mutex<Option<(f64, Instant)>>,
 }
+
+/// Failed sign-ins allowed in a burst, and one more every `REFILL_S` seconds: ten a minute.
+/// Beyond them every sign-in is refused for a while (a valid key too: a guess must not get
+/// through); the API keys still work on the APIs themselves.
+pub const FAILED_SIGN_INS: f64 = 10.0;
+const REFILL_S: f64 = 6.0;
 
 fn random_token() -> String {
     format!(
@@ -55,6 +64,34 @@ impl Sessions {
         self.by_token
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether a sign-in may be tried now; else the seconds until one may.
+    pub fn may_sign_in(&self) -> Result<(), u64> {
+        let mut f = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let (left, since) = f.get_or_insert((FAILED_SIGN_INS, now));
+        *left = (*left + now.duration_since(*since).as_secs_f64() / REFILL_S).min(FAILED_SIGN_INS);
+        *since = now;
+        if *left >= 1.0 {
+            Ok(())
+        } else {
+            Err(((1.0 - *left) * REFILL_S).ceil().max(1.0) as u64)
+        }
+    }
+
+    /// Counts a failed sign-in against the budget.
+    pub fn sign_in_failed(&self) {
+        let mut f = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((left, _)) = f.as_mut() {
+            *left = (*left - 1.0).max(0.0);
+        }
     }
 
     /// A new session for `tenant`; its token.
