@@ -8,9 +8,12 @@ use super::attributes::Attributes;
 
 /// How far past the decision point the running estimate must go to flip a published label.
 pub const HYSTERESIS: f32 = 0.15;
-/// Readings during which the labels simply follow the running mean (the first frames of a track
-/// are its smallest and least reliable); after them, only the hysteresis flips a label.
+/// Readings during which the labels follow the running mean with a small margin (the first frames
+/// of a track are its smallest and least reliable); after them, only the hysteresis flips a label.
 pub const SETTLING: u32 = 3;
+/// The margin while settling: a mean that wanders around the decision point (a 14-px face's mask
+/// reading at 0.24, 0.18, 0.20 against 0.2) must not flip the label at each reading.
+pub const SETTLING_MARGIN: f32 = 0.05;
 
 /// One track's running estimate.
 #[derive(Debug, Default, Clone)]
@@ -52,6 +55,9 @@ impl RunningAttributes {
         // Labels: set by the first reading, flipped only past the margin.
         let settling = self.readings <= SETTLING;
         let gender = match self.gender {
+            Some("male") if settling && male < 0.5 - SETTLING_MARGIN => "female",
+            Some("female") if settling && male > 0.5 + SETTLING_MARGIN => "male",
+            Some(g) if settling => g,
             _ if settling => {
                 if male >= 0.5 {
                     "male"
@@ -65,7 +71,10 @@ impl RunningAttributes {
             None => a.gender,
         };
         self.gender = Some(gender);
+        let settle = SETTLING_MARGIN.min(mask_threshold / 2.0);
         let masked = match self.masked {
+            Some(true) if settling => mask >= mask_threshold - settle,
+            Some(false) if settling => mask > mask_threshold + settle,
             _ if settling => mask >= mask_threshold,
             Some(true) if mask < mask_threshold - HYSTERESIS.min(mask_threshold / 2.0) => false,
             // A mask put on mid-track is rare: it takes a clear majority of the evidence.
@@ -137,5 +146,22 @@ mod tests {
             last = Some(r.add(&reading(0.05, 0.0, 30.0), 1.0, 0.2));
         }
         assert_eq!(last.map(|p| p.gender), Some("female"));
+    }
+
+    /// A 14-px face at native size (walking clip, no upscaling): a running mask mean of 0.25,
+    /// 0.185, 0.203 against the threshold 0.2 used to publish T, F, T while the track settled.
+    #[test]
+    fn a_mean_wandering_around_the_threshold_does_not_flip_while_settling() {
+        // Readings 0.25, 0.12, 0.24: running means 0.25, 0.185, 0.203.
+        let mut r = RunningAttributes::default();
+        let masks: Vec<bool> = [0.25, 0.12, 0.24, 0.2, 0.2]
+            .iter()
+            .map(|k| r.add(&reading(0.6, *k, 30.0), 1.0, 0.2).mask)
+            .collect();
+        assert_eq!(masks, [true; 5]);
+        // A clear change while settling still shows at once.
+        let mut r = RunningAttributes::default();
+        r.add(&reading(0.6, 0.25, 30.0), 1.0, 0.2);
+        assert!(!r.add(&reading(0.6, 0.0, 30.0), 1.0, 0.2).mask);
     }
 }

@@ -55,9 +55,12 @@ impl SourceOpener for GstOpener {
             uri: s.uri.clone(),
             message: m,
         };
+        // Scaled while still YUV (a quarter of RGB's bytes, and the 1080p frame is never converted
+        // whole), down to at most `width`, never up: a 176-px clip stays 176 px (the detector
+        // sizes its input from the frame). Then one conversion of the small frame to RGB.
         let tail = format!(
-            "videoconvert ! videoscale ! video/x-raw,format=RGB,width={},pixel-aspect-ratio=1/1 ! appsink name=sink max-buffers=4 drop=false sync={}",
-            s.width,
+            "videoscale ! video/x-raw,width=[16,{}],pixel-aspect-ratio=1/1 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink max-buffers=4 drop=false sync={}",
+            s.width.max(16),
             s.realtime && !s.is_live()
         );
         let desc = if s.is_live() {
