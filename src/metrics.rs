@@ -41,6 +41,10 @@ pub struct Metrics {
     /// Unknown tracks given a stranger's id seen before, and new strangers.
     pub strangers_seen_again: AtomicU64,
     pub strangers_new: AtomicU64,
+    /// Face events made, and how many of them read age, gender and mask afresh (the others carry
+    /// the track's estimate: docs/performance.md, the analysis schedule).
+    pub face_events: AtomicU64,
+    pub attribute_readings: AtomicU64,
     pub mqtt_reconnects: AtomicU64,
     /// Moves to the next broker of `mqtt.hosts`.
     pub mqtt_failovers: AtomicU64,
@@ -391,7 +395,7 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 18] = [
+        let global: [(&str, &str, &str, &AtomicU64); 20] = [
             (
                 "facestream_mqtt_link",
                 "gauge",
@@ -481,6 +485,18 @@ impl Metrics {
                 "counter",
                 "Unknown tracks that became a new stranger",
                 &self.strangers_new,
+            ),
+            (
+                "facestream_face_events_total",
+                "counter",
+                "Face events made (start, update, end)",
+                &self.face_events,
+            ),
+            (
+                "facestream_attribute_readings_total",
+                "counter",
+                "Face events whose age, gender and mask were read afresh (a better face than before)",
+                &self.attribute_readings,
             ),
             (
                 "facestream_mqtt_reconnects_total",

@@ -277,6 +277,52 @@ fn analysis_of_a_file_is_complete_and_reproducible() {
     }
 }
 
+/// The analysis schedule (docs/performance.md): age, gender and mask are read at a track's start
+/// and again only on a clearly better face; every face event still carries the track's estimate.
+#[test]
+fn attributes_are_read_on_better_faces_only_and_published_on_every_event() {
+    let media = common::media();
+    let clip = media.join("video/liveportrait_d10.mp4");
+    let out = std::env::temp_dir().join(format!("fs-schedule-{}.jsonl", std::process::id()));
+    let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args([
+            "analyze",
+            clip.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    let figure = |after: &str| -> u64 {
+        err.rsplit(after)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no '{after}' in {err}"))
+    };
+    let (events, readings) = (figure(" face events"), figure(" with attributes read"));
+    let published: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    println!("{events} face events, {readings} attribute readings");
+    assert_eq!(events as usize, published.len());
+    // One steady face for 15 s: a start, ~14 updates and an end; the face rarely gets 10 % better.
+    assert!(events >= 10, "{events}");
+    assert!(
+        readings >= 1 && readings * 2 <= events,
+        "{readings} of {events}"
+    );
+    for e in &published {
+        let a = &e["attributes"];
+        assert!(a["gender"].is_string() && a["age"].is_number(), "{e}");
+        assert!(a["gender_confidence"].is_number(), "{e}");
+    }
+}
+
 /// A track's published gender and mask are a running estimate over its frames: they used to flip
 /// between updates of one track (walking-and-pause tracks 1 and 3: m/f/m/m, mask T/F/F/T/T).
 #[test]

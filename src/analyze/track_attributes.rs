@@ -25,6 +25,8 @@ pub struct RunningAttributes {
     age: f32,
     gender: Option<&'static str>,
     masked: Option<bool>,
+    /// What was published after the last reading.
+    last: Option<Published>,
 }
 
 /// The published values of a track.
@@ -83,7 +85,7 @@ impl RunningAttributes {
             None => mask >= mask_threshold,
         };
         self.masked = Some(masked);
-        Published {
+        let p = Published {
             gender,
             male_probability: male,
             gender_confidence: ((male - 0.5).abs() * 2.0).min(1.0),
@@ -93,7 +95,14 @@ impl RunningAttributes {
                 / mask_threshold.max(1.0 - mask_threshold))
             .min(1.0),
             age: self.age / self.weight,
-        }
+        };
+        self.last = Some(p.clone());
+        p
+    }
+
+    /// The estimate as published after the last reading (none before the first).
+    pub fn current(&self) -> Option<&Published> {
+        self.last.as_ref()
     }
 }
 

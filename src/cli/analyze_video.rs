@@ -98,13 +98,17 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     daemon.shutdown();
     let frames = cam.frames_detected.load(Ordering::Relaxed);
     let tracks = metrics.tracks_started.load(Ordering::Relaxed);
+    let (events, readings) = (
+        metrics.face_events.load(Ordering::Relaxed),
+        metrics.attribute_readings.load(Ordering::Relaxed),
+    );
     if let Some(d) = drawer {
         d.join()
             .map_err(|_| anyhow::anyhow!("video writer panicked"))??;
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "\ranalysed {frames} frames in {secs:.1} s ({:.1} fps); {tracks} tracks started",
+        "\ranalysed {frames} frames in {secs:.1} s ({:.1} fps); {tracks} tracks started; {events} face events, {readings} with attributes read afresh",
         frames as f64 / secs.max(1e-3)
     );
     Ok(ExitCode::SUCCESS)

@@ -17,6 +17,29 @@ use crate::models::ModelError;
 use crate::search::tracks::TrackMatcher;
 use crate::shapes::{round4, FaceJson};
 
+/// How much better (`face_goodness`) a track's face must be than the best its attributes were
+/// read on to be read again.
+const ATTRIBUTES_AGAIN_ON: f32 = 1.1;
+
+/// A track's published attributes, not read on `face` (whose pose they carry).
+fn published_json(
+    p: &crate::analyze::track_attributes::Published,
+    face: &FaceAnalysis,
+) -> crate::shapes::AttributesJson {
+    crate::shapes::AttributesJson {
+        age: p.age.round(),
+        gender: p.gender,
+        mask: p.mask,
+        mask_probability: round4(p.mask_probability),
+        male_probability: round4(p.male_probability),
+        yaw: face.pose.map(|q| crate::shapes::round2(q.yaw)),
+        pitch: face.pose.map(|q| crate::shapes::round2(q.pitch)),
+        roll: face.pose.map(|q| crate::shapes::round2(q.roll)),
+        gender_confidence: Some(round4(p.gender_confidence)),
+        mask_confidence: Some(round4(p.mask_confidence)),
+    }
+}
+
 pub struct AnalyzeStage {
     pub analyzer: Analyzer,
     pub input: Receiver<AnalyzeItem>,
@@ -42,6 +65,8 @@ impl AnalyzeStage {
         let mut unconfirmed: HashSet<(Arc<str>, u64)> = HashSet::new();
         let mut live: HashMap<(Arc<str>, String), Accumulator> = HashMap::new();
         let mut running: HashMap<(Arc<str>, u64), RunningAttributes> = HashMap::new();
+        // The goodness of the best face each track's attributes were read on.
+        let mut read_on: HashMap<(Arc<str>, u64), f32> = HashMap::new();
         let mask_threshold = self.analyzer.config().attributes.mask_threshold;
         let input = self.input.clone();
         for item in input.iter() {
@@ -63,9 +88,25 @@ impl AnalyzeStage {
                 continue;
             }
             let started = std::time::Instant::now();
+            // Age, gender and mask (the costliest models, 10 ms a face here) are read again only
+            // on a clearly better face than the best read so far: a running estimate gains
+            // little from a worse one. Mesh and quality run for every event (its pose and gate).
+            let goodness = crate::track::face_goodness(&m.detection);
+            let read_attributes = read_on
+                .get(&key)
+                .is_none_or(|best| goodness > best * ATTRIBUTES_AGAIN_ON);
+            let want = Wanted {
+                attributes: read_attributes,
+                ..want
+            };
             let analysed =
                 self.analyzer
                     .analyze_found(&m.frame, vec![(m.detection.clone(), None)], want)?;
+            if read_attributes {
+                read_on.insert(key.clone(), goodness);
+            }
+            let read_attributes =
+                read_attributes && analysed.first().is_some_and(|f| f.attributes.is_some());
             let Some(face) = analysed.first() else {
                 continue;
             };
@@ -112,9 +153,13 @@ impl AnalyzeStage {
                 out.age = p.age.round();
                 out.gender_confidence = Some(round4(p.gender_confidence));
                 out.mask_confidence = Some(round4(p.mask_confidence));
+            } else if let Some(p) = running.get(&key).and_then(RunningAttributes::current) {
+                // Not read on this face: the track's estimate as it stands, with this face's pose.
+                json.attributes = Some(published_json(p, face));
             }
             if m.phase == TrackPhase::End {
                 running.remove(&key);
+                read_on.remove(&key);
             }
             if m.phase == TrackPhase::Start {
                 self.metrics.tracks_started.fetch_add(1, Ordering::Relaxed);
@@ -171,6 +216,12 @@ impl AnalyzeStage {
                 snapshot_jpeg: snapshot,
                 identity,
             };
+            self.metrics.face_events.fetch_add(1, Ordering::Relaxed);
+            if read_attributes {
+                self.metrics
+                    .attribute_readings
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             if self.out.send(Event::Face(Box::new(ev))).is_err() {
                 break;
             }
