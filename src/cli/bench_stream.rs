@@ -25,7 +25,7 @@ pub struct BenchStreamArgs {
     /// Seconds per live measurement.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Video (default: the sample clip of a walking group).
+    /// Video (default: the Hamilton clip of ../shared/media).
     #[arg(long)]
     pub video: Option<PathBuf>,
 }
@@ -49,6 +49,26 @@ fn peak_rss_mb() -> f64 {
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
+}
+
+fn rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// Resident memory with `n` streams at 10 detect fps after `secs` of running.
+fn steady_rss(base: &Config, video: &str, n: usize, secs: u64) -> anyhow::Result<f64> {
+    let mut c = base.clone();
+    c.cameras = cameras(n, video, 10.0, true);
+    let d = Daemon::start(c, RunOptions::default())?;
+    std::thread::sleep(Duration::from_secs(secs));
+    let rss = rss_mb();
+    d.shutdown();
+    Ok(rss)
 }
 
 fn cameras(n: usize, video: &str, fps: f32, looping: bool) -> Vec<CameraConfig> {
@@ -134,6 +154,17 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("peak RSS {:.0} MB", peak_rss_mb());
+    // Steady state: the same load with one stream and with all, after 6 s each; the difference
+    // is what the extra cameras hold (queues, decoders, trackers), the rest is models and runtime.
+    if a.streams > 1 {
+        let one = steady_rss(&base, &video, 1, 6)?;
+        let all = steady_rss(&base, &video, a.streams, 6)?;
+        println!(
+            "steady RSS at 10 detect fps: 1 stream {one:.0} MB, {} streams {all:.0} MB: {:.1} MB per extra camera",
+            a.streams,
+            (all - one) / (a.streams - 1) as f64
+        );
+    }
 
     // Overhead: the same frames through the pipeline (as fast as possible, nothing dropped) vs
     // decode-only plus inference-only.
