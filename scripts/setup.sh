@@ -7,9 +7,19 @@
 # SDKs (huaweicloudsdkfrs, baidu-aip, tencentcloud-sdk-python-iai) that tests/api/sdks.rs drives,
 # Debian's postgresql (the tests run their own server for the PostgreSQL store), and chromium with
 # chromium-driver (the console's browser tests drive it over WebDriver).
+# `--with-peer` installs the peer of ../shared/peer (opencv-python-headless, onnxruntime, numpy) into
+# /opt/facestream-peer, for scripts/bench-peer.sh (not needed by the tests).
 set -euo pipefail
 WITH_TEST_TOOLS=0
-[ "${1:-}" = "--with-test-tools" ] && WITH_TEST_TOOLS=1
+WITH_PEER=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-test-tools) WITH_TEST_TOOLS=1 ;;
+    --with-peer) WITH_PEER=1 ;;
+    *) echo "unknown option $arg (use --with-test-tools, --with-peer)" >&2; exit 2 ;;
+  esac
+done
+PEER_HOME="${FACESTREAM_PEER_HOME:-/opt/facestream-peer}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ORT_VERSION="${ORT_VERSION:-1.31.1}"
@@ -90,6 +100,16 @@ if [ "$WITH_TEST_TOOLS" = 1 ]; then
     $SUDO "$TOOLS_HOME/bin/pip" install --quiet "${SDK_PACKAGES[@]}"
   else
     log "official cloud SDKs present"
+  fi
+fi
+
+if [ "$WITH_PEER" = 1 ]; then
+  if ! "$PEER_HOME/bin/python" -c "import cv2, onnxruntime, numpy" 2>/dev/null; then
+    log "installing the peer's Python (opencv, onnxruntime $ORT_VERSION, numpy) into $PEER_HOME"
+    $SUDO python3 -m venv "$PEER_HOME"
+    $SUDO "$PEER_HOME/bin/pip" install --quiet opencv-python-headless "onnxruntime==$ORT_VERSION" numpy
+  else
+    log "the peer's Python present"
   fi
 fi
 
