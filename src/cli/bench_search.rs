@@ -38,6 +38,10 @@ pub struct BenchSearchArgs {
     /// Set size from which the inverted-file index is used.
     #[arg(long, default_value_t = IndexSettings::default().ivf_from)]
     pub ivf_from: usize,
+    /// Also build usearch's HNSW (f16, connectivity 16, expansion 128 / 64) on the same vectors
+    /// and print its latency, recall, build, restart and memory beside the face sets' index.
+    #[arg(long)]
+    pub usearch: bool,
 }
 
 struct Rng(u64);
@@ -66,7 +70,7 @@ impl Rng {
     }
 }
 
-const DIM: usize = 192;
+pub(super) const DIM: usize = 192;
 const FACES_PER_ID: usize = 4;
 
 /// The vectors of a set of `size` faces plus a query generator.
@@ -141,9 +145,13 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
     {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ size as u64);
         let synth = Synthetic::new(a.data, size, &mut rng);
+        let vectors: Vec<Vec<f32>> = (0..size).map(|i| synth.face(i, &mut rng)).collect();
+        let queries: Vec<Vec<f32>> = (0..a.queries).map(|_| synth.query(&mut rng)).collect();
         let rss0 = rss_bytes();
-        let records: Vec<FaceRecord> = (0..size)
-            .map(|i| FaceRecord {
+        let records: Vec<FaceRecord> = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| FaceRecord {
                 face_id: format!("{i:016x}"),
                 face_set_name: "bench".into(),
                 external_image_id: String::new(),
@@ -156,7 +164,7 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
                 },
                 user_id: None,
                 model: crate::config::EmbedderKind::Mobilefacenet,
-                vector: synth.face(i, &mut rng),
+                vector: v.clone(),
             })
             .collect();
         let t = Instant::now();
@@ -170,15 +178,23 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         let per_face = rss_bytes().saturating_sub(rss0) as f64 / size as f64;
         let (mut lat, mut lat_exact) = (vec![], vec![]);
         let (mut r1, mut r10) = (0usize, 0usize);
-        for _ in 0..a.queries {
-            let q = synth.query(&mut rng);
+        // Per query: the faces at or above the match threshold (exact), for the ANN's
+        // above-threshold recall; and the exact top 1.
+        let mut above: Vec<Vec<usize>> = vec![];
+        let (mut found_above, mut all_above) = (0usize, 0usize);
+        for q in &queries {
             let ids = |h: Vec<crate::search::index::Hit>| h.iter().map(|h| h.index).collect();
-            let (ms, got) = timed(|| ids(ix.search(&q, 10, 0.0, None)));
-            let (ms_exact, truth) = timed(|| ids(ix.search_exact(&q, 10, 0.0, None)));
+            let (ms, got) = timed(|| ids(ix.search(q, 10, 0.0, None)));
+            let (ms_exact, truth) = timed(|| ids(ix.search_exact(q, 10, 0.0, None)));
             lat.push(ms);
             lat_exact.push(ms_exact);
             r1 += usize::from(got.first() == truth.first());
             r10 += got.iter().filter(|i| truth.contains(i)).count();
+            let at: Vec<usize> = ids(ix.search_exact(q, 64, THRESHOLD, None));
+            let mine: Vec<usize> = ids(ix.search(q, at.len().max(10), THRESHOLD, None));
+            found_above += at.iter().filter(|i| mine.contains(i)).count();
+            all_above += at.len();
+            above.push(at);
         }
         lat.sort_by(f64::total_cmp);
         lat_exact.sort_by(f64::total_cmp);
@@ -196,6 +212,23 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
             r10 as f64 / (10 * a.queries) as f64,
             DIM * 4,
         );
+        println!(
+            "{:>9}        above-threshold recall (faces ≥ {THRESHOLD} found / there): {:.3} ({found_above}/{all_above})",
+            "",
+            found_above as f64 / all_above.max(1) as f64
+        );
+        let truth1: Vec<Option<usize>> = queries
+            .iter()
+            .map(|q| ix.search_exact(q, 1, 0.0, None).first().map(|h| h.index))
+            .collect();
+        drop(ix);
+        if a.usearch {
+            super::bench_ann::usearch_row(size, &vectors, &queries, &truth1, &above, THRESHOLD)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The similarity at which a face matches (MobileFaceNet's track threshold): what "the same
+/// person's other photos" means for the above-threshold recall.
+const THRESHOLD: f32 = 0.46;
