@@ -1394,10 +1394,10 @@ fn a_track_gets_one_identity_decision() {
     // Off-axis directions (random vectors are near-orthogonal in 192 dimensions).
     let r1 = synth(98, 192);
     let first = at_similarity(&q, &r1, 0.50);
-    events.extend(m.search(&msg(1, TrackPhase::Start, 0), &first, || None));
+    events.extend(m.search(&msg(1, TrackPhase::Start, 0), &first, None, || None));
     for k in 1..5 {
         let e = at_similarity(&p, &synth(100 + k, 192), 0.70);
-        events.extend(m.search(&msg(1, TrackPhase::Update, k * 1000), &e, || None));
+        events.extend(m.search(&msg(1, TrackPhase::Update, k * 1000), &e, None, || None));
     }
     let identity = m.identity("door", 1);
     events.extend(m.end(&msg(1, TrackPhase::End, 5000)));
@@ -1426,7 +1426,12 @@ fn a_track_gets_one_identity_decision() {
     let mut events = vec![];
     for (k, s) in [0.47f32, 0.40, 0.42, 0.41].iter().enumerate() {
         let e = at_similarity(&p, &synth(200 + k as u64, 192), *s);
-        events.extend(m.search(&msg(2, TrackPhase::Update, k as u64 * 1000), &e, || None));
+        events.extend(m.search(
+            &msg(2, TrackPhase::Update, k as u64 * 1000),
+            &e,
+            None,
+            || None,
+        ));
     }
     assert!(m.identity("door", 2).is_none());
     events.extend(m.end(&msg(2, TrackPhase::End, 5000)));

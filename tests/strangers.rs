@@ -636,7 +636,7 @@ fn stranger_ids_on_video_tracks_by_lighting_size_pose_and_skin_tone() {
         };
         match e["event"].as_str() {
             Some("unknown") => {
-                tracks.push((v, e["unknown_id"].as_str().expect("unknown_id").to_string()))
+                tracks.push((v, e["unknown_id"].as_str().expect("unknown_id").to_string()));
             }
             Some("match") => false_matches += 1,
             _ => {}

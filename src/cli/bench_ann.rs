@@ -6,17 +6,7 @@ use std::time::Instant;
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 4096
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+use super::bench_search::{pct, rss_bytes};
 
 fn options() -> IndexOptions {
     IndexOptions {
@@ -108,8 +98,8 @@ pub fn usearch_row(
     let mut full = 0usize;
     let t = Instant::now();
     for q in queries {
-        let r = ix.filtered_search(q, 10, |key: u64| key % 4 == 0)?;
-        full += usize::from(r.keys.len() == 10 && r.keys.iter().all(|k| k % 4 == 0));
+        let r = ix.filtered_search(q, 10, |key: u64| key.is_multiple_of(4))?;
+        full += usize::from(r.keys.len() == 10 && r.keys.iter().all(|k| k.is_multiple_of(4)));
     }
     let filtered_ms = t.elapsed().as_secs_f64() * 1000.0 / queries.len().max(1) as f64;
     let _ = std::fs::remove_file(&file);

@@ -42,19 +42,11 @@ fn cpu_seconds() -> f64 {
     (f.get(10).unwrap_or(&0.0) + f.get(11).unwrap_or(&0.0)) / 100.0
 }
 
-fn peak_rss_mb() -> f64 {
+/// A memory figure of /proc/self/status in MB (`VmHWM` peak, `VmRSS` now).
+fn status_mb(key: &str) -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn rss_mb() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(key))
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
@@ -66,7 +58,7 @@ fn steady_rss(base: &Config, video: &str, n: usize, secs: u64) -> anyhow::Result
     c.cameras = cameras(n, video, 10.0, true);
     let d = Daemon::start(c, RunOptions::default())?;
     std::thread::sleep(Duration::from_secs(secs));
-    let rss = rss_mb();
+    let rss = status_mb("VmRSS:");
     d.shutdown();
     Ok(rss)
 }
@@ -153,7 +145,7 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
             bframes / batches
         );
     }
-    println!("peak RSS {:.0} MB", peak_rss_mb());
+    println!("peak RSS {:.0} MB", status_mb("VmHWM:"));
     // Steady state: the same load with one stream and with all, after 6 s each; the difference
     // is what the extra cameras hold (queues, decoders, trackers), the rest is models and runtime.
     if a.streams > 1 {

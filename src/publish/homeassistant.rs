@@ -157,6 +157,16 @@ impl HomeAssistant {
 
     /// Discovery for cameras not yet announced; removal for those gone (outside a pool).
     pub fn sync(&mut self, cameras: &BTreeSet<String>) -> Vec<Message> {
+        // In a pool, a camera no longer in the pool's list is not announced again, though this
+        // daemon may still hold it until its next round (it would be announced for good then).
+        let held: BTreeSet<String>;
+        let cameras = match &self.site {
+            Some(site) => {
+                held = cameras.intersection(site).cloned().collect();
+                &held
+            }
+            None => cameras,
+        };
         let mut out = vec![];
         for cam in cameras.difference(&self.announced.clone()) {
             for (component, object) in ENTITIES {
@@ -299,9 +309,11 @@ mod tests {
         assert!(gone
             .iter()
             .all(|m| m.payload.is_empty() && m.retain && m.topic.contains("facestream_yard")));
-        // A held camera removed from the pool is removed once, not announced again.
+        // A held camera removed from the pool is removed once, and not announced again while
+        // this daemon still holds it until its next round.
         ha.sync(&cams(&["door"]));
         assert_eq!(ha.site_changed(&cams(&[])).len(), 4);
+        assert!(ha.sync(&cams(&["door"])).is_empty());
         assert!(ha.sync(&cams(&[])).is_empty());
     }
 }
