@@ -117,7 +117,9 @@ fn rtsp_and_file_cameras_publish_faces_share_batches_and_bad_cameras_fail_alone(
             .collect::<Vec<_>>()
     );
 
-    for (cam, w, h) in [("door", 640, 640), ("lobby", 640, 360)] {
+    // Frames keep the source's size when it is not wider than `pipeline.ingest_width` (640):
+    // the 512x512 RTSP stream and the 480x270 file are never upscaled.
+    for (cam, w, h) in [("door", 512, 512), ("lobby", 480, 270)] {
         let faces = sub.on(&format!("fs/{cam}/face"));
         println!(
             "{cam}: {} face events, tracks {:?}",
