@@ -104,6 +104,8 @@ if [ "$WITH_TEST_TOOLS" = 1 ]; then
 fi
 
 if [ "$WITH_PEER" = 1 ]; then
+  # scripts/bench-peer.sh computes its ratios with bc.
+  command -v bc >/dev/null 2>&1 || $SUDO apt-get install -y -q bc
   if ! "$PEER_HOME/bin/python" -c "import cv2, onnxruntime, numpy" 2>/dev/null; then
     log "installing the peer's Python (opencv, onnxruntime $ORT_VERSION, numpy) into $PEER_HOME"
     $SUDO python3 -m venv "$PEER_HOME"

@@ -227,31 +227,21 @@ mod tests {
     fn face_end(id: u64) -> Event {
         let m = crate::search::tracks::MatchEvent {
             event_id: format!("e{id}"),
-            camera: "door".into(),
-            track_id: id,
-            event: "unknown",
-            face_set: None,
-            face_id: None,
-            external_image_id: None,
-            external_fields: None,
-            user_id: None,
             similarity: 0.1,
-            best_similarity: None,
-            margin: None,
-            frames_agreeing: None,
-            revises: None,
             unknown_id: Some("unknown-1".into()),
             threshold: 0.55,
             searched: 1,
-            timestamp_ms: 0,
             wall_time_ms: crate::base::time::wall_ms() + id,
-            bounding_box: crate::base::geometry::BoundingBox {
-                top_left_x: 0,
-                top_left_y: 0,
-                width: 1,
-                height: 1,
-            },
-            snapshot_jpeg: None,
+            ..crate::search::tracks::MatchEvent::unknown(
+                "door",
+                id,
+                crate::base::geometry::BoundingBox {
+                    top_left_x: 0,
+                    top_left_y: 0,
+                    width: 1,
+                    height: 1,
+                },
+            )
         };
         Event::Match(Box::new(m))
     }

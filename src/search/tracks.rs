@@ -327,28 +327,45 @@ impl TrackMatcher {
             }
         });
         Some(MatchEvent {
+            similarity: st.best,
+            unknown_id,
+            threshold: self.threshold,
+            searched: st.searched,
+            timestamp_ms: m.pts_ms,
+            wall_time_ms: m.wall_ms,
+            snapshot_jpeg: st.snapshot,
+            ..MatchEvent::unknown(&m.camera, m.track_id, BoundingBox::from(&m.detection))
+        })
+    }
+}
+
+impl MatchEvent {
+    /// An `unknown` event of track `track_id`: nothing matched; the caller sets what it measured
+    /// (similarity, threshold, times, the stranger's id, the snapshot).
+    pub fn unknown(camera: &str, track_id: u64, bounding_box: BoundingBox) -> Self {
+        MatchEvent {
             event_id: crate::base::time::event_id(),
-            camera: m.camera.to_string(),
-            track_id: m.track_id,
+            camera: camera.to_string(),
+            track_id,
             event: "unknown",
             face_set: None,
             face_id: None,
             external_image_id: None,
             external_fields: None,
             user_id: None,
-            similarity: st.best,
+            similarity: 0.0,
             best_similarity: None,
             margin: None,
             frames_agreeing: None,
             revises: None,
-            unknown_id,
-            threshold: self.threshold,
-            searched: st.searched,
-            timestamp_ms: m.pts_ms,
-            wall_time_ms: m.wall_ms,
-            bounding_box: BoundingBox::from(&m.detection),
-            snapshot_jpeg: st.snapshot,
-        })
+            unknown_id: None,
+            threshold: 0.0,
+            searched: 0,
+            timestamp_ms: 0,
+            wall_time_ms: 0,
+            bounding_box,
+            snapshot_jpeg: None,
+        }
     }
 }
 
