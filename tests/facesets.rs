@@ -9,6 +9,7 @@ use std::sync::Arc;
 use facestream::analyze::Embedding;
 use facestream::config::{Config, EmbedderKind};
 use facestream::search::fields::{FieldType, Schema};
+use facestream::search::graph::Opened;
 use facestream::search::index::IndexSettings;
 use facestream::search::store::Selector;
 use facestream::search::{FaceSets, SearchParams};
@@ -50,6 +51,12 @@ impl Place {
             Place::Sqlite(dir) => FaceSets::open(dir),
             Place::Postgres(url) => FaceSets::open_storage(&facestream::config::StorageConfig {
                 url: url.clone(),
+                // Where the graphs are saved: one folder per database, as one per daemon.
+                dir: std::env::temp_dir().join(format!(
+                    "fs-pg-{}-{}",
+                    url.rsplit('/').next().unwrap_or("db"),
+                    std::process::id()
+                )),
                 ..Default::default()
             }),
         }
@@ -680,20 +687,20 @@ fn identification_accuracy_on_the_gallery() {
         assert!(acc >= 0.95, "top-1 {acc:.3}");
         assert!(far <= 0.1, "false accept rate {far:.3}");
 
-        // The same gallery through the partitioned (inverted-file) index, forced on at this small size:
-        // real face vectors must find the same people while scanning only part of the set.
-        let ivf = dir.open().unwrap().with_index_settings(IndexSettings {
-            ivf_from: 2,
+        // The same gallery through the graph index, forced on at this small size: real face
+        // vectors must find the same people through the graph's candidates.
+        let graph = dir.open().unwrap().with_index_settings(IndexSettings {
+            graph_from: 2,
             ..IndexSettings::default()
         });
         let p1 = SearchParams {
             top_n: 1,
             ..SearchParams::new(0.0)
         };
-        let ivf_top1 = probe_vectors
+        let graph_top1 = probe_vectors
             .iter()
             .filter(|(who, e)| {
-                ivf.search("gallery", e, &p1)
+                graph.search("gallery", e, &p1)
                     .unwrap()
                     .first()
                     .and_then(|h| h.user_id.as_deref())
@@ -701,23 +708,23 @@ fn identification_accuracy_on_the_gallery() {
             })
             .count();
         println!(
-            "identification through the partitioned index: top-1 {ivf_top1}/{n} (exact {top1}/{n})"
+            "identification through the graph index: top-1 {graph_top1}/{n} (exact {top1}/{n})"
         );
         assert!(
-            ivf_top1 as f64 / n as f64 >= 0.95,
-            "partitioned top-1 {ivf_top1}/{n}"
+            graph_top1 as f64 / n as f64 >= 0.95,
+            "graph top-1 {graph_top1}/{n}"
         );
     }
 }
 
-/// Adds, updates and deletes on a loaded partitioned index keep it identical to one rebuilt from disk.
+/// Adds, updates and deletes on a loaded graph index keep it identical to one rebuilt from disk.
 #[test]
-fn a_partitioned_set_stays_in_step_with_adds_updates_and_deletes() {
-    for dir in Place::both("ivf") {
+fn a_graph_indexed_set_stays_in_step_with_adds_updates_and_deletes() {
+    for dir in Place::both("graph") {
         println!("backend: {}", dir.name());
         let settings = IndexSettings {
-            ivf_from: 200,
-            probe_percent: 100.0,
+            graph_from: 200,
+            ..IndexSettings::default()
         };
         let sets = dir.open().unwrap().with_index_settings(settings);
         let age: Schema = [("age".to_string(), FieldType::Integer)]
@@ -747,7 +754,7 @@ fn a_partitioned_set_stays_in_step_with_adds_updates_and_deletes() {
                 .map(|h| h.external_image_id)
                 .collect()
         };
-        // First search builds the partition; every face finds itself first.
+        // First search builds the graph; every face finds itself first.
         for i in [0u64, 17, 299] {
             assert_eq!(top(&sets, &synth(i, 192), None)[0], format!("e{i}"));
         }
@@ -801,12 +808,21 @@ fn a_partitioned_set_stays_in_step_with_adds_updates_and_deletes() {
         )
         .unwrap();
         assert_eq!(top(&sets, &synth(1000, 192), None)[0], "new");
-        // A second process rebuilds from disk: same answers for every query.
+        assert_eq!(sets.graph_opened("big"), Some(Opened::Built));
+        // A second process reads the set from disk and loads the graph the first one saved when
+        // it built it — out of step by the changes above, which it replays: same answers.
         let fresh = dir.open().unwrap().with_index_settings(settings);
         for i in (0..300u64).step_by(7).chain([1000]) {
             let q = synth(i, 192);
             assert_eq!(top(&sets, &q, None), top(&fresh, &q, None), "query {i}");
         }
+        assert_eq!(
+            fresh.graph_opened("big"),
+            Some(Opened::Loaded {
+                added: 1,
+                removed: 2
+            })
+        );
         assert_eq!(sets.show_set("big").unwrap().face_number, 299);
     }
 }

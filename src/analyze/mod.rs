@@ -1,5 +1,6 @@
 //! Analyze: everything read off a detected face — mesh and pose, quality, mask/age/gender,
-//! passive anti-spoofing and embeddings. Models are opened on first use.
+//! passive anti-spoofing and embeddings. Still-image callers open models on first use; the
+//! daemon opens what video analysis needs before its first frame ([`Analyzer::open_for_video`]).
 
 pub mod antispoof;
 pub mod attributes;
@@ -76,6 +77,44 @@ impl Analyzer {
             attributes: None,
             antispoof: None,
             embedder: None,
+        })
+    }
+
+    /// An analyzer with every model video analysis reads opened up front, side by side: the
+    /// detector, the mesh and the attribute models, and the embedder when tracks are searched.
+    /// A missing or broken model then fails the daemon's start instead of its first face, and no
+    /// frame waits 0.1–0.3 s for a model to load (the time of a short clip).
+    pub fn open_for_video(cfg: &Config, embedder: bool) -> Result<Self, ModelError> {
+        let settings = SessionSettings::from_config(&cfg.models);
+        let (kind, threshold) = (cfg.models.embedder, cfg.attributes.mask_threshold);
+        let s = &settings;
+        let (detector, mesh, attributes, embedder) = std::thread::scope(|scope| {
+            let mesh = scope.spawn(|| mesh::MeshModel::open(s));
+            let attributes = scope.spawn(|| attributes::AttributeModels::open(s, threshold));
+            let embedder = embedder.then(|| scope.spawn(|| Embedder::open(s, kind)));
+            let detector = Detector::open(s, &cfg.detector);
+            let joined = |what: &str| ModelError::Load {
+                path: s.models_dir.clone(),
+                message: format!("opening the {what} model panicked"),
+            };
+            Ok::<_, ModelError>((
+                detector?,
+                mesh.join().map_err(|_| joined("mesh"))??,
+                attributes.join().map_err(|_| joined("attribute"))??,
+                match embedder {
+                    Some(h) => Some(h.join().map_err(|_| joined("embedder"))??),
+                    None => None,
+                },
+            ))
+        })?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            settings,
+            detector,
+            mesh: Some(mesh),
+            attributes: Some(attributes),
+            antispoof: None,
+            embedder,
         })
     }
 

@@ -19,7 +19,7 @@ pub enum Data {
     /// is a new photo of an enrolled identity.
     Clustered,
     /// Uniformly random unit vectors and queries: no structure at all, the worst case for any
-    /// partitioned index (every neighbour is about as far as any other).
+    /// approximate index (every neighbour is about as far as any other).
     Uniform,
 }
 
@@ -32,16 +32,19 @@ pub struct BenchSearchArgs {
     pub queries: usize,
     #[arg(long, value_enum, default_value = "clustered")]
     pub data: Data,
-    /// Share of the lists scanned per query once a set is partitioned, in percent.
-    #[arg(long, default_value_t = IndexSettings::default().probe_percent)]
-    pub probe_percent: f32,
-    /// Set size from which the inverted-file index is used.
-    #[arg(long, default_value_t = IndexSettings::default().ivf_from)]
-    pub ivf_from: usize,
-    /// Also build usearch's HNSW (f16, connectivity 16, expansion 128 / 64) on the same vectors
-    /// and print its latency, recall, build, restart and memory beside the face sets' index.
+    /// Set size from which the graph index is used.
+    #[arg(long, default_value_t = IndexSettings::default().graph_from)]
+    pub graph_from: usize,
+    /// Links per graph node (HNSW's M).
+    #[arg(long, default_value_t = IndexSettings::default().graph.connectivity)]
+    pub connectivity: usize,
+    /// Candidates kept while linking a face (efConstruction).
+    #[arg(long, default_value_t = IndexSettings::default().graph.expansion_add)]
+    pub expansion_add: usize,
+    /// Search breadths (ef) to measure on the same graph, comma separated; the first is the
+    /// set's setting (default: the face sets' own).
     #[arg(long)]
-    pub usearch: bool,
+    pub ef: Option<String>,
 }
 
 struct Rng(u64);
@@ -125,37 +128,18 @@ fn timed(f: impl FnOnce() -> Vec<usize>) -> (f64, Vec<usize>) {
     (t.elapsed().as_secs_f64() * 1000.0, out)
 }
 
-pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
-    let settings = IndexSettings {
-        ivf_from: a.ivf_from,
-        probe_percent: a.probe_percent,
-    };
-    println!(
-        "bench-search: {DIM}-d {:?} data, {} queries per size, top 10, {} threads; index from {} faces, probe {} % of lists",
-        a.data,
-        a.queries,
-        std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1),
-        settings.ivf_from,
-        settings.probe_percent,
-    );
-    for size in a
-        .sizes
-        .split(',')
-        .filter_map(|s| s.trim().parse::<usize>().ok())
-    {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ size as u64);
-        let synth = Synthetic::new(a.data, size, &mut rng);
-        let vectors: Vec<Vec<f32>> = (0..size).map(|i| synth.face(i, &mut rng)).collect();
-        let queries: Vec<Vec<f32>> = (0..a.queries).map(|_| synth.query(&mut rng)).collect();
-        let rss0 = rss_bytes();
-        let records: Vec<FaceRecord> = vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| FaceRecord {
+fn records(vectors: &[Vec<f32>]) -> Vec<FaceRecord> {
+    vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut fields = serde_json::Map::new();
+            fields.insert("tenant".into(), (i % 4).into());
+            FaceRecord {
                 face_id: format!("{i:016x}"),
                 face_set_name: "bench".into(),
                 external_image_id: String::new(),
-                external_fields: Default::default(),
+                external_fields: fields,
                 bounding_box: BoundingBox {
                     top_left_x: 0,
                     top_left_y: 0,
@@ -165,66 +149,159 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
                 user_id: None,
                 model: crate::config::EmbedderKind::Mobilefacenet,
                 vector: v.clone(),
+            }
+        })
+        .collect()
+}
+
+pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
+    let mut settings = IndexSettings {
+        graph_from: a.graph_from,
+        ..IndexSettings::default()
+    };
+    settings.graph.connectivity = a.connectivity;
+    settings.graph.expansion_add = a.expansion_add;
+    let efs: Vec<usize> = match &a.ef {
+        Some(list) => list
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect(),
+        None => vec![settings.graph.expansion_search],
+    };
+    if let Some(&ef) = efs.first() {
+        settings.graph.expansion_search = ef;
+    }
+    println!(
+        "bench-search: {DIM}-d {:?} data, {} queries per size, top 10, {} threads; graph from {} faces (M {}, ef_add {})",
+        a.data,
+        a.queries,
+        std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1),
+        settings.graph_from,
+        settings.graph.connectivity,
+        settings.graph.expansion_add,
+    );
+    let dir = std::env::temp_dir().join(format!("fs-bench-search-{}", std::process::id()));
+    for size in a
+        .sizes
+        .split(',')
+        .filter_map(|s| s.trim().parse::<usize>().ok())
+    {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ size as u64);
+        let synth = Synthetic::new(a.data, size, &mut rng);
+        let vectors: Vec<Vec<f32>> = (0..size).map(|i| synth.face(i, &mut rng)).collect();
+        let queries: Vec<Vec<f32>> = (0..a.queries).map(|_| synth.query(&mut rng)).collect();
+        let file = dir.join(format!("bench-{size}.usearch"));
+        let rss0 = rss_bytes();
+        let t = Instant::now();
+        let mut ix = SetIndex::from_records(
+            crate::config::EmbedderKind::Mobilefacenet,
+            DIM,
+            records(&vectors),
+            settings,
+            Some(file.clone()),
+        );
+        let build = t.elapsed().as_secs_f64();
+        let per_face = rss_bytes().saturating_sub(rss0) as f64 / size as f64;
+        println!(
+            "{size:>9} faces [{}]: build {build:.1} s (saved included) | {per_face:.0} bytes/face resident \
+             (vector {} + graph {:.0} + id, fields, maps)",
+            ix.describe(),
+            DIM * 4,
+            ix.graph_bytes() as f64 / size as f64,
+        );
+        // Per query: the exact top 10, and every face at or above the match threshold (the same
+        // person's other photos) for the above-threshold recall.
+        let ids = |h: Vec<crate::search::index::Hit>| -> Vec<usize> { h.iter().map(|h| h.index).collect() };
+        let mut lat_exact = vec![];
+        let (mut truth, mut above) = (vec![], vec![]);
+        for q in &queries {
+            let (ms, t10) = timed(|| ids(ix.search_exact(q, 10, 0.0, None)));
+            lat_exact.push(ms);
+            truth.push(t10);
+            above.push(ids(ix.search_exact(q, 64, THRESHOLD, None)));
+        }
+        lat_exact.sort_by(f64::total_cmp);
+        for &ef in &efs {
+            ix.set_search_breadth(ef);
+            // One pass to warm the caches, then the measured one.
+            for q in &queries {
+                let _ = ix.search(q, 10, 0.0, None);
+            }
+            let mut lat = vec![];
+            let (mut r1, mut r10, mut found, mut there) = (0usize, 0usize, 0usize, 0usize);
+            for ((q, t10), at) in queries.iter().zip(&truth).zip(&above) {
+                let (ms, got) = timed(|| ids(ix.search(q, 10, 0.0, None)));
+                lat.push(ms);
+                r1 += usize::from(got.first() == t10.first());
+                r10 += got.iter().filter(|i| t10.contains(i)).count();
+                let mine = ids(ix.search(q, at.len().max(10), THRESHOLD, None));
+                found += at.iter().filter(|i| mine.contains(i)).count();
+                there += at.len();
+            }
+            lat.sort_by(f64::total_cmp);
+            println!(
+                "{size:>9} faces [ef {ef}]: p50 {:.3} ms  p99 {:.3} ms | exact p50 {:.2} ms  p99 {:.2} ms | \
+                 recall@1 {:.3}  recall@10 {:.3} | above-threshold (≥ {THRESHOLD}) recall {:.3} ({found}/{there})",
+                pct(&lat, 0.5),
+                pct(&lat, 0.99),
+                pct(&lat_exact, 0.5),
+                pct(&lat_exact, 0.99),
+                r1 as f64 / a.queries as f64,
+                r10 as f64 / (10 * a.queries) as f64,
+                found as f64 / there.max(1) as f64,
+            );
+        }
+        ix.set_search_breadth(settings.graph.expansion_search);
+        // A filter keeping one face in four (a tenant's): still a full top 10?
+        let filter = crate::search::filter::Filter::Eq("tenant".into(), 1.into());
+        let t = Instant::now();
+        let full = queries
+            .iter()
+            .filter(|q| {
+                let h = ix.search(q, 10, 0.0, Some(&filter));
+                h.len() == 10 && h.iter().all(|h| h.index % 4 == 1)
             })
-            .collect();
+            .count();
+        let filtered_ms = t.elapsed().as_secs_f64() * 1000.0 / queries.len().max(1) as f64;
+        // In place: 1000 removals and 1000 additions.
+        let mut extra = records(&vectors[..1000.min(size)]);
+        let t = Instant::now();
+        for r in &extra {
+            ix.remove(&r.face_id);
+        }
+        let remove_ms = t.elapsed().as_secs_f64() * 1000.0 / extra.len().max(1) as f64;
+        let t = Instant::now();
+        for r in extra.drain(..) {
+            ix.insert(r);
+        }
+        let add_ms = t.elapsed().as_secs_f64() * 1000.0 / 1000.0f64.min(size as f64).max(1.0);
+        // A restart: the set's faces come back and the saved graph is loaded, not rebuilt.
+        drop(ix);
+        let disk = [file.clone(), file.with_extension("keys")]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum::<u64>();
+        let again = records(&vectors);
         let t = Instant::now();
         let ix = SetIndex::from_records(
             crate::config::EmbedderKind::Mobilefacenet,
             DIM,
-            records,
+            again,
             settings,
+            Some(file.clone()),
         );
-        let build = t.elapsed().as_secs_f64();
-        let per_face = rss_bytes().saturating_sub(rss0) as f64 / size as f64;
-        let (mut lat, mut lat_exact) = (vec![], vec![]);
-        let (mut r1, mut r10) = (0usize, 0usize);
-        // Per query: the faces at or above the match threshold (exact), for the ANN's
-        // above-threshold recall; and the exact top 1.
-        let mut above: Vec<Vec<usize>> = vec![];
-        let (mut found_above, mut all_above) = (0usize, 0usize);
-        for q in &queries {
-            let ids = |h: Vec<crate::search::index::Hit>| h.iter().map(|h| h.index).collect();
-            let (ms, got) = timed(|| ids(ix.search(q, 10, 0.0, None)));
-            let (ms_exact, truth) = timed(|| ids(ix.search_exact(q, 10, 0.0, None)));
-            lat.push(ms);
-            lat_exact.push(ms_exact);
-            r1 += usize::from(got.first() == truth.first());
-            r10 += got.iter().filter(|i| truth.contains(i)).count();
-            let at: Vec<usize> = ids(ix.search_exact(q, 64, THRESHOLD, None));
-            let mine: Vec<usize> = ids(ix.search(q, at.len().max(10), THRESHOLD, None));
-            found_above += at.iter().filter(|i| mine.contains(i)).count();
-            all_above += at.len();
-            above.push(at);
-        }
-        lat.sort_by(f64::total_cmp);
-        lat_exact.sort_by(f64::total_cmp);
-        let speedup = pct(&lat_exact, 0.5) / pct(&lat, 0.5).max(1e-9);
+        let restart = t.elapsed().as_secs_f64();
         println!(
-            "{size:>9} faces [{}]: p50 {:.2} ms  p99 {:.2} ms | exact p50 {:.2} ms  p99 {:.2} ms | \
-             speed-up {speedup:.1}x | recall@1 {:.3}  recall@10 {:.3} | build {build:.1} s | \
-             {per_face:.0} bytes/face resident ({} of them the vector)",
-            ix.describe(),
-            pct(&lat, 0.5),
-            pct(&lat, 0.99),
-            pct(&lat_exact, 0.5),
-            pct(&lat_exact, 0.99),
-            r1 as f64 / a.queries as f64,
-            r10 as f64 / (10 * a.queries) as f64,
-            DIM * 4,
+            "{size:>9} faces: filtered (1 in 4 kept) {full}/{} full top 10, {filtered_ms:.3} ms mean | \
+             in place: remove {remove_ms:.3} ms, add {add_ms:.3} ms a face | restart {restart:.2} s ({:?}) | \
+             {:.0} bytes/face on disk",
+            queries.len(),
+            ix.graph_opened(),
+            disk as f64 / size as f64,
         );
-        println!(
-            "{:>9}        above-threshold recall (faces ≥ {THRESHOLD} found / there): {:.3} ({found_above}/{all_above})",
-            "",
-            found_above as f64 / all_above.max(1) as f64
-        );
-        let truth1: Vec<Option<usize>> = queries
-            .iter()
-            .map(|q| ix.search_exact(q, 1, 0.0, None).first().map(|h| h.index))
-            .collect();
         drop(ix);
-        if a.usearch {
-            super::bench_ann::usearch_row(size, &vectors, &queries, &truth1, &above, THRESHOLD)?;
-        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(ExitCode::SUCCESS)
 }

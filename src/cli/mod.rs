@@ -2,7 +2,6 @@
 
 mod analyze_video;
 mod bench;
-mod bench_ann;
 mod bench_api;
 mod bench_search;
 mod bench_stream;

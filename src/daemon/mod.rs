@@ -161,8 +161,13 @@ impl Daemon {
         let metrics = Arc::new(Metrics::default());
         let settings = SessionSettings::from_config(&cfg.models);
         // Open every model before any thread starts, so a model problem fails the start.
+        // A daemon (history on) always searches: a reload or a pool round may give a camera face
+        // sets later (before, a daemon started without any never searched the cameras added).
+        let searches = opts.history
+            || cfg.cluster.enabled
+            || cfg.cameras.iter().any(|c| !c.face_sets.is_empty());
         let detector = Detector::open(&settings, &cfg.detector)?;
-        let analyzer = Analyzer::open(&cfg)?;
+        let analyzer = Analyzer::open_for_video(&cfg, searches)?;
 
         // The cameras this daemon watches (all configured ones, or in a pool those it holds).
         let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));
@@ -232,12 +237,7 @@ impl Daemon {
                 .run();
             })?,
         ));
-        // A daemon (history on) always searches: a reload or a pool round may give a camera face
-        // sets later (before, a daemon started without any never searched the cameras added).
-        let matcher = if opts.history
-            || cfg.cluster.enabled
-            || cfg.cameras.iter().any(|c| !c.face_sets.is_empty())
-        {
+        let matcher = if searches {
             let sets =
                 Arc::new(FaceSets::open_storage(&cfg.storage).map_err(DaemonError::FaceSets)?);
             let threshold = cfg.track_threshold();

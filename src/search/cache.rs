@@ -14,7 +14,8 @@ impl FaceSets {
     }
 
     /// Applies a change to the loaded index of `set` (nothing to do when it is not loaded);
-    /// drops it when the change leaves its partition unfit, so the next search rebuilds it.
+    /// drops it when the change leaves it unfit (an exact set grown to need its graph), so the next
+    /// search rebuilds it.
     pub(super) fn update_index(&self, set: &str, change: impl FnOnce(&mut SetIndex)) {
         if let Some(ix) = self.cached(set) {
             let mut w = ix
@@ -112,6 +113,15 @@ impl FaceSets {
         Ok(())
     }
 
+    /// How the loaded index of `set` got its graph: built, or loaded from its file and brought
+    /// in step (None: not loaded, or searched exactly).
+    pub fn graph_opened(&self, set: &str) -> Option<super::graph::Opened> {
+        self.cached(set)?
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .graph_opened()
+    }
+
     /// How many times a set's index was built from the database (for tests and logs).
     pub fn index_builds(&self) -> u64 {
         self.builds.load(std::sync::atomic::Ordering::Relaxed)
@@ -135,7 +145,11 @@ impl FaceSets {
         let dim = records.first().map(|r| r.vector.len()).unwrap_or(0);
         let n = records.len();
         let t = std::time::Instant::now();
-        let ix = SetIndex::from_records(info.model, dim, records, self.index_settings);
+        let file = self
+            .graph_dir
+            .as_ref()
+            .map(|d| super::graph::file_for(d, set));
+        let ix = SetIndex::from_records(info.model, dim, records, self.index_settings, file);
         self.builds
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(set, faces = n, index = %ix.describe(), ms = t.elapsed().as_millis() as u64, "face set index built");

@@ -1,23 +1,22 @@
 //! Cosine search over one face set.
 //!
-//! Small sets are scanned exactly (one contiguous matrix, split across threads when large). From
-//! [`IndexSettings::ivf_from`] faces the vectors are partitioned by spherical k-means into about
-//! √n lists — an inverted file, FAISS's IVF-Flat — and a query scans only the share of lists whose
-//! centroids are nearest to it. Chosen over HNSW because it trains in seconds rather than tens of
-//! minutes on two cores, adds and removes a face in O(1), and keeps filtering a plain per-face
-//! check during the scan. Filters never starve the result: a filtered query keeps probing further
-//! lists until its top-n is full. The partition is retrained (on the next search) once the set has
-//! grown or shrunk fourfold since training.
+//! Small sets are scanned exactly (one contiguous matrix, split across threads when large): at
+//! that size a scan is as fast as any index and always right. From [`IndexSettings::graph_from`]
+//! faces the set also gets a graph index (`graph.rs`, usearch's HNSW) that proposes candidates,
+//! re-ranked here on the full vectors. Adds and removes update both in place. Filters never
+//! starve the result: a filtered query walks the graph with the filter, and when the graph
+//! cannot find enough faces that pass, the answer comes from an exact scan.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
 use super::filter::Filter;
-use super::kmeans;
+use super::graph::{key_of, Graph, GraphSettings, Opened};
 use super::store::FaceRecord;
-use super::vector::{dot, dot_i8};
+use super::vector::dot;
 use crate::config::EmbedderKind;
 
 pub struct IndexedFace {
@@ -28,40 +27,26 @@ pub struct IndexedFace {
     pub bbox: crate::base::geometry::BoundingBox,
 }
 
-/// When to partition and how much of the partition a query scans.
+/// When a set gets its graph, and how the graph is built and searched.
 #[derive(Debug, Clone, Copy)]
 pub struct IndexSettings {
-    /// Sets with at least this many faces get the inverted-file index; smaller ones are exact.
-    pub ivf_from: usize,
-    /// Share of the lists (about √n of them) scanned per query, in percent. More is slower and
-    /// closer to exact; 40 % gave recall@10 0.984 at p99 7.6 ms on face-like data at 1e6 faces.
-    pub probe_percent: f32,
+    /// Sets with at least this many faces get the graph index; smaller ones are only scanned.
+    pub graph_from: usize,
+    pub graph: GraphSettings,
 }
 
 impl Default for IndexSettings {
     fn default() -> Self {
         Self {
-            // Below this an exact scan stays under ~8 ms on two cores and is always right.
-            ivf_from: 200_000,
-            probe_percent: 40.0,
+            // An exact scan of 20 000 faces takes ~0.4 ms here: below it a graph buys nothing.
+            graph_from: 20_000,
+            graph: GraphSettings::default(),
         }
     }
 }
 
 struct Slot {
     face: IndexedFace,
-    /// Where the face's code sits in the partition (unused while the set is exact).
-    list: u32,
-    pos: u32,
-}
-
-/// One partition: int8 codes of its vectors back to back (a quarter of the bytes to stream
-/// through memory per query), each row's scale, and which slot each row belongs to.
-#[derive(Default)]
-struct List {
-    codes: Vec<i8>,
-    scales: Vec<f32>,
-    slots: Vec<u32>,
 }
 
 /// How a set's model turns a dot product into similarity 0..1, on the scale of
@@ -79,16 +64,20 @@ pub struct SetIndex {
     metric: Metric,
     settings: IndexSettings,
     faces: Vec<Option<Slot>>,
-    /// Full-precision vectors by slot: exact scans and the re-ranking of int8 candidates.
+    /// Full-precision vectors by slot: exact scans and the re-ranking of graph candidates.
     vectors: Vec<f32>,
     /// Each slot's squared length (the Euclidean metric needs it).
     sq_norms: Vec<f32>,
     free: Vec<u32>,
     by_id: HashMap<String, u32>,
-    /// k unit centroids (k × dim); empty while the set is searched exactly.
-    centroids: Vec<f32>,
-    lists: Vec<List>,
-    trained_for: usize,
+    /// The graph (large sets), its keys' slots, and faces it could not take (a key shared by two
+    /// face ids, a refused add): those are scanned exactly on every query.
+    graph: Option<Graph>,
+    by_key: HashMap<u64, u32>,
+    outside: Vec<u32>,
+    /// Where the graph is saved (none: never saved, e.g. in tests and benchmarks).
+    graph_file: Option<PathBuf>,
+    opened: Option<Opened>,
 }
 
 /// A hit: the face's slot (see [`SetIndex::face`]) and similarity 0..1.
@@ -115,9 +104,6 @@ impl Ord for MinHit {
 
 /// Below this many rows one thread is faster than starting more.
 const PARALLEL_FROM: usize = 20_000;
-
-/// int8 scores are within about ±0.002 of the true cosine; candidates get this much slack.
-const CODE_SLACK: f32 = 0.02;
 
 type Piece = (usize, std::ops::Range<usize>);
 
@@ -172,14 +158,6 @@ impl<'a> TopN<'a> {
     }
 }
 
-/// Per-row int8 code with its own scale (the largest component maps to ±127).
-fn quantize(v: &[f32], codes: &mut Vec<i8>) -> f32 {
-    let m = v.iter().fold(0f32, |m, x| m.max(x.abs()));
-    let k = if m > 0.0 { 127.0 / m } else { 1.0 };
-    codes.extend(v.iter().map(|x| (x * k).round().clamp(-127.0, 127.0) as i8));
-    1.0 / k
-}
-
 impl SetIndex {
     pub fn new(dim: usize, model: EmbedderKind, settings: IndexSettings) -> Self {
         let metric = match model {
@@ -196,72 +174,122 @@ impl SetIndex {
             sq_norms: vec![],
             free: vec![],
             by_id: HashMap::new(),
-            centroids: vec![],
-            lists: vec![],
-            trained_for: 0,
+            graph: None,
+            by_key: HashMap::new(),
+            outside: vec![],
+            graph_file: None,
+            opened: None,
         }
     }
 
-    /// Builds the index for `records`, partitioning it when the set is large enough.
+    /// The index of `records`, with its graph when the set is large enough (loaded from
+    /// `graph_file` when a saved one fits, else built and saved there).
     pub fn from_records(
         model: EmbedderKind,
         dim: usize,
         records: Vec<FaceRecord>,
         settings: IndexSettings,
+        graph_file: Option<PathBuf>,
     ) -> Self {
         let mut ix = Self::new(dim, model, settings);
-        let records: Vec<FaceRecord> = records
-            .into_iter()
-            .filter(|r| r.vector.len() == dim)
-            .collect();
-        let n = records.len();
-        if n >= settings.ivf_from.max(2) {
-            let k = ((n as f64).sqrt().round() as usize).clamp(2, 4096);
-            let mut rng = kmeans::Rng(0x5EED_F00D);
-            let sample_rows = (64 * k).min(n);
-            let mut sample = Vec::with_capacity(sample_rows * dim);
-            for _ in 0..sample_rows {
-                sample.extend_from_slice(&records[rng.below(n)].vector);
-            }
-            ix.centroids = kmeans::train(&sample, dim, k, 10, 0x5EED_F00D);
-            drop(sample);
-            ix.lists = (0..ix.centroids.len() / dim)
-                .map(|_| List::default())
-                .collect();
-            ix.trained_for = n;
-            ix.vectors.reserve(n * dim);
-            for r in records {
-                ix.place(r, u32::MAX);
-            }
-            let labels = kmeans::assign_all(&ix.centroids, dim, &ix.vectors);
-            for (slot, l) in labels.into_iter().enumerate() {
-                ix.code(slot as u32, l as usize);
-            }
-        } else {
-            for r in records {
-                ix.insert(r);
-            }
+        ix.graph_file = graph_file;
+        ix.vectors.reserve(records.len() * dim);
+        for r in records.into_iter().filter(|r| r.vector.len() == dim) {
+            ix.place(r);
+        }
+        if ix.len() >= settings.graph_from.max(1) {
+            ix.opened = ix.build_graph();
         }
         ix
     }
 
-    /// "exact" or the partition in use, for logs and benchmarks.
-    pub fn describe(&self) -> String {
-        if self.centroids.is_empty() {
-            "exact".into()
-        } else {
-            format!(
-                "inverted file, {} lists, probe {}",
-                self.lists.len(),
-                self.probe()
-            )
+    /// Opens the graph over every face (see [`Graph::open`]); on failure the set stays exact.
+    fn build_graph(&mut self) -> Option<Opened> {
+        self.by_key.clear();
+        self.outside.clear();
+        let mut faces: Vec<(u64, &[f32])> = Vec::with_capacity(self.len());
+        for (slot, f) in self.faces.iter().enumerate() {
+            let Some(f) = f else { continue };
+            let key = key_of(&f.face.face_id);
+            if let std::collections::hash_map::Entry::Vacant(e) = self.by_key.entry(key) {
+                e.insert(slot as u32);
+            } else {
+                // Two face ids with one key: the later one is scanned exactly instead.
+                self.outside.push(slot as u32);
+                continue;
+            }
+            let d = self.dim;
+            faces.push((key, &self.vectors[slot * d..(slot + 1) * d]));
+        }
+        let euclidean = self.metric == Metric::Euclidean;
+        match Graph::open(
+            &faces,
+            self.dim,
+            euclidean,
+            self.settings.graph,
+            self.graph_file.clone(),
+        ) {
+            Ok((g, opened)) => {
+                tracing::debug!(faces = g.len(), ?opened, "face-set graph ready");
+                self.graph = Some(g);
+                Some(opened)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "face-set graph unavailable; searching exactly");
+                self.by_key.clear();
+                self.outside.clear();
+                None
+            }
         }
     }
 
-    /// Lists scanned per query.
-    fn probe(&self) -> usize {
-        ((self.lists.len() as f32 * self.settings.probe_percent / 100.0).ceil() as usize)
-            .clamp(1, self.lists.len().max(1))
+    /// "exact" or the graph in use, for logs and benchmarks.
+    pub fn describe(&self) -> String {
+        match &self.graph {
+            None => "exact".into(),
+            Some(g) => format!(
+                "graph (usearch HNSW f16, M {}, ef {}), {} faces, {} scanned beside it",
+                self.settings.graph.connectivity,
+                self.settings.graph.expansion_search,
+                g.len(),
+                self.outside.len()
+            ),
+        }
+    }
+
+    /// True when the set has its graph.
+    pub fn has_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    /// Changes the graph's search breadth (ef), e.g. for a benchmark's sweep.
+    pub fn set_search_breadth(&mut self, ef: usize) {
+        self.settings.graph.expansion_search = ef;
+        if let Some(g) = self.graph.as_mut() {
+            g.set_expansion_search(ef);
+        }
+    }
+
+    /// How the graph was opened: built, or loaded and brought in step (None without a graph).
+    pub fn graph_opened(&self) -> Option<Opened> {
+        self.opened
+    }
+
+    /// Bytes the graph holds (0 without one).
+    pub fn graph_bytes(&self) -> usize {
+        self.graph.as_ref().map_or(0, Graph::memory_bytes)
+    }
+
+    /// Forgets the saved graph (its set was deleted): removes the files and never saves again.
+    pub fn discard_saved_graph(&mut self) {
+        if let Some(path) = self.graph_file.take() {
+            for p in [path.clone(), path.with_extension("keys")] {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        if let Some(g) = self.graph.as_mut() {
+            g.forget_file();
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -294,19 +322,19 @@ impl SetIndex {
         s.clamp(0.0, 1.0)
     }
 
-    /// True when the partition no longer fits the set's size and should be rebuilt.
+    /// True when a set without its graph has grown to need one (the caller reloads it), or a set
+    /// with one shrank to a quarter of the size that calls for it.
     pub fn needs_rebuild(&self) -> bool {
         let n = self.len();
-        if self.centroids.is_empty() {
-            n >= self.settings.ivf_from
-        } else {
-            n > self.trained_for.saturating_mul(4) || n < self.trained_for / 4
+        match self.graph {
+            None => n >= self.settings.graph_from.max(1),
+            Some(_) => n < self.settings.graph_from / 4,
         }
     }
 
     /// Adds (or replaces, by face id) one face. A vector of another length is refused.
     pub fn insert(&mut self, r: FaceRecord) -> bool {
-        if self.is_empty() && r.vector.len() != self.dim && self.centroids.is_empty() {
+        if self.is_empty() && r.vector.len() != self.dim && self.graph.is_none() {
             self.dim = r.vector.len();
             self.vectors.clear();
             self.sq_norms.clear();
@@ -317,20 +345,36 @@ impl SetIndex {
             return false;
         }
         self.remove(&r.face_id);
-        let list = if self.centroids.is_empty() {
-            None
-        } else {
-            Some(kmeans::nearest(&self.centroids, self.dim, &r.vector))
-        };
-        let slot = self.place(r, u32::MAX);
-        if let Some(l) = list {
-            self.code(slot, l);
+        let slot = self.place(r);
+        if self.graph.is_some() {
+            self.link(slot);
         }
         true
     }
 
+    /// Puts a slot's face into the graph (or beside it when the graph cannot take it).
+    fn link(&mut self, slot: u32) {
+        let Some(face) = self.face(slot as usize) else {
+            return;
+        };
+        let key = key_of(&face.face_id);
+        let taken = self.by_key.contains_key(&key);
+        let d = self.dim;
+        let s = slot as usize;
+        let added = !taken
+            && self
+                .graph
+                .as_mut()
+                .is_some_and(|g| g.add(key, &self.vectors[s * d..(s + 1) * d]));
+        if added {
+            self.by_key.insert(key, slot);
+        } else {
+            self.outside.push(slot);
+        }
+    }
+
     /// Stores a face and its vector in a free slot; returns the slot.
-    fn place(&mut self, r: FaceRecord, list: u32) -> u32 {
+    fn place(&mut self, r: FaceRecord) -> u32 {
         let slot = Slot {
             face: IndexedFace {
                 face_id: r.face_id.clone(),
@@ -339,8 +383,6 @@ impl SetIndex {
                 user_id: r.user_id,
                 bbox: r.bounding_box,
             },
-            list,
-            pos: 0,
         };
         let sq = dot(&r.vector, &r.vector);
         let id = match self.free.pop() {
@@ -362,44 +404,26 @@ impl SetIndex {
         id
     }
 
-    /// Appends the int8 code of a slot's vector to a list.
-    fn code(&mut self, slot: u32, list: usize) {
-        let d = self.dim;
-        let l = &mut self.lists[list];
-        let v = &self.vectors[slot as usize * d..(slot as usize + 1) * d];
-        l.scales.push(quantize(v, &mut l.codes));
-        l.slots.push(slot);
-        if let Some(s) = self.faces[slot as usize].as_mut() {
-            s.list = list as u32;
-            s.pos = (l.slots.len() - 1) as u32;
-        }
-    }
-
     /// Removes a face by id; false when it is not in the index.
     pub fn remove(&mut self, face_id: &str) -> bool {
         let Some(id) = self.by_id.remove(face_id) else {
             return false;
         };
-        let Some(slot) = self.faces.get_mut(id as usize).and_then(Option::take) else {
+        if self.faces.get_mut(id as usize).and_then(Option::take).is_none() {
             return false;
-        };
+        }
         self.free.push(id);
-        let Some(l) = self.lists.get_mut(slot.list as usize) else {
-            return true;
-        };
-        let dim = self.dim;
-        let pos = slot.pos as usize;
-        let last = l.slots.len() - 1;
-        l.slots.swap_remove(pos);
-        l.scales.swap_remove(pos);
-        if pos != last {
-            l.codes.copy_within(last * dim..(last + 1) * dim, pos * dim);
-            let moved = l.slots[pos] as usize;
-            if let Some(m) = self.faces[moved].as_mut() {
-                m.pos = pos as u32;
+        if let Some(pos) = self.outside.iter().position(|&s| s == id) {
+            self.outside.swap_remove(pos);
+        } else if self.graph.is_some() {
+            let key = key_of(face_id);
+            if self.by_key.get(&key) == Some(&id) {
+                self.by_key.remove(&key);
+                if let Some(g) = self.graph.as_mut() {
+                    g.remove(key);
+                }
             }
         }
-        l.codes.truncate(last * dim);
         true
     }
 
@@ -488,63 +512,46 @@ impl SetIndex {
         threshold: f32,
         filter: Option<&Filter>,
     ) -> Vec<Hit> {
-        if self.centroids.is_empty() {
+        let Some(graph) = &self.graph else {
             return self.search_exact(query, top_n, threshold, filter);
-        }
+        };
         if query.len() != self.dim || top_n == 0 || self.is_empty() {
             return vec![];
         }
-        let mut order: Vec<(f32, usize)> = self
-            .centroids
-            .chunks_exact(self.dim)
-            .enumerate()
-            .map(|(i, c)| (dot(query, c), i))
-            .collect();
-        order.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut qc = Vec::with_capacity(self.dim);
-        let qs = quantize(query, &mut qc);
-        let q_sq = dot(query, query);
-        // Candidates by int8 score, then re-ranked on the full vectors.
-        let cap = top_n * 3 + 20;
-        let fresh = || TopN::new(cap, threshold - CODE_SLACK, filter);
-        let scan = |(list, rows): &Piece, top: &mut TopN| {
-            let l = &self.lists[*list];
-            let d = self.dim;
-            for row in rows.clone() {
-                let s = dot_i8(&qc, &l.codes[row * d..(row + 1) * d]) as f32 * qs * l.scales[row];
-                let slot = l.slots[row];
-                top.offer(self.similarity(s, q_sq, slot as usize), slot, self);
-            }
+        // Some slack over top_n: the graph ranks on f16 vectors, the answer on full ones.
+        let want = top_n + top_n.div_ceil(2) + 8;
+        let passes = |key: u64| {
+            self.by_key
+                .get(&key)
+                .and_then(|&slot| self.face(slot as usize))
+                .is_some_and(|f| filter.is_none_or(|flt| flt.matches(&f.fields)))
         };
-        let whole = |l: usize| (l, 0..self.lists[l].slots.len());
-        let probe = self.probe();
-        let mut top = self.scan_pieces(
-            order.iter().take(probe).map(|&(_, l)| whole(l)).collect(),
-            fresh,
-            scan,
+        let keys = graph.candidates(
+            query,
+            want,
+            filter.is_some().then_some(&passes as &dyn Fn(u64) -> bool),
         );
-        if filter.is_some() {
-            // A selective filter may leave the nearest lists short: widen until full.
-            for &(_, l) in order.iter().skip(probe) {
-                if top.heap.len() >= top_n {
-                    break;
-                }
-                scan(&whole(l), &mut top);
+        // A filter the graph could not satisfy (few faces pass it, or they sit far from the
+        // query): the exact scan is the answer, never a short list.
+        if filter.is_some() && keys.len() < want {
+            return self.search_exact(query, top_n, threshold, filter);
+        }
+        let q_sq = dot(query, query);
+        let mut top = TopN::new(top_n, threshold, filter);
+        let slots = keys
+            .iter()
+            .filter_map(|k| self.by_key.get(k).copied())
+            .chain(self.outside.iter().copied());
+        for slot in slots {
+            let s = slot as usize;
+            if self.faces[s].is_some() {
+                top.offer(self.similarity(dot(query, self.vector(s)), q_sq, s), slot, self);
             }
         }
-        let mut exact = TopN::new(top_n, threshold, None);
-        for MinHit(_, slot) in top.heap {
-            let s = slot as usize;
-            exact.offer(
-                self.similarity(dot(query, self.vector(s)), q_sq, s),
-                slot,
-                self,
-            );
-        }
-        Self::finish(exact)
+        Self::finish(top)
     }
 
-    /// Scans every face's full vector, whatever the partition (also the reference for recall).
+    /// Scans every face's full vector, whatever the graph (also the reference for recall).
     pub fn search_exact(
         &self,
         query: &[f32],

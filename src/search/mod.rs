@@ -9,7 +9,7 @@ pub mod error;
 pub mod fields;
 pub mod filter;
 pub mod index;
-mod kmeans;
+pub mod graph;
 mod query;
 pub mod store;
 pub mod strangers;
@@ -20,7 +20,7 @@ pub mod vector;
 pub use users::UserHit;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
@@ -140,6 +140,8 @@ pub struct FaceSets {
     seen: Mutex<(i64, i64)>,
     index_settings: IndexSettings,
     builds: std::sync::atomic::AtomicU64,
+    /// Where large sets' graphs are saved (`<storage.dir>/graphs`); none: rebuilt every start.
+    graph_dir: Option<PathBuf>,
 }
 
 /// Change-feed entries kept for other processes; one that falls further behind reloads its sets.
@@ -153,7 +155,7 @@ type SharedIndex = Arc<RwLock<SetIndex>>;
 impl FaceSets {
     /// The face sets in SQLite under `dir` (the embedded default).
     pub fn open(dir: &Path) -> Result<Self, SetError> {
-        Self::with_store(Box::new(SqliteStore::open(dir)?))
+        Ok(Self::with_store(Box::new(SqliteStore::open(dir)?))?.with_graph_dir(dir.join("graphs")))
     }
 
     /// The face sets `storage` configures: PostgreSQL when `storage.url` is set, else SQLite in
@@ -164,7 +166,9 @@ impl FaceSets {
         } else {
             Box::new(store::postgres::PgStore::open(storage)?)
         };
-        Ok(Self::with_store(store)?.with_face_pictures(storage.keep_face_images))
+        Ok(Self::with_store(store)?
+            .with_face_pictures(storage.keep_face_images)
+            .with_graph_dir(storage.dir.join("graphs")))
     }
 
     pub fn with_store(store: Box<dyn Store>) -> Result<Self, SetError> {
@@ -176,10 +180,17 @@ impl FaceSets {
             seen: Mutex::new(seen),
             index_settings: IndexSettings::default(),
             builds: std::sync::atomic::AtomicU64::new(0),
+            graph_dir: None,
         })
     }
 
-    /// Overrides when sets are partitioned and how many lists a query scans.
+    /// Saves large sets' graphs under `dir` and loads them from there at the next start.
+    pub fn with_graph_dir(mut self, dir: PathBuf) -> Self {
+        self.graph_dir = Some(dir);
+        self
+    }
+
+    /// Overrides when sets get their graph and how it is built and searched.
     pub fn with_index_settings(mut self, settings: IndexSettings) -> Self {
         self.index_settings = settings;
         self
@@ -283,6 +294,19 @@ impl FaceSets {
 
     pub fn delete_set(&self, name: &str) -> Result<(), SetError> {
         self.store().delete_set(name)?;
+        match self.cached(name) {
+            Some(ix) => ix
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .discard_saved_graph(),
+            None => {
+                if let Some(dir) = &self.graph_dir {
+                    let path = graph::file_for(dir, name);
+                    let _ = std::fs::remove_file(path.with_extension("keys"));
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
         self.invalidate(name);
         Ok(())
     }

@@ -1,6 +1,16 @@
 use super::*;
 use crate::search::fields::FieldType;
-use crate::search::kmeans::Rng;
+
+/// xorshift: reproducible test data without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
 
 fn rec(id: &str, v: Vec<f32>, age: i64) -> FaceRecord {
     let mut v = v;
@@ -52,6 +62,7 @@ fn best_first_with_threshold_and_filter_applied_during_the_scan() {
         3,
         recs,
         IndexSettings::default(),
+        None,
     );
     assert_eq!(ix.describe(), "exact");
     let q = [1.0, 0.0, 0.0];
@@ -83,27 +94,27 @@ fn clustered(rng: &mut Rng) -> (Vec<Vec<f32>>, Vec<FaceRecord>) {
     (centers, recs)
 }
 
+fn graph_from(n: usize) -> IndexSettings {
+    IndexSettings {
+        graph_from: n,
+        ..IndexSettings::default()
+    }
+}
+
 #[test]
-fn partitioned_index_agrees_with_exact_search_and_updates_in_place() {
+fn graph_index_agrees_with_exact_search_and_updates_in_place() {
     let mut rng = Rng(99);
     let (centers, recs) = clustered(&mut rng);
-    let settings = IndexSettings {
-        ivf_from: 500,
-        probe_percent: 25.0,
-    };
     let mut ix = SetIndex::from_records(
         crate::config::EmbedderKind::Mobilefacenet,
         16,
         recs,
-        settings,
+        graph_from(500),
+        None,
     );
     assert_eq!(ix.len(), 1200);
-    assert!(
-        ix.describe()
-            .starts_with("inverted file, 35 lists, probe 9"),
-        "{}",
-        ix.describe()
-    );
+    assert!(ix.has_graph(), "{}", ix.describe());
+    assert_eq!(ix.graph_opened(), Some(Opened::Built));
     let mut agree = 0;
     for c in &centers {
         let mut q = c.clone();
@@ -128,7 +139,7 @@ fn partitioned_index_agrees_with_exact_search_and_updates_in_place() {
         .iter()
         .all(|id| !id.starts_with("p0-") || id == "p0-0"));
 
-    // A new face lands in the right list and is found first; slots are reused.
+    // A new face is linked into the graph and found first; slots are reused.
     assert!(ix.insert(rec("new", q.clone(), 500)));
     assert_eq!(ids(&ix, &ix.search(&q, 1, 0.0, None)), ["new"]);
     // Replacing by the same id keeps one copy.
@@ -137,7 +148,8 @@ fn partitioned_index_agrees_with_exact_search_and_updates_in_place() {
     // A vector of the wrong length is refused.
     assert!(!ix.insert(rec("bad", vec![1.0; 8], 0)));
 
-    // A filter matching only one face far from the query is still found by widening the probe.
+    // A filter matching only one face far from the query is still found (the graph cannot
+    // fill the list, the exact scan answers).
     let f = age_filter("age:501");
     let mut far = centers[7].iter().map(|x| -x).collect::<Vec<f32>>();
     crate::search::vector::normalize(&mut far);
@@ -156,11 +168,8 @@ fn partitioned_index_agrees_with_exact_search_and_updates_in_place() {
 }
 
 #[test]
-fn rebuild_is_asked_for_when_the_set_outgrows_its_partition() {
-    let settings = IndexSettings {
-        ivf_from: 50,
-        probe_percent: 10.0,
-    };
+fn rebuild_is_asked_for_when_the_set_outgrows_its_index() {
+    let settings = graph_from(50);
     let mut ix = SetIndex::new(0, crate::config::EmbedderKind::Mobilefacenet, settings);
     for i in 0..49 {
         assert!(ix.insert(rec(&format!("{i}"), vec![1.0, i as f32, 2.0], i)));
@@ -169,7 +178,7 @@ fn rebuild_is_asked_for_when_the_set_outgrows_its_partition() {
     ix.insert(rec("49", vec![0.0, 1.0, 0.0], 0));
     assert!(
         ix.needs_rebuild(),
-        "an exact set at ivf_from faces should be partitioned"
+        "an exact set at graph_from faces should get its graph"
     );
     let recs = (0..60)
         .map(|i| rec(&format!("{i}"), vec![1.0, i as f32, 2.0], i))
@@ -179,10 +188,115 @@ fn rebuild_is_asked_for_when_the_set_outgrows_its_partition() {
         3,
         recs,
         settings,
+        None,
     );
+    assert!(ix.has_graph());
     assert!(!ix.needs_rebuild());
     for i in 0..50 {
         ix.remove(&format!("{i}"));
     }
-    assert!(ix.needs_rebuild(), "shrunk fourfold");
+    assert!(ix.needs_rebuild(), "shrunk to a quarter of graph_from");
+}
+
+/// The graph is saved beside the store and loaded at the next start, brought in step with what
+/// changed meanwhile (here: faces removed and added by "another process" while it was closed);
+/// a file out of step or damaged never gives a wrong answer.
+#[test]
+fn a_saved_graph_is_loaded_and_reconciled_not_rebuilt() {
+    let dir = std::env::temp_dir().join(format!("fs-graph-test-{}", std::process::id()));
+    let file = dir.join("set.usearch");
+    let mut rng = Rng(7);
+    let (centers, recs) = clustered(&mut rng);
+    let open = |recs: Vec<FaceRecord>| {
+        SetIndex::from_records(
+            crate::config::EmbedderKind::Mobilefacenet,
+            16,
+            recs,
+            graph_from(500),
+            Some(file.clone()),
+        )
+    };
+    let mut ix = open(recs.clone());
+    assert_eq!(ix.graph_opened(), Some(Opened::Built));
+    assert!(file.is_file() && file.with_extension("keys").is_file());
+    // Changed while loaded: saved when dropped.
+    ix.remove("p3-0");
+    drop(ix);
+    let ix = open(recs.iter().filter(|r| r.face_id != "p3-0").cloned().collect());
+    assert_eq!(
+        ix.graph_opened(),
+        Some(Opened::Loaded {
+            added: 0,
+            removed: 0
+        })
+    );
+    drop(ix);
+    // Changed elsewhere while closed: 30 faces gone, one new.
+    let mut q = centers[5].clone();
+    crate::search::vector::normalize(&mut q);
+    let mut now: Vec<FaceRecord> = recs
+        .iter()
+        .filter(|r| !r.face_id.starts_with("p2-") && r.face_id != "p3-0")
+        .cloned()
+        .collect();
+    now.push(rec("newcomer", q.clone(), 900));
+    let ix = open(now.clone());
+    assert_eq!(
+        ix.graph_opened(),
+        Some(Opened::Loaded {
+            added: 1,
+            removed: 30
+        })
+    );
+    assert_eq!(ids(&ix, &ix.search(&q, 1, 0.0, None)), ["newcomer"]);
+    let mut q2 = centers[2].clone();
+    crate::search::vector::normalize(&mut q2);
+    assert!(ids(&ix, &ix.search(&q2, 20, 0.0, None))
+        .iter()
+        .all(|id| !id.starts_with("p2-")));
+    drop(ix);
+    // A damaged file: rebuilt, and right.
+    std::fs::write(&file, b"not a graph").unwrap();
+    let ix = open(now.clone());
+    assert_eq!(ix.graph_opened(), Some(Opened::Built));
+    assert_eq!(ids(&ix, &ix.search(&q, 1, 0.0, None)), ["newcomer"]);
+    // Saved for other settings (another M): rebuilt.
+    drop(ix);
+    let mut other = graph_from(500);
+    other.graph.connectivity = 8;
+    let ix = SetIndex::from_records(
+        crate::config::EmbedderKind::Mobilefacenet,
+        16,
+        now,
+        other,
+        Some(file.clone()),
+    );
+    assert_eq!(ix.graph_opened(), Some(Opened::Built));
+    drop(ix);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two face ids whose graph keys collide: the second is scanned beside the graph, both found.
+#[test]
+fn faces_the_graph_cannot_take_are_still_searched() {
+    let mut rng = Rng(3);
+    let (_, mut recs) = clustered(&mut rng);
+    recs.truncate(600);
+    let mut ix = SetIndex::from_records(
+        crate::config::EmbedderKind::Mobilefacenet,
+        16,
+        recs,
+        graph_from(500),
+        None,
+    );
+    // Simulate a collision: take a key the graph already holds for another face.
+    let q: Vec<f32> = (0..16).map(|i| if i == 3 { 1.0 } else { 0.0 }).collect();
+    let slot_of_p0 = ix.by_id["p0-0"];
+    ix.by_key.insert(key_of("lonely"), slot_of_p0);
+    assert!(ix.insert(rec("lonely", q.clone(), 1)));
+    assert_eq!(ix.outside.len(), 1);
+    assert_eq!(ids(&ix, &ix.search(&q, 1, 0.0, None)), ["lonely"]);
+    assert!(ix.remove("lonely"));
+    assert!(ix.outside.is_empty());
+    assert!(!ids(&ix, &ix.search(&q, 5, 0.0, None)).contains(&"lonely".to_string()));
 }
