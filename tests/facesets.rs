@@ -691,6 +691,7 @@ fn identification_accuracy_on_the_gallery() {
         // vectors must find the same people through the graph's candidates.
         let graph = dir.open().unwrap().with_index_settings(IndexSettings {
             graph_from: 2,
+            build_in_background: false,
             ..IndexSettings::default()
         });
         let p1 = SearchParams {
@@ -724,6 +725,7 @@ fn a_graph_indexed_set_stays_in_step_with_adds_updates_and_deletes() {
         println!("backend: {}", dir.name());
         let settings = IndexSettings {
             graph_from: 200,
+            build_in_background: false,
             ..IndexSettings::default()
         };
         let sets = dir.open().unwrap().with_index_settings(settings);

@@ -41,6 +41,10 @@ pub struct BenchSearchArgs {
     /// Candidates kept while linking a face (efConstruction).
     #[arg(long, default_value_t = IndexSettings::default().graph.expansion_add)]
     pub expansion_add: usize,
+    /// Also enrol the set into a SQLite store (in a temporary folder) and time what a daemon's
+    /// restart costs: reading every face back, loading the saved graph, the first search.
+    #[arg(long)]
+    pub store: bool,
     /// Search breadths (ef) to measure on the same graph, comma separated; the first is the
     /// set's setting (default: the face sets' own).
     #[arg(long)]
@@ -155,8 +159,10 @@ fn records(vectors: &[Vec<f32>]) -> Vec<FaceRecord> {
 }
 
 pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
+    // Built in the foreground: the build is what is timed.
     let mut settings = IndexSettings {
         graph_from: a.graph_from,
+        build_in_background: false,
         ..IndexSettings::default()
     };
     settings.graph.connectivity = a.connectivity;
@@ -301,9 +307,70 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
             disk as f64 / size as f64,
         );
         drop(ix);
+        if a.store {
+            store_restart(&dir.join(format!("store-{size}")), &vectors, &queries[0], settings)?;
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A daemon's view of a large set: enrolled into SQLite, searched once by one process (which
+/// builds and saves the graph), then by a fresh one (a restart: faces read back, graph loaded).
+fn store_restart(
+    dir: &std::path::Path,
+    vectors: &[Vec<f32>],
+    query: &[f32],
+    settings: IndexSettings,
+) -> anyhow::Result<()> {
+    use crate::search::store::{NewFace, Store};
+    use crate::search::{FaceSets, SearchParams};
+    let model = crate::config::EmbedderKind::Mobilefacenet;
+    let t = Instant::now();
+    {
+        let mut st = crate::search::store::SqliteStore::open(dir)?;
+        st.create_set("bench", vectors.len() + 1, &Default::default(), model)?;
+        for chunk in vectors.chunks(10_000) {
+            let faces = chunk
+                .iter()
+                .map(|v| NewFace {
+                    external_image_id: String::new(),
+                    fields: Default::default(),
+                    bbox: BoundingBox {
+                        top_left_x: 0,
+                        top_left_y: 0,
+                        width: 0,
+                        height: 0,
+                    },
+                    user_id: None,
+                    model,
+                    vector: v.clone(),
+                    picture: None,
+                })
+                .collect();
+            st.add_faces("bench", faces)?;
+        }
+    }
+    let enrol = t.elapsed().as_secs_f64();
+    let q = crate::analyze::Embedding {
+        model,
+        vector: query.to_vec(),
+    };
+    let p = SearchParams::new(0.0);
+    let open_and_search = || -> anyhow::Result<(f64, Option<crate::search::graph::Opened>)> {
+        let t = Instant::now();
+        let sets = FaceSets::open(dir)?.with_index_settings(settings);
+        sets.search("bench", &q, &p)?;
+        Ok((t.elapsed().as_secs_f64(), sets.graph_opened("bench")))
+    };
+    let (first, how_first) = open_and_search()?;
+    let (again, how_again) = open_and_search()?;
+    println!(
+        "{:>9} faces in SQLite: enrolled in {enrol:.1} s | first start + search {first:.1} s ({how_first:?}) | \
+         restart + search {again:.2} s ({how_again:?})",
+        vectors.len()
+    );
+    Ok(())
 }
 
 /// The similarity at which a face matches (MobileFaceNet's track threshold): what "the same

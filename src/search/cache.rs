@@ -22,7 +22,7 @@ impl FaceSets {
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             change(&mut w);
-            if w.needs_rebuild() {
+            if w.needs_rebuild() && !w.rebuild_in_place() {
                 drop(w);
                 self.invalidate(set);
             }
@@ -136,6 +136,15 @@ impl FaceSets {
 
     pub(super) fn index(&self, set: &str) -> Result<SharedIndex, SetError> {
         if let Some(ix) = self.cached(set) {
+            let ready = ix
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .graph_ready();
+            if ready {
+                ix.write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .install_graph(false);
+            }
             return Ok(ix);
         }
         let (info, records) = {

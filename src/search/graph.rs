@@ -7,7 +7,7 @@
 //! The graph only proposes candidates; the set's full-precision vectors re-rank them
 //! (`index.rs`), so its f16 storage never decides between two close faces.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -113,58 +113,71 @@ impl Graph {
         })
     }
 
-    /// The graph of `faces` (key, vector): the saved one when `file` holds a graph of the same
-    /// model and settings, brought in step with `faces` (missing ones added, gone ones removed),
-    /// else built afresh on every core and saved there.
-    pub fn open(
+    /// The graph saved in `file`, when it holds a graph of the same model and settings not
+    /// more than half out of step with `faces` (key, vector), brought in step: missing faces
+    /// added, gone ones removed. None: build one ([`Graph::build`]).
+    pub fn saved(
+        faces: &[(u64, &[f32])],
+        dim: usize,
+        euclidean: bool,
+        settings: GraphSettings,
+        file: &Path,
+    ) -> Option<(Self, Opened)> {
+        let mut g = match Self::load(file, dim, euclidean, settings) {
+            Ok(g) => g,
+            Err(e) => {
+                if file.exists() {
+                    tracing::info!(error = %e, "saved face-set graph not used; rebuilding");
+                }
+                return None;
+            }
+        };
+        let wanted: HashSet<u64> = faces.iter().map(|(k, _)| *k).collect();
+        let gone: Vec<u64> = g
+            .keys
+            .iter()
+            .copied()
+            .filter(|k| !wanted.contains(k))
+            .collect();
+        let missing: Vec<(u64, &[f32])> = faces
+            .iter()
+            .copied()
+            .filter(|(k, _)| !g.keys.contains(k))
+            .collect();
+        // Far out of step: building afresh is as fast and gives a better graph.
+        if (gone.len() + missing.len()) * 2 > faces.len().max(1) {
+            return None;
+        }
+        for k in &gone {
+            g.remove(*k);
+        }
+        if let Err(e) = g.add_all(&missing) {
+            tracing::info!(error = %e, "saved face-set graph not brought in step; rebuilding");
+            return None;
+        }
+        if g.dirty {
+            g.save();
+        }
+        let opened = Opened::Loaded {
+            added: missing.len(),
+            removed: gone.len(),
+        };
+        Some((g, opened))
+    }
+
+    /// A new graph of `faces`, linked on every core and saved to `file` (minutes at 10⁶ faces
+    /// on two cores: the caller runs it off the search path).
+    pub fn build(
         faces: &[(u64, &[f32])],
         dim: usize,
         euclidean: bool,
         settings: GraphSettings,
         file: Option<PathBuf>,
-    ) -> Result<(Self, Opened), GraphError> {
-        if let Some(path) = &file {
-            match Self::load(path, dim, euclidean, settings) {
-                Ok(mut g) => {
-                    let wanted: HashMap<u64, &[f32]> = faces.iter().copied().collect();
-                    let gone: Vec<u64> = g
-                        .keys
-                        .iter()
-                        .copied()
-                        .filter(|k| !wanted.contains_key(k))
-                        .collect();
-                    let missing: Vec<(u64, &[f32])> = faces
-                        .iter()
-                        .copied()
-                        .filter(|(k, _)| !g.keys.contains(k))
-                        .collect();
-                    // Far out of step: building afresh is as fast and gives a better graph.
-                    if (gone.len() + missing.len()) * 2 <= faces.len().max(1) {
-                        for k in &gone {
-                            g.remove(*k);
-                        }
-                        g.add_all(&missing)?;
-                        let opened = Opened::Loaded {
-                            added: missing.len(),
-                            removed: gone.len(),
-                        };
-                        if g.dirty {
-                            g.save();
-                        }
-                        return Ok((g, opened));
-                    }
-                }
-                Err(e) => {
-                    if path.exists() {
-                        tracing::info!(error = %e, "saved face-set graph not used; rebuilding");
-                    }
-                }
-            }
-        }
+    ) -> Result<Self, GraphError> {
         let mut g = Self::empty(dim, euclidean, settings, file)?;
         g.add_all(faces)?;
         g.save();
-        Ok((g, Opened::Built))
+        Ok(g)
     }
 
     fn load(

@@ -33,6 +33,10 @@ pub struct IndexSettings {
     /// Sets with at least this many faces get the graph index; smaller ones are only scanned.
     pub graph_from: usize,
     pub graph: GraphSettings,
+    /// Build a new graph on a thread of its own while the set is searched exactly (a daemon's
+    /// first start on a large set must not stall its searches for minutes); off in benchmarks
+    /// and tests that time or inspect the build.
+    pub build_in_background: bool,
 }
 
 impl Default for IndexSettings {
@@ -41,6 +45,7 @@ impl Default for IndexSettings {
             // An exact scan of 20 000 faces takes ~0.4 ms here: below it a graph buys nothing.
             graph_from: 20_000,
             graph: GraphSettings::default(),
+            build_in_background: true,
         }
     }
 }
@@ -78,6 +83,15 @@ pub struct SetIndex {
     /// Where the graph is saved (none: never saved, e.g. in tests and benchmarks).
     graph_file: Option<PathBuf>,
     opened: Option<Opened>,
+    /// A graph being built on its own thread, and what changed since its snapshot.
+    building: Option<Building>,
+}
+
+/// A graph under construction: it arrives on `done`; `log` holds the adds and removals made
+/// since its snapshot, replayed onto it when it is installed.
+struct Building {
+    done: crossbeam_channel::Receiver<Result<Graph, super::graph::GraphError>>,
+    log: Vec<(u64, Option<Vec<f32>>)>,
 }
 
 /// A hit: the face's slot (see [`SetIndex::face`]) and similarity 0..1.
@@ -179,6 +193,7 @@ impl SetIndex {
             outside: vec![],
             graph_file: None,
             opened: None,
+            building: None,
         }
     }
 
@@ -203,7 +218,9 @@ impl SetIndex {
         ix
     }
 
-    /// Opens the graph over every face (see [`Graph::open`]); on failure the set stays exact.
+    /// Gives the set its graph: the saved one when it fits ([`Graph::saved`]), else a new one
+    /// (on its own thread when `build_in_background`; exact search until it is installed). On
+    /// failure the set stays exact.
     fn build_graph(&mut self) -> Option<Opened> {
         self.by_key.clear();
         self.outside.clear();
@@ -221,18 +238,40 @@ impl SetIndex {
             let d = self.dim;
             faces.push((key, &self.vectors[slot * d..(slot + 1) * d]));
         }
-        let euclidean = self.metric == Metric::Euclidean;
-        match Graph::open(
-            &faces,
-            self.dim,
-            euclidean,
-            self.settings.graph,
-            self.graph_file.clone(),
-        ) {
-            Ok((g, opened)) => {
-                tracing::debug!(faces = g.len(), ?opened, "face-set graph ready");
+        let (dim, euclidean, gs) = (self.dim, self.metric == Metric::Euclidean, self.settings.graph);
+        if let Some((g, opened)) = self
+            .graph_file
+            .as_deref()
+            .and_then(|f| Graph::saved(&faces, dim, euclidean, gs, f))
+        {
+            tracing::debug!(faces = g.len(), ?opened, "face-set graph loaded");
+            self.graph = Some(g);
+            return Some(opened);
+        }
+        if self.settings.build_in_background {
+            let keys: Vec<u64> = faces.iter().map(|(k, _)| *k).collect();
+            let flat: Vec<f32> = faces.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+            let (tx, done) = crossbeam_channel::bounded(1);
+            let file = self.graph_file.clone();
+            let spawned = std::thread::Builder::new()
+                .name("graph-build".into())
+                .spawn(move || {
+                    let faces: Vec<(u64, &[f32])> =
+                        keys.iter().copied().zip(flat.chunks_exact(dim)).collect();
+                    let t = std::time::Instant::now();
+                    let g = Graph::build(&faces, dim, euclidean, gs, file);
+                    tracing::info!(faces = faces.len(), s = t.elapsed().as_secs(), "face-set graph built");
+                    let _ = tx.send(g);
+                });
+            if spawned.is_ok() {
+                self.building = Some(Building { done, log: vec![] });
+                return None;
+            }
+        }
+        match Graph::build(&faces, dim, euclidean, gs, self.graph_file.clone()) {
+            Ok(g) => {
                 self.graph = Some(g);
-                Some(opened)
+                Some(Opened::Built)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "face-set graph unavailable; searching exactly");
@@ -243,9 +282,52 @@ impl SetIndex {
         }
     }
 
+    /// True when a graph built in the background is ready to be installed.
+    pub fn graph_ready(&self) -> bool {
+        self.building.as_ref().is_some_and(|b| !b.done.is_empty())
+    }
+
+    /// Installs a graph built in the background, replaying what changed meanwhile; `wait`
+    /// blocks until it is built. A failed build leaves the set exact.
+    pub fn install_graph(&mut self, wait: bool) {
+        let Some(b) = self.building.take() else {
+            return;
+        };
+        let got = if wait {
+            b.done.recv().map_err(|_| crossbeam_channel::TryRecvError::Disconnected)
+        } else {
+            b.done.try_recv()
+        };
+        match got {
+            Ok(Ok(mut g)) => {
+                for (key, change) in b.log {
+                    match change {
+                        Some(v) => {
+                            if !g.add(key, &v) {
+                                if let Some(slot) = self.by_key.remove(&key) {
+                                    self.outside.push(slot);
+                                }
+                            }
+                        }
+                        None => g.remove(key),
+                    }
+                }
+                self.graph = Some(g);
+                self.opened = Some(Opened::Built);
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => self.building = Some(b),
+            Ok(Err(_)) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                tracing::warn!("face-set graph build failed; searching exactly");
+                self.by_key.clear();
+                self.outside.clear();
+            }
+        }
+    }
+
     /// "exact" or the graph in use, for logs and benchmarks.
     pub fn describe(&self) -> String {
         match &self.graph {
+            None if self.building.is_some() => "exact while its graph is built".into(),
             None => "exact".into(),
             Some(g) => format!(
                 "graph (usearch HNSW f16, M {}, ef {}), {} faces, {} scanned beside it",
@@ -326,9 +408,21 @@ impl SetIndex {
     /// with one shrank to a quarter of the size that calls for it.
     pub fn needs_rebuild(&self) -> bool {
         let n = self.len();
-        match self.graph {
-            None => n >= self.settings.graph_from.max(1),
-            Some(_) => n < self.settings.graph_from / 4,
+        if self.graph.is_none() && self.building.is_none() {
+            n >= self.settings.graph_from.max(1)
+        } else {
+            n < self.settings.graph_from / 4
+        }
+    }
+
+    /// Handles [`Self::needs_rebuild`] in place when it can: an exact set that grew gets its
+    /// graph. False: the caller reloads the set (one that shrank).
+    pub fn rebuild_in_place(&mut self) -> bool {
+        if self.graph.is_none() && self.building.is_none() {
+            self.opened = self.build_graph();
+            true
+        } else {
+            false
         }
     }
 
@@ -346,7 +440,7 @@ impl SetIndex {
         }
         self.remove(&r.face_id);
         let slot = self.place(r);
-        if self.graph.is_some() {
+        if self.graph.is_some() || self.building.is_some() {
             self.link(slot);
         }
         true
@@ -361,11 +455,16 @@ impl SetIndex {
         let taken = self.by_key.contains_key(&key);
         let d = self.dim;
         let s = slot as usize;
+        let vector = &self.vectors[s * d..(s + 1) * d];
         let added = !taken
-            && self
-                .graph
-                .as_mut()
-                .is_some_and(|g| g.add(key, &self.vectors[s * d..(s + 1) * d]));
+            && match (self.graph.as_mut(), self.building.as_mut()) {
+                (Some(g), _) => g.add(key, vector),
+                (None, Some(b)) => {
+                    b.log.push((key, Some(vector.to_vec())));
+                    true
+                }
+                (None, None) => false,
+            };
         if added {
             self.by_key.insert(key, slot);
         } else {
@@ -415,12 +514,14 @@ impl SetIndex {
         self.free.push(id);
         if let Some(pos) = self.outside.iter().position(|&s| s == id) {
             self.outside.swap_remove(pos);
-        } else if self.graph.is_some() {
+        } else {
             let key = key_of(face_id);
             if self.by_key.get(&key) == Some(&id) {
                 self.by_key.remove(&key);
-                if let Some(g) = self.graph.as_mut() {
-                    g.remove(key);
+                match (self.graph.as_mut(), self.building.as_mut()) {
+                    (Some(g), _) => g.remove(key),
+                    (None, Some(b)) => b.log.push((key, None)),
+                    (None, None) => {}
                 }
             }
         }

@@ -97,6 +97,7 @@ fn clustered(rng: &mut Rng) -> (Vec<Vec<f32>>, Vec<FaceRecord>) {
 fn graph_from(n: usize) -> IndexSettings {
     IndexSettings {
         graph_from: n,
+        build_in_background: false,
         ..IndexSettings::default()
     }
 }
@@ -299,4 +300,43 @@ fn faces_the_graph_cannot_take_are_still_searched() {
     assert!(ix.remove("lonely"));
     assert!(ix.outside.is_empty());
     assert!(!ids(&ix, &ix.search(&q, 5, 0.0, None)).contains(&"lonely".to_string()));
+}
+
+/// A set given its graph on a thread of its own is searched exactly meanwhile, and the adds and
+/// removals made during the build reach the graph when it is installed.
+#[test]
+fn a_graph_built_in_the_background_takes_the_changes_made_meanwhile() {
+    let mut rng = Rng(11);
+    let (centers, recs) = clustered(&mut rng);
+    let settings = IndexSettings {
+        build_in_background: true,
+        ..graph_from(500)
+    };
+    let mut ix = SetIndex::from_records(
+        crate::config::EmbedderKind::Mobilefacenet,
+        16,
+        recs,
+        settings,
+        None,
+    );
+    assert!(!ix.has_graph());
+    assert_eq!(ix.describe(), "exact while its graph is built");
+    assert!(!ix.needs_rebuild(), "a build under way is not started again");
+    let mut q = centers[9].clone();
+    crate::search::vector::normalize(&mut q);
+    // Meanwhile: person 9's faces leave, a new one arrives; searches are exact and right.
+    for j in 0..30 {
+        assert!(ix.remove(&format!("p9-{j}")));
+    }
+    assert!(ix.insert(rec("arrived", q.clone(), 1)));
+    assert_eq!(ids(&ix, &ix.search(&q, 1, 0.0, None)), ["arrived"]);
+    ix.install_graph(true);
+    assert!(ix.has_graph(), "{}", ix.describe());
+    assert_eq!(ix.graph_opened(), Some(Opened::Built));
+    let hits = ids(&ix, &ix.search(&q, 10, 0.0, None));
+    assert_eq!(hits[0], "arrived");
+    assert!(hits.iter().all(|id| !id.starts_with("p9-")), "{hits:?}");
+    // And after the install, changes go straight to the graph.
+    assert!(ix.remove("arrived"));
+    assert!(!ids(&ix, &ix.search(&q, 10, 0.0, None)).contains(&"arrived".to_string()));
 }
