@@ -46,7 +46,7 @@ pub struct BenchSearchArgs {
     #[arg(long)]
     pub store: bool,
     /// Search breadths (ef) to measure on the same graph, comma separated; the first is the
-    /// set's setting (default: the face sets' own).
+    /// set's setting (default: the face sets' own, by the set's size).
     #[arg(long)]
     pub ef: Option<String>,
 }
@@ -172,7 +172,7 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
             .split(',')
             .filter_map(|s| s.trim().parse().ok())
             .collect(),
-        None => vec![settings.graph.expansion_search],
+        None => vec![0],
     };
     if let Some(&ef) = efs.first() {
         settings.graph.expansion_search = ef;
@@ -246,8 +246,9 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
             }
             lat.sort_by(f64::total_cmp);
             println!(
-                "{size:>9} faces [ef {ef}]: p50 {:.3} ms  p99 {:.3} ms | exact p50 {:.2} ms  p99 {:.2} ms | \
+                "{size:>9} faces [ef {}]: p50 {:.3} ms  p99 {:.3} ms | exact p50 {:.2} ms  p99 {:.2} ms | \
                  recall@1 {:.3}  recall@10 {:.3} | above-threshold (≥ {THRESHOLD}) recall {:.3} ({found}/{there})",
+                if ef == 0 { format!("{} (by size)", crate::search::graph::auto_breadth(size)) } else { ef.to_string() },
                 pct(&lat, 0.5),
                 pct(&lat, 0.99),
                 pct(&lat_exact, 0.5),

@@ -20,7 +20,8 @@ pub struct GraphSettings {
     pub connectivity: usize,
     /// Candidates kept while linking a new face (efConstruction).
     pub expansion_add: usize,
-    /// Candidates kept while searching (ef): the recall/latency dial.
+    /// Candidates kept while searching (ef): the recall/latency dial. 0: by the set's size
+    /// ([`auto_breadth`]).
     pub expansion_search: usize,
 }
 
@@ -29,7 +30,7 @@ impl Default for GraphSettings {
         Self {
             connectivity: 16,
             expansion_add: 128,
-            expansion_search: 256,
+            expansion_search: 0,
         }
     }
 }
@@ -86,7 +87,7 @@ fn options(dim: usize, euclidean: bool, s: GraphSettings) -> IndexOptions {
         quantization: ScalarKind::F16,
         connectivity: s.connectivity,
         expansion_add: s.expansion_add,
-        expansion_search: s.expansion_search,
+        expansion_search: s.expansion_search.max(64),
         multi: false,
     }
 }
@@ -211,8 +212,8 @@ impl Graph {
         if g.index.size() != keys.len() || g.index.dimensions() != dim {
             return Err(GraphError::Mismatch(path.to_path_buf()));
         }
-        g.index.change_expansion_search(settings.expansion_search);
         g.keys = keys;
+        g.fit_breadth();
         Ok(g)
     }
 
@@ -260,6 +261,7 @@ impl Graph {
         }
         self.keys.extend(faces.iter().map(|(k, _)| *k));
         self.dirty = true;
+        self.fit_breadth();
         Ok(())
     }
 
@@ -278,6 +280,9 @@ impl Graph {
         if ok {
             self.keys.insert(key);
             self.dirty = true;
+            if self.keys.len() % 1024 == 0 {
+                self.fit_breadth();
+            }
         }
         ok
     }
@@ -320,13 +325,33 @@ impl Graph {
     /// Changes the search breadth (ef) of this graph.
     pub fn set_expansion_search(&mut self, ef: usize) {
         self.settings.expansion_search = ef;
-        self.index.change_expansion_search(ef);
+        self.fit_breadth();
+    }
+
+    /// The search breadth in use: the setting, or by size when it is 0.
+    pub fn breadth(&self) -> usize {
+        match self.settings.expansion_search {
+            0 => auto_breadth(self.keys.len()),
+            ef => ef,
+        }
+    }
+
+    fn fit_breadth(&self) {
+        let ef = self.breadth();
+        if self.index.expansion_search() != ef {
+            self.index.change_expansion_search(ef);
+        }
     }
 
     /// Never saves again (the set is gone).
     pub fn forget_file(&mut self) {
         self.file = None;
         self.dirty = false;
+    }
+
+    /// The SIMD kernels usearch picked on this CPU (e.g. "haswell"; "serial" when none).
+    pub fn acceleration(&self) -> String {
+        self.index.hardware_acceleration()
     }
 
     /// Bytes the graph holds in memory (its own accounting).
@@ -382,6 +407,14 @@ impl Drop for Graph {
             self.save();
         }
     }
+}
+
+/// The search breadth for a graph of `faces` faces: 100 at 10⁵, growing with the square root of
+/// the size (316 at 10⁶), never below 96. Measured on face-like vectors (docs/facesets.md): at
+/// 10⁵ ef 80 finds the exact top 1 for every query, at 10⁶ ef 256 finds it for 99 %.
+pub fn auto_breadth(faces: usize) -> usize {
+    let ef = 100.0 * (faces as f64 / 100_000.0).sqrt();
+    (ef.round() as usize).clamp(96, 512)
 }
 
 /// What opening a graph did (for logs and tests).

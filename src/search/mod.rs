@@ -166,9 +166,15 @@ impl FaceSets {
         } else {
             Box::new(store::postgres::PgStore::open(storage)?)
         };
+        let mut index = IndexSettings {
+            graph_from: storage.graph_from.max(1),
+            ..IndexSettings::default()
+        };
+        index.graph.expansion_search = storage.graph_breadth;
         Ok(Self::with_store(store)?
             .with_face_pictures(storage.keep_face_images)
-            .with_graph_dir(storage.dir.join("graphs")))
+            .with_graph_dir(storage.dir.join("graphs"))
+            .with_index_settings(index))
     }
 
     pub fn with_store(store: Box<dyn Store>) -> Result<Self, SetError> {
