@@ -391,7 +391,7 @@ pub struct StorageConfig {
     /// HNSW, saved in `dir`/graphs); smaller ones are scanned exactly (1 ms at 50 000 faces).
     pub graph_from: usize,
     /// The graph's search breadth (ef, 16..=4096): higher finds the best face more often and
-    /// takes longer. 0 (default): by the set's size, 100 × √(faces / 100 000), at least 96.
+    /// takes longer. 0 (default): by the set's size, 96 × √(faces / 1 000 000), at least 64.
     pub graph_breadth: usize,
 }
 

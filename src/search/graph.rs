@@ -124,6 +124,7 @@ impl Graph {
         settings: GraphSettings,
         file: &Path,
     ) -> Option<(Self, Opened)> {
+        let t = std::time::Instant::now();
         let mut g = match Self::load(file, dim, euclidean, settings) {
             Ok(g) => g,
             Err(e) => {
@@ -133,6 +134,7 @@ impl Graph {
                 return None;
             }
         };
+        tracing::debug!(faces = g.len(), ms = t.elapsed().as_millis() as u64, "saved face-set graph read");
         let wanted: HashSet<u64> = faces.iter().map(|(k, _)| *k).collect();
         let gone: Vec<u64> = g
             .keys
@@ -280,7 +282,7 @@ impl Graph {
         if ok {
             self.keys.insert(key);
             self.dirty = true;
-            if self.keys.len() % 1024 == 0 {
+            if self.keys.len().is_multiple_of(1024) {
                 self.fit_breadth();
             }
         }

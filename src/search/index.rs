@@ -207,12 +207,14 @@ impl SetIndex {
         settings: IndexSettings,
         graph_file: Option<PathBuf>,
     ) -> Self {
+        let t = std::time::Instant::now();
         let mut ix = Self::new(dim, model, settings);
         ix.graph_file = graph_file;
         ix.vectors.reserve(records.len() * dim);
         for r in records.into_iter().filter(|r| r.vector.len() == dim) {
             ix.place(r);
         }
+        tracing::debug!(faces = ix.len(), ms = t.elapsed().as_millis() as u64, "face set placed");
         if ix.len() >= settings.graph_from.max(1) {
             ix.opened = ix.build_graph();
         }
