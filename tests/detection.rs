@@ -405,3 +405,49 @@ fn recall_by_skin_tone_and_lighting() {
         "the second look confirmed more non-faces ({false_after} > {false_before})"
     );
 }
+
+/// The daemon reads the meshes of queued track events from different frames in one batch: each
+/// face's mesh must be what a run of its own gives.
+#[test]
+fn a_mesh_batch_across_pictures_gives_the_same_meshes_as_single_runs() {
+    let media = common::media();
+    let mut an = common::analyzer();
+    let frames: Vec<_> = [
+        "group/faceapi_bbt4.jpg",
+        "gallery/Barack_Obama/face_recognition_obama_small.jpg",
+        "group/juan-csv_friends1.jpg",
+    ]
+    .iter()
+    .map(|p| common::load(&media.join(p)))
+    .collect();
+    let mut faces = vec![];
+    for f in &frames {
+        for d in an.detector().detect(f).unwrap() {
+            faces.push((f, d));
+        }
+    }
+    assert!(faces.len() >= 5, "{} faces", faces.len());
+    let refs: Vec<_> = faces.iter().map(|(f, d)| (*f, d)).collect();
+    let batch = an.mesh_model().unwrap().landmarks(&refs).unwrap();
+    assert_eq!(batch.len(), refs.len());
+    for (i, one) in refs.iter().enumerate() {
+        let single = an.mesh_model().unwrap().landmarks(&[*one]).unwrap();
+        let (b, s) = (&batch[i], &single[0]);
+        assert!(
+            (b.presence - s.presence).abs() < 1e-4,
+            "face {i}: presence {} vs {}",
+            b.presence,
+            s.presence
+        );
+        let worst = b
+            .points
+            .iter()
+            .zip(&s.points)
+            .map(|(p, q)| (p[0] - q[0]).abs().max((p[1] - q[1]).abs()))
+            .fold(0f32, f32::max);
+        assert!(
+            worst < 0.01,
+            "face {i}: a landmark moved {worst} px in the batch"
+        );
+    }
+}

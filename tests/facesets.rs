@@ -701,7 +701,8 @@ fn identification_accuracy_on_the_gallery() {
         let graph_top1 = probe_vectors
             .iter()
             .filter(|(who, e)| {
-                graph.search("gallery", e, &p1)
+                graph
+                    .search("gallery", e, &p1)
                     .unwrap()
                     .first()
                     .and_then(|h| h.user_id.as_deref())

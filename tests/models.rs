@@ -82,3 +82,35 @@ fn shipped_configs_and_presets_are_valid() {
     }
     assert!(n >= 5, "{n} config files");
 }
+
+/// The daemon opens every model video analysis reads before its first frame: a missing mask model
+/// fails the start (naming the file) instead of the first face minutes later.
+#[test]
+fn video_analysis_opens_every_model_it_needs_up_front() {
+    let src = Config::default().models.dir;
+    let dir = std::env::temp_dir().join(format!("facestream-models-video-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name != "face_mask_mobilenetv2.onnx" && p.is_file() {
+            std::fs::copy(&p, dir.join(&name)).unwrap();
+        }
+    }
+    let mut cfg = Config::default();
+    cfg.models.dir = dir.clone();
+    // Still images open models on first use: the detector alone is enough to start.
+    assert!(facestream::analyze::Analyzer::open(&cfg).is_ok());
+    let e = facestream::analyze::Analyzer::open_for_video(&cfg, true)
+        .err()
+        .expect("a video analyzer without the mask model");
+    assert!(matches!(e, ModelError::Missing { .. }), "{e}");
+    assert!(e.to_string().contains("face_mask_mobilenetv2.onnx"), "{e}");
+    std::fs::copy(
+        src.join("face_mask_mobilenetv2.onnx"),
+        dir.join("face_mask_mobilenetv2.onnx"),
+    )
+    .unwrap();
+    assert!(facestream::analyze::Analyzer::open_for_video(&cfg, true).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -217,7 +217,9 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         );
         // Per query: the exact top 10, and every face at or above the match threshold (the same
         // person's other photos) for the above-threshold recall.
-        let ids = |h: Vec<crate::search::index::Hit>| -> Vec<usize> { h.iter().map(|h| h.index).collect() };
+        let ids = |h: Vec<crate::search::index::Hit>| -> Vec<usize> {
+            h.iter().map(|h| h.index).collect()
+        };
         let mut lat_exact = vec![];
         let (mut truth, mut above) = (vec![], vec![]);
         for q in &queries {
@@ -309,7 +311,12 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         );
         drop(ix);
         if a.store {
-            store_restart(&dir.join(format!("store-{size}")), &vectors, &queries[0], settings)?;
+            store_restart(
+                &dir.join(format!("store-{size}")),
+                &vectors,
+                &queries[0],
+                settings,
+            )?;
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -56,11 +56,9 @@ fn lib(e: impl std::fmt::Display) -> GraphError {
 /// A face's key in the graph: a stable 64-bit hash of its id (FNV-1a), the same in every process
 /// and after a restart, unlike the index's slots.
 pub fn key_of(face_id: &str) -> u64 {
-    face_id
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+    face_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 pub struct Graph {
@@ -134,7 +132,11 @@ impl Graph {
                 return None;
             }
         };
-        tracing::debug!(faces = g.len(), ms = t.elapsed().as_millis() as u64, "saved face-set graph read");
+        tracing::debug!(
+            faces = g.len(),
+            ms = t.elapsed().as_millis() as u64,
+            "saved face-set graph read"
+        );
         let wanted: HashSet<u64> = faces.iter().map(|(k, _)| *k).collect();
         let gone: Vec<u64> = g
             .keys
@@ -206,9 +208,7 @@ impl Graph {
             .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
             .collect();
         let mut g = Self::empty(dim, euclidean, settings, Some(path.to_path_buf()))?;
-        g.index
-            .load(&path.display().to_string())
-            .map_err(lib)?;
+        g.index.load(&path.display().to_string()).map_err(lib)?;
         // The graph and its key list are written one after the other: a crash between them
         // leaves sizes that disagree.
         if g.index.size() != keys.len() || g.index.dimensions() != dim {
@@ -384,9 +384,7 @@ impl Graph {
             std::fs::create_dir_all(dir).map_err(file_err)?;
         }
         let tmp = path.with_extension("tmp");
-        self.index
-            .save(&tmp.display().to_string())
-            .map_err(lib)?;
+        self.index.save(&tmp.display().to_string()).map_err(lib)?;
         std::fs::rename(&tmp, path).map_err(file_err)?;
         let mut raw = header(self.dim, self.euclidean, self.settings);
         raw.reserve(self.keys.len() * 8);
@@ -443,7 +441,13 @@ fn header(dim: usize, euclidean: bool, s: GraphSettings) -> Vec<u8> {
 pub fn file_for(dir: &Path, set: &str) -> PathBuf {
     let clean: String = set
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
     dir.join(format!("{clean}-{:016x}.usearch", key_of(set)))

@@ -214,7 +214,11 @@ impl SetIndex {
         for r in records.into_iter().filter(|r| r.vector.len() == dim) {
             ix.place(r);
         }
-        tracing::debug!(faces = ix.len(), ms = t.elapsed().as_millis() as u64, "face set placed");
+        tracing::debug!(
+            faces = ix.len(),
+            ms = t.elapsed().as_millis() as u64,
+            "face set placed"
+        );
         if ix.len() >= settings.graph_from.max(1) {
             ix.opened = ix.build_graph();
         }
@@ -241,7 +245,11 @@ impl SetIndex {
             let d = self.dim;
             faces.push((key, &self.vectors[slot * d..(slot + 1) * d]));
         }
-        let (dim, euclidean, gs) = (self.dim, self.metric == Metric::Euclidean, self.settings.graph);
+        let (dim, euclidean, gs) = (
+            self.dim,
+            self.metric == Metric::Euclidean,
+            self.settings.graph,
+        );
         if let Some((g, opened)) = self
             .graph_file
             .as_deref()
@@ -263,7 +271,11 @@ impl SetIndex {
                         keys.iter().copied().zip(flat.chunks_exact(dim)).collect();
                     let t = std::time::Instant::now();
                     let g = Graph::build(&faces, dim, euclidean, gs, file);
-                    tracing::info!(faces = faces.len(), s = t.elapsed().as_secs(), "face-set graph built");
+                    tracing::info!(
+                        faces = faces.len(),
+                        s = t.elapsed().as_secs(),
+                        "face-set graph built"
+                    );
                     let _ = tx.send(g);
                 });
             if spawned.is_ok() {
@@ -297,7 +309,9 @@ impl SetIndex {
             return;
         };
         let got = if wait {
-            b.done.recv().map_err(|_| crossbeam_channel::TryRecvError::Disconnected)
+            b.done
+                .recv()
+                .map_err(|_| crossbeam_channel::TryRecvError::Disconnected)
         } else {
             b.done.try_recv()
         };
@@ -512,7 +526,12 @@ impl SetIndex {
         let Some(id) = self.by_id.remove(face_id) else {
             return false;
         };
-        if self.faces.get_mut(id as usize).and_then(Option::take).is_none() {
+        if self
+            .faces
+            .get_mut(id as usize)
+            .and_then(Option::take)
+            .is_none()
+        {
             return false;
         }
         self.free.push(id);
@@ -650,7 +669,11 @@ impl SetIndex {
         for slot in slots {
             let s = slot as usize;
             if self.faces[s].is_some() {
-                top.offer(self.similarity(dot(query, self.vector(s)), q_sq, s), slot, self);
+                top.offer(
+                    self.similarity(dot(query, self.vector(s)), q_sq, s),
+                    slot,
+                    self,
+                );
             }
         }
         Self::finish(top)

@@ -102,17 +102,22 @@ fn graph_from(n: usize) -> IndexSettings {
     }
 }
 
-#[test]
-fn graph_index_agrees_with_exact_search_and_updates_in_place() {
-    let mut rng = Rng(99);
-    let (centers, recs) = clustered(&mut rng);
-    let mut ix = SetIndex::from_records(
+/// The 16-d test set's index, with its graph from 500 faces, not saved.
+fn with_graph(recs: Vec<FaceRecord>) -> SetIndex {
+    SetIndex::from_records(
         crate::config::EmbedderKind::Mobilefacenet,
         16,
         recs,
         graph_from(500),
         None,
-    );
+    )
+}
+
+#[test]
+fn graph_index_agrees_with_exact_search_and_updates_in_place() {
+    let mut rng = Rng(99);
+    let (centers, recs) = clustered(&mut rng);
+    let mut ix = with_graph(recs);
     assert_eq!(ix.len(), 1200);
     assert!(ix.has_graph(), "{}", ix.describe());
     assert_eq!(ix.graph_opened(), Some(Opened::Built));
@@ -223,7 +228,12 @@ fn a_saved_graph_is_loaded_and_reconciled_not_rebuilt() {
     // Changed while loaded: saved when dropped.
     ix.remove("p3-0");
     drop(ix);
-    let ix = open(recs.iter().filter(|r| r.face_id != "p3-0").cloned().collect());
+    let ix = open(
+        recs.iter()
+            .filter(|r| r.face_id != "p3-0")
+            .cloned()
+            .collect(),
+    );
     assert_eq!(
         ix.graph_opened(),
         Some(Opened::Loaded {
@@ -283,13 +293,7 @@ fn faces_the_graph_cannot_take_are_still_searched() {
     let mut rng = Rng(3);
     let (_, mut recs) = clustered(&mut rng);
     recs.truncate(600);
-    let mut ix = SetIndex::from_records(
-        crate::config::EmbedderKind::Mobilefacenet,
-        16,
-        recs,
-        graph_from(500),
-        None,
-    );
+    let mut ix = with_graph(recs);
     // Simulate a collision: take a key the graph already holds for another face.
     let q: Vec<f32> = (0..16).map(|i| if i == 3 { 1.0 } else { 0.0 }).collect();
     let slot_of_p0 = ix.by_id["p0-0"];
@@ -321,7 +325,10 @@ fn a_graph_built_in_the_background_takes_the_changes_made_meanwhile() {
     );
     assert!(!ix.has_graph());
     assert_eq!(ix.describe(), "exact while its graph is built");
-    assert!(!ix.needs_rebuild(), "a build under way is not started again");
+    assert!(
+        !ix.needs_rebuild(),
+        "a build under way is not started again"
+    );
     let mut q = centers[9].clone();
     crate::search::vector::normalize(&mut q);
     // Meanwhile: person 9's faces leave, a new one arrives; searches are exact and right.
