@@ -45,6 +45,9 @@ pub struct BenchSearchArgs {
     /// restart costs: reading every face back, loading the saved graph, the first search.
     #[arg(long)]
     pub store: bool,
+    /// Only the SQLite restart measurement of `--store` (skips the in-memory one and its build).
+    #[arg(long)]
+    pub store_only: bool,
     /// Search breadths (ef) to measure on the same graph, comma separated; the first is the
     /// set's setting (default: the face sets' own, by the set's size).
     #[arg(long)]
@@ -196,6 +199,16 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         let synth = Synthetic::new(a.data, size, &mut rng);
         let vectors: Vec<Vec<f32>> = (0..size).map(|i| synth.face(i, &mut rng)).collect();
         let queries: Vec<Vec<f32>> = (0..a.queries).map(|_| synth.query(&mut rng)).collect();
+        if a.store_only {
+            store_restart(
+                &dir.join(format!("store-{size}")),
+                &vectors,
+                &queries[0],
+                settings,
+            )?;
+            let _ = std::fs::remove_dir_all(&dir);
+            continue;
+        }
         let file = dir.join(format!("bench-{size}.usearch"));
         let rss0 = rss_bytes();
         let t = Instant::now();
