@@ -210,7 +210,11 @@ impl SetIndex {
         let t = std::time::Instant::now();
         let mut ix = Self::new(dim, model, settings);
         ix.graph_file = graph_file;
+        // Sized once: at 10⁶ faces growing the maps and vectors step by step cost seconds.
         ix.vectors.reserve(records.len() * dim);
+        ix.sq_norms.reserve(records.len());
+        ix.faces.reserve(records.len());
+        ix.by_id.reserve(records.len());
         for r in records.into_iter().filter(|r| r.vector.len() == dim) {
             ix.place(r);
         }
@@ -230,6 +234,7 @@ impl SetIndex {
     /// failure the set stays exact.
     fn build_graph(&mut self) -> Option<Opened> {
         self.by_key.clear();
+        self.by_key.reserve(self.len());
         self.outside.clear();
         let mut faces: Vec<(u64, &[f32])> = Vec::with_capacity(self.len());
         for (slot, f) in self.faces.iter().enumerate() {
