@@ -199,13 +199,16 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         let synth = Synthetic::new(a.data, size, &mut rng);
         let vectors: Vec<Vec<f32>> = (0..size).map(|i| synth.face(i, &mut rng)).collect();
         let queries: Vec<Vec<f32>> = (0..a.queries).map(|_| synth.query(&mut rng)).collect();
-        if a.store_only {
+        let restart_through_sqlite = || {
             store_restart(
                 &dir.join(format!("store-{size}")),
                 &vectors,
                 &queries[0],
                 settings,
-            )?;
+            )
+        };
+        if a.store_only {
+            restart_through_sqlite()?;
             let _ = std::fs::remove_dir_all(&dir);
             continue;
         }
@@ -324,12 +327,7 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         );
         drop(ix);
         if a.store {
-            store_restart(
-                &dir.join(format!("store-{size}")),
-                &vectors,
-                &queries[0],
-                settings,
-            )?;
+            restart_through_sqlite()?;
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
