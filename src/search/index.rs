@@ -666,19 +666,19 @@ impl SetIndex {
             return self.search_exact(query, top_n, threshold, filter);
         }
         let q_sq = dot(query, query);
-        let mut top = TopN::new(top_n, threshold, filter);
-        let slots = keys
-            .iter()
-            .filter_map(|k| self.by_key.get(k).copied())
-            .chain(self.outside.iter().copied());
-        for slot in slots {
-            let s = slot as usize;
-            if self.faces[s].is_some() {
-                top.offer(
-                    self.similarity(dot(query, self.vector(s)), q_sq, s),
-                    slot,
-                    self,
-                );
+        // The walk already applied the filter to the graph's candidates; only the faces
+        // scanned beside the graph still need it.
+        let mut top = TopN::new(top_n, threshold, None);
+        let score = |s: usize| self.similarity(dot(query, self.vector(s)), q_sq, s);
+        for slot in keys.iter().filter_map(|k| self.by_key.get(k).copied()) {
+            if self.faces[slot as usize].is_some() {
+                top.offer(score(slot as usize), slot, self);
+            }
+        }
+        top.filter = filter;
+        for &slot in &self.outside {
+            if self.faces[slot as usize].is_some() {
+                top.offer(score(slot as usize), slot, self);
             }
         }
         Self::finish(top)
