@@ -41,7 +41,7 @@ APT_PACKAGES=(build-essential ca-certificates pkg-config libclang-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev
-  mosquitto mosquitto-clients python3-pip python3-venv curl ffmpeg)
+  mosquitto mosquitto-clients python3-pip python3-venv python3-onnx curl ffmpeg)
 
 # The tests start their own PostgreSQL server (initdb + pg_ctl in a temporary folder).
 [ "$WITH_TEST_TOOLS" = 1 ] && APT_PACKAGES+=(postgresql chromium chromium-driver)
@@ -116,4 +116,8 @@ if [ "$WITH_PEER" = 1 ]; then
 fi
 
 "$ROOT/scripts/fetch-models.sh" "$SHARED_MODELS"
+# Three models' activations rewritten into graphs ONNX Runtime runs 20-45 % faster, same
+# arithmetic (docs/models.md); Debian's python3 with python3-onnx, whatever python3 is on PATH.
+log "rewriting three models' activations (scripts/optimize-models.py)"
+/usr/bin/python3 "$ROOT/scripts/optimize-models.py" "$ROOT/models"
 log "done (ORT_DYLIB_PATH=$ORT_LIB)"

@@ -263,3 +263,99 @@ fn antispoof_separates_the_reference_samples() {
     println!("anti-spoof real scores: T1 {t1:.3} F1 {f1:.3} F2 {f2:.3}");
     assert!(t1 > 0.5 && f1 < 0.5 && f2 < 0.5);
 }
+
+/// `frame` shrunk (area-like filtering) so a face `face_w` px wide becomes `target` px wide.
+fn shrunk(frame: &facestream::frame::Frame, face_w: f32, target: f32) -> facestream::frame::Frame {
+    let s = (target / face_w).min(1.0);
+    let (w, h) = (
+        ((frame.width as f32 * s).round() as u32).max(1),
+        ((frame.height as f32 * s).round() as u32).max(1),
+    );
+    let img = image::RgbImage::from_raw(frame.width, frame.height, frame.rgb.clone()).unwrap();
+    let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+    facestream::frame::Frame::new(w, h, small.into_raw()).unwrap()
+}
+
+/// Face widths (px) the size table measures; `None`: the photo as it is.
+const SIZES: &[Option<f32>] = &[
+    Some(16.0),
+    Some(20.0),
+    Some(24.0),
+    Some(28.0),
+    Some(32.0),
+    Some(40.0),
+    Some(48.0),
+    Some(64.0),
+    None,
+];
+
+/// Gender and mask accuracy by face size: the photos of the two tests above, shrunk so the
+/// labelled face is N px wide (what a face far from a camera is), then analysed whole again.
+/// Prints the table docs/performance.md quotes; the size below which events carry no reading
+/// (`analysis.attributes_min_face_px`) is where the readings stop being worth publishing.
+#[test]
+fn attribute_accuracy_by_face_size() {
+    let media = common::media();
+    let mut an = common::analyzer();
+    let mut cases: Vec<(std::path::PathBuf, Option<&str>, Option<bool>)> = vec![];
+    for (who, gender, _) in PEOPLE {
+        for p in common::images_in(&media.join("gallery").join(who)) {
+            cases.push((p, Some(gender), None));
+        }
+    }
+    for p in common::images_in(&media.join("masked")) {
+        if !p.ends_with("cdb_pic2.jpg") {
+            cases.push((p, None, Some(true)));
+        }
+    }
+    for p in common::images_in(&media.join("masked/unmasked_controls")) {
+        cases.push((p, None, Some(false)));
+    }
+    // [size] -> (gender right, gender total, mask right, mask total, faces found)
+    let mut table = vec![(0usize, 0usize, 0usize, 0usize, 0usize); SIZES.len()];
+    for (p, gender, mask) in &cases {
+        let f = common::load(p);
+        let faces = an.analyze(&f, ATTRS).unwrap();
+        let Some(i) = common::largest_face(&faces) else {
+            continue;
+        };
+        let face_w = faces[i].detection.w;
+        for (k, size) in SIZES.iter().enumerate() {
+            let Some(frame) = (match size {
+                Some(t) if *t < face_w => Some(shrunk(&f, face_w, *t)),
+                Some(_) => None,
+                None => Some(f.clone()),
+            }) else {
+                continue;
+            };
+            let faces = an.analyze(&frame, ATTRS).unwrap();
+            let row = &mut table[k];
+            if gender.is_some() {
+                row.1 += 1;
+            } else {
+                row.3 += 1;
+            }
+            let Some(j) = common::largest_face(&faces) else {
+                continue;
+            };
+            row.4 += 1;
+            let a = faces[j].attributes.as_ref().unwrap();
+            if let Some(g) = gender {
+                row.0 += usize::from(a.gender == *g);
+            }
+            if let Some(m) = mask {
+                row.2 += usize::from(a.mask == *m);
+            }
+        }
+    }
+    println!("| face width | gender right | mask right | faces found |");
+    for (size, (gr, gt, mr, mt, found)) in SIZES.iter().zip(&table) {
+        println!(
+            "| {} | {gr}/{gt} ({:.3}) | {mr}/{mt} ({:.3}) | {found}/{} |",
+            size.map_or("as taken".to_string(), |s| format!("{s} px")),
+            *gr as f64 / (*gt).max(1) as f64,
+            *mr as f64 / (*mt).max(1) as f64,
+            gt + mt
+        );
+    }
+}

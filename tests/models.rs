@@ -1,5 +1,8 @@
 //! Model loading: manifest checks, checksum verification, clear errors for missing files.
 
+mod common;
+
+use facestream::analyze::{Analyzer, Wanted};
 use facestream::config::Config;
 use facestream::models::{Manifest, ModelError, ModelSession, Role, SessionSettings};
 
@@ -113,4 +116,88 @@ fn video_analysis_opens_every_model_it_needs_up_front() {
     .unwrap();
     assert!(facestream::analyze::Analyzer::open_for_video(&cfg, true).is_ok());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The rewritten graphs (scripts/optimize-models.py: ReLU6 as Clip, PRelu as x + (s-1)·min(x,0))
+/// compute what the shipped models compute: on real faces, every reading of the fast analyzer
+/// equals the original's to float rounding. And they are what a default analyzer runs.
+#[test]
+fn rewritten_graphs_read_real_faces_exactly_like_the_shipped_models() {
+    let cfg = Config::default();
+    let s = SessionSettings::from_config(&cfg.models);
+    for role in [Role::AgeGender, Role::Landmarks, Role::Embedder] {
+        let m = ModelSession::open(&s, role).unwrap();
+        assert!(
+            m.name().ends_with(".fast.onnx"),
+            "{role:?} runs {} (run scripts/optimize-models.py)",
+            m.name()
+        );
+    }
+    let mut slow_cfg = cfg.clone();
+    slow_cfg.models.fast_graphs = false;
+    let mut fast = Analyzer::open(&cfg).unwrap();
+    let mut slow = Analyzer::open(&slow_cfg).unwrap();
+    let all = Wanted {
+        attributes: true,
+        quality: true,
+        antispoof: false,
+        embedding: true,
+        picture: false,
+    };
+    let media = common::media();
+    let mut photos = common::images_in(&media.join("group"));
+    photos.extend(common::images_in(&media.join("masked")));
+    let mut faces = 0;
+    for p in &photos {
+        let f = common::load(p);
+        let a = fast.analyze(&f, all).unwrap();
+        let b = slow.analyze(&f, all).unwrap();
+        assert_eq!(a.len(), b.len(), "{}", p.display());
+        for (x, y) in a.iter().zip(&b) {
+            faces += 1;
+            let close = |u: f32, v: f32, tol: f32, what: &str| {
+                assert!((u - v).abs() <= tol, "{}: {what} {u} vs {v}", p.display());
+            };
+            if let (Some(u), Some(v)) = (&x.attributes, &y.attributes) {
+                close(u.age, v.age, 0.01, "age");
+                close(
+                    u.male_probability,
+                    v.male_probability,
+                    1e-4,
+                    "male probability",
+                );
+                close(
+                    u.mask_probability,
+                    v.mask_probability,
+                    1e-4,
+                    "mask probability",
+                );
+            } else {
+                assert!(x.attributes.is_none() && y.attributes.is_none());
+            }
+            close(
+                x.presence.unwrap_or(0.0),
+                y.presence.unwrap_or(0.0),
+                1e-4,
+                "presence",
+            );
+            if let (Some(u), Some(v)) = (x.pose, y.pose) {
+                close(u.yaw, v.yaw, 0.05, "yaw");
+                close(u.pitch, v.pitch, 0.05, "pitch");
+                close(u.roll, v.roll, 0.05, "roll");
+            }
+            if let (Some(u), Some(v)) = (&x.embedding, &y.embedding) {
+                let cos: f32 = u.vector.iter().zip(&v.vector).map(|(p, q)| p * q).sum();
+                assert!(
+                    cos > 0.9999,
+                    "{}: embeddings differ (cosine {cos})",
+                    p.display()
+                );
+            } else {
+                assert_eq!(x.embedding.is_some(), y.embedding.is_some());
+            }
+        }
+    }
+    println!("{faces} faces in {} photos read alike", photos.len());
+    assert!(faces >= 100, "{faces} faces");
 }

@@ -88,10 +88,18 @@ impl Analyzer {
         let settings = SessionSettings::from_config(&cfg.models);
         let (kind, threshold) = (cfg.models.embedder, cfg.attributes.mask_threshold);
         let s = &settings;
+        // The analysis models run beside detection: their own thread budget.
+        let a = &SessionSettings {
+            intra_threads: match cfg.models.analysis_threads {
+                0 => settings.intra_threads,
+                n => n,
+            },
+            ..settings.clone()
+        };
         let (detector, mesh, attributes, embedder) = std::thread::scope(|scope| {
-            let mesh = scope.spawn(|| mesh::MeshModel::open(s));
-            let attributes = scope.spawn(|| attributes::AttributeModels::open(s, threshold));
-            let embedder = embedder.then(|| scope.spawn(|| Embedder::open(s, kind)));
+            let mesh = scope.spawn(|| mesh::MeshModel::open(a));
+            let attributes = scope.spawn(|| attributes::AttributeModels::open(a, threshold));
+            let embedder = embedder.then(|| scope.spawn(|| Embedder::open(a, kind)));
             let detector = Detector::open(s, &cfg.detector);
             let joined = |what: &str| ModelError::Load {
                 path: s.models_dir.clone(),

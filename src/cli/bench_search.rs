@@ -38,6 +38,9 @@ pub struct BenchSearchArgs {
     /// Links per graph node (HNSW's M).
     #[arg(long, default_value_t = IndexSettings::default().graph.connectivity)]
     pub connectivity: usize,
+    /// How the graph stores vectors (f16 or i8).
+    #[arg(long, default_value = "i8", value_parser = ["f16", "i8"])]
+    pub precision: String,
     /// Candidates kept while linking a face (efConstruction).
     #[arg(long, default_value_t = IndexSettings::default().graph.expansion_add)]
     pub expansion_add: usize,
@@ -170,6 +173,9 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
     };
     settings.graph.connectivity = a.connectivity;
     settings.graph.expansion_add = a.expansion_add;
+    if a.precision == "f16" {
+        settings.graph.precision = crate::search::graph::Precision::F16;
+    }
     let efs: Vec<usize> = match &a.ef {
         Some(list) => list
             .split(',')
@@ -181,13 +187,14 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         settings.graph.expansion_search = ef;
     }
     println!(
-        "bench-search: {DIM}-d {:?} data, {} queries per size, top 10, {} threads; graph from {} faces (M {}, ef_add {})",
+        "bench-search: {DIM}-d {:?} data, {} queries per size, top 10, {} threads; graph from {} faces (M {}, ef_add {}, {:?})",
         a.data,
         a.queries,
         std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1),
         settings.graph_from,
         settings.graph.connectivity,
         settings.graph.expansion_add,
+        settings.graph.precision,
     );
     let dir = std::env::temp_dir().join(format!("fs-bench-search-{}", std::process::id()));
     for size in a

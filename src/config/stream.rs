@@ -393,6 +393,10 @@ pub struct StorageConfig {
     /// The graph's search breadth (ef, 16..=4096): higher finds the best face more often and
     /// takes longer. 0 (default): by the set's size, 96 × √(faces / 1 000 000), at least 64.
     pub graph_breadth: usize,
+    /// How the graph keeps each vector: "i8" (default: a byte a dimension, half of f16's memory
+    /// and about half its search time, same recall measured) or "f16". The graph only proposes
+    /// candidates; the full vectors rank them. Sets compared by distance (dlib) always use f16.
+    pub graph_precision: String,
 }
 
 impl Default for StorageConfig {
@@ -410,6 +414,7 @@ impl Default for StorageConfig {
             pool_size: 4,
             graph_from: 50_000,
             graph_breadth: 0,
+            graph_precision: "i8".into(),
         }
     }
 }
@@ -683,6 +688,12 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
     }
     if st.graph_from == 0 {
         return Err(invalid("storage.graph_from", "must be at least 1"));
+    }
+    if !matches!(st.graph_precision.as_str(), "i8" | "f16") {
+        return Err(invalid(
+            "storage.graph_precision",
+            format!("must be \"i8\" or \"f16\", got {:?}", st.graph_precision),
+        ));
     }
     if st.graph_breadth != 0 && !(16..=4096).contains(&st.graph_breadth) {
         return Err(invalid(

@@ -23,6 +23,20 @@ pub struct GraphSettings {
     /// Candidates kept while searching (ef): the recall/latency dial. 0: by the set's size
     /// ([`auto_breadth`]).
     pub expansion_search: usize,
+    /// How the graph stores each vector (it only proposes candidates; full-precision vectors
+    /// re-rank them).
+    pub precision: Precision,
+}
+
+/// The graph's copy of a vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Half floats: 2 bytes a dimension.
+    F16,
+    /// Bytes (each dimension × 127): half of f16's memory per hop. Only for unit-length
+    /// vectors compared by angle (MobileFaceNet); distance-compared sets keep f16.
+    #[default]
+    I8,
 }
 
 impl Default for GraphSettings {
@@ -31,6 +45,7 @@ impl Default for GraphSettings {
             connectivity: 32,
             expansion_add: 128,
             expansion_search: 0,
+            precision: Precision::I8,
         }
     }
 }
@@ -74,15 +89,19 @@ pub struct Graph {
 }
 
 fn options(dim: usize, euclidean: bool, s: GraphSettings) -> IndexOptions {
+    let i8 = s.precision == Precision::I8 && !euclidean;
     IndexOptions {
         dimensions: dim,
         // dlib's vectors are compared by distance, MobileFaceNet's (unit length) by angle.
         metric: if euclidean {
             MetricKind::L2sq
+        } else if i8 {
+            // usearch scales unit vectors into bytes for the angle metric.
+            MetricKind::Cos
         } else {
             MetricKind::IP
         },
-        quantization: ScalarKind::F16,
+        quantization: if i8 { ScalarKind::I8 } else { ScalarKind::F16 },
         connectivity: s.connectivity,
         expansion_add: s.expansion_add,
         expansion_search: s.expansion_search.max(64),
@@ -356,6 +375,15 @@ impl Graph {
         self.index.hardware_acceleration()
     }
 
+    /// How the graph stores vectors ("f16", "i8").
+    pub fn scalar(&self) -> &'static str {
+        if options(self.dim, self.euclidean, self.settings).quantization == ScalarKind::I8 {
+            "i8"
+        } else {
+            "f16"
+        }
+    }
+
     /// Bytes the graph holds in memory (its own accounting).
     pub fn memory_bytes(&self) -> usize {
         self.index.memory_usage()
@@ -430,7 +458,17 @@ fn keys_path(graph: &Path) -> PathBuf {
 
 fn header(dim: usize, euclidean: bool, s: GraphSettings) -> Vec<u8> {
     let mut h = MAGIC.to_vec();
-    for v in [dim, usize::from(euclidean), s.connectivity, s.expansion_add] {
+    let precision = match s.precision {
+        Precision::F16 => 16,
+        Precision::I8 => 8,
+    };
+    for v in [
+        dim,
+        usize::from(euclidean),
+        s.connectivity,
+        s.expansion_add,
+        precision,
+    ] {
         h.extend_from_slice(&(v as u64).to_le_bytes());
     }
     h

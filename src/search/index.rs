@@ -352,7 +352,8 @@ impl SetIndex {
             None if self.building.is_some() => "exact while its graph is built".into(),
             None => "exact".into(),
             Some(g) => format!(
-                "graph (usearch HNSW f16 {}, M {}, ef {}), {} faces, {} scanned beside it",
+                "graph (usearch HNSW {} {}, M {}, ef {}), {} faces, {} scanned beside it",
+                g.scalar(),
                 g.acceleration(),
                 self.settings.graph.connectivity,
                 g.breadth(),

@@ -171,6 +171,11 @@ impl FaceSets {
             ..IndexSettings::default()
         };
         index.graph.expansion_search = storage.graph_breadth;
+        index.graph.precision = if storage.graph_precision == "f16" {
+            graph::Precision::F16
+        } else {
+            graph::Precision::I8
+        };
         Ok(Self::with_store(store)?
             .with_face_pictures(storage.keep_face_images)
             .with_graph_dir(storage.dir.join("graphs"))

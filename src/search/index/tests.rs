@@ -1,5 +1,6 @@
 use super::*;
 use crate::search::fields::FieldType;
+use crate::search::graph::Precision;
 
 /// xorshift: reproducible test data without a dependency.
 struct Rng(u64);
@@ -104,21 +105,44 @@ fn graph_from(n: usize) -> IndexSettings {
 
 /// The 16-d test set's index, with its graph from 500 faces, not saved.
 fn with_graph(recs: Vec<FaceRecord>) -> SetIndex {
+    with_graph_in(recs, Precision::default())
+}
+
+fn with_graph_in(recs: Vec<FaceRecord>, precision: Precision) -> SetIndex {
+    let mut settings = graph_from(500);
+    settings.graph.precision = precision;
     SetIndex::from_records(
         crate::config::EmbedderKind::Mobilefacenet,
         16,
         recs,
-        graph_from(500),
+        settings,
         None,
     )
 }
 
 #[test]
 fn graph_index_agrees_with_exact_search_and_updates_in_place() {
+    graph_agrees_with_exact_search(Precision::F16);
+}
+
+#[test]
+fn a_graph_of_bytes_agrees_with_exact_search_and_updates_in_place() {
+    graph_agrees_with_exact_search(Precision::I8);
+}
+
+fn graph_agrees_with_exact_search(precision: Precision) {
     let mut rng = Rng(99);
     let (centers, recs) = clustered(&mut rng);
-    let mut ix = with_graph(recs);
+    let mut ix = with_graph_in(recs, precision);
     assert_eq!(ix.len(), 1200);
+    assert!(
+        ix.describe().contains(match precision {
+            Precision::F16 => "HNSW f16",
+            Precision::I8 => "HNSW i8",
+        }),
+        "{}",
+        ix.describe()
+    );
     assert!(ix.has_graph(), "{}", ix.describe());
     assert_eq!(ix.graph_opened(), Some(Opened::Built));
     let mut agree = 0;
@@ -275,6 +299,21 @@ fn a_saved_graph_is_loaded_and_reconciled_not_rebuilt() {
     drop(ix);
     let mut other = graph_from(500);
     other.graph.connectivity = 8;
+    let ix = SetIndex::from_records(
+        crate::config::EmbedderKind::Mobilefacenet,
+        16,
+        now.clone(),
+        other,
+        Some(file.clone()),
+    );
+    assert_eq!(ix.graph_opened(), Some(Opened::Built));
+    drop(ix);
+    // Saved with another precision: rebuilt.
+    let mut other = graph_from(500);
+    other.graph.precision = match other.graph.precision {
+        Precision::F16 => Precision::I8,
+        Precision::I8 => Precision::F16,
+    };
     let ix = SetIndex::from_records(
         crate::config::EmbedderKind::Mobilefacenet,
         16,
