@@ -84,6 +84,11 @@ fn a_batch_gives_the_same_faces_as_single_runs() {
         "gallery/Barack_Obama/face_recognition_obama_small.jpg",
         "negatives/compreface_017_0_landscape.jpg",
         "group/juan-csv_friends1.jpg",
+        // Three more of one size: more pixels than `detector.batch_pixels` allows in one run,
+        // so the group runs in parts, and each picture still gets its own faces.
+        "group/faceapi_bbt4.jpg",
+        "group/face_recognition_kit_with_rose.jpg",
+        "group/faceapi_bbt4.jpg",
     ];
     let frames: Vec<_> = paths.iter().map(|p| common::load(&media.join(p))).collect();
     let singles: Vec<_> = frames

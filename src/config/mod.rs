@@ -180,6 +180,11 @@ pub struct DetectorConfig {
     /// The mesh rejects dark faces in dim light; this look does not, and animal faces fail it
     /// (docs/calibration.md).
     pub min_second_look: f32,
+    /// Most detector input pixels in one inference run (≥ 4096): a batch of large frames is run
+    /// in parts of at most this many pixels. ONNX Runtime on CPU runs 640-px inputs 15–45 %
+    /// slower a frame in fours than in ones or twos (the activations leave the cache), and small
+    /// ones faster in fours (docs/performance.md). Default: two 640×384 inputs.
+    pub batch_pixels: usize,
 }
 
 impl Default for DetectorConfig {
@@ -191,6 +196,7 @@ impl Default for DetectorConfig {
             max_faces: 100,
             min_presence: 0.9,
             min_second_look: 0.75,
+            batch_pixels: 2 * 640 * 384,
         }
     }
 }
@@ -359,6 +365,12 @@ impl Config {
         if d.max_faces == 0 {
             return Err(invalid("detector.max_faces", "must be at least 1"));
         }
+        if d.batch_pixels < 4096 {
+            return Err(invalid(
+                "detector.batch_pixels",
+                format!("must be at least 4096, got {}", d.batch_pixels),
+            ));
+        }
         let i = &self.images;
         if i.min_dimension < 16 || i.min_dimension >= i.max_dimension {
             return Err(invalid(
@@ -422,6 +434,10 @@ mod tests {
         let cam = "[[cameras]]\nid = \"door\"\nuri = \"file:///x.mp4\"\n";
         let cases: &[(&str, String)] = &[
             ("detector.max_faces", "[detector]\nmax_faces = 0\n".into()),
+            (
+                "detector.batch_pixels",
+                "[detector]\nbatch_pixels = 100\n".into(),
+            ),
             (
                 "quality.max_pose_deg",
                 "[quality]\nmax_pose_deg = 95.0\n".into(),

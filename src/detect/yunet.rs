@@ -115,10 +115,14 @@ impl Detector {
             }
         }
         let mut result = vec![vec![]; frames.len()];
-        for (_, idx) in groups {
-            let group: Vec<&Frame> = idx.iter().map(|&i| frames[i]).collect();
-            for (i, dets) in idx.into_iter().zip(self.run_same_size(&group)?) {
-                result[i] = dets;
+        for ((h, w), idx) in groups {
+            // Large inputs run in parts: per frame, big batches are slower (`batch_pixels`).
+            let per_run = (self.cfg.batch_pixels / (h * w).max(1)).max(1);
+            for part in idx.chunks(per_run) {
+                let group: Vec<&Frame> = part.iter().map(|&i| frames[i]).collect();
+                for (&i, dets) in part.iter().zip(self.run_same_size(&group)?) {
+                    result[i] = dets;
+                }
             }
         }
         Ok(result)
