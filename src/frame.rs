@@ -104,6 +104,28 @@ impl Frame {
         mut put: impl FnMut(usize, usize, [f32; 3]),
     ) {
         let (w, h) = (self.width as i64, self.height as i64);
+        // Unscaled and whole-pixel shifted (a frame already at the detector's size): the pixels
+        // themselves, as the weights below would give them (1 and 0), without the arithmetic.
+        let (dx, dy) = (m[2] as i64, m[5] as i64);
+        if m[0] == 1.0
+            && m[4] == 1.0
+            && m[2] == dx as f32
+            && m[5] == dy as f32
+            && dx >= 0
+            && dy >= 0
+            && dx + out_w as i64 <= w
+            && dy + out_h as i64 <= h
+        {
+            let stride = self.width as usize * 3;
+            for y in 0..out_h {
+                let start = (dy as usize + y) * stride + dx as usize * 3;
+                let row = &self.rgb[start..start + out_w * 3];
+                for (x, p) in row.chunks_exact(3).enumerate() {
+                    put(x, y, [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]);
+                }
+            }
+            return;
+        }
         // For each output column: the two source columns (clamped, with a 0 weight when outside) and weights.
         let taps =
             |n_out: usize, scale: f32, offset: f32, n_src: i64| -> Vec<(usize, usize, f32, f32)> {
@@ -295,6 +317,20 @@ mod tests {
             for k in 0..3 {
                 assert!((a[k] - b[k]).abs() < 1e-3, "{a:?} vs {b:?}");
             }
+        }
+    }
+
+    #[test]
+    fn an_unscaled_window_is_the_pixels_sampling_gives() {
+        let rgb: Vec<u8> = (0..7 * 5 * 3).map(|v| (v * 37 % 251) as u8).collect();
+        let f = Frame::new(7, 5, rgb).unwrap();
+        let m = Affine::crop_resize(2.0, 1.0, 4.0, 3.0, 4, 3);
+        let mut got = vec![];
+        f.warp(&m, 4, 3, |x, y, p| got.push((x, y, p)));
+        assert_eq!(got.len(), 12);
+        for (x, y, p) in got {
+            let (sx, sy) = m.apply(x as f32, y as f32);
+            assert_eq!(p, f.sample(sx, sy), "({x}, {y})");
         }
     }
 
