@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 
 use crate::base::geometry::BoundingBox;
+use crate::search::graph::Precision;
 use crate::search::index::{IndexSettings, SetIndex};
 use crate::search::store::FaceRecord;
 use crate::search::vector::normalize;
@@ -41,6 +42,10 @@ pub struct BenchSearchArgs {
     /// How the graph stores vectors (f16 or i8).
     #[arg(long, default_value = "i8", value_parser = ["f16", "i8"])]
     pub precision: String,
+    /// Also build the graph in the other precision on the same faces and time both, query by
+    /// query in turn (a same-moment comparison on this shared machine).
+    #[arg(long)]
+    pub versus: bool,
     /// Candidates kept while linking a face (efConstruction).
     #[arg(long, default_value_t = IndexSettings::default().graph.expansion_add)]
     pub expansion_add: usize,
@@ -55,6 +60,16 @@ pub struct BenchSearchArgs {
     /// set's setting (default: the face sets' own, by the set's size).
     #[arg(long)]
     pub ef: Option<String>,
+}
+
+/// One index's latencies and recalls over the queries at one breadth.
+#[derive(Default)]
+struct Tally {
+    lat: Vec<f64>,
+    r1: usize,
+    r10: usize,
+    found: usize,
+    there: usize,
 }
 
 struct Rng(u64);
@@ -174,7 +189,7 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
     settings.graph.connectivity = a.connectivity;
     settings.graph.expansion_add = a.expansion_add;
     if a.precision == "f16" {
-        settings.graph.precision = crate::search::graph::Precision::F16;
+        settings.graph.precision = Precision::F16;
     }
     let efs: Vec<usize> = match &a.ef {
         Some(list) => list
@@ -238,6 +253,29 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
             DIM * 4,
             ix.graph_bytes() as f64 / size as f64,
         );
+        let mut other = a.versus.then(|| {
+            let mut o = settings;
+            o.graph.precision = match settings.graph.precision {
+                Precision::F16 => Precision::I8,
+                Precision::I8 => Precision::F16,
+            };
+            let rss0 = rss_bytes();
+            let t = Instant::now();
+            let ix = SetIndex::from_records(
+                crate::config::EmbedderKind::Mobilefacenet,
+                DIM,
+                records(&vectors),
+                o,
+                Some(dir.join(format!("bench-{size}-versus.usearch"))),
+            );
+            println!(
+                "{size:>9} faces [versus: {}]: build {:.1} s | {:.0} bytes/face resident",
+                ix.describe(),
+                t.elapsed().as_secs_f64(),
+                rss_bytes().saturating_sub(rss0) as f64 / size as f64,
+            );
+            ix
+        });
         // Per query: the exact top 10, and every face at or above the match threshold (the same
         // person's other photos) for the above-threshold recall.
         let ids = |h: Vec<crate::search::index::Hit>| -> Vec<usize> {
@@ -253,36 +291,48 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         }
         lat_exact.sort_by(f64::total_cmp);
         for &ef in &efs {
-            ix.set_search_breadth(ef);
-            // One pass to warm the caches, then the measured one.
-            for q in &queries {
-                let _ = ix.search(q, 10, 0.0, None);
+            let mut tally = [Tally::default(), Tally::default()];
+            let mut both: Vec<&mut SetIndex> =
+                std::iter::once(&mut ix).chain(other.as_mut()).collect();
+            for ix in both.iter_mut() {
+                ix.set_search_breadth(ef);
+                // One pass to warm the caches, then the measured one.
+                for q in &queries {
+                    let _ = ix.search(q, 10, 0.0, None);
+                }
             }
-            let mut lat = vec![];
-            let (mut r1, mut r10, mut found, mut there) = (0usize, 0usize, 0usize, 0usize);
             for ((q, t10), at) in queries.iter().zip(&truth).zip(&above) {
-                let (ms, got) = timed(|| ids(ix.search(q, 10, 0.0, None)));
-                lat.push(ms);
-                r1 += usize::from(got.first() == t10.first());
-                r10 += got.iter().filter(|i| t10.contains(i)).count();
-                let mine = ids(ix.search(q, at.len().max(10), THRESHOLD, None));
-                found += at.iter().filter(|i| mine.contains(i)).count();
-                there += at.len();
+                // Query by query in turn, so both see the same moment of this shared machine.
+                for (ix, t) in both.iter().zip(tally.iter_mut()) {
+                    let (ms, got) = timed(|| ids(ix.search(q, 10, 0.0, None)));
+                    t.lat.push(ms);
+                    t.r1 += usize::from(got.first() == t10.first());
+                    t.r10 += got.iter().filter(|i| t10.contains(i)).count();
+                    let mine = ids(ix.search(q, at.len().max(10), THRESHOLD, None));
+                    t.found += at.iter().filter(|i| mine.contains(i)).count();
+                    t.there += at.len();
+                }
             }
-            lat.sort_by(f64::total_cmp);
-            println!(
-                "{size:>9} faces [ef {}]: p50 {:.3} ms  p99 {:.3} ms | exact p50 {:.2} ms  p99 {:.2} ms | \
-                 recall@1 {:.3}  recall@10 {:.3} | above-threshold (≥ {THRESHOLD}) recall {:.3} ({found}/{there})",
-                if ef == 0 { format!("{} (by size)", crate::search::graph::auto_breadth(size)) } else { ef.to_string() },
-                pct(&lat, 0.5),
-                pct(&lat, 0.99),
-                pct(&lat_exact, 0.5),
-                pct(&lat_exact, 0.99),
-                r1 as f64 / a.queries as f64,
-                r10 as f64 / (10 * a.queries) as f64,
-                found as f64 / there.max(1) as f64,
-            );
+            for (k, t) in tally.iter_mut().enumerate().take(both.len()) {
+                t.lat.sort_by(f64::total_cmp);
+                println!(
+                    "{size:>9} faces [{}ef {}]: p50 {:.3} ms  p99 {:.3} ms | exact p50 {:.2} ms  p99 {:.2} ms | \
+                     recall@1 {:.3}  recall@10 {:.3} | above-threshold (≥ {THRESHOLD}) recall {:.3} ({}/{})",
+                    if k == 0 { "" } else { "versus, " },
+                    if ef == 0 { format!("{} (by size)", crate::search::graph::auto_breadth(size)) } else { ef.to_string() },
+                    pct(&t.lat, 0.5),
+                    pct(&t.lat, 0.99),
+                    pct(&lat_exact, 0.5),
+                    pct(&lat_exact, 0.99),
+                    t.r1 as f64 / a.queries as f64,
+                    t.r10 as f64 / (10 * a.queries) as f64,
+                    t.found as f64 / t.there.max(1) as f64,
+                    t.found,
+                    t.there,
+                );
+            }
         }
+        drop(other);
         ix.set_search_breadth(settings.graph.expansion_search);
         // A filter keeping one face in four (a tenant's): still a full top 10?
         let filter = crate::search::filter::Filter::Eq("tenant".into(), 1.into());
