@@ -147,14 +147,18 @@ def main():
         model = onnx.load(str(src))
         model.graph.initializer.extend([numpy_helper.from_array(np.array(0, np.float32), "fast_zero")])
         n = rewrite(model)
+        dst = src.with_suffix(".fast.onnx")
         if n == 0:
-            sys.exit(f"optimize-models: nothing to rewrite in {src} (another version of the model?)")
+            # Another version of the model: it runs as shipped, and no stale rewrite of the old
+            # one may stay beside it.
+            dst.unlink(missing_ok=True)
+            print(f"optimize-models: nothing to rewrite in {src}; it runs as shipped", file=sys.stderr)
+            continue
         used = {i for node in model.graph.node for i in node.input}
         keep = [i for i in model.graph.initializer if i.name in used]
         del model.graph.initializer[:]
         model.graph.initializer.extend(keep)
         onnx.checker.check_model(model)
-        dst = src.with_suffix(".fast.onnx")
         tmp = dst.with_suffix(".tmp")
         onnx.save(model, str(tmp))
         tmp.replace(dst)

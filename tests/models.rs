@@ -201,3 +201,46 @@ fn rewritten_graphs_read_real_faces_exactly_like_the_shipped_models() {
     println!("{faces} faces in {} photos read alike", photos.len());
     assert!(faces >= 100, "{faces} faces");
 }
+
+/// A rewritten graph older than its model (the model was replaced since the rewrite) is not run:
+/// it may be a rewrite of another version. The model runs as shipped.
+#[test]
+fn a_rewritten_graph_older_than_its_model_is_not_run() {
+    let src = Config::default().models.dir;
+    let dir = std::env::temp_dir().join(format!("facestream-fast-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "manifest.toml",
+        "age_gender_hse_mobilenet.onnx",
+        "age_gender_hse_mobilenet.fast.onnx",
+    ] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let s = settings(&dir, false);
+    let set_age = |file: &str, secs_ago: u64| {
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join(file))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    };
+    set_age("age_gender_hse_mobilenet.onnx", 60);
+    set_age("age_gender_hse_mobilenet.fast.onnx", 30);
+    let m = ModelSession::open(&s, Role::AgeGender).unwrap();
+    assert_eq!(m.name(), "age_gender_hse_mobilenet.fast.onnx");
+    // The model is replaced after the rewrite.
+    set_age("age_gender_hse_mobilenet.onnx", 0);
+    let m = ModelSession::open(&s, Role::AgeGender).unwrap();
+    assert_eq!(m.name(), "age_gender_hse_mobilenet.onnx");
+    // Turned off: the model as shipped.
+    set_age("age_gender_hse_mobilenet.fast.onnx", 0);
+    let mut off = settings(&dir, false);
+    off.fast_graphs = false;
+    assert_eq!(
+        ModelSession::open(&off, Role::AgeGender).unwrap().name(),
+        "age_gender_hse_mobilenet.onnx"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -130,11 +130,24 @@ impl ModelSession {
             entry.verify(&path)?;
         }
         // The same arithmetic in a graph ONNX Runtime runs faster (scripts/optimize-models.py).
-        let (path, name) = match fast_graph(&entry.file) {
-            Some(fast) if settings.fast_graphs && settings.models_dir.join(&fast).is_file() => {
-                (settings.models_dir.join(&fast), fast)
+        let (path, name) = match fast_graph(&entry.file).filter(|_| settings.fast_graphs) {
+            Some(fast) => {
+                let fast_path = settings.models_dir.join(&fast);
+                let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+                match (modified(&fast_path), modified(&path)) {
+                    (Some(f), Some(o)) if f >= o => (fast_path, fast),
+                    // Rewritten from an earlier copy of the model: not what the model is now.
+                    (Some(_), _) => {
+                        tracing::warn!(
+                            model = %entry.file,
+                            "its rewritten graph is older than the model: running the model as shipped (run scripts/optimize-models.py)"
+                        );
+                        (path, entry.file.clone())
+                    }
+                    _ => (path, entry.file.clone()),
+                }
             }
-            _ => (path, entry.file.clone()),
+            None => (path, entry.file.clone()),
         };
         let env = runtime(settings.onnxruntime.as_deref())?;
         let load = |m: String| ModelError::Load {
