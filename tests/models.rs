@@ -13,6 +13,13 @@ fn settings(dir: &std::path::Path, verify: bool) -> SessionSettings {
     s
 }
 
+/// An empty folder of this test process, for a models folder of the test's own making.
+fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("facestream-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[test]
 fn every_manifest_entry_is_present_and_verified() {
     let cfg = Config::default();
@@ -45,8 +52,7 @@ fn every_manifest_entry_is_present_and_verified() {
 #[test]
 fn a_tampered_or_missing_model_is_a_clear_error() {
     let src = Config::default().models.dir;
-    let dir = std::env::temp_dir().join(format!("facestream-models-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("models");
     std::fs::copy(src.join("manifest.toml"), dir.join("manifest.toml")).unwrap();
     let e = ModelSession::open(&settings(&dir, true), Role::Detector)
         .err()
@@ -91,8 +97,7 @@ fn shipped_configs_and_presets_are_valid() {
 #[test]
 fn video_analysis_opens_every_model_it_needs_up_front() {
     let src = Config::default().models.dir;
-    let dir = std::env::temp_dir().join(format!("facestream-models-video-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("models-video");
     for e in std::fs::read_dir(&src).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().to_string();
@@ -207,8 +212,7 @@ fn rewritten_graphs_read_real_faces_exactly_like_the_shipped_models() {
 #[test]
 fn a_rewritten_graph_older_than_its_model_is_not_run() {
     let src = Config::default().models.dir;
-    let dir = std::env::temp_dir().join(format!("facestream-fast-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("fast");
     for f in [
         "manifest.toml",
         "age_gender_hse_mobilenet.onnx",

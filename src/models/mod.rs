@@ -97,17 +97,11 @@ impl SessionSettings {
     }
 }
 
-/// The rewritten graph's file name of `file` (`x.onnx` -> `x.fast.onnx`), for the models
-/// scripts/optimize-models.py rewrites.
+/// The file name of `file`'s rewritten graph (`x.onnx` -> `x.fast.onnx`); which models have one
+/// is scripts/optimize-models.py's choice.
 pub fn fast_graph(file: &str) -> Option<String> {
-    const REWRITTEN: [&str; 3] = [
-        "age_gender_hse_mobilenet.onnx",
-        "face_landmarks_mediapipe_468.onnx",
-        "face_recognizer_mobilefacenet_192d.onnx",
-    ];
-    REWRITTEN
-        .contains(&file)
-        .then(|| file.replace(".onnx", ".fast.onnx"))
+    file.strip_suffix(".onnx")
+        .map(|stem| format!("{stem}.fast.onnx"))
 }
 
 /// One ONNX session for one model role.
