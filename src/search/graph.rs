@@ -5,7 +5,7 @@
 //! several times faster at the same recall and holds a quarter of the memory.
 //!
 //! The graph only proposes candidates; the set's full-precision vectors re-rank them
-//! (`index.rs`), so its f16 storage never decides between two close faces.
+//! (`index.rs`), so its i8 or f16 copies never decide between two close faces.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

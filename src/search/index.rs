@@ -648,7 +648,7 @@ impl SetIndex {
         if query.len() != self.dim || top_n == 0 || self.is_empty() {
             return vec![];
         }
-        // Some slack over top_n: the graph ranks on f16 vectors, the answer on full ones.
+        // Some slack over top_n: the graph ranks on i8/f16 copies, the answer on full vectors.
         let want = top_n + top_n.div_ceil(2) + 8;
         let passes = |key: u64| {
             self.by_key
