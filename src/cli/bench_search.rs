@@ -40,7 +40,7 @@ pub struct BenchSearchArgs {
     #[arg(long, default_value_t = IndexSettings::default().graph.connectivity)]
     pub connectivity: usize,
     /// How the graph stores vectors (f16 or i8).
-    #[arg(long, default_value = "i8", value_parser = ["f16", "i8"])]
+    #[arg(long, default_value = "f16", value_parser = ["f16", "i8"])]
     pub precision: String,
     /// Also build the graph in the other precision on the same faces and time both, query by
     /// query in turn (a same-moment comparison on this shared machine).
@@ -188,8 +188,8 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
     };
     settings.graph.connectivity = a.connectivity;
     settings.graph.expansion_add = a.expansion_add;
-    if a.precision == "f16" {
-        settings.graph.precision = Precision::F16;
+    if a.precision == "i8" {
+        settings.graph.precision = Precision::I8;
     }
     let efs: Vec<usize> = match &a.ef {
         Some(list) => list

@@ -32,10 +32,10 @@ pub struct GraphSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
     /// Half floats: 2 bytes a dimension.
+    #[default]
     F16,
     /// Bytes (each dimension × 127): half of f16's memory per hop. Only for unit-length
     /// vectors compared by angle (MobileFaceNet); distance-compared sets keep f16.
-    #[default]
     I8,
 }
 
@@ -45,7 +45,7 @@ impl Default for GraphSettings {
             connectivity: 32,
             expansion_add: 128,
             expansion_search: 0,
-            precision: Precision::I8,
+            precision: Precision::F16,
         }
     }
 }
@@ -458,17 +458,12 @@ fn keys_path(graph: &Path) -> PathBuf {
 
 fn header(dim: usize, euclidean: bool, s: GraphSettings) -> Vec<u8> {
     let mut h = MAGIC.to_vec();
-    let precision = match s.precision {
-        Precision::F16 => 16,
-        Precision::I8 => 8,
-    };
-    for v in [
-        dim,
-        usize::from(euclidean),
-        s.connectivity,
-        s.expansion_add,
-        precision,
-    ] {
+    // f16 graphs keep the header they were first saved with (no rebuild after an upgrade).
+    let i8 = (s.precision == Precision::I8 && !euclidean).then_some(8);
+    for v in [dim, usize::from(euclidean), s.connectivity, s.expansion_add]
+        .into_iter()
+        .chain(i8)
+    {
         h.extend_from_slice(&(v as u64).to_le_bytes());
     }
     h

@@ -171,10 +171,10 @@ impl FaceSets {
             ..IndexSettings::default()
         };
         index.graph.expansion_search = storage.graph_breadth;
-        index.graph.precision = if storage.graph_precision == "f16" {
-            graph::Precision::F16
-        } else {
+        index.graph.precision = if storage.graph_precision == "i8" {
             graph::Precision::I8
+        } else {
+            graph::Precision::F16
         };
         Ok(Self::with_store(store)?
             .with_face_pictures(storage.keep_face_images)
