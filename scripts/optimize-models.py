@@ -37,6 +37,13 @@ def const_of(graph, name):
     return None
 
 
+def replace_nodes(graph, nodes, initializers=()):
+    """The graph's nodes become `nodes` (in order); `initializers` are added."""
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(initializers)
+
+
 def prelu_nodes(x, slope_minus_one, out, tag):
     """x + (s - 1) * Min(x, 0)."""
     return [
@@ -66,9 +73,7 @@ def relu6_to_clip(model):
                     k += 1
                     continue
         new.append(n)
-    del g.node[:]
-    g.node.extend(new)
-    g.initializer.extend([numpy_helper.from_array(np.array(6, np.float32), "fast_six")])
+    replace_nodes(g, new, [numpy_helper.from_array(np.array(6, np.float32), "fast_six")])
     return k
 
 
@@ -84,9 +89,7 @@ def prelu_to_min(model):
         extra.append(numpy_helper.from_array((s - 1).astype(np.float32), f"{name}_s1"))
         new.extend(prelu_nodes(n.input[0], f"{name}_s1", n.output[0], name))
         k += 1
-    del g.node[:]
-    g.node.extend(new)
-    g.initializer.extend(extra)
+    replace_nodes(g, new, extra)
     return k
 
 
@@ -122,9 +125,7 @@ def spelled_prelu_to_min(model):
         if id(n) in drop:
             continue
         new.extend(replaced.get(id(n), [n]))
-    del g.node[:]
-    g.node.extend(new)
-    g.initializer.extend(extra)
+    replace_nodes(g, new, extra)
     return k
 
 
