@@ -123,6 +123,29 @@ fn a_batch_gives_the_same_faces_as_single_runs() {
     }
     assert!(total >= 14, "expected faces in the batch, got {total}");
 
+    // Workers side by side (`detector.workers`): each takes a contiguous part of the batch and
+    // the answers come back in the frames' order, equal to the single runs.
+    for workers in [2, 3] {
+        let cfg = facestream::config::DetectorConfig {
+            workers,
+            ..an.config().detector.clone()
+        };
+        let settings = facestream::models::SessionSettings::from_config(&an.config().models);
+        let mut pool = facestream::detect::DetectorPool::open(&settings, &cfg).unwrap();
+        let pooled = pool.detect_batch(&refs).unwrap();
+        assert_eq!(pooled.len(), singles.len(), "{workers} workers");
+        for ((b, s), p) in pooled.iter().zip(&singles).zip(paths) {
+            assert_eq!(b.len(), s.len(), "{workers} workers, {p}: count differs");
+            for (x, y) in b.iter().zip(s) {
+                assert!(
+                    (x.score - y.score).abs() < 1e-3 && (x.x - y.x).abs() < 0.5,
+                    "{workers} workers, {p}: face differs"
+                );
+            }
+        }
+        assert!(pool.session_time() > std::time::Duration::ZERO);
+    }
+
     // Embeddings: a batch of N equals N single runs.
     let faces: Vec<_> = frames
         .iter()

@@ -181,10 +181,17 @@ pub struct DetectorConfig {
     /// (docs/calibration.md).
     pub min_second_look: f32,
     /// Most detector input pixels in one inference run (≥ 4096): a batch of large frames is run
-    /// in parts of at most this many pixels. ONNX Runtime on CPU runs 640-px inputs 15–45 %
-    /// slower a frame in fours than in ones or twos (the activations leave the cache), and small
-    /// ones faster in fours (docs/performance.md). Default: two 640×384 inputs.
+    /// in parts of at most this many pixels. ONNX Runtime on CPU runs 640-px inputs slower a
+    /// frame in batches than one by one (the activations leave the cache; a single-threaded
+    /// worker most of all), and small ones faster in batches (docs/performance.md). Default: one
+    /// 640×384 input.
     pub batch_pixels: usize,
+    /// Detector sessions that run the frames of a batch side by side, one thread each (1..=16;
+    /// 1: a single session with `models.intra_threads`). Frames are independent, so two
+    /// single-threaded runs at once keep two cores busy without the per-layer waits of one
+    /// two-threaded run (docs/performance.md). Each worker holds its own copy of the model's
+    /// working memory.
+    pub workers: usize,
 }
 
 impl Default for DetectorConfig {
@@ -196,7 +203,8 @@ impl Default for DetectorConfig {
             max_faces: 100,
             min_presence: 0.9,
             min_second_look: 0.75,
-            batch_pixels: 2 * 640 * 384,
+            batch_pixels: 640 * 384,
+            workers: 2,
         }
     }
 }
@@ -371,6 +379,12 @@ impl Config {
                 format!("must be at least 4096, got {}", d.batch_pixels),
             ));
         }
+        if !(1..=16).contains(&d.workers) {
+            return Err(invalid(
+                "detector.workers",
+                format!("must be 1..=16, got {}", d.workers),
+            ));
+        }
         let i = &self.images;
         if i.min_dimension < 16 || i.min_dimension >= i.max_dimension {
             return Err(invalid(
@@ -438,6 +452,8 @@ mod tests {
                 "detector.batch_pixels",
                 "[detector]\nbatch_pixels = 100\n".into(),
             ),
+            ("detector.workers", "[detector]\nworkers = 0\n".into()),
+            ("detector.workers", "[detector]\nworkers = 17\n".into()),
             (
                 "quality.max_pose_deg",
                 "[quality]\nmax_pose_deg = 95.0\n".into(),

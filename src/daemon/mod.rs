@@ -18,7 +18,7 @@ use crate::analyze::Analyzer;
 use crate::base::clock::{Clock, RealClock};
 use crate::config::{CameraConfig, Config, WhenFull};
 use crate::detect::stage::DetectStage;
-use crate::detect::Detector;
+use crate::detect::DetectorPool;
 use crate::ingest::camera::{Camera, CameraSettings, SourceOpener};
 use crate::ingest::gst::GstOpener;
 use crate::ingest::queue::FrameQueues;
@@ -166,7 +166,7 @@ impl Daemon {
         let searches = opts.history
             || cfg.cluster.enabled
             || cfg.cameras.iter().any(|c| !c.face_sets.is_empty());
-        let detector = Detector::open(&settings, &cfg.detector)?;
+        let detector = DetectorPool::open(&settings, &cfg.detector)?;
         let analyzer = Analyzer::open_for_video(&cfg, searches)?;
 
         // The cameras this daemon watches (all configured ones, or in a pool those it holds).

@@ -1,4 +1,6 @@
 //! Detect: faces (boxes, 5 landmarks, scores) in frames, batched across images.
+pub mod pool;
 pub mod stage;
 pub mod yunet;
+pub use pool::DetectorPool;
 pub use yunet::{Detection, Detector};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::Detector;
+use super::DetectorPool;
 use crate::base::clock::Clock;
 use crate::ingest::frames::{CameraFrame, IngestItem};
 use crate::ingest::queue::FrameQueues;
@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::models::ModelError;
 
 pub struct DetectStage {
-    pub detector: Detector,
+    pub detector: DetectorPool,
     pub queues: Arc<FrameQueues>,
     pub out: Sender<DetectedItem>,
     pub batch_size: usize,
