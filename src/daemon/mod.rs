@@ -439,6 +439,8 @@ impl Daemon {
             self.stop_camera(&id);
         }
         self.drain.store(true, Ordering::Relaxed);
+        // Detection may be waiting up to 100 ms for a frame that will not come.
+        self.queues.ring();
         self.events = None;
         // Stages were pushed publish, analyze, track, detect: join from the front of the flow.
         while let Some((name, h)) = self.stages.pop() {

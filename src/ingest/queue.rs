@@ -134,6 +134,11 @@ impl FrameQueues {
         self.lock().retain(|q| &*q.camera != camera);
     }
 
+    /// Wakes the detection stage (it waits for the doorbell between frames), e.g. to notice a drain.
+    pub fn ring(&self) {
+        let _ = self.doorbell_tx.try_send(());
+    }
+
     pub fn snapshot(&self) -> Vec<Arc<FrameQueue>> {
         self.lock().clone()
     }
