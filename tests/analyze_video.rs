@@ -84,6 +84,22 @@ fn track_counts_match_the_ground_truth_within_one() {
     println!("{}", report.join("\n"));
 }
 
+/// `pipeline.ingest_width` caps a frame's longest side: a portrait 720×1364 clip is analysed at
+/// 338×640 (the detector's own input size), not 640×1213 (its width only capped, as before).
+#[test]
+fn portrait_frames_are_scaled_by_their_long_side() {
+    let ev = analyze("video/liveportrait_s29.mp4", &[]);
+    assert!(!ev.is_empty(), "face events expected");
+    for e in &ev {
+        assert_eq!(
+            (e["frame_width"].as_u64(), e["frame_height"].as_u64()),
+            (Some(338), Some(640)),
+            "{e}"
+        );
+    }
+    assert_eq!(tracks(&ev).len(), 1, "one face, one track");
+}
+
 #[test]
 fn foreman_track_ends_when_the_face_leaves_the_frame() {
     // MEDIA.md: the worker's face leaves the frame at ~6.1 s; 6.2-10 s show no face.

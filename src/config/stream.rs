@@ -79,7 +79,9 @@ pub struct PipelineConfig {
     pub frame_queue_when_full: WhenFull,
     /// Items queued between the later stages (they always block: events are never dropped).
     pub stage_queue: usize,
-    /// Width frames are scaled to at ingest (aspect kept); detection works at this size.
+    /// Longest side of a frame after ingest (64..=4096): larger frames are scaled down so that
+    /// neither side exceeds it (aspect kept; the width of a landscape frame, the height of a
+    /// portrait one), smaller ones are never scaled up. Detection and analysis see this frame.
     pub ingest_width: u32,
     /// A camera that delivers no frame for this long is restarted (ms).
     pub no_frame_timeout_ms: u64,
