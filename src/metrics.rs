@@ -45,6 +45,8 @@ pub struct Metrics {
     /// the track's estimate: docs/performance.md, the analysis schedule).
     pub face_events: AtomicU64,
     pub attribute_readings: AtomicU64,
+    /// What the analysis stage keeps of live tracks (entries): back to 0 when every track ended.
+    pub analysis_tracks_held: AtomicU64,
     pub mqtt_reconnects: AtomicU64,
     /// Moves to the next broker of `mqtt.hosts`.
     pub mqtt_failovers: AtomicU64,
@@ -395,7 +397,7 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 20] = [
+        let global: [(&str, &str, &str, &AtomicU64); 21] = [
             (
                 "facestream_mqtt_link",
                 "gauge",
@@ -497,6 +499,12 @@ impl Metrics {
                 "counter",
                 "Face events whose age, gender and mask were read afresh (a better face than before)",
                 &self.attribute_readings,
+            ),
+            (
+                "facestream_analysis_tracks_held",
+                "gauge",
+                "What the analysis stage keeps of live tracks (entries; 0 when every track ended)",
+                &self.analysis_tracks_held,
             ),
             (
                 "facestream_mqtt_reconnects_total",

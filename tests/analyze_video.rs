@@ -379,3 +379,46 @@ fn a_tracks_attributes_hold_steady() {
         }
     }
 }
+
+/// The analysis stage keeps nothing of a track once it ended, whatever path its last event took
+/// (a track never confirmed as a face, an end without a face). Before, Hamilton's run left an entry
+/// behind for good: a daemon watching for weeks grew by one per such track.
+#[test]
+fn nothing_is_kept_of_ended_tracks() {
+    use facestream::config::{CameraConfig, Config, WhenFull};
+    use facestream::daemon::{Daemon, RunOptions};
+    use std::sync::atomic::Ordering;
+    let clip = common::media().join("video/face_recognition_short_hamilton_clip.mp4");
+    let mut cfg = Config::default();
+    cfg.mqtt.enabled = false;
+    cfg.http.bind = String::new();
+    cfg.cameras = vec![CameraConfig {
+        id: "video".into(),
+        uri: clip.display().to_string(),
+        detect_fps: 0.0,
+        enabled: true,
+        looping: false,
+        face_sets: vec![],
+    }];
+    cfg.validate().unwrap();
+    let opts = RunOptions {
+        realtime_files: false,
+        frame_policy: Some(WhenFull::Block),
+        ..RunOptions::default()
+    };
+    let daemon = Daemon::start(cfg, opts).unwrap();
+    let started = std::time::Instant::now();
+    while !daemon.cameras_finished() {
+        assert!(started.elapsed().as_secs() < 120, "the clip never finished");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let metrics = daemon.metrics.clone();
+    daemon.shutdown();
+    let (events, held) = (
+        metrics.face_events.load(Ordering::Relaxed),
+        metrics.analysis_tracks_held.load(Ordering::Relaxed),
+    );
+    println!("{events} face events; analysis holds {held} entries after the last track ended");
+    assert!(events >= 10, "face events expected, got {events}");
+    assert_eq!(held, 0, "entries kept of ended tracks");
+}

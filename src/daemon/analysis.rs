@@ -43,6 +43,30 @@ fn published_json(
     }
 }
 
+/// What the stage keeps of a track between its events; all of it is dropped at the track's end.
+#[derive(Default)]
+struct Held {
+    /// Tracks not (yet) confirmed as a human face.
+    unconfirmed: HashSet<(Arc<str>, u64)>,
+    /// Each track's running age, gender and mask estimate.
+    running: HashMap<(Arc<str>, u64), RunningAttributes>,
+    /// The goodness of the best face each track's attributes were read on.
+    read_on: HashMap<(Arc<str>, u64), f32>,
+}
+
+impl Held {
+    fn forget(&mut self, key: &(Arc<str>, u64)) {
+        self.unconfirmed.remove(key);
+        self.running.remove(key);
+        self.read_on.remove(key);
+    }
+
+    /// Entries held, all maps together.
+    fn len(&self) -> usize {
+        self.unconfirmed.len() + self.running.len() + self.read_on.len()
+    }
+}
+
 pub struct AnalyzeStage {
     pub analyzer: Analyzer,
     pub input: Receiver<AnalyzeItem>,
@@ -65,12 +89,8 @@ impl AnalyzeStage {
         // A track is reported from its first frame confirmed as a human face (`confirm.rs`); until
         // then it waits (its later updates are checked again), and a track never confirmed ends
         // unreported. YuNet alone fires on some textures and animal faces.
-        let mut unconfirmed: HashSet<(Arc<str>, u64)> = HashSet::new();
+        let mut held = Held::default();
         let mut live: HashMap<(Arc<str>, String), Accumulator> = HashMap::new();
-        let mut running: HashMap<(Arc<str>, u64), RunningAttributes> = HashMap::new();
-        // The goodness of the best face each track's attributes were read on.
-        let mut read_on: HashMap<(Arc<str>, u64), f32> = HashMap::new();
-        let mask_threshold = self.analyzer.config().attributes.mask_threshold;
         let input = self.input.clone();
         // Items waiting with their mesh already read: the mesh of every face event waiting in
         // the queue runs as one batch (2.2 ms a face at 8 against 3.3 ms one by one).
@@ -90,7 +110,7 @@ impl AnalyzeStage {
             let Some((item, mesh)) = ready.pop_front() else {
                 continue;
             };
-            let mut m = match item {
+            let m = match item {
                 AnalyzeItem::Track(m) => m,
                 AnalyzeItem::Live(l) => {
                     if let Some(ev) = self.live_frame(l, &mut live)? {
@@ -102,159 +122,179 @@ impl AnalyzeStage {
                 }
             };
             let key = (m.camera.clone(), m.track_id);
-            let waiting = unconfirmed.contains(&key);
-            if waiting && m.phase == TrackPhase::End {
-                unconfirmed.remove(&key);
-                continue;
+            let ending = m.phase == TrackPhase::End;
+            let go_on = self.track_event(m, mesh, &mut held, want);
+            // A track's last event: whatever path it took above, nothing of it is kept.
+            if ending {
+                held.forget(&key);
             }
-            let started = std::time::Instant::now();
-            // Age, gender and mask (the costliest models, 10 ms a face here) are read again only
-            // on a clearly better face than the best read so far: a running estimate gains
-            // little from a worse one. Mesh and quality run for every event (its pose and gate).
-            let goodness = crate::track::face_goodness(&m.detection);
-            let read_attributes = read_on
-                .get(&key)
-                .is_none_or(|best| goodness > best * ATTRIBUTES_AGAIN_ON);
-            let want = Wanted {
-                attributes: read_attributes,
-                ..want
-            };
-            let analysed =
-                self.analyzer
-                    .analyze_found(&m.frame, vec![(m.detection.clone(), mesh)], want)?;
-            if read_attributes {
-                read_on.insert(key.clone(), goodness);
-            }
-            let read_attributes =
-                read_attributes && analysed.first().is_some_and(|f| f.attributes.is_some());
-            let Some(face) = analysed.first() else {
-                continue;
-            };
-            let confirmed = (m.phase == TrackPhase::Start || waiting)
-                .then(|| self.confirmed(&m, face))
-                .transpose()?;
             self.metrics
-                .analysis_us
-                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-            match confirmed {
-                Some(false) => {
-                    tracing::debug!(
-                        camera = &*m.camera,
-                        track = m.track_id,
-                        presence = face.presence,
-                        "track not (yet) confirmed as a face"
-                    );
-                    unconfirmed.insert(key);
-                    continue;
-                }
-                // Its first confirmed frame announces the track.
-                Some(true) if waiting => {
-                    unconfirmed.remove(&key);
-                    m.phase = TrackPhase::Start;
-                }
-                _ => {}
-            }
-            let mut json = FaceJson::from(face);
-            // The track's running estimate, not this frame's reading (docs/mqtt.md).
-            let key = (m.camera.clone(), m.track_id);
-            if let (Some(a), Some(out)) = (&face.attributes, json.attributes.as_mut()) {
-                let d = &m.detection;
-                let passed = face.quality.as_ref().is_none_or(|q| q.passed);
-                let weight =
-                    (d.w.min(d.h) / 112.0).clamp(0.1, 1.0) * if passed { 1.0 } else { 0.5 };
-                let p = running
-                    .entry(key.clone())
-                    .or_default()
-                    .add(a, weight, mask_threshold);
-                out.gender = p.gender;
-                out.male_probability = round4(p.male_probability);
-                out.mask = p.mask;
-                out.mask_probability = round4(p.mask_probability);
-                out.age = p.age.round();
-                out.gender_confidence = Some(round4(p.gender_confidence));
-                out.mask_confidence = Some(round4(p.mask_confidence));
-            } else if let Some(p) = running.get(&key).and_then(RunningAttributes::current) {
-                // Not read on this face: the track's estimate as it stands, with this face's pose.
-                json.attributes = Some(published_json(p, face));
-            }
-            if m.phase == TrackPhase::End {
-                running.remove(&key);
-                read_on.remove(&key);
-            }
-            if m.phase == TrackPhase::Start {
-                self.metrics.tracks_started.fetch_add(1, Ordering::Relaxed);
-            }
-            let snapshot = (self.snapshots && m.phase == TrackPhase::End)
-                .then(|| face_jpeg(&m.frame, &m.detection))
-                .flatten();
-            // Search first, so the face event carries the track's identity as decided so far.
-            let mut matches = vec![];
-            let mut identity = None;
-            if let Some(matcher) = self.matcher.as_mut().filter(|mt| mt.wants(&m.camera)) {
-                if matcher.worth_embedding(&m.camera, m.track_id, face) {
-                    let started = std::time::Instant::now();
-                    let emb = self
-                        .analyzer
-                        .embedder()?
-                        .embed(&[(&*m.frame, &m.detection)])?
-                        .pop()
-                        .flatten();
-                    self.metrics
-                        .analysis_us
-                        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-                    if let Some(emb) = emb {
-                        let (frame, det) = (m.frame.clone(), m.detection.clone());
-                        matches.extend(
-                            matcher.search(&m, &emb, face.quality.as_ref(), || {
-                                face_jpeg(&frame, &det)
-                            }),
-                        );
-                    }
-                }
-                identity = matcher.identity(&m.camera, m.track_id);
-                if m.phase == TrackPhase::End {
-                    matches.extend(matcher.end(&m));
-                }
-            }
-            let ev = FaceEvent {
-                event_id: crate::base::time::event_id(),
-                camera: m.camera.to_string(),
-                track_id: m.track_id,
-                event: m.phase,
-                timestamp_ms: m.pts_ms,
-                wall_time_ms: m.wall_ms,
-                first_seen_ms: m.first_ms,
-                last_seen_ms: m.last_ms,
-                frames: m.hits,
-                bounding_box: json.bounding_box,
-                score: json.score,
-                landmarks: json.landmarks,
-                frame_width: m.frame.width,
-                frame_height: m.frame.height,
-                attributes: json.attributes,
-                quality: json.quality,
-                snapshot_jpeg: snapshot,
-                identity,
-            };
-            self.metrics.face_events.fetch_add(1, Ordering::Relaxed);
-            if read_attributes {
-                self.metrics
-                    .attribute_readings
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            if self.out.send(Event::Face(Box::new(ev))).is_err() {
-                break;
-            }
-            for e in matches {
-                if e.event == "match" {
-                    self.metrics.matches.fetch_add(1, Ordering::Relaxed);
-                }
-                if self.out.send(Event::Match(Box::new(e))).is_err() {
-                    return Ok(());
-                }
+                .analysis_tracks_held
+                .store(held.len() as u64, Ordering::Relaxed);
+            if !go_on? {
+                return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// One track event: analysed, confirmed, searched, published. False when the stage must stop
+    /// (nobody takes events any more).
+    fn track_event(
+        &mut self,
+        mut m: crate::messages::TrackMsg,
+        mesh: Option<Mesh>,
+        held: &mut Held,
+        want: Wanted,
+    ) -> Result<bool, ModelError> {
+        let mask_threshold = self.analyzer.config().attributes.mask_threshold;
+        let key = (m.camera.clone(), m.track_id);
+        let waiting = held.unconfirmed.contains(&key);
+        if waiting && m.phase == TrackPhase::End {
+            return Ok(true);
+        }
+        let started = std::time::Instant::now();
+        // Age, gender and mask (the costliest models, 10 ms a face here) are read again only
+        // on a clearly better face than the best read so far: a running estimate gains
+        // little from a worse one. Mesh and quality run for every event (its pose and gate).
+        let goodness = crate::track::face_goodness(&m.detection);
+        let read_attributes = held
+            .read_on
+            .get(&key)
+            .is_none_or(|best| goodness > best * ATTRIBUTES_AGAIN_ON);
+        let want = Wanted {
+            attributes: read_attributes,
+            ..want
+        };
+        let analysed =
+            self.analyzer
+                .analyze_found(&m.frame, vec![(m.detection.clone(), mesh)], want)?;
+        if read_attributes {
+            held.read_on.insert(key.clone(), goodness);
+        }
+        let read_attributes =
+            read_attributes && analysed.first().is_some_and(|f| f.attributes.is_some());
+        let Some(face) = analysed.first() else {
+            return Ok(true);
+        };
+        let confirmed = (m.phase == TrackPhase::Start || waiting)
+            .then(|| self.confirmed(&m, face))
+            .transpose()?;
+        self.metrics
+            .analysis_us
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        match confirmed {
+            Some(false) => {
+                tracing::debug!(
+                    camera = &*m.camera,
+                    track = m.track_id,
+                    presence = face.presence,
+                    "track not (yet) confirmed as a face"
+                );
+                held.unconfirmed.insert(key);
+                return Ok(true);
+            }
+            // Its first confirmed frame announces the track.
+            Some(true) if waiting => {
+                held.unconfirmed.remove(&key);
+                m.phase = TrackPhase::Start;
+            }
+            _ => {}
+        }
+        let mut json = FaceJson::from(face);
+        // The track's running estimate, not this frame's reading (docs/mqtt.md).
+        let key = (m.camera.clone(), m.track_id);
+        if let (Some(a), Some(out)) = (&face.attributes, json.attributes.as_mut()) {
+            let d = &m.detection;
+            let passed = face.quality.as_ref().is_none_or(|q| q.passed);
+            let weight = (d.w.min(d.h) / 112.0).clamp(0.1, 1.0) * if passed { 1.0 } else { 0.5 };
+            let p = held
+                .running
+                .entry(key.clone())
+                .or_default()
+                .add(a, weight, mask_threshold);
+            out.gender = p.gender;
+            out.male_probability = round4(p.male_probability);
+            out.mask = p.mask;
+            out.mask_probability = round4(p.mask_probability);
+            out.age = p.age.round();
+            out.gender_confidence = Some(round4(p.gender_confidence));
+            out.mask_confidence = Some(round4(p.mask_confidence));
+        } else if let Some(p) = held.running.get(&key).and_then(RunningAttributes::current) {
+            // Not read on this face: the track's estimate as it stands, with this face's pose.
+            json.attributes = Some(published_json(p, face));
+        }
+        if m.phase == TrackPhase::Start {
+            self.metrics.tracks_started.fetch_add(1, Ordering::Relaxed);
+        }
+        let snapshot = (self.snapshots && m.phase == TrackPhase::End)
+            .then(|| face_jpeg(&m.frame, &m.detection))
+            .flatten();
+        // Search first, so the face event carries the track's identity as decided so far.
+        let mut matches = vec![];
+        let mut identity = None;
+        if let Some(matcher) = self.matcher.as_mut().filter(|mt| mt.wants(&m.camera)) {
+            if matcher.worth_embedding(&m.camera, m.track_id, face) {
+                let started = std::time::Instant::now();
+                let emb = self
+                    .analyzer
+                    .embedder()?
+                    .embed(&[(&*m.frame, &m.detection)])?
+                    .pop()
+                    .flatten();
+                self.metrics
+                    .analysis_us
+                    .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                if let Some(emb) = emb {
+                    let (frame, det) = (m.frame.clone(), m.detection.clone());
+                    matches.extend(
+                        matcher.search(&m, &emb, face.quality.as_ref(), || face_jpeg(&frame, &det)),
+                    );
+                }
+            }
+            identity = matcher.identity(&m.camera, m.track_id);
+            if m.phase == TrackPhase::End {
+                matches.extend(matcher.end(&m));
+            }
+        }
+        let ev = FaceEvent {
+            event_id: crate::base::time::event_id(),
+            camera: m.camera.to_string(),
+            track_id: m.track_id,
+            event: m.phase,
+            timestamp_ms: m.pts_ms,
+            wall_time_ms: m.wall_ms,
+            first_seen_ms: m.first_ms,
+            last_seen_ms: m.last_ms,
+            frames: m.hits,
+            bounding_box: json.bounding_box,
+            score: json.score,
+            landmarks: json.landmarks,
+            frame_width: m.frame.width,
+            frame_height: m.frame.height,
+            attributes: json.attributes,
+            quality: json.quality,
+            snapshot_jpeg: snapshot,
+            identity,
+        };
+        self.metrics.face_events.fetch_add(1, Ordering::Relaxed);
+        if read_attributes {
+            self.metrics
+                .attribute_readings
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        if self.out.send(Event::Face(Box::new(ev))).is_err() {
+            return Ok(false);
+        }
+        for e in matches {
+            if e.event == "match" {
+                self.metrics.matches.fetch_add(1, Ordering::Relaxed);
+            }
+            if self.out.send(Event::Match(Box::new(e))).is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The batch's track events with their faces' meshes, read in one run of the model.
