@@ -203,7 +203,6 @@ impl AnalyzeStage {
         }
         let mut json = FaceJson::from(face);
         // The track's running estimate, not this frame's reading (docs/mqtt.md).
-        let key = (m.camera.clone(), m.track_id);
         if let (Some(a), Some(out)) = (&face.attributes, json.attributes.as_mut()) {
             let d = &m.detection;
             let passed = face.quality.as_ref().is_none_or(|q| q.passed);
