@@ -188,9 +188,7 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
     };
     settings.graph.connectivity = a.connectivity;
     settings.graph.expansion_add = a.expansion_add;
-    if a.precision == "i8" {
-        settings.graph.precision = Precision::I8;
-    }
+    settings.graph.precision = Precision::from_name(&a.precision);
     let efs: Vec<usize> = match &a.ef {
         Some(list) => list
             .split(',')

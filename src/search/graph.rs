@@ -39,6 +39,18 @@ pub enum Precision {
     I8,
 }
 
+impl Precision {
+    /// From its name in `storage.graph_precision` and `bench-search --precision` ("f16", "i8");
+    /// any other name is f16 (the configuration refuses one at start).
+    pub fn from_name(name: &str) -> Self {
+        if name == "i8" {
+            Precision::I8
+        } else {
+            Precision::F16
+        }
+    }
+}
+
 impl Default for GraphSettings {
     fn default() -> Self {
         Self {

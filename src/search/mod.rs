@@ -171,11 +171,7 @@ impl FaceSets {
             ..IndexSettings::default()
         };
         index.graph.expansion_search = storage.graph_breadth;
-        index.graph.precision = if storage.graph_precision == "i8" {
-            graph::Precision::I8
-        } else {
-            graph::Precision::F16
-        };
+        index.graph.precision = graph::Precision::from_name(&storage.graph_precision);
         Ok(Self::with_store(store)?
             .with_face_pictures(storage.keep_face_images)
             .with_graph_dir(storage.dir.join("graphs"))
