@@ -143,8 +143,10 @@ impl Strangers {
 
     /// A new stranger with `faces`. Daemons of a pool may pick the same next number at once:
     /// after adding, a stranger whose number also holds faces added by someone else keeps it only
-    /// if its first face is the oldest there (the same verdict on both sides); else its faces
-    /// move to the next free number, and it checks again.
+    /// if its first face was stored first there (the same verdict on both sides); else its faces
+    /// move to the next free number, and it checks again. "Stored first" is the store's commit
+    /// order, not the faces' clock time: a daemon takes the time before it waits for the store,
+    /// so the one that stored second could carry the earlier time and both kept the number.
     fn create(&self, sets: &FaceSets, set: &str, faces: &[Embedding]) -> Result<String, SetError> {
         let faces: Vec<(BoundingBox, Embedding)> = faces
             .iter()
@@ -166,11 +168,11 @@ impl Strangers {
                 .into_iter()
                 .map(|r| r.face_id)
                 .collect();
-            let mut there = sets.user_faces(set, &id)?;
+            // In the order the store committed them.
+            let there = sets.user_faces(set, &id)?;
             if there.iter().all(|(f, _)| mine.contains(f)) {
                 return Ok(id);
             }
-            there.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
             if there.first().is_some_and(|(f, _)| mine.contains(f)) || tries >= 8 {
                 return Ok(id);
             }

@@ -68,7 +68,7 @@ impl FaceSets {
         self.store().group_user_count(group)
     }
 
-    /// A user's faces in one group: (face id, creation time in ms).
+    /// A user's faces in one group: (face id, creation time in ms), in the order they were stored.
     pub fn user_faces(&self, group: &str, user: &str) -> Result<Vec<(String, i64)>, SetError> {
         self.show_set(group)?;
         self.store().user_faces(group, user)

@@ -152,7 +152,9 @@ pub trait Store: Send {
     /// Users of a group in id order, `start`..`start + length`.
     fn group_users(&self, set: &str, start: usize, length: usize) -> Result<Vec<String>, SetError>;
     fn group_user_count(&self, set: &str) -> Result<usize, SetError>;
-    /// A user's faces in one group: (face id, creation time in ms), oldest first.
+    /// A user's faces in one group: (face id, creation time in ms), in the order they were
+    /// stored (committed) — not by the clock time, which daemons of a pool take before they wait
+    /// for the store, so a face stored later may carry an earlier time.
     fn user_faces(&self, set: &str, user: &str) -> Result<Vec<(String, i64)>, SetError>;
     /// Groups (face sets) a user belongs to.
     fn user_groups(&self, user: &str) -> Result<Vec<String>, SetError>;

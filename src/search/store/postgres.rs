@@ -647,7 +647,7 @@ impl Store for PgStore {
     fn user_faces(&self, set: &str, user: &str) -> Result<Vec<(String, i64)>, SetError> {
         self.with(|c| {
             c.query(
-                "SELECT face_id, created_ms FROM faces WHERE set_name = $1 AND user_id = $2 ORDER BY created_ms, seq",
+                "SELECT face_id, created_ms FROM faces WHERE set_name = $1 AND user_id = $2 ORDER BY seq",
                 &[&set, &user],
             )?
             .iter()

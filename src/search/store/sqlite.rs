@@ -411,7 +411,7 @@ impl Store for SqliteStore {
 
     fn user_faces(&self, set: &str, user: &str) -> Result<Vec<(String, i64)>, SetError> {
         let mut st = self.conn.prepare(
-            "SELECT face_id, created_ms FROM faces WHERE set_name = ?1 AND user_id = ?2 ORDER BY created_ms, rowid",
+            "SELECT face_id, created_ms FROM faces WHERE set_name = ?1 AND user_id = ?2 ORDER BY rowid",
         )?;
         let v = st
             .query_map(params![set, user], |r| Ok((r.get(0)?, r.get(1)?)))?
