@@ -46,6 +46,10 @@ pub struct BenchSearchArgs {
     /// query in turn (a same-moment comparison on this shared machine).
     #[arg(long)]
     pub versus: bool,
+    /// Also load the same saved graph a second time on small pages and time both, query by
+    /// query in turn (what `--huge-pages` gains, at one moment of this shared machine).
+    #[arg(long, conflicts_with = "versus")]
+    pub versus_small_pages: bool,
     /// Candidates kept while linking a face (efConstruction).
     #[arg(long, default_value_t = IndexSettings::default().graph.expansion_add)]
     pub expansion_add: usize,
@@ -56,6 +60,13 @@ pub struct BenchSearchArgs {
     /// Only the SQLite restart measurement of `--store` (skips the in-memory one and its build).
     #[arg(long)]
     pub store_only: bool,
+    /// Move the graph's memory to huge pages (`storage.graph_huge_pages`).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub huge_pages: bool,
+    /// Keep the saved graphs in this folder and load them in later runs instead of building
+    /// them again (the faces are the same: they are generated from a fixed seed).
+    #[arg(long)]
+    pub keep: Option<std::path::PathBuf>,
     /// Search breadths (ef) to measure on the same graph, comma separated; the first is the
     /// set's setting (default: the face sets' own, by the set's size).
     #[arg(long)]
@@ -189,6 +200,7 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
     settings.graph.connectivity = a.connectivity;
     settings.graph.expansion_add = a.expansion_add;
     settings.graph.precision = Precision::from_name(&a.precision);
+    settings.graph.huge_pages = a.huge_pages;
     let efs: Vec<usize> = match &a.ef {
         Some(list) => list
             .split(',')
@@ -209,7 +221,9 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         settings.graph.expansion_add,
         settings.graph.precision,
     );
-    let dir = std::env::temp_dir().join(format!("fs-bench-search-{}", std::process::id()));
+    let dir = a.keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("fs-bench-search-{}", std::process::id()))
+    });
     for size in a
         .sizes
         .split(',')
@@ -244,18 +258,35 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         );
         let build = t.elapsed().as_secs_f64();
         let per_face = rss_bytes().saturating_sub(rss0) as f64 / size as f64;
+        let pages = match ix.graph_huge_pages() {
+            Some(c) => match c.unsupported {
+                Some(why) => format!("huge pages refused: {why}"),
+                None => format!("{} MiB moved to huge pages in {} ms", c.bytes >> 20, c.ms),
+            },
+            None => "small pages".into(),
+        };
         println!(
-            "{size:>9} faces [{}]: build {build:.1} s (saved included) | {per_face:.0} bytes/face resident \
-             (vector {} + graph {:.0} + id, fields, maps)",
+            "{size:>9} faces [{}]: {} {build:.1} s (saved included) | {per_face:.0} bytes/face resident \
+             (vector {} + graph {:.0} + id, fields, maps) | {pages}",
             ix.describe(),
+            match ix.graph_opened() {
+                Some(crate::search::graph::Opened::Loaded { .. }) => "loaded (--keep)",
+                _ => "build",
+            },
             DIM * 4,
             ix.graph_bytes() as f64 / size as f64,
         );
-        let mut other = a.versus.then(|| {
+        let mut other = (a.versus || a.versus_small_pages).then(|| {
             let mut o = settings;
-            o.graph.precision = match settings.graph.precision {
-                Precision::F16 => Precision::I8,
-                Precision::I8 => Precision::F16,
+            let file = if a.versus_small_pages {
+                o.graph.huge_pages = false;
+                file.clone()
+            } else {
+                o.graph.precision = match settings.graph.precision {
+                    Precision::F16 => Precision::I8,
+                    Precision::I8 => Precision::F16,
+                };
+                dir.join(format!("bench-{size}-versus.usearch"))
             };
             let rss0 = rss_bytes();
             let t = Instant::now();
@@ -264,11 +295,21 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
                 DIM,
                 records(&vectors),
                 o,
-                Some(dir.join(format!("bench-{size}-versus.usearch"))),
+                Some(file),
             );
             println!(
-                "{size:>9} faces [versus: {}]: build {:.1} s | {:.0} bytes/face resident",
+                "{size:>9} faces [versus: {}{}]: {} {:.1} s | {:.0} bytes/face resident",
                 ix.describe(),
+                if a.versus_small_pages {
+                    ", small pages"
+                } else {
+                    ""
+                },
+                if ix.graph_opened() == Some(crate::search::graph::Opened::Built) {
+                    "build"
+                } else {
+                    "loaded"
+                },
                 t.elapsed().as_secs_f64(),
                 rss_bytes().saturating_sub(rss0) as f64 / size as f64,
             );
@@ -384,7 +425,9 @@ pub fn run(a: BenchSearchArgs) -> anyhow::Result<ExitCode> {
         if a.store {
             restart_through_sqlite()?;
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        if a.keep.is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -401,6 +401,11 @@ pub struct StorageConfig {
     /// graph only proposes candidates; the full vectors rank them. Sets compared by distance
     /// (dlib) always use f16.
     pub graph_precision: String,
+    /// Move each graph's memory to 2 MiB pages after it is read or built (Linux ≥ 6.1; only
+    /// pages already in use, so nothing grows). At 10⁶ faces a search walks ~1.4 GB at random,
+    /// and small pages cost a page-table walk on nearly every read (docs/facesets.md). On by
+    /// default; off leaves the memory as usearch maps it.
+    pub graph_huge_pages: bool,
 }
 
 impl Default for StorageConfig {
@@ -419,6 +424,7 @@ impl Default for StorageConfig {
             graph_from: 50_000,
             graph_breadth: 0,
             graph_precision: "f16".into(),
+            graph_huge_pages: true,
         }
     }
 }

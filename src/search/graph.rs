@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
+use super::huge_pages::{collapse_new, Collapsed, Mappings};
+
 /// How the graph is built and searched.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GraphSettings {
@@ -26,6 +28,8 @@ pub struct GraphSettings {
     /// How the graph stores each vector (it only proposes candidates; full-precision vectors
     /// re-rank them).
     pub precision: Precision,
+    /// Move the graph's memory to 2 MiB pages once it is read or built ([`super::huge_pages`]).
+    pub huge_pages: bool,
 }
 
 /// The graph's copy of a vector.
@@ -58,6 +62,7 @@ impl Default for GraphSettings {
             expansion_add: 128,
             expansion_search: 0,
             precision: Precision::F16,
+            huge_pages: true,
         }
     }
 }
@@ -98,6 +103,15 @@ pub struct Graph {
     /// Where it is saved, and whether it changed since.
     file: Option<PathBuf>,
     dirty: bool,
+    pages: Pages,
+}
+
+/// Moving the graph's memory to huge pages (after it is read or built).
+enum Pages {
+    Untouched,
+    /// On a thread of its own after a load, so the first search does not wait for it.
+    Moving(std::thread::JoinHandle<Collapsed>),
+    Moved(Collapsed),
 }
 
 fn options(dim: usize, euclidean: bool, s: GraphSettings) -> IndexOptions {
@@ -140,6 +154,7 @@ impl Graph {
             euclidean,
             file,
             dirty: false,
+            pages: Pages::Untouched,
         })
     }
 
@@ -154,6 +169,7 @@ impl Graph {
         file: &Path,
     ) -> Option<(Self, Opened)> {
         let t = std::time::Instant::now();
+        let before = settings.huge_pages.then(Mappings::now);
         let mut g = match Self::load(file, dim, euclidean, settings) {
             Ok(g) => g,
             Err(e) => {
@@ -194,6 +210,12 @@ impl Graph {
         if g.dirty {
             g.save();
         }
+        if let Some(before) = before {
+            g.pages = std::thread::Builder::new()
+                .name("graph-pages".into())
+                .spawn(move || logged(collapse_new(&before)))
+                .map_or(Pages::Untouched, Pages::Moving);
+        }
         let opened = Opened::Loaded {
             added: missing.len(),
             removed: gone.len(),
@@ -210,10 +232,29 @@ impl Graph {
         settings: GraphSettings,
         file: Option<PathBuf>,
     ) -> Result<Self, GraphError> {
+        let before = settings.huge_pages.then(Mappings::now);
         let mut g = Self::empty(dim, euclidean, settings, file)?;
         g.add_all(faces)?;
         g.save();
+        if let Some(before) = before {
+            g.pages = Pages::Moved(logged(collapse_new(&before)));
+        }
         Ok(g)
+    }
+
+    /// What moving the graph to huge pages did, waiting for it if it is under way; None when
+    /// it was not asked for.
+    pub fn huge_pages(&mut self) -> Option<&Collapsed> {
+        if let Pages::Moving(_) = self.pages {
+            let Pages::Moving(h) = std::mem::replace(&mut self.pages, Pages::Untouched) else {
+                return None;
+            };
+            self.pages = Pages::Moved(h.join().unwrap_or_default());
+        }
+        match &self.pages {
+            Pages::Moved(c) => Some(c),
+            _ => None,
+        }
     }
 
     fn load(
@@ -446,6 +487,8 @@ impl Drop for Graph {
         if self.dirty {
             self.save();
         }
+        // Its thread reads this graph's mappings: let it finish (about a second at 10⁶ faces).
+        let _ = self.huge_pages();
     }
 }
 
@@ -462,6 +505,19 @@ pub fn auto_breadth(faces: usize) -> usize {
 pub enum Opened {
     Built,
     Loaded { added: usize, removed: usize },
+}
+
+fn logged(c: Collapsed) -> Collapsed {
+    match &c.unsupported {
+        Some(why) => tracing::info!(why, "face-set graph stays on small pages"),
+        None => tracing::debug!(
+            mib = c.bytes >> 20,
+            refused = c.refused,
+            ms = c.ms,
+            "face-set graph moved to huge pages"
+        ),
+    }
+    c
 }
 
 fn keys_path(graph: &Path) -> PathBuf {

@@ -381,6 +381,12 @@ impl SetIndex {
         self.opened
     }
 
+    /// What moving the graph to huge pages did (waiting for it); None without a graph or when
+    /// not asked for.
+    pub fn graph_huge_pages(&mut self) -> Option<super::huge_pages::Collapsed> {
+        self.graph.as_mut()?.huge_pages().cloned()
+    }
+
     /// Bytes the graph holds (0 without one).
     pub fn graph_bytes(&self) -> usize {
         self.graph.as_ref().map_or(0, Graph::memory_bytes)

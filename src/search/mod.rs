@@ -9,6 +9,7 @@ pub mod error;
 pub mod fields;
 pub mod filter;
 pub mod graph;
+pub mod huge_pages;
 pub mod index;
 mod query;
 pub mod store;
@@ -172,6 +173,7 @@ impl FaceSets {
         };
         index.graph.expansion_search = storage.graph_breadth;
         index.graph.precision = graph::Precision::from_name(&storage.graph_precision);
+        index.graph.huge_pages = storage.graph_huge_pages;
         Ok(Self::with_store(store)?
             .with_face_pictures(storage.keep_face_images)
             .with_graph_dir(storage.dir.join("graphs"))

@@ -386,3 +386,58 @@ fn a_graph_built_in_the_background_takes_the_changes_made_meanwhile() {
     assert!(ix.remove("arrived"));
     assert!(!ids(&ix, &ix.search(&q, 10, 0.0, None)).contains(&"arrived".to_string()));
 }
+
+/// A graph big enough to span whole 2 MiB blocks (20 000 faces, 64-d: ~12 MB of links and
+/// vectors), loaded from its file with and without huge pages: the move happens, and the same
+/// queries find the same faces in the same order.
+#[test]
+fn a_graph_moved_to_huge_pages_answers_as_before() {
+    let dir = std::env::temp_dir().join(format!("fs-graph-huge-{}", std::process::id()));
+    let file = dir.join("set.usearch");
+    let mut rng = Rng(11);
+    let mut r = || (rng.below(2001) as f32 - 1000.0) / 1000.0;
+    // 500 people, 40 faces each.
+    let centers: Vec<Vec<f32>> = (0..500).map(|_| (0..64).map(|_| r()).collect()).collect();
+    let recs: Vec<FaceRecord> = (0..20_000)
+        .map(|i| {
+            let v = centers[i % 500].iter().map(|c| c + 0.3 * r()).collect();
+            rec(&format!("f{i}"), v, 0)
+        })
+        .collect();
+    let queries: Vec<Vec<f32>> = recs.iter().step_by(997).map(|f| f.vector.clone()).collect();
+    let open = |huge: bool| {
+        let mut s = graph_from(500);
+        s.graph.huge_pages = huge;
+        SetIndex::from_records(
+            crate::config::EmbedderKind::Mobilefacenet,
+            64,
+            recs.clone(),
+            s,
+            Some(file.clone()),
+        )
+    };
+    let answers = |ix: &SetIndex| -> Vec<Vec<String>> {
+        queries
+            .iter()
+            .map(|q| ids(ix, &ix.search(q, 10, 0.0, None)))
+            .collect()
+    };
+    let mut built = open(false);
+    assert_eq!(built.graph_opened(), Some(Opened::Built));
+    assert!(built.graph_huge_pages().is_none());
+    let small = answers(&built);
+    drop(built);
+    let mut loaded = open(true);
+    assert!(matches!(loaded.graph_opened(), Some(Opened::Loaded { .. })));
+    let moved = loaded.graph_huge_pages().expect("asked for");
+    assert!(moved.unsupported.is_none(), "{moved:?}");
+    assert!(moved.bytes >= 4 << 20, "{moved:?}");
+    assert_eq!(answers(&loaded), small);
+    // Each query finds itself first.
+    assert!(small
+        .iter()
+        .zip(recs.iter().step_by(997))
+        .all(|(a, f)| a.first() == Some(&f.face_id)));
+    drop(loaded);
+    let _ = std::fs::remove_dir_all(&dir);
+}
