@@ -359,3 +359,42 @@ fn attribute_accuracy_by_face_size() {
         );
     }
 }
+
+/// Attributes read for several faces in one run of the models (every face of a photo) are
+/// exactly those read one face at a time: a face's age, gender and mask never depend on which
+/// other faces share its run (nor would they if video events were batched by timing).
+#[test]
+fn attributes_read_in_a_batch_equal_those_read_one_by_one() {
+    let media = common::media();
+    let mut an = common::analyzer();
+    let mut compared = 0;
+    for p in common::images_in(&media.join("group")).into_iter().take(3) {
+        let frame = common::load(&p);
+        let found = an.detect_verified(&frame).unwrap();
+        assert!(found.len() >= 2, "{}: {} faces", p.display(), found.len());
+        let together = an.analyze_found(&frame, found.clone(), ATTRS).unwrap();
+        for (one, t) in found.into_iter().zip(&together) {
+            let alone = an.analyze_found(&frame, vec![one], ATTRS).unwrap();
+            let (a, b) = (
+                alone[0].attributes.as_ref().unwrap(),
+                t.attributes.as_ref().unwrap(),
+            );
+            assert_eq!(
+                a.male_probability.to_bits(),
+                b.male_probability.to_bits(),
+                "{}",
+                p.display()
+            );
+            assert_eq!(
+                a.mask_probability.to_bits(),
+                b.mask_probability.to_bits(),
+                "{}",
+                p.display()
+            );
+            assert_eq!(a.age.to_bits(), b.age.to_bits(), "{}", p.display());
+            compared += 1;
+        }
+    }
+    println!("{compared} faces: batch = one by one, bit for bit");
+    assert!(compared >= 6);
+}
