@@ -15,6 +15,7 @@
 //! raw addresses, and no safe crate offers them for memory another library mapped.
 #![allow(unsafe_code)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 const HUGE: usize = 2 << 20;
@@ -58,20 +59,23 @@ pub struct Collapsed {
     /// Fully resident blocks the kernel did not collapse (no free 2 MiB of memory, say).
     pub refused: usize,
     pub ms: u64,
+    /// Ended early by its owner (the graph was dropped).
+    pub stopped: bool,
     /// Why nothing could be collapsed at all (an older kernel, no THP support).
     pub unsupported: Option<String>,
 }
 
 /// Collapses the fully resident 2 MiB blocks of the mappings that are not in `before` (new, or
-/// grown or merged since).
-pub fn collapse_new(before: &Mappings) -> Collapsed {
+/// grown or merged since). Checks `stop` before each block (a block takes a few milliseconds;
+/// 10⁶ faces' graph is ~1 500 of them), so whoever owns the memory can end it at once.
+pub fn collapse_new(before: &Mappings, stop: &AtomicBool) -> Collapsed {
     let t = Instant::now();
     let mut out = Collapsed::default();
     for &(start, end) in &Mappings::now().0 {
         if before.0.contains(&(start, end)) || end - start < HUGE {
             continue;
         }
-        if let Err(e) = collapse_range(start, end, &mut out) {
+        if let Err(e) = collapse_range(start, end, stop, &mut out) {
             out.unsupported = Some(e.to_string());
             break;
         }
@@ -82,7 +86,12 @@ pub fn collapse_new(before: &Mappings) -> Collapsed {
 
 /// Collapses the fully resident blocks of [start, end); Err only when the kernel cannot do it
 /// at all.
-fn collapse_range(start: usize, end: usize, out: &mut Collapsed) -> std::io::Result<()> {
+fn collapse_range(
+    start: usize,
+    end: usize,
+    stop: &AtomicBool,
+    out: &mut Collapsed,
+) -> std::io::Result<()> {
     let first = start.next_multiple_of(HUGE);
     let last = end / HUGE * HUGE;
     if first >= last {
@@ -105,6 +114,10 @@ fn collapse_range(start: usize, end: usize, out: &mut Collapsed) -> std::io::Res
     }
     let per_block = HUGE / page;
     for (b, pages) in resident.chunks_exact(per_block).enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            out.stopped = true;
+            return Ok(());
+        }
         if !pages.iter().all(|p| p & 1 == 1) {
             continue;
         }
@@ -147,32 +160,35 @@ pub fn anon_huge_bytes() -> usize {
 mod tests {
     use super::*;
 
+    /// A private anonymous mapping of `len` bytes between two inaccessible pages, so the kernel
+    /// never merges it with a neighbour (another test's memory) and smaps shows it alone.
     fn map(len: usize) -> *mut u8 {
-        // SAFETY: a fresh private anonymous mapping; checked below.
-        let p = unsafe {
-            libc::mmap(
+        // SAFETY: a fresh private anonymous reservation, checked; then its interior made
+        // writable.
+        unsafe {
+            let base = libc::mmap(
                 std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
+                len + 2 * 4096,
+                libc::PROT_NONE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
                 -1,
                 0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
-        p.cast()
+            );
+            assert_ne!(base, libc::MAP_FAILED);
+            let inner = base.cast::<u8>().add(4096);
+            let rc = libc::mprotect(inner.cast(), len, libc::PROT_READ | libc::PROT_WRITE);
+            assert_eq!(rc, 0);
+            inner
+        }
     }
 
-    fn rss() -> usize {
-        std::fs::read_to_string("/proc/self/statm")
-            .ok()
-            .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
-            .unwrap_or(0)
-            * 4096
+    fn unmap(p: *mut u8, len: usize) {
+        // SAFETY: the reservation `map` made around `p`.
+        unsafe { libc::munmap(p.sub(4096).cast(), len + 2 * 4096) };
     }
 
-    /// AnonHugePages of the mapping holding `at` (/proc/self/smaps).
-    fn huge_in_mapping(at: usize) -> usize {
+    /// A field (`AnonHugePages:`, `Rss:`) of the mapping holding `at`, in bytes (/proc/self/smaps).
+    fn of_mapping(at: usize, field: &str) -> usize {
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
         let mut inside = false;
         for l in smaps.lines() {
@@ -183,7 +199,7 @@ mod tests {
                     continue;
                 }
             }
-            if inside && l.starts_with("AnonHugePages:") {
+            if inside && l.starts_with(field) {
                 let kb: usize = l
                     .split_whitespace()
                     .nth(1)
@@ -211,11 +227,16 @@ mod tests {
                 *p.add(mb << 20) = 1;
             }
         }
-        let rss0 = rss();
-        let got = collapse_new(&before);
+        // The mapping's own resident bytes (the process's would move with tests run beside it).
+        let rss0 = of_mapping(p as usize, "Rss:");
+        let got = collapse_new(&before, &AtomicBool::new(false));
         assert!(got.unsupported.is_none(), "{got:?}");
         assert!(got.bytes >= 4 * HUGE, "{got:?}");
-        assert_eq!(huge_in_mapping(p as usize), 4 * HUGE, "{got:?}");
+        assert_eq!(
+            of_mapping(p as usize, "AnonHugePages:"),
+            4 * HUGE,
+            "{got:?}"
+        );
         // The contents are kept, and no untouched page was made resident.
         // SAFETY: inside the mapping.
         unsafe {
@@ -223,9 +244,21 @@ mod tests {
             assert_eq!(*p.add(20 << 20), 1);
             assert_eq!(*p.add((20 << 20) + 4096), 0);
         }
-        assert!(rss() <= rss0 + HUGE, "rss {rss0} → {}", rss());
-        // SAFETY: unmapping what was mapped above.
-        unsafe { libc::munmap(base.cast(), len) };
+        let rss1 = of_mapping(p as usize, "Rss:");
+        assert!(rss0 > 9 << 20 && rss1 <= rss0 + 4096, "rss {rss0} → {rss1}");
+        unmap(base, len);
+    }
+
+    #[test]
+    fn a_collapse_told_to_stop_touches_nothing() {
+        let before = Mappings::now();
+        let len = 8 << 20;
+        let p = map(len);
+        // SAFETY: inside the mapping just made.
+        unsafe { std::ptr::write_bytes(p, 1, len) };
+        let got = collapse_new(&before, &AtomicBool::new(true));
+        assert!(got.stopped && got.bytes == 0, "{got:?}");
+        unmap(p, len);
     }
 
     #[test]
