@@ -4,6 +4,7 @@ mod analyze_video;
 mod bench;
 mod bench_api;
 mod bench_search;
+mod bench_search_real;
 mod bench_stream;
 pub mod check_config;
 pub mod cluster;
