@@ -76,7 +76,12 @@ fn start_env(extra: &str, metrics: Option<u16>, storage: &str, env: &[(&str, &st
     let child = Command::new(env!("CARGO_BIN_EXE_facestream"))
         .args(["--config", cfg.to_str().unwrap(), "run"])
         .envs(env.iter().copied())
-        .stderr(Stdio::null())
+        // Kept for a failure's diagnosis (a server that died between start and a call).
+        .stderr(
+            std::fs::File::create(dir.join("stderr.log"))
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        )
         .spawn()
         .unwrap();
     assert!(
@@ -122,7 +127,13 @@ fn call_full(
     headers: &[(String, String)],
     body: &[u8],
 ) -> (u16, String, Value) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| {
+        panic!(
+            "connect to 127.0.0.1:{port}: {e} (the server's log: {}/fs-api-{}-{port}/stderr.log)",
+            std::env::temp_dir().display(),
+            std::process::id()
+        )
+    });
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
