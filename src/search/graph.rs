@@ -251,12 +251,10 @@ impl Graph {
     /// What moving the graph to huge pages did, waiting for it if it is under way; None when
     /// it was not asked for.
     pub fn huge_pages(&mut self) -> Option<&Collapsed> {
-        if let Pages::Moving(..) = self.pages {
-            let Pages::Moving(h, _) = std::mem::replace(&mut self.pages, Pages::Untouched) else {
-                return None;
-            };
-            self.pages = Pages::Moved(h.join().unwrap_or_default());
-        }
+        self.pages = match std::mem::replace(&mut self.pages, Pages::Untouched) {
+            Pages::Moving(h, _) => Pages::Moved(h.join().unwrap_or_default()),
+            done => done,
+        };
         match &self.pages {
             Pages::Moved(c) => Some(c),
             _ => None,

@@ -44,7 +44,12 @@ fn anonymous(line: &str) -> Option<(usize, usize)> {
     if name.is_some_and(|n| n != "[heap]") {
         return None;
     }
-    let (a, b) = range.split_once('-')?;
+    range_of(range)
+}
+
+/// "start-end" in hexadecimal, as /proc/self/maps and smaps write a mapping's addresses.
+fn range_of(text: &str) -> Option<(usize, usize)> {
+    let (a, b) = text.split_once('-')?;
     Some((
         usize::from_str_radix(a, 16).ok()?,
         usize::from_str_radix(b, 16).ok()?,
@@ -77,6 +82,8 @@ pub fn collapse_new(before: &Mappings, stop: &AtomicBool) -> Collapsed {
         }
         if let Err(e) = collapse_range(start, end, stop, &mut out) {
             out.unsupported = Some(e.to_string());
+        }
+        if out.stopped || out.unsupported.is_some() {
             break;
         }
     }
@@ -140,22 +147,6 @@ fn collapse_range(
     Ok(())
 }
 
-/// Bytes of this process's anonymous memory in huge pages (`AnonHugePages` of smaps_rollup).
-pub fn anon_huge_bytes() -> usize {
-    std::fs::read_to_string("/proc/self/smaps_rollup")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("AnonHugePages:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<usize>()
-                .ok()
-        })
-        .unwrap_or(0)
-        * 1024
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,12 +183,9 @@ mod tests {
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
         let mut inside = false;
         for l in smaps.lines() {
-            if let Some((a, b)) = l.split_whitespace().next().and_then(|r| r.split_once('-')) {
-                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
-                {
-                    inside = (a..b).contains(&at);
-                    continue;
-                }
+            if let Some((a, b)) = l.split_whitespace().next().and_then(range_of) {
+                inside = (a..b).contains(&at);
+                continue;
             }
             if inside && l.starts_with(field) {
                 let kb: usize = l
