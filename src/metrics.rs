@@ -45,6 +45,8 @@ pub struct Metrics {
     /// the track's estimate: docs/performance.md, the analysis schedule).
     pub face_events: AtomicU64,
     pub attribute_readings: AtomicU64,
+    /// Faces of track events whose face mesh was read (all of them with `tracking.pose = "mesh"`).
+    pub mesh_readings: AtomicU64,
     /// What the analysis stage keeps of live tracks (entries): back to 0 when every track ended.
     pub analysis_tracks_held: AtomicU64,
     pub mqtt_reconnects: AtomicU64,
@@ -397,7 +399,7 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 21] = [
+        let global: [(&str, &str, &str, &AtomicU64); 22] = [
             (
                 "facestream_mqtt_link",
                 "gauge",
@@ -499,6 +501,12 @@ impl Metrics {
                 "counter",
                 "Face events whose age, gender and mask were read afresh (a better face than before)",
                 &self.attribute_readings,
+            ),
+            (
+                "facestream_mesh_readings_total",
+                "counter",
+                "Track events whose face mesh was read (to confirm a new track, or every event with tracking.pose = mesh)",
+                &self.mesh_readings,
             ),
             (
                 "facestream_analysis_tracks_held",

@@ -422,3 +422,86 @@ fn nothing_is_kept_of_ended_tracks() {
     assert!(events >= 10, "face events expected, got {events}");
     assert_eq!(held, 0, "entries kept of ended tracks");
 }
+
+/// `tracking.pose = "landmarks"`: the face mesh is read only to confirm new tracks' faces of 64 px
+/// and more, every other event takes its pose from the five landmarks, and the events are the
+/// same ones (tracks, phases, attributes read) as with the mesh on every event.
+#[test]
+fn landmark_pose_reads_the_mesh_only_to_confirm_new_tracks() {
+    let media = common::media();
+    let dir = std::env::temp_dir().join(format!("fs-pose-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |pose: &str| {
+        let cfg = dir.join(format!("{pose}.toml"));
+        std::fs::write(&cfg, format!("[tracking]\npose = \"{pose}\"\n")).unwrap();
+        let out = dir.join(format!("{pose}.jsonl"));
+        let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
+            .args([
+                "analyze",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .arg(media.join("video/face_recognition_short_hamilton_clip.mp4"))
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let err = String::from_utf8_lossy(&run.stderr).to_string();
+        let meshes: u64 = err
+            .rsplit(" with a face mesh read")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no mesh count in {err}"));
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (meshes, events)
+    };
+    let (mesh_runs, by_mesh) = run("mesh");
+    let (landmark_runs, by_landmarks) = run("landmarks");
+    let shape = |es: &[serde_json::Value]| -> Vec<(u64, String)> {
+        es.iter()
+            .map(|e| {
+                (
+                    e["track_id"].as_u64().unwrap(),
+                    e["event"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(shape(&by_mesh), shape(&by_landmarks));
+    let big_starts = by_landmarks
+        .iter()
+        .filter(|e| e["event"] == "start" && e["bounding_box"]["width"].as_f64().unwrap() >= 64.0)
+        .count() as u64;
+    println!(
+        "{} events: meshes read {mesh_runs} (pose from the mesh), {landmark_runs} (from the landmarks; {big_starts} starts of faces ≥ 64 px)",
+        by_mesh.len()
+    );
+    // Every event's face, and those of tracks still waiting to be confirmed (not published).
+    assert!(mesh_runs >= by_mesh.len() as u64, "{mesh_runs}");
+    assert!(
+        big_starts >= 1 && landmark_runs >= big_starts,
+        "{landmark_runs} < {big_starts}"
+    );
+    assert!(
+        landmark_runs * 2 <= mesh_runs,
+        "{landmark_runs} of {mesh_runs}"
+    );
+    for e in &by_landmarks {
+        let q = &e["quality"];
+        assert!(
+            ["yaw", "pitch", "roll"].iter().all(|k| q[k].is_number()),
+            "{e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

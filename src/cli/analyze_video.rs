@@ -105,9 +105,10 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     daemon.shutdown();
     let frames = cam.frames_detected.load(Ordering::Relaxed);
     let tracks = metrics.tracks_started.load(Ordering::Relaxed);
-    let (events, readings) = (
+    let (events, readings, meshes) = (
         metrics.face_events.load(Ordering::Relaxed),
         metrics.attribute_readings.load(Ordering::Relaxed),
+        metrics.mesh_readings.load(Ordering::Relaxed),
     );
     // Where the time went, per frame and per face event (docs/performance.md).
     let batch = metrics.batch_frames.load(Ordering::Relaxed) as f64
@@ -122,7 +123,7 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "\ranalysed {frames} frames in {secs:.1} s ({:.1} fps); {tracks} tracks started; {events} face events, {readings} with attributes read afresh",
+        "\ranalysed {frames} frames in {secs:.1} s ({:.1} fps); {tracks} tracks started; {events} face events, {readings} with attributes read afresh, {meshes} with a face mesh read",
         frames as f64 / secs.max(1e-3)
     );
     eprintln!(

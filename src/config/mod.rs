@@ -9,8 +9,8 @@ pub mod console;
 pub mod stream;
 pub use console::{ConsoleConfig, EventsConfig, HomeAssistantConfig, UnknownConfig};
 pub use stream::{
-    ApiConfig, CameraConfig, ClusterConfig, HttpConfig, MqttConfig, PipelineConfig, SearchConfig,
-    StorageConfig, TrackingConfig, WhenFull, MQTT_MAX_INCOMING_BYTES,
+    ApiConfig, CameraConfig, ClusterConfig, HttpConfig, MqttConfig, PipelineConfig, PoseSource,
+    SearchConfig, StorageConfig, TrackingConfig, WhenFull, MQTT_MAX_INCOMING_BYTES,
 };
 
 #[derive(Debug, thiserror::Error)]

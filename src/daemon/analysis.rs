@@ -105,7 +105,7 @@ impl AnalyzeStage {
                         Err(_) => break,
                     }
                 }
-                ready.extend(self.with_meshes(batch)?);
+                ready.extend(self.with_meshes(batch, &held)?);
             }
             let Some((item, mesh)) = ready.pop_front() else {
                 continue;
@@ -166,9 +166,11 @@ impl AnalyzeStage {
             attributes: read_attributes,
             ..want
         };
-        let analysed =
-            self.analyzer
-                .analyze_found(&m.frame, vec![(m.detection.clone(), mesh)], want)?;
+        let analysed: Vec<FaceAnalysis> = self
+            .analyzer
+            .analyze_tracked(&m.frame, m.detection.clone(), mesh, want)?
+            .into_iter()
+            .collect();
         if read_attributes {
             held.read_on.insert(key.clone(), goodness);
         }
@@ -296,31 +298,50 @@ impl AnalyzeStage {
         Ok(true)
     }
 
-    /// The batch's track events with their faces' meshes, read in one run of the model.
+    /// The batch's track events, each with its face's mesh when it needs one, read in one run of
+    /// the model. A mesh is read to confirm a new track's face (its presence), and for faces too
+    /// small for that, and for every other event, only with `tracking.pose = "mesh"` (the default):
+    /// with `landmarks` the other events take their pose from the detector's (`analyze_tracked`).
     fn with_meshes(
         &mut self,
         batch: Vec<AnalyzeItem>,
+        held: &Held,
     ) -> Result<Vec<(AnalyzeItem, Option<Mesh>)>, ModelError> {
+        let cfg = self.analyzer.config();
+        let every = cfg.tracking.pose == crate::config::PoseSource::Mesh;
+        let confirming = cfg.detector.min_presence > 0.0;
+        let needs = |i: &AnalyzeItem| match i {
+            AnalyzeItem::Track(m) => {
+                every
+                    || (confirming
+                        && !crate::analyze::confirm::too_small_for_mesh(&m.detection)
+                        && (m.phase == TrackPhase::Start
+                            || held.unconfirmed.contains(&(m.camera.clone(), m.track_id))))
+            }
+            AnalyzeItem::Live(_) => false,
+        };
+        let wanted: Vec<bool> = batch.iter().map(needs).collect();
         let faces: Vec<(&crate::frame::Frame, &crate::detect::Detection)> = batch
             .iter()
-            .filter_map(|i| match i {
-                AnalyzeItem::Track(m) => Some((&*m.frame, &m.detection)),
-                AnalyzeItem::Live(_) => None,
+            .zip(&wanted)
+            .filter_map(|(i, &w)| match i {
+                AnalyzeItem::Track(m) if w => Some((&*m.frame, &m.detection)),
+                _ => None,
             })
             .collect();
-        let mut meshes = if faces.len() > 1 {
-            self.analyzer.mesh_model()?.landmarks(&faces)?.into_iter()
-        } else {
-            // One face: analyze_found reads it as it always did.
+        let mut meshes = if faces.is_empty() {
             Vec::new().into_iter()
+        } else {
+            self.metrics
+                .mesh_readings
+                .fetch_add(faces.len() as u64, Ordering::Relaxed);
+            self.analyzer.mesh_model()?.landmarks(&faces)?.into_iter()
         };
         Ok(batch
             .into_iter()
-            .map(|i| {
-                let mesh = match &i {
-                    AnalyzeItem::Track(_) => meshes.next(),
-                    AnalyzeItem::Live(_) => None,
-                };
+            .zip(wanted)
+            .map(|(i, w)| {
+                let mesh = if w { meshes.next() } else { None };
                 (i, mesh)
             })
             .collect())
