@@ -45,6 +45,8 @@ pub struct Metrics {
     /// the track's estimate: docs/performance.md, the analysis schedule).
     pub face_events: AtomicU64,
     pub attribute_readings: AtomicU64,
+    /// Frames detected at a reduced input size (`detector.zoom_face_px`).
+    pub frames_zoomed: AtomicU64,
     /// Faces of track events whose face mesh was read (all of them with `tracking.pose = "mesh"`).
     pub mesh_readings: AtomicU64,
     /// What the analysis stage keeps of live tracks (entries): back to 0 when every track ended.
@@ -399,7 +401,7 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 22] = [
+        let global: [(&str, &str, &str, &AtomicU64); 23] = [
             (
                 "facestream_mqtt_link",
                 "gauge",
@@ -501,6 +503,12 @@ impl Metrics {
                 "counter",
                 "Face events whose age, gender and mask were read afresh (a better face than before)",
                 &self.attribute_readings,
+            ),
+            (
+                "facestream_frames_zoomed_total",
+                "counter",
+                "Frames detected at a reduced input size, all faces in view being large (detector.zoom_face_px)",
+                &self.frames_zoomed,
             ),
             (
                 "facestream_mesh_readings_total",

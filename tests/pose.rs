@@ -93,13 +93,9 @@ fn readings(every: usize, per_clip: usize) -> Vec<Reading> {
         let long = native.frames[0].1.width.max(native.frames[0].1.height) as f32;
         for (band, target) in BANDS {
             let scale = target.map_or(1.0, |t| (t / median_w).min(1.0));
-            let clip = match target {
-                None => None,
-                Some(_) => Some(
-                    facestream::ingest::video::decode(&video, 1 << 30, (long * scale) as u32)
-                        .unwrap(),
-                ),
-            };
+            let clip = target.map(|_| {
+                facestream::ingest::video::decode(&video, 1 << 30, (long * scale) as u32).unwrap()
+            });
             let frames = clip.as_ref().unwrap_or(&native);
             for (i, label, centre, _) in &picked {
                 let Some((_, frame)) = frames.frames.get(*i) else {

@@ -22,10 +22,13 @@ const PITCH_OFFSET: f32 = 42.0;
 /// eye), the nose tip's height between the eye line (0) and the mouth line (1) measured with the
 /// eye line made level, and the eye line's angle (degrees, image y down).
 pub fn features(det: &Detection) -> Option<[f32; 3]> {
+    if det.landmarks.iter().flatten().any(|v| !v.is_finite()) {
+        return None;
+    }
     let [re, le, nose, rm, lm] = det.landmarks;
     let (dx, dy) = (le[0] - re[0], le[1] - re[1]);
     let eyes = dx.hypot(dy);
-    if !(eyes > 1e-3) || det.landmarks.iter().flatten().any(|v| !v.is_finite()) {
+    if eyes <= 1e-3 {
         return None;
     }
     let dist = |a: [f32; 2], b: [f32; 2]| (a[0] - b[0]).hypot(a[1] - b[1]);
@@ -34,7 +37,7 @@ pub fn features(det: &Detection) -> Option<[f32; 3]> {
     let down = |p: [f32; 2]| (-p[0] * dy + p[1] * dx) / eyes;
     let eye = (down(re) + down(le)) / 2.0;
     let mouth = (down(rm) + down(lm)) / 2.0;
-    if !(mouth - eye > 1e-3) {
+    if mouth - eye <= 1e-3 {
         return None;
     }
     let height = (down(nose) - eye) / (mouth - eye);

@@ -56,7 +56,18 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         cfg.storage.dir = d.clone();
     }
     cfg.validate()?;
-    let duration = file_duration_ms(&a.video.display().to_string());
+    // The duration only feeds the progress line: probed beside the start-up (a preroll of its
+    // own, 30–100 ms, used to delay every run; a short clip is done before the line first shows).
+    // Not joined: it ends by itself (5 s at most), and the process may exit before.
+    let probe = {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let uri = a.video.display().to_string();
+        std::thread::Builder::new()
+            .name("duration-probe".into())
+            .spawn(move || tx.send(file_duration_ms(&uri)))?;
+        rx
+    };
+    let mut duration: Option<u64> = None;
     let (draw_tx, drawer) = match &a.draw {
         Some(path) => {
             let (tx, rx) = crossbeam_channel::bounded(8);
@@ -84,6 +95,9 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         shown = Instant::now();
+        if let Ok(d) = probe.try_recv() {
+            duration = d;
+        }
         let pts = cam.last_pts_ms.load(Ordering::Relaxed) as f64 / 1000.0;
         let frames = cam.frames_detected.load(Ordering::Relaxed);
         match duration {
@@ -111,6 +125,7 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         metrics.mesh_readings.load(Ordering::Relaxed),
     );
     // Where the time went, per frame and per face event (docs/performance.md).
+    let zoomed = metrics.frames_zoomed.load(Ordering::Relaxed);
     let batch = metrics.batch_frames.load(Ordering::Relaxed) as f64
         / metrics.batches.load(Ordering::Relaxed).max(1) as f64;
     let (detect_ms, analysis_ms) = (
@@ -127,7 +142,7 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         frames as f64 / secs.max(1e-3)
     );
     eprintln!(
-        "cost: detection {:.2} ms a frame ({batch:.1} frames a batch); analysis {:.2} ms a face event (mesh, quality, attributes when read, search)",
+        "cost: detection {:.2} ms a frame ({batch:.1} frames a batch, {zoomed} at a reduced size); analysis {:.2} ms a face event (mesh, quality, attributes when read, search)",
         detect_ms / frames.max(1) as f64,
         analysis_ms / events.max(1) as f64,
     );

@@ -192,6 +192,13 @@ pub struct DetectorConfig {
     /// two-threaded run (docs/performance.md). Each worker holds its own copy of the model's
     /// working memory.
     pub workers: usize,
+    /// While every face a camera shows is large, detect most frames at a smaller input: one where
+    /// the smallest face still measures this many pixels (shorter side); a full-size frame every
+    /// `zoom_full_every_ms`, and at once when a face goes missing or appears, looks for small and
+    /// new ones. 0 turns it off. Measured in docs/performance.md ("Detection sized to the faces").
+    pub zoom_face_px: f32,
+    /// Longest stream time between two full-size frames of a camera while zoomed (ms, 1..=10000).
+    pub zoom_full_every_ms: u64,
 }
 
 impl Default for DetectorConfig {
@@ -205,6 +212,8 @@ impl Default for DetectorConfig {
             min_second_look: 0.75,
             batch_pixels: 640 * 384,
             workers: 2,
+            zoom_face_px: 64.0,
+            zoom_full_every_ms: 250,
         }
     }
 }
@@ -385,6 +394,18 @@ impl Config {
                 format!("must be 1..=16, got {}", d.workers),
             ));
         }
+        if !(d.zoom_face_px == 0.0 || (16.0..=1024.0).contains(&d.zoom_face_px)) {
+            return Err(invalid(
+                "detector.zoom_face_px",
+                format!("must be 0 (off) or 16..=1024, got {}", d.zoom_face_px),
+            ));
+        }
+        if !(1..=10_000).contains(&d.zoom_full_every_ms) {
+            return Err(invalid(
+                "detector.zoom_full_every_ms",
+                format!("must be 1..=10000, got {}", d.zoom_full_every_ms),
+            ));
+        }
         let i = &self.images;
         if i.min_dimension < 16 || i.min_dimension >= i.max_dimension {
             return Err(invalid(
@@ -454,6 +475,18 @@ mod tests {
             ),
             ("detector.workers", "[detector]\nworkers = 0\n".into()),
             ("detector.workers", "[detector]\nworkers = 17\n".into()),
+            (
+                "detector.zoom_face_px",
+                "[detector]\nzoom_face_px = 8.0\n".into(),
+            ),
+            (
+                "detector.zoom_face_px",
+                "[detector]\nzoom_face_px = nan\n".into(),
+            ),
+            (
+                "detector.zoom_full_every_ms",
+                "[detector]\nzoom_full_every_ms = 0\n".into(),
+            ),
             (
                 "quality.max_pose_deg",
                 "[quality]\nmax_pose_deg = 95.0\n".into(),

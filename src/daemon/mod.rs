@@ -296,6 +296,11 @@ impl Daemon {
             metrics: metrics.clone(),
             drain: drain.clone(),
             clock: opts.clock.clone(),
+            zoom: Default::default(),
+            zoom_settings: crate::detect::zoom::ZoomSettings {
+                face_px: cfg.detector.zoom_face_px,
+                full_every_ms: cfg.detector.zoom_full_every_ms,
+            },
         };
         stages.push((
             "detect",

@@ -2,5 +2,6 @@
 pub mod pool;
 pub mod stage;
 pub mod yunet;
+pub mod zoom;
 pub use pool::DetectorPool;
 pub use yunet::{Detection, Detector};

@@ -31,6 +31,11 @@ impl DetectorPool {
         Ok(Self { workers })
     }
 
+    /// The detector's input long side for a frame at full size (`detector.max_side`).
+    pub fn max_side(&self) -> u32 {
+        self.workers[0].config().max_side
+    }
+
     /// Time spent inside ONNX Runtime, summed over the workers.
     pub fn session_time(&self) -> std::time::Duration {
         self.workers.iter().map(Detector::session_time).sum()
@@ -39,21 +44,30 @@ impl DetectorPool {
     /// Detects faces in every frame; the frames are shared out in order, one contiguous part per
     /// worker, and the answers come back in the frames' order.
     pub fn detect_batch(&mut self, frames: &[&Frame]) -> Result<Vec<Vec<Detection>>, ModelError> {
+        let side = self.max_side();
+        let sized: Vec<(&Frame, u32)> = frames.iter().map(|&f| (f, side)).collect();
+        self.detect_sized(&sized)
+    }
+
+    /// As [`DetectorPool::detect_batch`], each frame with its own long-side cap (`zoom.rs`).
+    pub fn detect_sized(
+        &mut self,
+        frames: &[(&Frame, u32)],
+    ) -> Result<Vec<Vec<Detection>>, ModelError> {
         let parts = self.workers.len().min(frames.len()).max(1);
         if parts == 1 {
-            return self.workers[0].detect_batch(frames);
+            return self.workers[0].detect_sized(frames);
         }
-        let per = frames.len().div_ceil(parts);
         let (first, rest) = self.workers.split_at_mut(1);
-        let mut chunks = frames.chunks(per);
+        let mut chunks = balanced(frames, parts).into_iter();
         let head = chunks.next().unwrap_or_default();
         std::thread::scope(|scope| {
             let others: Vec<_> = rest
                 .iter_mut()
                 .zip(chunks)
-                .map(|(det, chunk)| scope.spawn(move || det.detect_batch(chunk)))
+                .map(|(det, chunk)| scope.spawn(move || det.detect_sized(chunk)))
                 .collect();
-            let mut all = first[0].detect_batch(head)?;
+            let mut all = first[0].detect_sized(head)?;
             for h in others {
                 let part = h.join().map_err(|_| ModelError::Run {
                     model: "detector".into(),
@@ -63,5 +77,75 @@ impl DetectorPool {
             }
             Ok(all)
         })
+    }
+}
+
+/// The frames cut, in order, into `parts` runs of about equal work: a full-size frame costs as
+/// many reduced ones as it has times their pixels (`zoom.rs`), so equal counts would leave one
+/// worker waiting for the other.
+fn balanced<'a, 'f>(frames: &'a [(&'f Frame, u32)], parts: usize) -> Vec<&'a [(&'f Frame, u32)]> {
+    let cost = |&(f, side): &(&Frame, u32)| {
+        let long = f.width.max(f.height).max(1) as f64;
+        let k = (f64::from(side) / long).min(1.0);
+        f64::from(f.width) * f64::from(f.height) * k * k
+    };
+    let total: f64 = frames.iter().map(cost).sum();
+    let mut out = Vec::with_capacity(parts);
+    let (mut start, mut done) = (0, 0.0);
+    for (i, fr) in frames.iter().enumerate() {
+        done += cost(fr);
+        // Parts still to open after this one; each needs a frame.
+        let parts_left = parts - out.len() - 1;
+        if parts_left == 0 {
+            break;
+        }
+        let share_done = done >= total * (out.len() + 1) as f64 / parts as f64;
+        if share_done || frames.len() - i - 1 == parts_left {
+            out.push(&frames[start..=i]);
+            start = i + 1;
+        }
+    }
+    out.push(&frames[start..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(sides: &[u32]) -> Vec<(Frame, u32)> {
+        sides
+            .iter()
+            .map(|&s| (Frame::new(640, 640, vec![0; 640 * 640 * 3]).unwrap(), s))
+            .collect()
+    }
+
+    #[test]
+    fn frames_are_shared_out_by_their_work_in_order() {
+        let owned = frames(&[640, 160, 160, 160]);
+        let f: Vec<(&Frame, u32)> = owned.iter().map(|(f, s)| (f, *s)).collect();
+        let parts = balanced(&f, 2);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        let owned = frames(&[640, 640, 640, 640]);
+        let f: Vec<(&Frame, u32)> = owned.iter().map(|(f, s)| (f, *s)).collect();
+        assert_eq!(
+            balanced(&f, 2).iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![2, 2]
+        );
+        let owned = frames(&[160, 160, 160, 640]);
+        let f: Vec<(&Frame, u32)> = owned.iter().map(|(f, s)| (f, *s)).collect();
+        assert_eq!(
+            balanced(&f, 2).iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![3, 1]
+        );
+        let owned = frames(&[640, 640]);
+        let f: Vec<(&Frame, u32)> = owned.iter().map(|(f, s)| (f, *s)).collect();
+        assert_eq!(
+            balanced(&f, 2).iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![1, 1]
+        );
     }
 }

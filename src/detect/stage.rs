@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use super::zoom::{Zoom, ZoomSettings};
 use super::DetectorPool;
 use crate::base::clock::Clock;
 use crate::ingest::frames::{CameraFrame, IngestItem};
@@ -24,6 +25,9 @@ pub struct DetectStage {
     /// Set once ingest has stopped: the stage drains the queues and returns.
     pub drain: Arc<AtomicBool>,
     pub clock: Arc<dyn Clock>,
+    /// Each camera's detector input size, from the faces it shows (`zoom.rs`).
+    pub zoom: Zoom,
+    pub zoom_settings: ZoomSettings,
 }
 
 /// When a batch is run: as soon as it is full, or `timeout` after its first frame arrived.
@@ -97,6 +101,7 @@ impl DetectStage {
                         // Frames already batched for this camera go first, so the end follows them.
                         self.flush(&mut batch)?;
                         batcher.ran();
+                        self.zoom.forget(&camera);
                         if self.out.send(DetectedItem::End { camera, pts_ms }).is_err() {
                             return Ok(());
                         }
@@ -131,9 +136,30 @@ impl DetectStage {
         if batch.is_empty() {
             return Ok(());
         }
-        let frames: Vec<_> = batch.iter().map(|f| &*f.frame).collect();
+        let full = self.detector.max_side();
+        let frames: Vec<_> = batch
+            .iter()
+            .map(|f| {
+                let long = f.frame.width.max(f.frame.height);
+                let side = self
+                    .zoom
+                    .side_for(self.zoom_settings, &f.camera, f.pts_ms, long, full);
+                (&*f.frame, side)
+            })
+            .collect();
         let started = Instant::now();
-        let faces = self.detector.detect_batch(&frames)?;
+        let faces = self.detector.detect_sized(&frames)?;
+        let reduced = frames.iter().filter(|(_, side)| *side < full).count();
+        self.metrics
+            .frames_zoomed
+            .fetch_add(reduced as u64, Ordering::Relaxed);
+        let sides: Vec<u32> = frames.iter().map(|&(_, side)| side).collect();
+        let faces: Vec<_> = batch
+            .iter()
+            .zip(sides)
+            .zip(faces)
+            .map(|((f, side), found)| self.zoom.settle(&f.camera, f.pts_ms, side, full, found))
+            .collect();
         self.metrics
             .inference_us
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);

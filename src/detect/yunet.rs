@@ -105,9 +105,20 @@ impl Detector {
     /// size share a run; different sizes are not padded further, because the network's biases make
     /// extra padding change the scores near the border (a batch must equal single runs).
     pub fn detect_batch(&mut self, frames: &[&Frame]) -> Result<Vec<Vec<Detection>>, ModelError> {
+        let side = self.cfg.max_side;
+        let sized: Vec<(&Frame, u32)> = frames.iter().map(|&f| (f, side)).collect();
+        self.detect_sized(&sized)
+    }
+
+    /// As [`Detector::detect_batch`], each image with its own long-side cap (`zoom.rs`); boxes and
+    /// landmarks always come back in the image's own pixels.
+    pub fn detect_sized(
+        &mut self,
+        frames: &[(&Frame, u32)],
+    ) -> Result<Vec<Vec<Detection>>, ModelError> {
         let mut groups: Vec<((usize, usize), Vec<usize>)> = vec![];
-        for (i, f) in frames.iter().enumerate() {
-            let p = self.place(f);
+        for (i, &(f, side)) in frames.iter().enumerate() {
+            let p = place(f, side);
             let key = (round_up32(p.rh), round_up32(p.rw));
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(i),
@@ -119,7 +130,7 @@ impl Detector {
             // Large inputs run in parts: per frame, big batches are slower (`batch_pixels`).
             let per_run = (self.cfg.batch_pixels / (h * w).max(1)).max(1);
             for part in idx.chunks(per_run) {
-                let group: Vec<&Frame> = part.iter().map(|&i| frames[i]).collect();
+                let group: Vec<(&Frame, u32)> = part.iter().map(|&i| frames[i]).collect();
                 for (&i, dets) in part.iter().zip(self.run_same_size(&group)?) {
                     result[i] = dets;
                 }
@@ -128,11 +139,15 @@ impl Detector {
         Ok(result)
     }
 
-    fn run_same_size(&mut self, frames: &[&Frame]) -> Result<Vec<Vec<Detection>>, ModelError> {
-        if frames.is_empty() {
+    fn run_same_size(
+        &mut self,
+        sized: &[(&Frame, u32)],
+    ) -> Result<Vec<Vec<Detection>>, ModelError> {
+        if sized.is_empty() {
             return Ok(vec![]);
         }
-        let places: Vec<Placement> = frames.iter().map(|f| self.place(f)).collect();
+        let places: Vec<Placement> = sized.iter().map(|&(f, side)| place(f, side)).collect();
+        let frames: Vec<&Frame> = sized.iter().map(|&(f, _)| f).collect();
         let h = places.iter().map(|p| round_up32(p.rh)).max().unwrap_or(32);
         let w = places.iter().map(|p| round_up32(p.rw)).max().unwrap_or(32);
         let plane = h * w;
@@ -224,18 +239,19 @@ impl Detector {
         }
         Ok(result)
     }
+}
 
-    fn place(&self, f: &Frame) -> Placement {
-        let long = f.width.max(f.height) as f32;
-        let scale = (self.cfg.max_side as f32 / long).min(1.0);
-        let rw = ((f.width as f32 * scale).round() as usize).max(1);
-        let rh = ((f.height as f32 * scale).round() as usize).max(1);
-        Placement {
-            rw,
-            rh,
-            fx: f.width as f32 / rw as f32,
-            fy: f.height as f32 / rh as f32,
-        }
+/// The image resized so its long side is at most `max_side` (never up).
+fn place(f: &Frame, max_side: u32) -> Placement {
+    let long = f.width.max(f.height) as f32;
+    let scale = (max_side as f32 / long).min(1.0);
+    let rw = ((f.width as f32 * scale).round() as usize).max(1);
+    let rh = ((f.height as f32 * scale).round() as usize).max(1);
+    Placement {
+        rw,
+        rh,
+        fx: f.width as f32 / rw as f32,
+        fy: f.height as f32 / rh as f32,
     }
 }
 
