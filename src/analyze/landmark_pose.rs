@@ -1,5 +1,6 @@
 //! Head pose from the detector's five landmarks (eyes, nose tip, mouth corners), for the track
-//! events of a video that need no face mesh (docs/performance.md, "The mesh only to confirm").
+//! events of a video with `tracking.pose = "landmarks"` (docs/performance.md, "Head pose without
+//! the mesh").
 //!
 //! Measured against the media's labelled poses (tests/pose.rs, 587 faces of 22 clips, at their
 //! own size and shrunk to ~40 and ~24 px): median error yaw 3.5–4.4°, pitch 4.2–5.1°, roll

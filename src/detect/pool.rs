@@ -41,8 +41,8 @@ impl DetectorPool {
         self.workers.iter().map(Detector::session_time).sum()
     }
 
-    /// Detects faces in every frame; the frames are shared out in order, one contiguous part per
-    /// worker, and the answers come back in the frames' order.
+    /// Detects faces in every frame; the frames are shared out in order, one contiguous part of
+    /// about equal work per worker, and the answers come back in the frames' order.
     pub fn detect_batch(&mut self, frames: &[&Frame]) -> Result<Vec<Vec<Detection>>, ModelError> {
         let side = self.max_side();
         let sized: Vec<(&Frame, u32)> = frames.iter().map(|&f| (f, side)).collect();
