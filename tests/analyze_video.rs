@@ -505,3 +505,57 @@ fn landmark_pose_reads_the_mesh_only_to_confirm_new_tracks() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `detector.zoom_face_px`: a talking head is detected at a reduced input on most frames, and the
+/// events are the same ones as with every frame at full size (tracks, phases, gender, mask).
+#[test]
+fn a_large_face_is_detected_reduced_with_the_same_events() {
+    let media = common::media();
+    let dir = std::env::temp_dir().join(format!("fs-zoom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |face_px: f32| {
+        let cfg = dir.join(format!("zoom-{face_px}.toml"));
+        std::fs::write(&cfg, format!("[detector]\nzoom_face_px = {face_px:.1}\n")).unwrap();
+        let out = dir.join(format!("zoom-{face_px}.jsonl"));
+        let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
+            .args(["analyze", "--config", cfg.to_str().unwrap()])
+            .args(["--out", out.to_str().unwrap()])
+            .arg(media.join("video/liveportrait_d20.mp4"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr).to_string();
+        assert!(run.status.success(), "{err}");
+        let reduced: u64 = err
+            .rsplit(" at a reduced size")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no reduced count in {err}"));
+        let events: Vec<(u64, String, String, bool)> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let e: serde_json::Value = serde_json::from_str(l).unwrap();
+                let a = &e["attributes"];
+                (
+                    e["track_id"].as_u64().unwrap(),
+                    e["event"].as_str().unwrap().to_string(),
+                    a["gender"].as_str().unwrap_or_default().to_string(),
+                    a["mask"].as_bool().unwrap_or_default(),
+                )
+            })
+            .collect();
+        (reduced, events)
+    };
+    let (none, full) = run(0.0);
+    let (reduced, zoomed) = run(64.0);
+    println!(
+        "175 frames: {reduced} detected reduced; {} events",
+        zoomed.len()
+    );
+    assert_eq!(none, 0);
+    assert!(reduced >= 100, "{reduced} of 175 frames reduced");
+    assert!(!full.is_empty());
+    assert_eq!(full, zoomed);
+    std::fs::remove_dir_all(&dir).ok();
+}
