@@ -34,6 +34,40 @@ fn analyze(video: &str, extra: &[&str]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `facestream analyze CLIP` with `config` (TOML) as its configuration: its stderr and events.
+fn analyze_with(clip: &str, config: &str) -> (String, Vec<serde_json::Value>) {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("fs-analyze-with-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cfg, out) = (dir.join("config.toml"), dir.join("events.jsonl"));
+    std::fs::write(&cfg, config).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
+        .args(["analyze", "--config", cfg.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .arg(common::media().join(clip))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(run.status.success(), "{clip}: {err}");
+    let events = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    std::fs::remove_dir_all(&dir).ok();
+    (err, events)
+}
+
+/// The number just before `after` in `analyze`'s summary ("…; 16 face events, 1 with …").
+fn figure(err: &str, after: &str) -> u64 {
+    err.rsplit(after)
+        .nth(1)
+        .and_then(|r| r.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no '{after}' in {err}"))
+}
+
 fn tracks(events: &[serde_json::Value]) -> BTreeSet<u64> {
     events
         .iter()
@@ -311,14 +345,10 @@ fn attributes_are_read_on_better_faces_only_and_published_on_every_event() {
         .unwrap();
     assert!(run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
-    let figure = |after: &str| -> u64 {
-        err.rsplit(after)
-            .nth(1)
-            .and_then(|r| r.split_whitespace().last())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no '{after}' in {err}"))
-    };
-    let (events, readings) = (figure(" face events"), figure(" with attributes read"));
+    let (events, readings) = (
+        figure(&err, " face events"),
+        figure(&err, " with attributes read"),
+    );
     let published: Vec<serde_json::Value> = std::fs::read_to_string(&out)
         .unwrap()
         .lines()
@@ -428,42 +458,12 @@ fn nothing_is_kept_of_ended_tracks() {
 /// same ones (tracks, phases, attributes read) as with the mesh on every event.
 #[test]
 fn landmark_pose_reads_the_mesh_only_to_confirm_new_tracks() {
-    let media = common::media();
-    let dir = std::env::temp_dir().join(format!("fs-pose-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let run = |pose: &str| {
-        let cfg = dir.join(format!("{pose}.toml"));
-        std::fs::write(&cfg, format!("[tracking]\npose = \"{pose}\"\n")).unwrap();
-        let out = dir.join(format!("{pose}.jsonl"));
-        let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
-            .args([
-                "analyze",
-                "--config",
-                cfg.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ])
-            .arg(media.join("video/face_recognition_short_hamilton_clip.mp4"))
-            .output()
-            .unwrap();
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
+        let (err, events) = analyze_with(
+            "video/face_recognition_short_hamilton_clip.mp4",
+            &format!("[tracking]\npose = \"{pose}\"\n"),
         );
-        let err = String::from_utf8_lossy(&run.stderr).to_string();
-        let meshes: u64 = err
-            .rsplit(" with a face mesh read")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().last())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no mesh count in {err}"));
-        let events: Vec<serde_json::Value> = std::fs::read_to_string(&out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        (meshes, events)
+        (figure(&err, " with a face mesh read"), events)
     };
     let (mesh_runs, by_mesh) = run("mesh");
     let (landmark_runs, by_landmarks) = run("landmarks");
@@ -503,39 +503,20 @@ fn landmark_pose_reads_the_mesh_only_to_confirm_new_tracks() {
             "{e}"
         );
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `detector.zoom_face_px`: a talking head is detected at a reduced input on most frames, and the
 /// events are the same ones as with every frame at full size (tracks, phases, gender, mask).
 #[test]
 fn a_large_face_is_detected_reduced_with_the_same_events() {
-    let media = common::media();
-    let dir = std::env::temp_dir().join(format!("fs-zoom-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let run = |face_px: f32| {
-        let cfg = dir.join(format!("zoom-{face_px}.toml"));
-        std::fs::write(&cfg, format!("[detector]\nzoom_face_px = {face_px:.1}\n")).unwrap();
-        let out = dir.join(format!("zoom-{face_px}.jsonl"));
-        let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
-            .args(["analyze", "--config", cfg.to_str().unwrap()])
-            .args(["--out", out.to_str().unwrap()])
-            .arg(media.join("video/liveportrait_d20.mp4"))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&run.stderr).to_string();
-        assert!(run.status.success(), "{err}");
-        let reduced: u64 = err
-            .rsplit(" at a reduced size")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().last())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no reduced count in {err}"));
-        let events: Vec<(u64, String, String, bool)> = std::fs::read_to_string(&out)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let e: serde_json::Value = serde_json::from_str(l).unwrap();
+        let (err, published) = analyze_with(
+            "video/liveportrait_d20.mp4",
+            &format!("[detector]\nzoom_face_px = {face_px:.1}\n"),
+        );
+        let events: Vec<(u64, String, String, bool)> = published
+            .iter()
+            .map(|e| {
                 let a = &e["attributes"];
                 (
                     e["track_id"].as_u64().unwrap(),
@@ -545,7 +526,7 @@ fn a_large_face_is_detected_reduced_with_the_same_events() {
                 )
             })
             .collect();
-        (reduced, events)
+        (figure(&err, " at a reduced size"), events)
     };
     let (none, full) = run(0.0);
     let (reduced, zoomed) = run(64.0);
@@ -557,5 +538,4 @@ fn a_large_face_is_detected_reduced_with_the_same_events() {
     assert!(reduced >= 100, "{reduced} of 175 frames reduced");
     assert!(!full.is_empty());
     assert_eq!(full, zoomed);
-    std::fs::remove_dir_all(&dir).ok();
 }
