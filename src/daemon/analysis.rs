@@ -299,9 +299,10 @@ impl AnalyzeStage {
     }
 
     /// The batch's track events, each with its face's mesh when it needs one, read in one run of
-    /// the model. A mesh is read to confirm a new track's face (its presence), and for faces too
-    /// small for that, and for every other event, only with `tracking.pose = "mesh"` (the default):
-    /// with `landmarks` the other events take their pose from the detector's (`analyze_tracked`).
+    /// the model. With `tracking.pose = "mesh"` (the default) every event needs one; with
+    /// `"landmarks"` only events whose presence `confirmed` will consult (a new or still
+    /// unconfirmed track's face of 64 px and more), the rest taking their pose from the
+    /// detector's landmarks (`analyze_tracked`).
     fn with_meshes(
         &mut self,
         batch: Vec<AnalyzeItem>,
