@@ -310,12 +310,10 @@ impl AnalyzeStage {
     ) -> Result<Vec<(AnalyzeItem, Option<Mesh>)>, ModelError> {
         let cfg = self.analyzer.config();
         let every = cfg.tracking.pose == crate::config::PoseSource::Mesh;
-        let confirming = cfg.detector.min_presence > 0.0;
         let needs = |i: &AnalyzeItem| match i {
             AnalyzeItem::Track(m) => {
                 every
-                    || (confirming
-                        && !crate::analyze::confirm::too_small_for_mesh(&m.detection)
+                    || (presence_decides(&cfg.detector, &m.detection)
                         && (m.phase == TrackPhase::Start
                             || held.unconfirmed.contains(&(m.camera.clone(), m.track_id))))
             }
@@ -357,15 +355,14 @@ impl AnalyzeStage {
     ) -> Result<bool, ModelError> {
         let cfg = &self.analyzer.config().detector;
         let (min_presence, min_look) = (cfg.min_presence, cfg.min_second_look);
-        if min_presence <= 0.0 || face.presence.unwrap_or(1.0) >= min_presence {
+        if !presence_decides(cfg, &m.detection) || face.presence.unwrap_or(1.0) >= min_presence {
             return Ok(true);
         }
         let masked = face
             .attributes
             .as_ref()
             .is_some_and(|a| a.mask_probability >= CONFIDENT_MASK);
-        let small = crate::analyze::confirm::too_small_for_mesh(&m.detection);
-        if masked || small {
+        if masked {
             return Ok(true);
         }
         if min_look <= 0.0 {
@@ -422,4 +419,11 @@ impl AnalyzeStage {
             ..base(l.track_id)
         }))
     }
+}
+
+/// Whether the mesh's presence takes part in confirming this face: the check is on and the face
+/// is big enough for the mesh to judge. `confirmed` consults it only then, and with
+/// `tracking.pose = "landmarks"` the mesh is read only then.
+fn presence_decides(cfg: &crate::config::DetectorConfig, det: &crate::detect::Detection) -> bool {
+    cfg.min_presence > 0.0 && !crate::analyze::confirm::too_small_for_mesh(det)
 }
