@@ -539,3 +539,98 @@ fn a_large_face_is_detected_reduced_with_the_same_events() {
     assert!(!full.is_empty());
     assert_eq!(full, zoomed);
 }
+
+/// A small face that comes into view beside a large one (a doorbell camera: someone close, someone
+/// arriving behind): the zoom cannot see it on a reduced frame, so it is found on the next
+/// full-size frame, at most `detector.zoom_full_every_ms` (250 ms) plus a frame later than
+/// without the zoom.
+/// Six arrivals at the four corners of a talking head (d10), at times that fall at different
+/// points of the 250-ms cycle; every one is found with the zoom on and off, and the delay of each
+/// is printed (docs/performance.md).
+#[test]
+fn a_small_face_arriving_beside_a_large_one_is_found_within_the_full_size_cycle() {
+    let dir = std::env::temp_dir().join(format!("fs-arrivals-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let video = dir.join("arrivals.mp4");
+    // (start s, x, y): 1 s each, 36×45 patches clear of the large face. The face in them (~25 px)
+    // shrinks to ~8 px at the reduced size, where YuNet cannot see it, so only the full-size cycle
+    // finds it (a 33-px face is seen at the reduced size, and the cycle is not needed);
+    // the starts fall 0, 40, 85, 125, 170 and 210 ms into a 250-ms cycle counted from 0.
+    let arrivals = [
+        (1.000, 8, 8),
+        (3.290, 456, 8),
+        (5.585, 8, 444),
+        (7.875, 456, 444),
+        (10.170, 8, 8),
+        (12.460, 456, 8),
+    ];
+    let mut graph =
+        String::from("[1]crop=480:600:200:100,scale=36:45,split=6[s0][s1][s2][s3][s4][s5];");
+    let mut last = "0".to_string();
+    for (i, (t, x, y)) in arrivals.iter().enumerate() {
+        graph += &format!(
+            "[{last}][s{i}]overlay={x}:{y}:shortest=1:enable='between(t,{t:.3},{:.3})'[v{i}];",
+            t + 1.0
+        );
+        last = format!("v{i}");
+    }
+    graph.pop();
+    let media = common::media();
+    let status = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-i"])
+        .arg(media.join("video/liveportrait_d10.mp4"))
+        .args(["-loop", "1", "-i"])
+        .arg(media.join("gallery/Amy_Adams/openface_adams.jpg"))
+        .args(["-filter_complex", &graph, "-map", &format!("[{last}]")])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-an",
+        ])
+        .arg(&video)
+        .status()
+        .expect("ffmpeg (installed by scripts/setup.sh)");
+    assert!(status.success(), "ffmpeg: {status}");
+    let delays = |face_px: f32| {
+        let (err, events) = analyze_with(
+            video.to_str().unwrap(),
+            &format!("[detector]\nzoom_face_px = {face_px:.1}\n"),
+        );
+        let found: Vec<i64> = arrivals
+            .iter()
+            .map(|&(t, x, y)| {
+                let at = (t * 1000.0) as i64;
+                events
+                    .iter()
+                    .filter(|e| e["event"] == "start")
+                    .filter(|e| {
+                        let b = &e["bounding_box"];
+                        let cx =
+                            b["top_left_x"].as_f64().unwrap() + b["width"].as_f64().unwrap() / 2.0;
+                        let cy =
+                            b["top_left_y"].as_f64().unwrap() + b["height"].as_f64().unwrap() / 2.0;
+                        (x as f64..x as f64 + 36.0).contains(&cx)
+                            && (y as f64..y as f64 + 45.0).contains(&cy)
+                    })
+                    .map(|e| e["first_seen_ms"].as_i64().unwrap() - at)
+                    .filter(|d| (-40..1000).contains(d))
+                    .min()
+                    .unwrap_or_else(|| {
+                        panic!("zoom_face_px {face_px}: the face arriving at {t} s was never found")
+                    })
+            })
+            .collect();
+        (figure(&err, " at a reduced size"), found)
+    };
+    let (none, off) = delays(0.0);
+    let (reduced, on) = delays(64.0);
+    std::fs::remove_dir_all(&dir).ok();
+    println!("ms from arrival to first detection: zoom off {off:?}; zoom on {on:?} ({reduced} of 448 frames reduced)");
+    assert_eq!(none, 0);
+    // Otherwise the test would not be about the zoom.
+    assert!(reduced >= 100, "{reduced} frames reduced");
+    // Without the zoom a face this small is found within a few frames (YuNet may need two or three
+    // to score it); with it, at most one full-size cycle and a frame later than that.
+    assert!(off.iter().all(|&d| d <= 100), "zoom off: {off:?}");
+    for (a, b) in off.iter().zip(&on) {
+        assert!(b - a <= 250 + 34, "zoom off {off:?}, on {on:?}");
+    }
+}
