@@ -58,11 +58,10 @@ impl SourceOpener for GstOpener {
         // Scaled while still YUV (a quarter of RGB's bytes, and the 1080p frame is never converted
         // whole) so that neither side exceeds `width`, never up: a 176-px clip stays 176 px (the
         // detector sizes its input from the frame), and a portrait 720×1364 clip becomes 338×640,
-        // the detector's own input, instead of 640×1213. One element scales and converts in one
-        // pass: `videoscale ! videoconvert` cost more and shifted the colours by up to 3 levels
-        // (tests/ingest.rs).
+        // the detector's own input, instead of 640×1213. Then one conversion of the small frame
+        // to RGB.
         let tail = format!(
-            "videoconvertscale ! video/x-raw,format=RGB,width=[16,{side}],height=[16,{side}],pixel-aspect-ratio=1/1 ! appsink name=sink max-buffers=4 drop=false sync={}",
+            "videoscale ! video/x-raw,width=[16,{side}],height=[16,{side}],pixel-aspect-ratio=1/1 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink max-buffers=4 drop=false sync={}",
             s.realtime && !s.is_live(),
             side = s.width.max(16),
         );
