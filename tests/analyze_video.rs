@@ -576,19 +576,30 @@ fn a_small_face_arriving_beside_a_large_one_is_found_within_the_full_size_cycle(
     }
     graph.pop();
     let media = common::media();
-    let status = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-i"])
-        .arg(media.join("video/liveportrait_d10.mp4"))
-        .args(["-loop", "1", "-i"])
-        .arg(media.join("gallery/Amy_Adams/openface_adams.jpg"))
-        .args(["-filter_complex", &graph, "-map", &format!("[{last}]")])
-        .args([
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-an",
-        ])
-        .arg(&video)
-        .status()
-        .expect("ffmpeg (installed by scripts/setup.sh)");
-    assert!(status.success(), "ffmpeg: {status}");
+    let (d10, face) = (
+        media.join("video/liveportrait_d10.mp4"),
+        media.join("gallery/Amy_Adams/openface_adams.jpg"),
+    );
+    common::ffmpeg(&[
+        "-i",
+        d10.to_str().unwrap(),
+        "-loop",
+        "1",
+        "-i",
+        face.to_str().unwrap(),
+        "-filter_complex",
+        &graph,
+        "-map",
+        &format!("[{last}]"),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        "-an",
+        video.to_str().unwrap(),
+    ]);
     let delays = |face_px: f32| {
         let (err, events) = analyze_with(
             video.to_str().unwrap(),

@@ -22,19 +22,6 @@ const B: (&str, &str) = (
 const C: (&str, &str) = ("Matt_Damon/deepface_img29.jpg", "crop=340:340:115:91");
 const D: (&str, &str) = ("Jack_Dorsey/deepface_img16.jpg", "crop=320:320:222:31");
 
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error"])
-        .args(args)
-        .output()
-        .expect("ffmpeg (installed by scripts/setup.sh)");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Builds the four composed videos in `dir`.
 fn compose(dir: &Path) -> BTreeMap<&'static str, PathBuf> {
     let g = common::media().join("gallery");
@@ -42,17 +29,17 @@ fn compose(dir: &Path) -> BTreeMap<&'static str, PathBuf> {
     let bg = "color=gray:s=640x480:d=4:r=25";
     let mut out = BTreeMap::new();
     let swap = dir.join("swap.mp4");
-    ffmpeg(&["-loop", "1", "-t", "4", "-i", &img(A), "-loop", "1", "-t", "4", "-i", &img(B), "-f", "lavfi", "-i", bg,
+    common::ffmpeg(&["-loop", "1", "-t", "4", "-i", &img(A), "-loop", "1", "-t", "4", "-i", &img(B), "-f", "lavfi", "-i", bg,
         "-filter_complex", &format!("[0]{},scale=180:180[a];[1]{},scale=180:180[b];[2][a]overlay=230:150:enable='lt(t,2)'[t];[t][b]overlay=230:150:enable='gte(t,2)'", A.1, B.1),
         "-t", "4", "-r", "25", "-pix_fmt", "yuv420p", swap.to_str().unwrap()]);
     out.insert("swap", swap);
     let gap = dir.join("gap.mp4");
-    ffmpeg(&["-loop", "1", "-t", "4", "-i", &img(C), "-loop", "1", "-t", "4", "-i", &img(D), "-f", "lavfi", "-i", bg,
+    common::ffmpeg(&["-loop", "1", "-t", "4", "-i", &img(C), "-loop", "1", "-t", "4", "-i", &img(D), "-f", "lavfi", "-i", bg,
         "-filter_complex", &format!("[0]{},scale=180:180[a];[1]{},scale=180:180[b];[2][a]overlay=230:150:enable='lt(t,1.9)'[t];[t][b]overlay=230:150:enable='gte(t,2.1)'", C.1, D.1),
         "-t", "4", "-r", "25", "-pix_fmt", "yuv420p", gap.to_str().unwrap()]);
     out.insert("gap", gap);
     let cut = dir.join("cut.mp4");
-    ffmpeg(&[
+    common::ffmpeg(&[
         "-loop",
         "1",
         "-t",
@@ -75,7 +62,7 @@ fn compose(dir: &Path) -> BTreeMap<&'static str, PathBuf> {
     ]);
     out.insert("cut", cut);
     let cross = dir.join("cross.mp4");
-    ffmpeg(&["-loop", "1", "-t", "4", "-i", &img(C), "-loop", "1", "-t", "4", "-i", &img(D), "-f", "lavfi", "-i", bg,
+    common::ffmpeg(&["-loop", "1", "-t", "4", "-i", &img(C), "-loop", "1", "-t", "4", "-i", &img(D), "-f", "lavfi", "-i", bg,
         "-filter_complex", &format!("[0]{},scale=150:150[a];[1]{},scale=150:150[b];[2][a]overlay=x='20+t*110':y=160[t];[t][b]overlay=x='470-t*110':y=170", C.1, D.1),
         "-t", "4", "-r", "25", "-pix_fmt", "yuv420p", cross.to_str().unwrap()]);
     out.insert("cross", cross);

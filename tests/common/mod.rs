@@ -23,6 +23,21 @@ pub fn media() -> PathBuf {
     p
 }
 
+/// Runs `ffmpeg -y -loglevel error ARGS` (derived test videos are built at test time); fails the
+/// test with ffmpeg's message when it fails.
+pub fn ffmpeg(args: &[&str]) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error"])
+        .args(args)
+        .output()
+        .expect("ffmpeg (installed by scripts/setup.sh)");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn analyzer() -> Analyzer {
     Analyzer::open(&Config::default()).expect("models and ONNX Runtime (run scripts/setup.sh)")
 }
