@@ -529,7 +529,7 @@ fn a_large_face_is_detected_reduced_with_the_same_events() {
         (figure(&err, " at a reduced size"), events)
     };
     let (none, full) = run(0.0);
-    let (reduced, zoomed) = run(64.0);
+    let (reduced, zoomed) = run(facestream::config::Config::default().detector.zoom_face_px);
     println!(
         "175 frames: {reduced} detected reduced; {} events",
         zoomed.len()
@@ -632,7 +632,7 @@ fn a_small_face_arriving_beside_a_large_one_is_found_within_the_full_size_cycle(
         (figure(&err, " at a reduced size"), found)
     };
     let (none, off) = delays(0.0);
-    let (reduced, on) = delays(64.0);
+    let (reduced, on) = delays(facestream::config::Config::default().detector.zoom_face_px);
     std::fs::remove_dir_all(&dir).ok();
     println!("ms from arrival to first detection: zoom off {off:?}; zoom on {on:?} ({reduced} of 448 frames reduced)");
     assert_eq!(none, 0);

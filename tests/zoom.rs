@@ -130,8 +130,9 @@ fn faces_found_at_the_reduced_size_align_and_embed_as_at_full_size() {
         "{missed} of {} missed",
         found + missed
     );
-    // Measured: shift median 0.064 / p95 0.164; cosine median 0.977 / p5 0.911 (the same face in
-    // two frames in a row, both at full size: 0.992 / 0.894).
+    // Measured at 48 px (the default): shift median 0.064 / p95 0.144; cosine median 0.977 / p5
+    // 0.883 (the same face in two frames in a row, both at full size: 0.992 / 0.894). At 40 px the
+    // p95 shift is 0.346: that is where this fails.
     assert!(s50 <= 0.10 && s95 <= 0.25, "{s50} {s95}");
     assert!(c50 >= 0.95 && c05 >= 0.85, "{c50} {c05}");
 }

@@ -212,7 +212,7 @@ impl Default for DetectorConfig {
             min_second_look: 0.75,
             batch_pixels: 640 * 384,
             workers: 2,
-            zoom_face_px: 64.0,
+            zoom_face_px: 48.0,
             zoom_full_every_ms: 250,
         }
     }
