@@ -264,7 +264,7 @@ const PROBE_FPS: u32 = 10;
 
 /// A video of `photos` one after another, `seconds` each at `fps` (letterboxed to 640×480, hard cuts).
 fn slideshow(photos: &[std::path::PathBuf], seconds: f64, fps: u32, out: &std::path::Path) {
-    let mut args: Vec<String> = vec!["-y".into(), "-loglevel".into(), "error".into()];
+    let mut args: Vec<String> = vec![];
     let mut filter = String::new();
     for (i, p) in photos.iter().enumerate() {
         args.extend(["-loop", "1", "-t", &seconds.to_string(), "-i"].map(String::from));
@@ -279,15 +279,7 @@ fn slideshow(photos: &[std::path::PathBuf], seconds: f64, fps: u32, out: &std::p
     filter.push_str(&format!("concat=n={}:v=1[out]", photos.len()));
     args.extend(["-filter_complex", &filter, "-map", "[out]"].map(String::from));
     args.push(out.display().to_string());
-    let res = Command::new("ffmpeg")
-        .args(&args)
-        .output()
-        .expect("ffmpeg (scripts/setup.sh)");
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    common::ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 /// Issue 13 part 3: the open-set threshold on video. The gallery's people with two or more photos
