@@ -137,13 +137,12 @@ impl DetectStage {
             return Ok(());
         }
         let full = self.detector.max_side();
+        let (zoom, settings) = (&mut self.zoom, self.zoom_settings);
         let frames: Vec<_> = batch
             .iter()
             .map(|f| {
                 let long = f.frame.width.max(f.frame.height);
-                let side = self
-                    .zoom
-                    .side_for(self.zoom_settings, &f.camera, f.pts_ms, long, full);
+                let side = zoom.side_for(settings, &f.camera, f.pts_ms, long, full);
                 (&*f.frame, side)
             })
             .collect();

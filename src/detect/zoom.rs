@@ -31,6 +31,9 @@ struct CameraZoom {
     smallest: f32,
     /// A reduced frame found fewer or more faces: the next frame is full size.
     recheck: bool,
+    /// Stream time of a frame already sized full for the periodic look (in the batch being
+    /// formed, not yet settled): the frames after it in that batch need not look again.
+    looking: Option<u64>,
 }
 
 /// Every camera's state, kept by the detection stage.
@@ -48,26 +51,32 @@ const FOLLOWS_IOU: f32 = 0.3;
 
 impl Zoom {
     /// The long side to detect this frame at: `full_side` (the detector's `max_side`), or less.
+    /// Called for each frame in stream order, also for several frames before any of them settles
+    /// (a batch): of those, only the first due for the periodic look is full size — the others
+    /// would look again at the same moment, and a face it finds that they miss brings the full
+    /// size back (`settle`).
     pub fn side_for(
-        &self,
+        &mut self,
         s: ZoomSettings,
         camera: &str,
         pts_ms: u64,
         frame_long: u32,
         full_side: u32,
     ) -> u32 {
-        let Some(c) = self.cameras.get(camera) else {
+        let Some(c) = self.cameras.get_mut(camera) else {
             return full_side;
         };
         let Some(last) = c.last_full_ms else {
             return full_side;
         };
-        if s.face_px <= 0.0
-            || c.recheck
-            || c.faces.is_empty()
-            || pts_ms.saturating_sub(last) >= s.full_every_ms
-            || pts_ms < last
-        {
+        if s.face_px <= 0.0 || c.recheck || c.faces.is_empty() || pts_ms < last {
+            return full_side;
+        }
+        let looked = c
+            .looking
+            .is_some_and(|t| pts_ms >= t && pts_ms - t < s.full_every_ms);
+        if pts_ms.saturating_sub(last) >= s.full_every_ms && !looked {
+            c.looking = Some(pts_ms);
             return full_side;
         }
         let full_long = frame_long.min(full_side) as f32;
@@ -107,6 +116,7 @@ impl Zoom {
                 smallest: smallest(&dets),
                 faces: dets.clone(),
                 recheck: false,
+                looking: None,
             };
             return dets;
         }
@@ -165,6 +175,27 @@ mod tests {
         assert_eq!(z.side_for(ON, "door", 250, 512, 640), 640);
         // Another camera is not affected.
         assert_eq!(z.side_for(ON, "yard", 33, 512, 640), 640);
+    }
+
+    #[test]
+    fn a_batch_sized_at_once_looks_at_full_size_once() {
+        let cam: Arc<str> = "door".into();
+        let mut z = Zoom::default();
+        z.settle(&cam, 0, 640, 640, vec![face(256.0)]);
+        // Four frames sized before any settles: the first due looks, the others stay reduced.
+        let sides: Vec<u32> = [250, 283, 316, 350]
+            .map(|t| z.side_for(ON, "door", t, 512, 640))
+            .to_vec();
+        assert_eq!(sides, vec![640, 128, 128, 128]);
+        // Another camera in the same batch looks for itself.
+        z.settle(&"yard".into(), 0, 640, 640, vec![face(256.0)]);
+        assert_eq!(z.side_for(ON, "yard", 250, 512, 640), 640);
+        // Settled in order: the look found a new face the reduced frames missed, so the next
+        // batch starts at full size again, all of it (a recheck, not the periodic look).
+        z.settle(&cam, 250, 640, 640, vec![face(256.0), face(100.0)]);
+        z.settle(&cam, 283, 128, 640, vec![face(256.0)]);
+        assert_eq!(z.side_for(ON, "door", 383, 512, 640), 640);
+        assert_eq!(z.side_for(ON, "door", 416, 512, 640), 640);
     }
 
     #[test]
