@@ -41,6 +41,8 @@ pub struct Metrics {
     /// Unknown tracks given a stranger's id seen before, and new strangers.
     pub strangers_seen_again: AtomicU64,
     pub strangers_new: AtomicU64,
+    /// New strangers moved to another number: a daemon of the pool took the same one at once.
+    pub strangers_renumbered: AtomicU64,
     /// Face events made, and how many of them read age, gender and mask afresh (the others carry
     /// the track's estimate: docs/performance.md, the analysis schedule).
     pub face_events: AtomicU64,
@@ -401,7 +403,7 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 23] = [
+        let global: [(&str, &str, &str, &AtomicU64); 24] = [
             (
                 "facestream_mqtt_link",
                 "gauge",
@@ -491,6 +493,12 @@ impl Metrics {
                 "counter",
                 "Unknown tracks that became a new stranger",
                 &self.strangers_new,
+            ),
+            (
+                "facestream_strangers_renumbered_total",
+                "counter",
+                "New strangers moved to the next free id because another daemon of the pool took theirs at the same moment",
+                &self.strangers_renumbered,
             ),
             (
                 "facestream_face_events_total",

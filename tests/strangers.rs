@@ -237,20 +237,9 @@ fn stranger_ids_survive_a_restart_and_are_shared_by_a_pool() {
     }
 }
 
-/// Two daemons of a pool creating strangers at the same instant never give two strangers one id:
-/// each id holds the faces of one stranger only.
-#[test]
-fn daemons_of_a_pool_creating_strangers_at_once_give_them_different_ids() {
-    let url = common::services::Postgres::shared().database("strangers_race");
-    let open = || {
-        FaceSets::open_storage(&facestream::config::StorageConfig {
-            url: url.clone(),
-            ..Default::default()
-        })
-        .unwrap()
-    };
-    // Forty clearly different faces (random directions in 192 dimensions are near-orthogonal).
-    let faces: Vec<Embedding> = (0..40u64)
+/// `n` clearly different faces (random directions in 192 dimensions are near-orthogonal).
+fn distinct_faces(n: u64) -> Vec<Embedding> {
+    (0..n)
         .map(|i| {
             let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             let v: Vec<f32> = (0..192)
@@ -267,7 +256,22 @@ fn daemons_of_a_pool_creating_strangers_at_once_give_them_different_ids() {
                 vector: v.iter().map(|x| x / n).collect(),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Two daemons of a pool creating strangers at the same instant never give two strangers one id:
+/// each id holds the faces of one stranger only.
+#[test]
+fn daemons_of_a_pool_creating_strangers_at_once_give_them_different_ids() {
+    let url = common::services::Postgres::shared().database("strangers_race");
+    let open = || {
+        FaceSets::open_storage(&facestream::config::StorageConfig {
+            url: url.clone(),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let faces = distinct_faces(40);
     let barrier = std::sync::Barrier::new(2);
     let given: Vec<Vec<String>> = std::thread::scope(|sc| {
         let runs: Vec<_> = [0usize, 1]
@@ -305,6 +309,79 @@ fn daemons_of_a_pool_creating_strangers_at_once_give_them_different_ids() {
     for id in distinct {
         assert_eq!(sets.user_faces("strangers", id).unwrap().len(), 1, "{id}");
     }
+}
+
+/// The same race made certain: two daemons of a pool each create a stranger in every round,
+/// both picking the next number before either stores (`meeting_after_numbering`), so both pick
+/// the same one every round. Each round one keeps it and the other moves to the next free number:
+/// 2 ids a round, each holding one stranger's faces, and one renumbering counted per round.
+#[test]
+fn two_daemons_that_pick_the_same_number_give_their_strangers_different_ids() {
+    let url = common::services::Postgres::shared().database("strangers_same_number");
+    let open = || {
+        FaceSets::open_storage(&facestream::config::StorageConfig {
+            url: url.clone(),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    const ROUNDS: usize = 6;
+    let faces = distinct_faces(2 * ROUNDS as u64);
+    let (meeting, round_done) = (
+        std::sync::Arc::new(std::sync::Barrier::new(2)),
+        std::sync::Barrier::new(2),
+    );
+    let metrics = std::sync::Arc::new(facestream::metrics::Metrics::default());
+    let given: Vec<Vec<String>> = std::thread::scope(|sc| {
+        let runs: Vec<_> = [0usize, 1]
+            .into_iter()
+            .map(|daemon| {
+                let (faces, meeting, round_done, open, metrics) =
+                    (&faces, meeting.clone(), &round_done, &open, metrics.clone());
+                sc.spawn(move || {
+                    let sets = open();
+                    let s = Strangers::new(&UnknownConfig::default(), EmbedderKind::Mobilefacenet)
+                        .with_metrics(metrics)
+                        .meeting_after_numbering(meeting);
+                    (0..ROUNDS)
+                        .map(|round| {
+                            let f = &faces[2 * round + daemon];
+                            let id = s.identify(&sets, std::slice::from_ref(f)).unwrap().id;
+                            // Both settled before the next round numbers again.
+                            round_done.wait();
+                            id
+                        })
+                        .collect::<Vec<String>>()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let renumbered = metrics
+        .strangers_renumbered
+        .load(std::sync::atomic::Ordering::Relaxed);
+    println!("{ROUNDS} rounds, ids per daemon {given:?}, renumbered {renumbered}");
+    let sets = open();
+    for round in 0..ROUNDS {
+        let (a, b) = (&given[0][round], &given[1][round]);
+        assert_ne!(a, b, "round {round}: one id for two strangers");
+        // Both picked unknown-(2·round + 1); one kept it, the other took the next.
+        let mut ids = [a.clone(), b.clone()];
+        ids.sort_by_key(|i| i.trim_start_matches("unknown-").parse::<u64>().unwrap());
+        assert_eq!(
+            ids,
+            [
+                format!("unknown-{}", 2 * round + 1),
+                format!("unknown-{}", 2 * round + 2)
+            ],
+            "round {round}"
+        );
+        for id in [a, b] {
+            let held = sets.user_faces("strangers", id).unwrap();
+            assert_eq!(held.len(), 1, "round {round}: {id}");
+        }
+    }
+    assert_eq!(renumbered, ROUNDS as u64);
 }
 
 /// One person's clip from ../shared/media, labelled by eye (see the montage note in

@@ -19,6 +19,9 @@ pub struct Strangers {
     pub cfg: UnknownConfig,
     model: EmbedderKind,
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    /// Waited on between picking a new stranger's number and storing its faces (tests only:
+    /// `meeting_after_numbering`).
+    numbered: Option<std::sync::Arc<std::sync::Barrier>>,
 }
 
 /// How well a track showed its face: `Poorly` when no face it was searched with passed the
@@ -54,7 +57,17 @@ impl Strangers {
             cfg: cfg.clone(),
             model,
             metrics: None,
+            numbered: None,
         }
+    }
+
+    /// Tests: every new stranger's first number is picked, then `meeting` is waited on before
+    /// its faces are stored — two daemons sharing one barrier pick the same number every time,
+    /// which makes the pool's race certain instead of a matter of timing.
+    #[doc(hidden)]
+    pub fn meeting_after_numbering(mut self, meeting: std::sync::Arc<std::sync::Barrier>) -> Self {
+        self.numbered = Some(meeting);
+        self
     }
 
     /// Counts strangers seen again and new ones (`facestream_strangers_*`).
@@ -157,6 +170,9 @@ impl Strangers {
         let mut tries = 0;
         loop {
             let id = self.next_id(sets)?;
+            if let Some(meeting) = self.numbered.as_ref().filter(|_| tries == 0) {
+                meeting.wait();
+            }
             let mine: Vec<String> = sets
                 .add_faces(
                     set,
@@ -182,6 +198,10 @@ impl Strangers {
             );
             for f in &mine {
                 sets.delete_faces(set, Selector::FaceId(f.clone()))?;
+            }
+            if let Some(m) = &self.metrics {
+                m.strangers_renumbered
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             tries += 1;
         }
