@@ -362,8 +362,8 @@ fn two_daemons_that_pick_the_same_number_give_their_strangers_different_ids() {
         .load(std::sync::atomic::Ordering::Relaxed);
     println!("{ROUNDS} rounds, ids per daemon {given:?}, renumbered {renumbered}");
     let sets = open();
-    for round in 0..ROUNDS {
-        let (a, b) = (&given[0][round], &given[1][round]);
+    assert!(given.iter().all(|g| g.len() == ROUNDS));
+    for (round, (a, b)) in given[0].iter().zip(&given[1]).enumerate() {
         assert_ne!(a, b, "round {round}: one id for two strangers");
         // Both picked unknown-(2·round + 1); one kept it, the other took the next.
         let mut ids = [a.clone(), b.clone()];
