@@ -259,18 +259,21 @@ fn distinct_faces(n: u64) -> Vec<Embedding> {
         .collect()
 }
 
+/// The pool's store at `url`, opened afresh as each daemon of a pool opens it.
+fn pool_store(url: &str) -> FaceSets {
+    FaceSets::open_storage(&facestream::config::StorageConfig {
+        url: url.to_string(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 /// Two daemons of a pool creating strangers at the same instant never give two strangers one id:
 /// each id holds the faces of one stranger only.
 #[test]
 fn daemons_of_a_pool_creating_strangers_at_once_give_them_different_ids() {
     let url = common::services::Postgres::shared().database("strangers_race");
-    let open = || {
-        FaceSets::open_storage(&facestream::config::StorageConfig {
-            url: url.clone(),
-            ..Default::default()
-        })
-        .unwrap()
-    };
+    let open = || pool_store(&url);
     let faces = distinct_faces(40);
     let barrier = std::sync::Barrier::new(2);
     let given: Vec<Vec<String>> = std::thread::scope(|sc| {
@@ -318,13 +321,7 @@ fn daemons_of_a_pool_creating_strangers_at_once_give_them_different_ids() {
 #[test]
 fn two_daemons_that_pick_the_same_number_give_their_strangers_different_ids() {
     let url = common::services::Postgres::shared().database("strangers_same_number");
-    let open = || {
-        FaceSets::open_storage(&facestream::config::StorageConfig {
-            url: url.clone(),
-            ..Default::default()
-        })
-        .unwrap()
-    };
+    let open = || pool_store(&url);
     const ROUNDS: usize = 6;
     let faces = distinct_faces(2 * ROUNDS as u64);
     let (meeting, round_done) = (
