@@ -47,6 +47,8 @@ pub struct Metrics {
     /// the track's estimate: docs/performance.md, the analysis schedule).
     pub face_events: AtomicU64,
     pub attribute_readings: AtomicU64,
+    /// Runs of the age/gender and mask models (one run reads the faces of several track events).
+    pub attribute_runs: AtomicU64,
     /// Frames detected at a reduced input size (`detector.zoom_face_px`).
     pub frames_zoomed: AtomicU64,
     /// Faces of track events whose face mesh was read (all of them with `tracking.pose = "mesh"`).
@@ -403,7 +405,7 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 24] = [
+        let global: [(&str, &str, &str, &AtomicU64); 25] = [
             (
                 "facestream_mqtt_link",
                 "gauge",
@@ -511,6 +513,12 @@ impl Metrics {
                 "counter",
                 "Face events whose age, gender and mask were read afresh (a better face than before)",
                 &self.attribute_readings,
+            ),
+            (
+                "facestream_attribute_runs_total",
+                "counter",
+                "Runs of the age/gender and mask models; one run reads the faces of up to 4 track events waiting together",
+                &self.attribute_runs,
             ),
             (
                 "facestream_frames_zoomed_total",

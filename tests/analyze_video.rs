@@ -645,3 +645,115 @@ fn a_small_face_arriving_beside_a_large_one_is_found_within_the_full_size_cycle(
         assert!(b - a <= 250 + 34, "zoom off {off:?}, on {on:?}");
     }
 }
+
+/// A track's end whose best face is the one its previous event was analysed on (short tracks'
+/// often are) takes that event's mesh instead of reading the same face again: the same pose,
+/// one mesh fewer. Orlando: 17 short tracks of small background faces.
+#[test]
+fn an_end_on_an_analysed_face_takes_its_mesh() {
+    let (err, events) = analyze_with("video/suegreen_orlando_bloom.avi", "");
+    let (published, meshes) = (
+        figure(&err, " face events"),
+        figure(&err, " with a face mesh read"),
+    );
+    assert_eq!(published as usize, events.len());
+    let mut previous: BTreeMap<u64, &serde_json::Value> = BTreeMap::new();
+    let mut same_face = 0;
+    for e in &events {
+        let id = e["track_id"].as_u64().unwrap();
+        if e["event"] == "end" {
+            let before = previous[&id];
+            let face = |v: &serde_json::Value| {
+                (
+                    v["timestamp_ms"].clone(),
+                    v["bounding_box"].clone(),
+                    v["landmarks"].clone(),
+                )
+            };
+            if face(before) == face(e) {
+                same_face += 1;
+                for k in ["yaw", "pitch", "roll"] {
+                    assert_eq!(before["attributes"][k], e["attributes"][k], "{k}: {e}");
+                }
+            }
+        }
+        previous.insert(id, e);
+    }
+    println!("{published} events, {meshes} meshes read, {same_face} ends on an analysed face");
+    assert!(
+        same_face >= 1,
+        "no end on an analysed face: the clip changed?"
+    );
+    assert_eq!(meshes, published - same_face);
+}
+
+/// The age/gender and mask models read the faces of track events waiting together in runs of
+/// up to four, and each face reads as it does alone.
+#[test]
+fn attributes_of_waiting_track_events_are_read_together() {
+    use facestream::analyze::Analyzer;
+    use facestream::daemon::analysis::AnalyzeStage;
+    use facestream::messages::{AnalyzeItem, Event, TrackMsg, TrackPhase};
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    let cfg = facestream::config::Config::default();
+    let mut alone = common::analyzer();
+    let frame = Arc::new(common::load(
+        &common::media().join("group/dlib_bald_guys.jpg"),
+    ));
+    let mut found = alone.detect_verified(&frame).unwrap();
+    found.sort_by(|a, b| b.0.w.total_cmp(&a.0.w));
+    found.truncate(6);
+    assert_eq!(found.len(), 6);
+    let (tx, input) = crossbeam_channel::unbounded();
+    for (i, (det, _)) in found.iter().enumerate() {
+        let msg = TrackMsg {
+            camera: Arc::from("cam"),
+            track_id: i as u64 + 1,
+            phase: TrackPhase::Start,
+            first_ms: 0,
+            last_ms: 0,
+            hits: 2,
+            detection: det.clone(),
+            pts_ms: 0,
+            wall_ms: 0,
+            frame: frame.clone(),
+        };
+        tx.send(AnalyzeItem::Track(msg)).unwrap();
+    }
+    drop(tx);
+    let (out, events) = crossbeam_channel::unbounded();
+    let metrics = Arc::new(facestream::metrics::Metrics::default());
+    AnalyzeStage {
+        analyzer: Analyzer::open_for_video(&cfg, false).unwrap(),
+        input,
+        out,
+        snapshots: false,
+        metrics: metrics.clone(),
+        matcher: None,
+    }
+    .run()
+    .unwrap();
+    let (readings, runs) = (
+        metrics.attribute_readings.load(Ordering::Relaxed),
+        metrics.attribute_runs.load(Ordering::Relaxed),
+    );
+    println!("{readings} attribute readings in {runs} runs");
+    assert_eq!(
+        (readings, runs),
+        (6, 2),
+        "six waiting starts: runs of 4 and 2"
+    );
+    let mut published = 0;
+    for ev in events.try_iter() {
+        let Event::Face(ev) = ev else { continue };
+        let det = &found[ev.track_id as usize - 1].0;
+        let one = alone.attributes(&[(&*frame, det)]).unwrap().remove(0);
+        let a = ev.attributes.as_ref().unwrap();
+        assert_eq!(a.gender, one.gender, "track {}", ev.track_id);
+        assert_eq!(a.age, one.age.round(), "track {}", ev.track_id);
+        published += 1;
+    }
+    assert_eq!(published, 6);
+}

@@ -278,6 +278,14 @@ impl Analyzer {
         Ok(ok)
     }
 
+    /// Age, gender and mask of faces (of any frames), in one run of each model.
+    pub fn attributes(
+        &mut self,
+        faces: &[(&Frame, &Detection)],
+    ) -> Result<Vec<Attributes>, ModelError> {
+        self.attribute_models()?.classify(faces)
+    }
+
     fn attribute_models(&mut self) -> Result<&mut attributes::AttributeModels, ModelError> {
         let (settings, threshold) = (&self.settings, self.cfg.attributes.mask_threshold);
         opened(&mut self.attributes, || {

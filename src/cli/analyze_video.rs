@@ -119,9 +119,10 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     daemon.shutdown();
     let frames = cam.frames_detected.load(Ordering::Relaxed);
     let tracks = metrics.tracks_started.load(Ordering::Relaxed);
-    let (events, readings, meshes) = (
+    let (events, readings, runs, meshes) = (
         metrics.face_events.load(Ordering::Relaxed),
         metrics.attribute_readings.load(Ordering::Relaxed),
+        metrics.attribute_runs.load(Ordering::Relaxed),
         metrics.mesh_readings.load(Ordering::Relaxed),
     );
     // Where the time went, per frame and per face event (docs/performance.md).
@@ -138,7 +139,7 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "\ranalysed {frames} frames in {secs:.1} s ({:.1} fps); {tracks} tracks started; {events} face events, {readings} with attributes read afresh, {meshes} with a face mesh read",
+        "\ranalysed {frames} frames in {secs:.1} s ({:.1} fps); {tracks} tracks started; {events} face events, {readings} with attributes read afresh (in {runs} runs), {meshes} with a face mesh read",
         frames as f64 / secs.max(1e-3)
     );
     eprintln!(

@@ -10,7 +10,8 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::analyze::liveness::{decide, Accumulator, LivenessConfig};
 use crate::analyze::snapshot::face_jpeg;
 use crate::analyze::track_attributes::RunningAttributes;
-use crate::analyze::{Analyzer, FaceAnalysis, Mesh, Wanted, CONFIDENT_MASK};
+use crate::analyze::{Analyzer, Attributes, FaceAnalysis, Mesh, Wanted, CONFIDENT_MASK};
+use crate::detect::Detection;
 use crate::messages::{AnalyzeItem, Event, FaceEvent, LiveFrame, LiveResultEvent, TrackPhase};
 use crate::metrics::Metrics;
 use crate::models::ModelError;
@@ -23,6 +24,10 @@ const ATTRIBUTES_AGAIN_ON: f32 = 1.1;
 
 /// Most track events whose meshes are read in one batch.
 const MESH_BATCH: usize = 8;
+
+/// Most faces whose age, gender and mask are read in one run of those models: per face, 4 cost
+/// 13–22 % less than one at a time, 8 no less than 4 (docs/performance.md).
+const ATTRIBUTE_BATCH: usize = 4;
 
 /// A track's published attributes, not read on `face` (whose pose they carry).
 fn published_json(
@@ -52,6 +57,46 @@ struct Held {
     running: HashMap<(Arc<str>, u64), RunningAttributes>,
     /// The goodness of the best face each track's attributes were read on.
     read_on: HashMap<(Arc<str>, u64), f32>,
+    /// The mesh of each track's latest analysed face: a track's end whose best face is that one
+    /// (a short track's often is) takes it instead of reading it again. The frame is known by
+    /// its allocation (timestamps can repeat: a raw H.264 stream has none), which the weak
+    /// reference keeps from being reused without keeping the pixels.
+    last_mesh: HashMap<(Arc<str>, u64), MeshRead>,
+}
+
+/// A face whose mesh was read: the frame (by its allocation), the detection, the mesh.
+struct MeshRead {
+    frame: std::sync::Weak<crate::frame::Frame>,
+    detection: Detection,
+    mesh: Mesh,
+}
+
+impl MeshRead {
+    fn of(&self, m: &crate::messages::TrackMsg) -> bool {
+        std::ptr::eq(self.frame.as_ptr(), Arc::as_ptr(&m.frame)) && self.detection == m.detection
+    }
+}
+
+/// What `prepare` decides to read for one item of a batch.
+#[derive(Default)]
+struct Plan {
+    /// Its face's mesh, in the batch's run of the mesh model.
+    read_mesh: bool,
+    /// The mesh already read on the same face (an end on the face of the track's last event).
+    kept: Option<Mesh>,
+    /// Age, gender and mask, in the batch's runs of those models.
+    reads: bool,
+}
+
+/// What is read for a track event before it is handled, in model runs shared with the other
+/// events waiting beside it.
+#[derive(Default)]
+struct Prepared {
+    mesh: Option<Mesh>,
+    /// Whether this event reads age, gender and mask afresh (a clearly better face than the best
+    /// they were read on), and what they read.
+    reads_attributes: bool,
+    attributes: Option<Attributes>,
 }
 
 impl Held {
@@ -59,11 +104,12 @@ impl Held {
         self.unconfirmed.remove(key);
         self.running.remove(key);
         self.read_on.remove(key);
+        self.last_mesh.remove(key);
     }
 
     /// Entries held, all maps together.
     fn len(&self) -> usize {
-        self.unconfirmed.len() + self.running.len() + self.read_on.len()
+        self.unconfirmed.len() + self.running.len() + self.read_on.len() + self.last_mesh.len()
     }
 }
 
@@ -92,9 +138,10 @@ impl AnalyzeStage {
         let mut held = Held::default();
         let mut live: HashMap<(Arc<str>, String), Accumulator> = HashMap::new();
         let input = self.input.clone();
-        // Items waiting with their mesh already read: the mesh of every face event waiting in
-        // the queue runs as one batch (2.2 ms a face at 8 against 3.3 ms one by one).
-        let mut ready: std::collections::VecDeque<(AnalyzeItem, Option<Mesh>)> = Default::default();
+        // Items waiting with their mesh and attributes already read: the models run once over
+        // every face event waiting in the queue (the mesh: 2.2 ms a face at 8 against 3.3 ms one
+        // by one).
+        let mut ready: std::collections::VecDeque<(AnalyzeItem, Prepared)> = Default::default();
         loop {
             if ready.is_empty() {
                 let Ok(first) = input.recv() else { break };
@@ -105,9 +152,9 @@ impl AnalyzeStage {
                         Err(_) => break,
                     }
                 }
-                ready.extend(self.with_meshes(batch, &held)?);
+                ready.extend(self.prepare(batch, &held)?);
             }
-            let Some((item, mesh)) = ready.pop_front() else {
+            let Some((item, prepared)) = ready.pop_front() else {
                 continue;
             };
             let m = match item {
@@ -123,7 +170,7 @@ impl AnalyzeStage {
             };
             let key = (m.camera.clone(), m.track_id);
             let ending = m.phase == TrackPhase::End;
-            let go_on = self.track_event(m, mesh, &mut held, want);
+            let go_on = self.track_event(m, prepared, &mut held, want);
             // A track's last event: whatever path it took above, nothing of it is kept.
             if ending {
                 held.forget(&key);
@@ -143,7 +190,7 @@ impl AnalyzeStage {
     fn track_event(
         &mut self,
         mut m: crate::messages::TrackMsg,
-        mesh: Option<Mesh>,
+        prepared: Prepared,
         held: &mut Held,
         want: Wanted,
     ) -> Result<bool, ModelError> {
@@ -154,25 +201,35 @@ impl AnalyzeStage {
             return Ok(true);
         }
         let started = std::time::Instant::now();
-        // Age, gender and mask (the costliest models, 10 ms a face here) are read again only
-        // on a clearly better face than the best read so far: a running estimate gains
-        // little from a worse one. Mesh and quality run for every event (its pose and gate).
-        let goodness = crate::track::face_goodness(&m.detection);
-        let read_attributes = held
-            .read_on
-            .get(&key)
-            .is_none_or(|best| goodness > best * ATTRIBUTES_AGAIN_ON);
+        let Prepared {
+            mesh,
+            reads_attributes: read_attributes,
+            attributes,
+        } = prepared;
+        if let Some(mesh) = &mesh {
+            let read = MeshRead {
+                frame: Arc::downgrade(&m.frame),
+                detection: m.detection.clone(),
+                mesh: mesh.clone(),
+            };
+            held.last_mesh.insert(key.clone(), read);
+        }
+        // Attributes were read in `prepare`, with the other events waiting.
         let want = Wanted {
-            attributes: read_attributes,
+            attributes: false,
             ..want
         };
-        let analysed: Vec<FaceAnalysis> = self
+        let mut analysed: Vec<FaceAnalysis> = self
             .analyzer
             .analyze_tracked(&m.frame, m.detection.clone(), mesh, want)?
             .into_iter()
             .collect();
+        if let Some(face) = analysed.first_mut() {
+            face.attributes = attributes;
+        }
         if read_attributes {
-            held.read_on.insert(key.clone(), goodness);
+            held.read_on
+                .insert(key.clone(), crate::track::face_goodness(&m.detection));
         }
         let read_attributes =
             read_attributes && analysed.first().is_some_and(|f| f.attributes.is_some());
@@ -298,52 +355,108 @@ impl AnalyzeStage {
         Ok(true)
     }
 
-    /// The batch's track events, each with its face's mesh when it needs one, read in one run of
-    /// the model. With `tracking.pose = "mesh"` (the default) every event needs one; with
-    /// `"landmarks"` only events whose presence `confirmed` will consult (a new or still
-    /// unconfirmed track's face of 64 px and more), the rest taking their pose from the
-    /// detector's landmarks (`analyze_tracked`).
-    fn with_meshes(
+    /// The batch's track events with what they read, each model run once over every event
+    /// that needs it (the attribute models in runs of [`ATTRIBUTE_BATCH`]). The mesh: with
+    /// `tracking.pose = "mesh"` (the default) every event needs one (an end whose best face was
+    /// already analysed takes that reading); with `"landmarks"` only events whose presence
+    /// `confirmed` will consult (a new or still unconfirmed track's face of 64 px and more),
+    /// the rest taking their pose from the detector's landmarks (`analyze_tracked`). Age, gender
+    /// and mask (the costliest models) only on a clearly better face than the best they were
+    /// read on: a running estimate gains little from a worse one. Decided in queue order, as
+    /// handling the events one by one would decide.
+    fn prepare(
         &mut self,
         batch: Vec<AnalyzeItem>,
         held: &Held,
-    ) -> Result<Vec<(AnalyzeItem, Option<Mesh>)>, ModelError> {
+    ) -> Result<Vec<(AnalyzeItem, Prepared)>, ModelError> {
+        let started = std::time::Instant::now();
         let cfg = self.analyzer.config();
         let every = cfg.tracking.pose == crate::config::PoseSource::Mesh;
-        let needs = |i: &AnalyzeItem| match i {
-            AnalyzeItem::Track(m) => {
-                every
-                    || (presence_decides(&cfg.detector, &m.detection)
-                        && (m.phase == TrackPhase::Start
-                            || held.unconfirmed.contains(&(m.camera.clone(), m.track_id))))
+        let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
+        let mut read_on: HashMap<(Arc<str>, u64), f32> = HashMap::new();
+        for item in &batch {
+            let AnalyzeItem::Track(m) = item else {
+                plans.push(Plan::default());
+                continue;
+            };
+            let key = (m.camera.clone(), m.track_id);
+            let unconfirmed = held.unconfirmed.contains(&key);
+            if unconfirmed && m.phase == TrackPhase::End {
+                // Ends unreported (`track_event`): nothing to read.
+                plans.push(Plan::default());
+                continue;
             }
-            AnalyzeItem::Live(_) => false,
+            let kept = (every && m.phase == TrackPhase::End)
+                .then(|| held.last_mesh.get(&key))
+                .flatten()
+                .filter(|read| read.of(m))
+                .map(|read| read.mesh.clone());
+            let read_mesh = kept.is_none()
+                && (every
+                    || (presence_decides(&cfg.detector, &m.detection)
+                        && (m.phase == TrackPhase::Start || unconfirmed)));
+            let goodness = crate::track::face_goodness(&m.detection);
+            let reads = read_on
+                .get(&key)
+                .or_else(|| held.read_on.get(&key))
+                .is_none_or(|best| goodness > best * ATTRIBUTES_AGAIN_ON);
+            if reads {
+                read_on.insert(key, goodness);
+            }
+            plans.push(Plan {
+                read_mesh,
+                kept,
+                reads,
+            });
+        }
+        let faces = |pick: fn(&Plan) -> bool| -> Vec<(&crate::frame::Frame, &Detection)> {
+            batch
+                .iter()
+                .zip(&plans)
+                .filter_map(|(i, p)| match i {
+                    AnalyzeItem::Track(m) if pick(p) => Some((&*m.frame, &m.detection)),
+                    _ => None,
+                })
+                .collect()
         };
-        let wanted: Vec<bool> = batch.iter().map(needs).collect();
-        let faces: Vec<(&crate::frame::Frame, &crate::detect::Detection)> = batch
-            .iter()
-            .zip(&wanted)
-            .filter_map(|(i, &w)| match i {
-                AnalyzeItem::Track(m) if w => Some((&*m.frame, &m.detection)),
-                _ => None,
-            })
-            .collect();
-        let mut meshes = if faces.is_empty() {
+        let mesh_faces = faces(|p| p.read_mesh);
+        let mut meshes = if mesh_faces.is_empty() {
             Vec::new().into_iter()
         } else {
             self.metrics
                 .mesh_readings
-                .fetch_add(faces.len() as u64, Ordering::Relaxed);
-            self.analyzer.mesh_model()?.landmarks(&faces)?.into_iter()
+                .fetch_add(mesh_faces.len() as u64, Ordering::Relaxed);
+            self.analyzer
+                .mesh_model()?
+                .landmarks(&mesh_faces)?
+                .into_iter()
         };
-        Ok(batch
+        let mut attributes = Vec::new();
+        for run in faces(|p| p.reads).chunks(ATTRIBUTE_BATCH) {
+            self.metrics.attribute_runs.fetch_add(1, Ordering::Relaxed);
+            attributes.extend(self.analyzer.attributes(run)?);
+        }
+        let mut attributes = attributes.into_iter();
+        let prepared = batch
             .into_iter()
-            .zip(wanted)
-            .map(|(i, w)| {
-                let mesh = if w { meshes.next() } else { None };
-                (i, mesh)
+            .zip(plans)
+            .map(|(i, plan)| {
+                let prepared = Prepared {
+                    mesh: if plan.read_mesh {
+                        meshes.next()
+                    } else {
+                        plan.kept
+                    },
+                    reads_attributes: plan.reads,
+                    attributes: if plan.reads { attributes.next() } else { None },
+                };
+                (i, prepared)
             })
-            .collect())
+            .collect();
+        self.metrics
+            .analysis_us
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(prepared)
     }
 
     /// Whether a track's face is a human face: the mesh's presence, a confident mask, the second
