@@ -107,7 +107,18 @@ pub struct Graph {
     file: Option<PathBuf>,
     dirty: bool,
     pages: Pages,
+    /// The process's mappings before the graph's memory existed (with huge pages on): what a
+    /// move leaves alone.
+    pages_before: Option<Mappings>,
+    /// Faces added in place since the last move, and how many moves were made.
+    added_since_move: usize,
+    moves: u32,
 }
+
+/// Faces added in place land on memory usearch maps as the graph grows, on small pages: once a
+/// twentieth of the set (and at least this many) was added since the last move, that memory is
+/// moved too.
+const MOVE_AGAIN_AFTER: usize = 4096;
 
 /// Moving the graph's memory to huge pages (after it is read or built).
 enum Pages {
@@ -159,6 +170,9 @@ impl Graph {
             file,
             dirty: false,
             pages: Pages::Untouched,
+            pages_before: None,
+            added_since_move: 0,
+            moves: 0,
         })
     }
 
@@ -214,14 +228,8 @@ impl Graph {
         if g.dirty {
             g.save();
         }
-        if let Some(before) = before {
-            let stop = Arc::new(AtomicBool::new(false));
-            let told = stop.clone();
-            g.pages = std::thread::Builder::new()
-                .name("graph-pages".into())
-                .spawn(move || logged(collapse_new(&before, &told)))
-                .map_or(Pages::Untouched, |h| Pages::Moving(h, stop));
-        }
+        g.pages_before = before;
+        g.move_pages();
         let opened = Opened::Loaded {
             added: missing.len(),
             removed: gone.len(),
@@ -242,10 +250,41 @@ impl Graph {
         let mut g = Self::empty(dim, euclidean, settings, file)?;
         g.add_all(faces)?;
         g.save();
-        if let Some(before) = before {
-            g.pages = Pages::Moved(logged(collapse_new(&before, &AtomicBool::new(false))));
+        if let Some(before) = &before {
+            g.pages = Pages::Moved(logged(collapse_new(before, &AtomicBool::new(false))));
+            g.moves = 1;
         }
+        g.pages_before = before;
         Ok(g)
+    }
+
+    /// Moves the graph's memory to huge pages on a thread of its own (the first search does
+    /// not wait for it), when asked for and no move is under way.
+    fn move_pages(&mut self) {
+        let Some(before) = self.pages_before.clone() else {
+            return;
+        };
+        match &self.pages {
+            Pages::Moving(h, _) if !h.is_finished() => return,
+            _ => {}
+        }
+        let _ = self.huge_pages();
+        let stop = Arc::new(AtomicBool::new(false));
+        let told = stop.clone();
+        let spawned = std::thread::Builder::new()
+            .name("graph-pages".into())
+            .spawn(move || logged(collapse_new(&before, &told)));
+        if let Ok(h) = spawned {
+            self.pages = Pages::Moving(h, stop);
+            self.moves += 1;
+            self.added_since_move = 0;
+        }
+    }
+
+    /// How many times the graph's memory was moved to huge pages (the first after it was read
+    /// or built, then after each [`MOVE_AGAIN_AFTER`]-or-more faces added in place).
+    pub fn page_moves(&self) -> u32 {
+        self.moves
     }
 
     /// What moving the graph to huge pages did, waiting for it if it is under way; None when
@@ -368,6 +407,10 @@ impl Graph {
             self.dirty = true;
             if self.keys.len().is_multiple_of(1024) {
                 self.fit_breadth();
+            }
+            self.added_since_move += 1;
+            if self.added_since_move >= MOVE_AGAIN_AFTER.max(self.keys.len() / 20) {
+                self.move_pages();
             }
         }
         ok

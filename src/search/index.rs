@@ -388,6 +388,11 @@ impl SetIndex {
     }
 
     /// Bytes the graph holds (0 without one).
+    /// How many times the graph's memory was moved to huge pages (0 without a graph).
+    pub fn graph_page_moves(&self) -> u32 {
+        self.graph.as_ref().map_or(0, Graph::page_moves)
+    }
+
     pub fn graph_bytes(&self) -> usize {
         self.graph.as_ref().map_or(0, Graph::memory_bytes)
     }

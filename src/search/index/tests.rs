@@ -438,6 +438,18 @@ fn a_graph_moved_to_huge_pages_answers_as_before() {
         .iter()
         .zip(recs.iter().step_by(997))
         .all(|(a, f)| a.first() == Some(&f.face_id)));
+    // Faces added in place land on memory the graph maps as it grows: moved as well once
+    // enough of them came (before, they stayed on small pages for the life of the process).
+    assert_eq!(loaded.graph_page_moves(), 1);
+    for i in 0..16_000 {
+        let v = centers[i % 500].iter().map(|c| c + 0.3 * r()).collect();
+        assert!(loaded.insert(rec(&format!("g{i}"), v, 0)));
+    }
+    let again = loaded.graph_huge_pages().expect("asked for");
+    let moves = loaded.graph_page_moves();
+    println!("first move {moved:?}; after 16 000 faces added, move {moves}: {again:?}");
+    assert!(moves >= 2, "{moves} moves");
+    assert!(again.bytes > moved.bytes, "{moved:?} then {again:?}");
     drop(loaded);
     let _ = std::fs::remove_dir_all(&dir);
 }
