@@ -693,7 +693,7 @@ fn an_end_on_an_analysed_face_takes_its_mesh() {
 fn attributes_of_waiting_track_events_are_read_together() {
     use facestream::analyze::Analyzer;
     use facestream::daemon::analysis::AnalyzeStage;
-    use facestream::messages::{AnalyzeItem, Event, TrackMsg, TrackPhase};
+    use facestream::messages::{AnalyzeItem, Event, TrackPhase};
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
 
@@ -708,18 +708,7 @@ fn attributes_of_waiting_track_events_are_read_together() {
     assert_eq!(found.len(), 6);
     let (tx, input) = crossbeam_channel::unbounded();
     for (i, (det, _)) in found.iter().enumerate() {
-        let msg = TrackMsg {
-            camera: Arc::from("cam"),
-            track_id: i as u64 + 1,
-            phase: TrackPhase::Start,
-            first_ms: 0,
-            last_ms: 0,
-            hits: 2,
-            detection: det.clone(),
-            pts_ms: 0,
-            wall_ms: 0,
-            frame: frame.clone(),
-        };
+        let msg = track_msg(i as u64 + 1, TrackPhase::Start, det, &frame);
         tx.send(AnalyzeItem::Track(msg)).unwrap();
     }
     drop(tx);
@@ -756,4 +745,108 @@ fn attributes_of_waiting_track_events_are_read_together() {
         published += 1;
     }
     assert_eq!(published, 6);
+}
+
+/// A track event of camera "cam" about `det` in `frame`, for driving the analysis stage directly.
+fn track_msg(
+    id: u64,
+    phase: facestream::messages::TrackPhase,
+    det: &facestream::detect::Detection,
+    frame: &std::sync::Arc<facestream::frame::Frame>,
+) -> facestream::messages::TrackMsg {
+    facestream::messages::TrackMsg {
+        camera: std::sync::Arc::from("cam"),
+        track_id: id,
+        phase,
+        first_ms: 0,
+        last_ms: 0,
+        hits: 2,
+        detection: det.clone(),
+        pts_ms: 0,
+        wall_ms: 0,
+        frame: frame.clone(),
+    }
+}
+
+/// A track searched while its camera named face sets still ends `unknown` when the camera stops
+/// searching before its end (removed, or its face sets taken away by a reload): the end used to
+/// be skipped, losing the `unknown` and keeping the track's search state for good.
+#[test]
+fn a_track_whose_camera_stops_searching_still_ends_decided() {
+    use facestream::analyze::Analyzer;
+    use facestream::daemon::analysis::AnalyzeStage;
+    use facestream::messages::{AnalyzeItem, Event, TrackPhase};
+    use facestream::search::tracks::TrackMatcher;
+    use std::collections::HashMap;
+    use std::sync::{Arc, RwLock};
+    use std::time::Duration;
+
+    let cfg = facestream::config::Config::default();
+    let dir = std::env::temp_dir().join(format!("fs-ends-decided-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sets = facestream::search::FaceSets::open(&dir).unwrap();
+    sets.create_set("people", 100, Default::default(), cfg.models.embedder)
+        .unwrap();
+    let camera_sets = Arc::new(RwLock::new(HashMap::from([(
+        "cam".to_string(),
+        vec!["people".to_string()],
+    )])));
+    let matcher = TrackMatcher::new(
+        Arc::new(sets),
+        camera_sets.clone(),
+        cfg.track_threshold(),
+        cfg.search.clone(),
+    );
+    let mut an = common::analyzer();
+    let photo = common::images_in(&common::media().join("gallery/Barack_Obama")).remove(0);
+    let frame = Arc::new(common::load(&photo));
+    let found: Vec<_> = an
+        .detect_verified(&frame)
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    let det = &found[facestream::analyze::largest(&found).unwrap()];
+    let (tx, input) = crossbeam_channel::unbounded();
+    let (out, events) = crossbeam_channel::unbounded();
+    let stage = AnalyzeStage {
+        analyzer: Analyzer::open_for_video(&cfg, true).unwrap(),
+        input,
+        out,
+        snapshots: false,
+        metrics: Arc::new(facestream::metrics::Metrics::default()),
+        matcher: Some(matcher),
+    };
+    let running = std::thread::spawn(move || stage.run());
+    tx.send(AnalyzeItem::Track(track_msg(
+        1,
+        TrackPhase::Start,
+        det,
+        &frame,
+    )))
+    .unwrap();
+    let start = events.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(matches!(start, Event::Face(_)));
+    // The camera stops searching (a reload without it) while the track is still in view.
+    camera_sets.write().unwrap().clear();
+    tx.send(AnalyzeItem::Track(track_msg(
+        1,
+        TrackPhase::End,
+        det,
+        &frame,
+    )))
+    .unwrap();
+    drop(tx);
+    running.join().unwrap().unwrap();
+    let after: Vec<String> = events
+        .try_iter()
+        .map(|e| match e {
+            Event::Face(f) => format!("face {:?}", f.event),
+            Event::Match(m) => format!("match {}", m.event),
+            _ => "other".into(),
+        })
+        .collect();
+    println!("after the camera stopped searching: {after:?}");
+    assert_eq!(after, ["face End", "match unknown"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

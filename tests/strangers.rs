@@ -655,14 +655,18 @@ fn stranger_ids_on_video_tracks_by_lighting_size_pose_and_skin_tone() {
     )
     .unwrap();
     let started = Instant::now();
+    // Every track of the visit has ended (until session 30 the first end was enough, and the
+    // daemon then skipped the others' search once the next visit replaced the camera).
     let ended = |camera: &str| {
-        std::fs::read_to_string(&events)
-            .unwrap_or_default()
-            .lines()
-            .any(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["camera"] == camera && v["event"] == "end"
-            })
+        let (mut starts, mut ends) = (0, 0);
+        for l in std::fs::read_to_string(&events).unwrap_or_default().lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if v["camera"] == camera {
+                starts += usize::from(v["event"] == "start");
+                ends += usize::from(v["event"] == "end");
+            }
+        }
+        starts > 0 && ends >= starts
     };
     // One visit at a time, in order, so the gallery each visit meets is fixed.
     for round in &rounds {

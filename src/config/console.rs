@@ -64,7 +64,7 @@ impl Default for UnknownConfig {
         Self {
             enabled: true,
             threshold: 0.55,
-            poor_light_threshold: 0.70,
+            poor_light_threshold: 0.75,
             face_set: "strangers".into(),
             faces_per_identity: 6,
             capacity: 10_000,

@@ -291,8 +291,9 @@ impl AnalyzeStage {
         // Search first, so the face event carries the track's identity as decided so far.
         let mut matches = vec![];
         let mut identity = None;
-        if let Some(matcher) = self.matcher.as_mut().filter(|mt| mt.wants(&m.camera)) {
-            if matcher.worth_embedding(&m.camera, m.track_id, face) {
+        if let Some(matcher) = self.matcher.as_mut() {
+            let wants = matcher.wants(&m.camera);
+            if wants && matcher.worth_embedding(&m.camera, m.track_id, face) {
                 let started = std::time::Instant::now();
                 let emb = self
                     .analyzer
@@ -311,6 +312,9 @@ impl AnalyzeStage {
                 }
             }
             identity = matcher.identity(&m.camera, m.track_id);
+            // A track searched while its camera named face sets is decided at its end even when
+            // the camera was removed or stopped searching meanwhile (a reload): its `unknown` was
+            // lost, and its state kept for the life of the daemon.
             if m.phase == TrackPhase::End {
                 matches.extend(matcher.end(&m));
             }
