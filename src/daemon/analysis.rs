@@ -25,8 +25,9 @@ const ATTRIBUTES_AGAIN_ON: f32 = 1.1;
 /// Most track events whose meshes are read in one batch.
 const MESH_BATCH: usize = 8;
 
-/// Most faces whose age, gender and mask are read in one run of those models: per face, 4 cost
-/// 13–22 % less than one at a time, 8 no less than 4 (docs/performance.md).
+/// Most faces whose age, gender and mask are read in one run of those models (per face, 4 cost
+/// 13–22 % less than one at a time in session 27's measurement and no less in session 30's; 8
+/// no less than 4: docs/performance.md).
 const ATTRIBUTE_BATCH: usize = 4;
 
 /// A track's published attributes, not read on `face` (whose pose they carry).
@@ -378,6 +379,7 @@ impl AnalyzeStage {
         let every = cfg.tracking.pose == crate::config::PoseSource::Mesh;
         let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
         let mut read_on: HashMap<(Arc<str>, u64), f32> = HashMap::new();
+        let mut earlier: HashSet<(Arc<str>, u64)> = HashSet::new();
         for item in &batch {
             let AnalyzeItem::Track(m) = item else {
                 plans.push(Plan::default());
@@ -385,11 +387,13 @@ impl AnalyzeStage {
             };
             let key = (m.camera.clone(), m.track_id);
             let unconfirmed = held.unconfirmed.contains(&key);
-            if unconfirmed && m.phase == TrackPhase::End {
-                // Ends unreported (`track_event`): nothing to read.
+            // Ends unreported (`track_event`): nothing to read — unless an earlier event of the
+            // track in this batch may confirm it first.
+            if unconfirmed && m.phase == TrackPhase::End && !earlier.contains(&key) {
                 plans.push(Plan::default());
                 continue;
             }
+            earlier.insert(key.clone());
             let kept = (every && m.phase == TrackPhase::End)
                 .then(|| held.last_mesh.get(&key))
                 .flatten()
