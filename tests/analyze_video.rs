@@ -687,10 +687,10 @@ fn an_end_on_an_analysed_face_takes_its_mesh() {
     assert_eq!(meshes, published - same_face);
 }
 
-/// The age/gender and mask models read the faces of track events waiting together in runs of
-/// up to four, and each face reads as it does alone.
+/// The track events waiting together read their age, gender and mask in `prepare` (one face a
+/// run: runs of 4 were no faster and cost ~100 MB, docs/performance.md), each as it reads alone.
 #[test]
-fn attributes_of_waiting_track_events_are_read_together() {
+fn attributes_of_waiting_track_events_are_read_before_they_are_handled() {
     use facestream::analyze::Analyzer;
     use facestream::daemon::analysis::AnalyzeStage;
     use facestream::messages::{AnalyzeItem, Event, TrackPhase};
@@ -731,8 +731,8 @@ fn attributes_of_waiting_track_events_are_read_together() {
     println!("{readings} attribute readings in {runs} runs");
     assert_eq!(
         (readings, runs),
-        (6, 2),
-        "six waiting starts: runs of 4 and 2"
+        (6, 6),
+        "six waiting starts, one face a run"
     );
     let mut published = 0;
     for ev in events.try_iter() {

@@ -25,10 +25,10 @@ const ATTRIBUTES_AGAIN_ON: f32 = 1.1;
 /// Most track events whose meshes are read in one batch.
 const MESH_BATCH: usize = 8;
 
-/// Most faces whose age, gender and mask are read in one run of those models (per face, 4 cost
-/// 13–22 % less than one at a time in session 27's measurement and no less in session 30's; 8
-/// no less than 4: docs/performance.md).
-const ATTRIBUTE_BATCH: usize = 4;
+/// Most faces whose age, gender and mask are read in one run of those models. One: runs of 4
+/// were no faster here (session 30) and ONNX Runtime kept buffers for each batch size, ~100 MB
+/// more resident under 8 cameras (docs/performance.md).
+const ATTRIBUTE_BATCH: usize = 1;
 
 /// A track's published attributes, not read on `face` (whose pose they carry).
 fn published_json(
