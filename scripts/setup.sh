@@ -27,6 +27,8 @@ ORT_HOME="${FACESTREAM_ORT_HOME:-/opt/onnxruntime}"
 ORT_LIB="$ORT_HOME/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION"
 SHARED_MODELS="${FACESTREAM_SHARED_MODELS:-$ROOT/../shared/models}"
 TOOLS_HOME="${FACESTREAM_TOOLS_HOME:-/opt/facestream-tools}"
+QUANTIZE_HOME="${FACESTREAM_QUANTIZE_HOME:-/opt/facestream-quantize}"
+QUANTIZE_PACKAGES=(onnx==1.23.2 "onnxruntime==$ORT_VERSION" numpy==2.4.6 ml_dtypes==0.7.0 protobuf==7.36.2)
 SCHEMATHESIS_VERSION="4.32.5"
 # The clouds' official Python SDKs, for tests/api/sdks.rs (pinned: what was tested).
 SDK_PACKAGES=(huaweicloudsdkcore==3.1.219 huaweicloudsdkfrs==3.1.219 baidu-aip==4.16.13 chardet==7.7.0
@@ -113,6 +115,16 @@ if [ "$WITH_PEER" = 1 ]; then
   else
     log "the peer's Python present"
   fi
+fi
+
+# ONNX Runtime's quantization tool, for the int8 age/gender graph that
+# scripts/quantize-models.sh makes (it needs a built facestream, so the run and test scripts call it).
+if ! "$QUANTIZE_HOME/bin/python" -c "import onnx, onnxruntime.quantization" 2>/dev/null; then
+  log "installing ONNX Runtime's quantization tool (onnx, onnxruntime $ORT_VERSION) into $QUANTIZE_HOME"
+  $SUDO python3 -m venv "$QUANTIZE_HOME"
+  $SUDO "$QUANTIZE_HOME/bin/pip" install --quiet "${QUANTIZE_PACKAGES[@]}"
+else
+  log "the quantization tool present"
 fi
 
 "$ROOT/scripts/fetch-models.sh" "$SHARED_MODELS"

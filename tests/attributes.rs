@@ -398,3 +398,217 @@ fn attributes_read_in_a_batch_equal_those_read_one_by_one() {
     println!("{compared} faces: batch = one by one, bit for bit");
     assert!(compared >= 6);
 }
+
+/// Agreement of two readings of the same faces, for one condition.
+#[derive(Default)]
+struct Agreement {
+    faces: usize,
+    gender_same: usize,
+    age_diff: Vec<f32>,
+}
+
+impl Agreement {
+    fn add(
+        &mut self,
+        a: &facestream::analyze::attributes::Attributes,
+        b: &facestream::analyze::attributes::Attributes,
+    ) {
+        self.faces += 1;
+        self.gender_same += usize::from(a.gender == b.gender);
+        self.age_diff.push((a.age - b.age).abs());
+    }
+    fn gender(&self) -> f64 {
+        self.gender_same as f64 / self.faces.max(1) as f64
+    }
+    fn age_mean(&self) -> f32 {
+        self.age_diff.iter().sum::<f32>() / self.age_diff.len().max(1) as f32
+    }
+    fn age_p95(&self) -> f32 {
+        let mut d = self.age_diff.clone();
+        d.sort_by(f32::total_cmp);
+        d.get(d.len() * 95 / 100).copied().unwrap_or(0.0)
+    }
+}
+
+/// The int8 age/gender graph (`models.int8_age_gender`, the default; made by
+/// scripts/quantize-models.sh from faces of the group photos and the clips in video/) against
+/// the float model, condition by condition, against the truth: labelled photos at their size and
+/// shrunk to 32 and 20 px (gender and age), and frames of single-person clips the calibration
+/// never saw (gender), by skin tone, in normal and dim light (luma × 0.3 with noise, as
+/// tests/strangers.rs); with how far the two ages lie apart.
+#[test]
+fn int8_age_gender_is_as_right_as_the_float_model_in_every_condition() {
+    use facestream::models::{ModelSession, Role, SessionSettings};
+    let cfg = facestream::config::Config::default();
+    let s = SessionSettings::from_config(&cfg.models);
+    let m = ModelSession::open(&s, Role::AgeGender).unwrap();
+    assert!(
+        m.name().ends_with(".int8.onnx"),
+        "age/gender runs {} (run scripts/quantize-models.sh)",
+        m.name()
+    );
+    assert!(ModelSession::open(&s, Role::Mask).unwrap().name() == "face_mask_mobilenetv2.onnx");
+    let mut float_cfg = cfg.clone();
+    float_cfg.models.int8_age_gender = false;
+    let mut int8 = facestream::analyze::Analyzer::open(&cfg).unwrap();
+    let mut float = facestream::analyze::Analyzer::open(&float_cfg).unwrap();
+    let media = common::media();
+
+    // Labelled photos, by face size: right answers of each.
+    let mut rows = vec![];
+    for size in [None, Some(32.0f32), Some(20.0)] {
+        let (mut g, mut a, mut n, mut an) = ([0usize; 2], [0usize; 2], 0usize, 0usize);
+        let mut agree = Agreement::default();
+        for (who, gender, age) in PEOPLE {
+            for p in common::images_in(&media.join("gallery").join(who)) {
+                let f = common::load(&p);
+                let found = float.analyze(&f, ATTRS).unwrap();
+                let Some(i) = common::largest_face(&found) else {
+                    continue;
+                };
+                let frame = match size {
+                    Some(t) if t < found[i].detection.w => shrunk(&f, found[i].detection.w, t),
+                    Some(_) => continue,
+                    None => f.clone(),
+                };
+                let pair: Vec<_> = [&mut int8, &mut float]
+                    .into_iter()
+                    .map(|an| {
+                        let faces = an.analyze(&frame, ATTRS).unwrap();
+                        common::largest_face(&faces).and_then(|i| faces[i].attributes.clone())
+                    })
+                    .collect();
+                let (Some(x), Some(y)) = (&pair[0], &pair[1]) else {
+                    continue;
+                };
+                n += 1;
+                agree.add(x, y);
+                for (k, r) in [x, y].into_iter().enumerate() {
+                    g[k] += usize::from(r.gender == *gender);
+                    if let Some(t) = age {
+                        a[k] += usize::from((r.age - t).abs() <= 10.0);
+                    }
+                }
+                an += usize::from(age.is_some());
+            }
+        }
+        let label = size.map_or("photo size".to_string(), |t| format!("{t} px"));
+        println!(
+            "labelled photos, {label}: gender right int8 {}/{n}, float {}/{n}; age ±10 y int8 {}/{an}, float {}/{an}; \
+             gender same {:.3}, age |Δ| mean {:.2} p95 {:.2}",
+            g[0], g[1], a[0], a[1], agree.gender(), agree.age_mean(), agree.age_p95()
+        );
+        rows.push((label, n, g, a));
+    }
+    for (label, n, g, a) in &rows {
+        assert!(*n >= 60, "{label}: {n} faces");
+        // Never more than one face a condition worse than the float models.
+        assert!(
+            g[0] + 1 >= g[1],
+            "{label}: gender right int8 {} < float {}",
+            g[0],
+            g[1]
+        );
+        assert!(
+            a[0] + 1 >= a[1],
+            "{label}: age right int8 {} < float {}",
+            a[0],
+            a[1]
+        );
+    }
+
+    // Frames of clips the calibration did not see, by skin tone and light; every clip is one
+    // person whose gender was looked at.
+    const CLIPS: &[(&str, bool, &str)] = &[
+        ("noddingpigeon_head_nodding.mp4", true, "male"),
+        ("noddingpigeon_head_turning.mp4", true, "male"),
+        ("noddingpigeon_head_stationary.mp4", true, "male"),
+        ("zubair_real_live.mp4", true, "male"),
+        ("intel_head-pose-face-detection-female.mp4", false, "female"),
+        ("intel_head-pose-face-detection-male.mp4", false, "male"),
+        ("liveportrait_d0.mp4", false, "male"),
+        ("liveportrait_d3.mp4", false, "female"),
+        ("liveportrait_d6.mp4", false, "female"),
+        ("liveportrait_d12.mp4", false, "male"),
+    ];
+    let dir = std::env::temp_dir().join(format!("facestream-int8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // (darker, dim) -> agreement, gender right [int8, float]
+    let mut groups: std::collections::BTreeMap<(bool, bool), (Agreement, [usize; 2])> =
+        Default::default();
+    for (clip, darker, gender) in CLIPS {
+        let src = media.join("liveness").join(clip);
+        for (dim, filter) in [
+            (false, "fps=1"),
+            (true, "fps=1,lutyuv=y=val*0.3,noise=alls=8:allf=t"),
+        ] {
+            let stem = format!(
+                "{}-{}",
+                clip.trim_end_matches(".mp4"),
+                if dim { "dim" } else { "normal" }
+            );
+            let pattern = dir.join(format!("{stem}-%02d.png"));
+            common::ffmpeg(&[
+                "-i",
+                src.to_str().unwrap(),
+                "-t",
+                "10",
+                "-vf",
+                filter,
+                pattern.to_str().unwrap(),
+            ]);
+            for p in common::images_in(&dir).into_iter().filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{stem}-")))
+            }) {
+                let f = common::load(&p);
+                let a = int8.analyze(&f, ATTRS).unwrap();
+                let b = float.analyze(&f, ATTRS).unwrap();
+                let (Some(i), Some(j)) = (common::largest_face(&a), common::largest_face(&b))
+                else {
+                    continue;
+                };
+                let (Some(x), Some(y)) = (&a[i].attributes, &b[j].attributes) else {
+                    continue;
+                };
+                let g = groups.entry((*darker, dim)).or_default();
+                g.0.add(x, y);
+                for (k, r) in [x, y].into_iter().enumerate() {
+                    g.1[k] += usize::from(r.gender == *gender);
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    for ((darker, dim), (g, gender)) in &groups {
+        println!(
+            "clip frames, {} skin, {} light: {n} faces; gender right int8 {}/{n}, float {}/{n}; \
+             gender same {:.3}, age |Δ| mean {:.2} p95 {:.2}",
+            if *darker { "darker" } else { "lighter" },
+            if *dim { "dim" } else { "normal" },
+            gender[0],
+            gender[1],
+            g.gender(),
+            g.age_mean(),
+            g.age_p95(),
+            n = g.faces,
+        );
+    }
+    assert_eq!(groups.len(), 4, "every condition has faces");
+    for ((darker, dim), (g, gender)) in &groups {
+        let what = format!("darker {darker}, dim {dim}");
+        assert!(g.faces >= 20, "{what}: {} faces", g.faces);
+        // At most one face a condition worse than the float model, against the truth.
+        assert!(
+            gender[0] + 1 >= gender[1],
+            "{what}: gender right int8 {} < float {}",
+            gender[0],
+            gender[1]
+        );
+        assert!(
+            g.age_mean() <= 3.0,
+            "{what}: age |Δ| mean {:.2}",
+            g.age_mean()
+        );
+    }
+}

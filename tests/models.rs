@@ -128,7 +128,9 @@ fn video_analysis_opens_every_model_it_needs_up_front() {
 /// equals the original's to float rounding. And they are what a default analyzer runs.
 #[test]
 fn rewritten_graphs_read_real_faces_exactly_like_the_shipped_models() {
-    let cfg = Config::default();
+    // The int8 graphs are compared with the float ones in tests/attributes.rs.
+    let mut cfg = Config::default();
+    cfg.models.int8_age_gender = false;
     let s = SessionSettings::from_config(&cfg.models);
     for role in [Role::AgeGender, Role::Landmarks, Role::Embedder] {
         let m = ModelSession::open(&s, role).unwrap();
@@ -238,10 +240,33 @@ fn a_rewritten_graph_older_than_its_model_is_not_run() {
     set_age("age_gender_hse_mobilenet.onnx", 0);
     let m = ModelSession::open(&s, Role::AgeGender).unwrap();
     assert_eq!(m.name(), "age_gender_hse_mobilenet.onnx");
+    // An int8 graph is preferred when current, passed over when older than the model.
+    std::fs::copy(
+        src.join("age_gender_hse_mobilenet.int8.onnx"),
+        dir.join("age_gender_hse_mobilenet.int8.onnx"),
+    )
+    .expect("int8 graphs (scripts/quantize-models.sh)");
+    set_age("age_gender_hse_mobilenet.onnx", 60);
+    set_age("age_gender_hse_mobilenet.fast.onnx", 30);
+    set_age("age_gender_hse_mobilenet.int8.onnx", 30);
+    let m = ModelSession::open(&s, Role::AgeGender).unwrap();
+    assert_eq!(m.name(), "age_gender_hse_mobilenet.int8.onnx");
+    let mut float = settings(&dir, false);
+    float.int8_age_gender = false;
+    assert_eq!(
+        ModelSession::open(&float, Role::AgeGender).unwrap().name(),
+        "age_gender_hse_mobilenet.fast.onnx"
+    );
+    set_age("age_gender_hse_mobilenet.int8.onnx", 90);
+    let m = ModelSession::open(&s, Role::AgeGender).unwrap();
+    assert_eq!(m.name(), "age_gender_hse_mobilenet.fast.onnx");
     // Turned off: the model as shipped.
+    set_age("age_gender_hse_mobilenet.int8.onnx", 0);
+    set_age("age_gender_hse_mobilenet.onnx", 0);
     set_age("age_gender_hse_mobilenet.fast.onnx", 0);
     let mut off = settings(&dir, false);
     off.fast_graphs = false;
+    off.int8_age_gender = false;
     assert_eq!(
         ModelSession::open(&off, Role::AgeGender).unwrap().name(),
         "age_gender_hse_mobilenet.onnx"

@@ -49,6 +49,12 @@ impl AttributeModels {
         })
     }
 
+    /// What the age/gender model reads of one face (its input tensor, as run): the calibration
+    /// of its int8 graph (`facestream model-calibration`) reads these.
+    pub fn age_gender_input(frame: &Frame, det: &Detection) -> Vec<f32> {
+        AGE_GENDER.fill(frame, &box_crop(frame, det, 10.0, 224))
+    }
+
     /// P(mask) for each face (the face box, no margin, as the classifier was trained).
     pub fn mask_probabilities(
         &mut self,

@@ -6,6 +6,7 @@ mod bench_api;
 mod bench_search;
 mod bench_search_real;
 mod bench_stream;
+mod calibration;
 pub mod check_config;
 pub mod cluster;
 mod compare;
@@ -103,6 +104,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run the pipeline over one video file and write its face events as JSON Lines.
     Analyze(analyze_video::AnalyzeArgs),
+    /// Write the faces the int8 age/gender graph is calibrated on (scripts/quantize-models.sh).
+    ModelCalibration(calibration::ModelCalibrationArgs),
     /// Validate a configuration file without starting anything; errors name the key.
     CheckConfig(check_config::CheckConfigArgs),
     /// A pool's cameras (PostgreSQL, storage.url): add, update, remove, list.
@@ -151,6 +154,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(cli.config.as_deref(), cfg, a),
         Command::Analyze(a) => analyze_video::run(&cfg, a),
         Command::CheckConfig(a) => check_config::run(a),
+        Command::ModelCalibration(a) => calibration::run(&cfg, a),
         Command::Db { cmd } => db::run(&cfg, cmd),
         Command::Events(a) => events::run(&cfg, a),
         Command::Camera { cmd } => cluster::camera(&cfg, cmd),

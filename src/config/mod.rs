@@ -132,6 +132,13 @@ pub struct ModelsConfig {
     /// writes beside the age/gender, face mesh and MobileFaceNet models: the same arithmetic
     /// (outputs equal to float rounding), 20–45 % less time. A model without one runs as shipped.
     pub fast_graphs: bool,
+    /// Run the age/gender model as the int8 graph `scripts/quantize-models.sh` (called by the
+    /// run and test scripts) writes beside it: weights and activations in 8 bits, calibrated on
+    /// faces of the sample media; about 2× less time a face, gender as often right as the float
+    /// model's and age within a year or two on average (measured by condition in docs/models.md).
+    /// Without that file, or with `false`, the float model runs. The mask model stays float: in
+    /// 8 bits it lost a masked face the float model finds.
+    pub int8_age_gender: bool,
 }
 
 impl Default for ModelsConfig {
@@ -144,6 +151,7 @@ impl Default for ModelsConfig {
             embedder: EmbedderKind::Mobilefacenet,
             verify_sha256: false,
             fast_graphs: true,
+            int8_age_gender: true,
         }
     }
 }

@@ -83,6 +83,8 @@ pub struct SessionSettings {
     pub verify_sha256: bool,
     /// Use a model's rewritten graph (`<name>.fast.onnx`) when one lies beside it.
     pub fast_graphs: bool,
+    /// Use the age/gender model's int8 graph (`<name>.int8.onnx`) when it lies beside it.
+    pub int8_age_gender: bool,
 }
 
 impl SessionSettings {
@@ -93,6 +95,7 @@ impl SessionSettings {
             intra_threads: cfg.intra_threads,
             verify_sha256: cfg.verify_sha256,
             fast_graphs: cfg.fast_graphs,
+            int8_age_gender: cfg.int8_age_gender,
         }
     }
 }
@@ -102,6 +105,25 @@ impl SessionSettings {
 pub fn fast_graph(file: &str) -> Option<String> {
     file.strip_suffix(".onnx")
         .map(|stem| format!("{stem}.fast.onnx"))
+}
+
+/// The file name of `file`'s int8 graph (`x.onnx` -> `x.int8.onnx`), written by
+/// scripts/quantize-models.sh for the age/gender model.
+pub fn int8_graph(file: &str) -> Option<String> {
+    file.strip_suffix(".onnx")
+        .map(|stem| format!("{stem}.int8.onnx"))
+}
+
+/// The graphs derived from a model that `settings` lets `role` run, preferred first.
+fn derived_graphs(settings: &SessionSettings, role: Role, file: &str) -> Vec<String> {
+    let int8 = settings.int8_age_gender && role == Role::AgeGender;
+    [
+        int8.then(|| int8_graph(file)).flatten(),
+        settings.fast_graphs.then(|| fast_graph(file)).flatten(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// One ONNX session for one model role.
@@ -123,26 +145,28 @@ impl ModelSession {
         if settings.verify_sha256 {
             entry.verify(&path)?;
         }
-        // The same arithmetic in a graph ONNX Runtime runs faster (scripts/optimize-models.py).
-        let (path, name) = match fast_graph(&entry.file).filter(|_| settings.fast_graphs) {
-            Some(fast) => {
-                let fast_path = settings.models_dir.join(&fast);
-                let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-                match (modified(&fast_path), modified(&path)) {
-                    (Some(f), Some(o)) if f >= o => (fast_path, fast),
-                    // Rewritten from an earlier copy of the model: not what the model is now.
-                    (Some(_), _) => {
-                        tracing::warn!(
-                            model = %entry.file,
-                            "its rewritten graph is older than the model: running the model as shipped (run scripts/optimize-models.py)"
-                        );
-                        (path, entry.file.clone())
-                    }
-                    _ => (path, entry.file.clone()),
+        // A graph derived from the model: the same arithmetic ONNX Runtime runs faster
+        // (scripts/optimize-models.py), or int8 weights and activations (scripts/quantize-models.sh).
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let shipped = modified(&path);
+        let mut chosen = (path.clone(), entry.file.clone());
+        for derived in derived_graphs(settings, role, &entry.file) {
+            let derived_path = settings.models_dir.join(&derived);
+            match (modified(&derived_path), shipped) {
+                (Some(d), Some(o)) if d >= o => {
+                    chosen = (derived_path, derived);
+                    break;
                 }
+                // Derived from an earlier copy of the model: not what the model is now.
+                (Some(_), _) => tracing::warn!(
+                    model = %entry.file,
+                    graph = %derived,
+                    "a graph derived from it is older than the model and is not run (run scripts/setup.sh again)"
+                ),
+                _ => {}
             }
-            None => (path, entry.file.clone()),
-        };
+        }
+        let (path, name) = chosen;
         let env = runtime(settings.onnxruntime.as_deref())?;
         let load = |m: String| ModelError::Load {
             path: path.clone(),

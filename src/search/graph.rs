@@ -408,9 +408,12 @@ impl Graph {
             if self.keys.len().is_multiple_of(1024) {
                 self.fit_breadth();
             }
-            self.added_since_move += 1;
-            if self.added_since_move >= MOVE_AGAIN_AFTER.max(self.keys.len() / 20) {
-                self.move_pages();
+            // Counted only when huge pages were asked for: otherwise nothing is ever moved.
+            if self.pages_before.is_some() {
+                self.added_since_move += 1;
+                if self.added_since_move >= MOVE_AGAIN_AFTER.max(self.keys.len() / 20) {
+                    self.move_pages();
+                }
             }
         }
         ok

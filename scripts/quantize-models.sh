@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The int8 graph of the age/gender model (`models.int8_age_gender`, docs/models.md): the
+# faces it is calibrated on are found by facestream itself in the sample media (group photos
+# and one frame every two seconds of the clips in video/), written as the model reads them, and
+# quantized by ONNX Runtime's tool (scripts/quantize-models.py, in the Python environment
+# scripts/setup.sh installs). Skipped while the graph was made from the same model and
+# scripts (by content). Needs a built facestream (cargo) and ORT_DYLIB_PATH.
+# usage: scripts/quantize-models.sh [MODELS_DIR]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODELS="${1:-$ROOT/models}"
+MEDIA="${FACESTREAM_MEDIA:-$ROOT/../shared/media}"
+PY="${FACESTREAM_QUANTIZE_PY:-/opt/facestream-quantize/bin/python}"
+log() { printf '[quantize-models] %s\n' "$*"; }
+
+# What the graph was made from, by content (the set-up script writes the rewritten graphs
+# again on every run, with the same bytes).
+stamp="$( { for m in age_gender_hse_mobilenet; do
+    for f in "$MODELS/$m.onnx" "$MODELS/$m.fast.onnx"; do [ -e "$f" ] && sha256sum < "$f"; done
+  done; sha256sum < "$ROOT/scripts/quantize-models.py"; sha256sum < "$0"; } | sha256sum | cut -d' ' -f1)"
+if [ -e "$MODELS/age_gender_hse_mobilenet.int8.onnx" ] && [ "$(cat "$MODELS/int8.stamp" 2>/dev/null)" = "$stamp" ]; then
+  log "int8 graph up to date"
+  exit 0
+fi
+if [ ! -x "$PY" ]; then
+  log "no quantization Python at $PY (scripts/setup.sh installs it): the float model runs"
+  exit 0
+fi
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/frames"
+for clip in "$MEDIA"/video/*; do
+  name="$(basename "$clip")"
+  ffmpeg -y -loglevel error -i "$clip" -vf fps=0.5 -frames:v 5 "$tmp/frames/${name%.*}_%02d.jpg"
+done
+(cd "$ROOT" && cargo run --release --quiet -- model-calibration --out "$tmp/in" \
+  "$MEDIA/group" "$tmp/frames")
+"$PY" "$ROOT/scripts/quantize-models.py" "$MODELS" "$tmp/in"
+echo "$stamp" > "$MODELS/int8.stamp"
