@@ -26,6 +26,10 @@ if [ ! -x "$PY" ]; then
   log "no quantization Python at $PY (scripts/setup.sh installs it): the float model runs"
   exit 0
 fi
+if [ ! -d "$MEDIA/video" ] || [ ! -d "$MEDIA/group" ]; then
+  log "no sample media at $MEDIA (set FACESTREAM_MEDIA) to calibrate on: the float model runs"
+  exit 0
+fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/frames"

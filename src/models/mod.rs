@@ -161,7 +161,7 @@ impl ModelSession {
                 (Some(_), _) => tracing::warn!(
                     model = %entry.file,
                     graph = %derived,
-                    "a graph derived from it is older than the model and is not run (run scripts/setup.sh again)"
+                    "a graph derived from it is older than the model and is not run (scripts/setup.sh writes the rewritten graphs again, scripts/quantize-models.sh the int8 one)"
                 ),
                 _ => {}
             }
