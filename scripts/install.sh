@@ -29,7 +29,8 @@ R="${ROOT_DIR%/}"
 install -d -m 0755 "$R/usr/local/bin" "$R/usr/local/sbin" "$R/usr/share/facestream/models" \
   "$R/etc/facestream" "$R/etc/systemd/system"
 install -m 0755 "$BIN" "$R/usr/local/bin/facestream"
-install -m 0644 "$SRC"/models/*.onnx "$SRC/models/manifest.toml" "$R/usr/share/facestream/models/"
+# -p: the rewritten and int8 graphs must stay newer than their models, or they are not run.
+install -p -m 0644 "$SRC"/models/*.onnx "$SRC/models/manifest.toml" "$R/usr/share/facestream/models/"
 if [ -f "$R/etc/facestream/facestream.toml" ]; then
   log "keeping the existing /etc/facestream/facestream.toml"
 else

@@ -18,7 +18,8 @@ log() { printf '[quantize-models] %s\n' "$*"; }
 stamp="$( { for m in age_gender_hse_mobilenet; do
     for f in "$MODELS/$m.onnx" "$MODELS/$m.fast.onnx"; do [ -e "$f" ] && sha256sum < "$f"; done
   done; sha256sum < "$ROOT/scripts/quantize-models.py"; sha256sum < "$0"; } | sha256sum | cut -d' ' -f1)"
-if [ -e "$MODELS/age_gender_hse_mobilenet.int8.onnx" ] && [ "$(cat "$MODELS/int8.stamp" 2>/dev/null)" = "$stamp" ]; then
+# The daemon runs the graph only when it is newer than the model (a model copied again since).
+if [ "$MODELS/age_gender_hse_mobilenet.int8.onnx" -nt "$MODELS/age_gender_hse_mobilenet.onnx" ] && [ "$(cat "$MODELS/int8.stamp" 2>/dev/null)" = "$stamp" ]; then
   log "int8 graph up to date"
   exit 0
 fi

@@ -349,6 +349,29 @@ fn install_script_lays_out_what_the_unit_expects() {
         assert!(models.join(f).is_file(), "{f} not installed");
     }
     assert!(root.join("usr/local/sbin/facestream-admin").is_file());
+    // The derived graphs stay newer than their models (a copy in name order stamped the models
+    // last, and the daemon then ran every model as shipped, float and unrewritten).
+    let mut settings = facestream::models::SessionSettings::from_config(
+        &facestream::config::Config::default().models,
+    );
+    settings.models_dir = models.clone();
+    for (role, graph) in [
+        (
+            facestream::models::Role::AgeGender,
+            "age_gender_hse_mobilenet.int8.onnx",
+        ),
+        (
+            facestream::models::Role::Landmarks,
+            "face_landmarks_mediapipe_468.fast.onnx",
+        ),
+        (
+            facestream::models::Role::Embedder,
+            "face_recognizer_mobilefacenet_192d.fast.onnx",
+        ),
+    ] {
+        let opened = facestream::models::ModelSession::open(&settings, role).unwrap();
+        assert_eq!(opened.name(), graph, "installed {role:?}");
+    }
     let checked = Command::new(&bin)
         .args(["check-config", config.to_str().unwrap()])
         .output()
