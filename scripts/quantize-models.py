@@ -4,13 +4,12 @@
 usage: quantize-models.py MODELS_DIR CALIBRATION_DIR
 
 CALIBRATION_DIR holds what `facestream model-calibration` wrote: faces.txt (how many faces) and
-age_gender.f32, the model's 224x224x3 inputs as it reads them. Weights int8 per
-channel, activations uint8, QDQ format (ONNX Runtime fuses the pairs into integer kernels),
-activation ranges by min/max over the calibration faces. Quantized from the model's rewritten
-graph (scripts/optimize-models.py) when that is current. (The mask model was quantized too and
-kept float: docs/models.md.) Writes <model>.int8.onnx
-beside the model, through a temporary file, so a reader never sees half a graph. Measured in
-docs/models.md.
+age_gender.f32, the model's 224x224x3 inputs as it reads them. Weights int8 per channel,
+activations uint8, QDQ format (ONNX Runtime fuses the pairs into integer kernels), activation
+ranges by min/max over the calibration faces. Quantized from the model's rewritten graph
+(scripts/optimize-models.py) when that is current. Writes <model>.int8.onnx beside the model
+through a temporary file, so a reader never sees half a graph. Measured in docs/models.md (the
+mask model was quantized too and is kept float).
 """
 import os
 import sys

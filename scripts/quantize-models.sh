@@ -15,9 +15,9 @@ log() { printf '[quantize-models] %s\n' "$*"; }
 
 # What the graph was made from, by content (the set-up script writes the rewritten graphs
 # again on every run, with the same bytes).
-stamp="$( { for m in age_gender_hse_mobilenet; do
-    for f in "$MODELS/$m.onnx" "$MODELS/$m.fast.onnx"; do [ -e "$f" ] && sha256sum < "$f"; done
-  done; sha256sum < "$ROOT/scripts/quantize-models.py"; sha256sum < "$0"; } | sha256sum | cut -d' ' -f1)"
+stamp="$( { for f in "$MODELS/age_gender_hse_mobilenet.onnx" "$MODELS/age_gender_hse_mobilenet.fast.onnx" \
+    "$ROOT/scripts/quantize-models.py" "$0"; do [ ! -e "$f" ] || sha256sum < "$f"; done; } \
+  | sha256sum | cut -d' ' -f1)"
 # The daemon runs the graph only when it is newer than the model (a model copied again since).
 if [ "$MODELS/age_gender_hse_mobilenet.int8.onnx" -nt "$MODELS/age_gender_hse_mobilenet.onnx" ] && [ "$(cat "$MODELS/int8.stamp" 2>/dev/null)" = "$stamp" ]; then
   log "int8 graph up to date"

@@ -430,6 +430,16 @@ impl Agreement {
     }
 }
 
+/// Right answers `[int8, float]` in one condition: int8 may be right on at most one face fewer.
+fn no_worse_than_float(what: &str, right: [usize; 2]) {
+    assert!(
+        right[0] + 1 >= right[1],
+        "{what}: right int8 {} < float {}",
+        right[0],
+        right[1]
+    );
+}
+
 /// The int8 age/gender graph (`models.int8_age_gender`, the default; made by
 /// scripts/quantize-models.sh from faces of the group photos and the clips in video/) against
 /// the float model, condition by condition, against the truth: labelled photos at their size and
@@ -502,19 +512,8 @@ fn int8_age_gender_is_as_right_as_the_float_model_in_every_condition() {
     }
     for (label, n, g, a) in &rows {
         assert!(*n >= 60, "{label}: {n} faces");
-        // Never more than one face a condition worse than the float models.
-        assert!(
-            g[0] + 1 >= g[1],
-            "{label}: gender right int8 {} < float {}",
-            g[0],
-            g[1]
-        );
-        assert!(
-            a[0] + 1 >= a[1],
-            "{label}: age right int8 {} < float {}",
-            a[0],
-            a[1]
-        );
+        no_worse_than_float(&format!("{label}, gender"), *g);
+        no_worse_than_float(&format!("{label}, age"), *a);
     }
 
     // Frames of clips the calibration did not see, by skin tone and light; every clip is one
@@ -598,13 +597,7 @@ fn int8_age_gender_is_as_right_as_the_float_model_in_every_condition() {
     for ((darker, dim), (g, gender)) in &groups {
         let what = format!("darker {darker}, dim {dim}");
         assert!(g.faces >= 20, "{what}: {} faces", g.faces);
-        // At most one face a condition worse than the float model, against the truth.
-        assert!(
-            gender[0] + 1 >= gender[1],
-            "{what}: gender right int8 {} < float {}",
-            gender[0],
-            gender[1]
-        );
+        no_worse_than_float(&format!("{what}, gender"), *gender);
         assert!(
             g.age_mean() <= 3.0,
             "{what}: age |Δ| mean {:.2}",
