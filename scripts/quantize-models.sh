@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The int8 graph of the age/gender model (`models.int8_age_gender`, docs/models.md): the
-# faces it is calibrated on are found by facestream itself in the sample media (group photos
+# The int8 graphs of the age/gender and mask models (`models.int8_age_gender`,
+# `models.int8_mask`, docs/models.md): the faces they are calibrated on are found by facestream itself in the sample media (group photos
 # and one frame every two seconds of the clips in video/), written as the model reads them, and
 # quantized by ONNX Runtime's tool (scripts/quantize-models.py, in the Python environment
 # scripts/setup.sh installs). Skipped while the graph was made from the same model and
@@ -15,20 +15,26 @@ log() { printf '[quantize-models] %s\n' "$*"; }
 
 # What the graph was made from, by content (the set-up script writes the rewritten graphs
 # again on every run, with the same bytes).
-stamp="$( { for f in "$MODELS/age_gender_hse_mobilenet.onnx" "$MODELS/age_gender_hse_mobilenet.fast.onnx" \
-    "$ROOT/scripts/quantize-models.py" "$0"; do [ ! -e "$f" ] || sha256sum < "$f"; done; } \
+QUANTIZED=(age_gender_hse_mobilenet face_mask_mobilenetv2)
+stamp="$( { for m in "${QUANTIZED[@]}"; do for f in "$MODELS/$m.onnx" "$MODELS/$m.fast.onnx"; do
+    [ ! -e "$f" ] || sha256sum < "$f"; done; done
+  for f in "$ROOT/scripts/quantize-models.py" "$0"; do sha256sum < "$f"; done; } \
   | sha256sum | cut -d' ' -f1)"
-# The daemon runs the graph only when it is newer than the model (a model copied again since).
-if [ "$MODELS/age_gender_hse_mobilenet.int8.onnx" -nt "$MODELS/age_gender_hse_mobilenet.onnx" ] && [ "$(cat "$MODELS/int8.stamp" 2>/dev/null)" = "$stamp" ]; then
-  log "int8 graph up to date"
+# The daemon runs a graph only when it is newer than the model (a model copied again since).
+current=yes
+for m in "${QUANTIZED[@]}"; do
+  [ "$MODELS/$m.int8.onnx" -nt "$MODELS/$m.onnx" ] || current=no
+done
+if [ "$current" = yes ] && [ "$(cat "$MODELS/int8.stamp" 2>/dev/null)" = "$stamp" ]; then
+  log "int8 graphs up to date"
   exit 0
 fi
 if [ ! -x "$PY" ]; then
-  log "no quantization Python at $PY (scripts/setup.sh installs it): the float model runs"
+  log "no quantization Python at $PY (scripts/setup.sh installs it): the float models run"
   exit 0
 fi
 if [ ! -d "$MEDIA/video" ] || [ ! -d "$MEDIA/group" ]; then
-  log "no sample media at $MEDIA (set FACESTREAM_MEDIA) to calibrate on: the float model runs"
+  log "no sample media at $MEDIA (set FACESTREAM_MEDIA) to calibrate on: the float models run"
   exit 0
 fi
 tmp="$(mktemp -d)"

@@ -440,80 +440,150 @@ fn no_worse_than_float(what: &str, right: [usize; 2]) {
     );
 }
 
-/// The int8 age/gender graph (`models.int8_age_gender`, the default; made by
+/// What a photo holds, for the int8 comparison.
+struct Truth {
+    gender: Option<&'static str>,
+    age: Option<f32>,
+    mask: bool,
+}
+
+/// The int8 graphs (`models.int8_age_gender`, `models.int8_mask`, the defaults; made by
 /// scripts/quantize-models.sh from faces of the group photos and the clips in video/) against
-/// the float model, condition by condition, against the truth: labelled photos at their size and
-/// shrunk to 32 and 20 px (gender and age), and frames of single-person clips the calibration
-/// never saw (gender), by skin tone, in normal and dim light (luma × 0.3 with noise, as
-/// tests/strangers.rs); with how far the two ages lie apart.
+/// the float models, condition by condition, against the truth: labelled photos at their size and
+/// shrunk to 48, 32 and 20 px (gender and age of the gallery; mask on the masked photos and on
+/// bare faces), and frames of single-person clips the calibration never saw (gender; no mask), by
+/// skin tone, in normal and dim light (luma × 0.3 with noise, as tests/strangers.rs); with how far
+/// the two ages and mask probabilities lie apart.
 #[test]
-fn int8_age_gender_is_as_right_as_the_float_model_in_every_condition() {
+fn int8_graphs_are_as_right_as_the_float_models_in_every_condition() {
     use facestream::models::{ModelSession, Role, SessionSettings};
     let cfg = facestream::config::Config::default();
     let s = SessionSettings::from_config(&cfg.models);
-    let m = ModelSession::open(&s, Role::AgeGender).unwrap();
-    assert!(
-        m.name().ends_with(".int8.onnx"),
-        "age/gender runs {} (run scripts/quantize-models.sh)",
-        m.name()
-    );
-    assert!(ModelSession::open(&s, Role::Mask).unwrap().name() == "face_mask_mobilenetv2.onnx");
+    for role in [Role::AgeGender, Role::Mask] {
+        let m = ModelSession::open(&s, role).unwrap();
+        assert!(
+            m.name().ends_with(".int8.onnx"),
+            "{role:?} runs {} (run scripts/quantize-models.sh)",
+            m.name()
+        );
+    }
     let mut float_cfg = cfg.clone();
     float_cfg.models.int8_age_gender = false;
+    float_cfg.models.int8_mask = false;
     let mut int8 = facestream::analyze::Analyzer::open(&cfg).unwrap();
     let mut float = facestream::analyze::Analyzer::open(&float_cfg).unwrap();
     let media = common::media();
 
-    // Labelled photos, by face size: right answers of each.
-    let mut rows = vec![];
-    for size in [None, Some(32.0f32), Some(20.0)] {
-        let (mut g, mut a, mut n, mut an) = ([0usize; 2], [0usize; 2], 0usize, 0usize);
-        let mut agree = Agreement::default();
-        for (who, gender, age) in PEOPLE {
-            for p in common::images_in(&media.join("gallery").join(who)) {
-                let f = common::load(&p);
-                let found = float.analyze(&f, ATTRS).unwrap();
-                let Some(i) = common::largest_face(&found) else {
-                    continue;
-                };
-                let frame = match size {
-                    Some(t) if t < found[i].detection.w => shrunk(&f, found[i].detection.w, t),
-                    Some(_) => continue,
-                    None => f.clone(),
-                };
-                let pair: Vec<_> = [&mut int8, &mut float]
-                    .into_iter()
-                    .map(|an| {
-                        let faces = an.analyze(&frame, ATTRS).unwrap();
-                        common::largest_face(&faces).and_then(|i| faces[i].attributes.clone())
-                    })
-                    .collect();
-                let (Some(x), Some(y)) = (&pair[0], &pair[1]) else {
-                    continue;
-                };
-                n += 1;
-                agree.add(x, y);
-                for (k, r) in [x, y].into_iter().enumerate() {
-                    g[k] += usize::from(r.gender == *gender);
-                    if let Some(t) = age {
-                        a[k] += usize::from((r.age - t).abs() <= 10.0);
-                    }
-                }
-                an += usize::from(age.is_some());
+    let mut photos: Vec<(std::path::PathBuf, Truth)> = vec![];
+    for (who, gender, age) in PEOPLE {
+        for p in common::images_in(&media.join("gallery").join(who)) {
+            let (gender, age, mask) = (Some(*gender), *age, false);
+            photos.push((p, Truth { gender, age, mask }));
+        }
+    }
+    // As the mask test above: every face of masked/ is masked but cdb_pic2's; the controls are bare.
+    for (dir, mask) in [("masked", true), ("masked/unmasked_controls", false)] {
+        for p in common::images_in(&media.join(dir)) {
+            if !p.ends_with("cdb_pic2.jpg") {
+                let (gender, age) = (None, None);
+                photos.push((p, Truth { gender, age, mask }));
             }
+        }
+    }
+    // Labelled photos, by face size: right answers [int8, float] of gender, age (±10 y), mask
+    // on masked faces, mask on bare faces.
+    let mut rows = vec![];
+    for size in [None, Some(48.0f32), Some(32.0), Some(20.0)] {
+        let mut right = [[0usize; 2]; 4];
+        let mut n = [0usize; 4];
+        let (mut agree, mut mask_diff) = (Agreement::default(), vec![]);
+        for (p, truth) in &photos {
+            let f = common::load(p);
+            let found = float.analyze(&f, ATTRS).unwrap();
+            let Some(i) = common::largest_face(&found) else {
+                continue;
+            };
+            let frame = match size {
+                Some(t) if t < found[i].detection.w => shrunk(&f, found[i].detection.w, t),
+                Some(_) => continue,
+                None => f.clone(),
+            };
+            let pair: Vec<_> = [&mut int8, &mut float]
+                .into_iter()
+                .map(|an| {
+                    let faces = an.analyze(&frame, ATTRS).unwrap();
+                    common::largest_face(&faces).and_then(|i| faces[i].attributes.clone())
+                })
+                .collect();
+            let (Some(x), Some(y)) = (&pair[0], &pair[1]) else {
+                continue;
+            };
+            mask_diff.push((x.mask_probability - y.mask_probability).abs());
+            if truth.gender.is_some() {
+                agree.add(x, y);
+            }
+            let mask_row = if truth.mask { 2 } else { 3 };
+            for (k, r) in [x, y].into_iter().enumerate() {
+                if let Some(g) = truth.gender {
+                    right[0][k] += usize::from(r.gender == g);
+                }
+                if let Some(t) = truth.age {
+                    right[1][k] += usize::from((r.age - t).abs() <= 10.0);
+                }
+                right[mask_row][k] += usize::from(r.mask == truth.mask);
+            }
+            n[0] += usize::from(truth.gender.is_some());
+            n[1] += usize::from(truth.age.is_some());
+            n[mask_row] += 1;
         }
         let label = size.map_or("photo size".to_string(), |t| format!("{t} px"));
         println!(
-            "labelled photos, {label}: gender right int8 {}/{n}, float {}/{n}; age ±10 y int8 {}/{an}, float {}/{an}; \
-             gender same {:.3}, age |Δ| mean {:.2} p95 {:.2}",
-            g[0], g[1], a[0], a[1], agree.gender(), agree.age_mean(), agree.age_p95()
+            "labelled photos, {label}: gender right int8 {}/{}, float {}; age ±10 y int8 {}/{}, float {}; \
+             masked faces called masked int8 {}/{}, float {}; bare faces called bare int8 {}/{}, float {}; \
+             gender same {:.3}, age |Δ| mean {:.2} p95 {:.2}, P(mask) |Δ| mean {:.3}",
+            right[0][0], n[0], right[0][1], right[1][0], n[1], right[1][1],
+            right[2][0], n[2], right[2][1], right[3][0], n[3], right[3][1],
+            agree.gender(), agree.age_mean(), agree.age_p95(),
+            mask_diff.iter().sum::<f32>() / mask_diff.len().max(1) as f32
         );
-        rows.push((label, n, g, a));
+        rows.push((label, n, right));
     }
-    for (label, n, g, a) in &rows {
-        assert!(*n >= 60, "{label}: {n} faces");
-        no_worse_than_float(&format!("{label}, gender"), *g);
-        no_worse_than_float(&format!("{label}, age"), *a);
+    // Every bare face of the group photos (whose faces the calibration read), as the test above.
+    let mut group = [[0usize; 2]; 2]; // [int8, float] × [called bare, faces]
+    for p in common::images_in(&media.join("group")) {
+        if p.ends_with("zubair_group.jpg") {
+            continue;
+        }
+        let f = common::load(&p);
+        for (k, an) in [&mut int8, &mut float].into_iter().enumerate() {
+            for face in an.analyze(&f, ATTRS).unwrap() {
+                group[k][0] += usize::from(!face.attributes.unwrap().mask);
+                group[k][1] += 1;
+            }
+        }
+    }
+    println!(
+        "group photos: bare faces called bare int8 {}/{}, float {}/{}",
+        group[0][0], group[0][1], group[1][0], group[1][1]
+    );
+    assert!(group[0][1] >= 100 && group[0][1] == group[1][1]);
+    no_worse_than_float("group photos, mask", [group[0][0], group[1][0]]);
+    for (label, n, right) in &rows {
+        assert!(
+            n[0] >= 60 && n[2] >= 25 && n[3] >= 60,
+            "{label}: {n:?} faces"
+        );
+        for (what, r) in [
+            "gender",
+            "age",
+            "mask on masked faces",
+            "mask on bare faces",
+        ]
+        .iter()
+        .zip(right)
+        {
+            no_worse_than_float(&format!("{label}, {what}"), *r);
+        }
     }
 
     // Frames of clips the calibration did not see, by skin tone and light; every clip is one
@@ -532,9 +602,9 @@ fn int8_age_gender_is_as_right_as_the_float_model_in_every_condition() {
     ];
     let dir = std::env::temp_dir().join(format!("facestream-int8-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // (darker, dim) -> agreement, gender right [int8, float]
-    let mut groups: std::collections::BTreeMap<(bool, bool), (Agreement, [usize; 2])> =
-        Default::default();
+    // (darker, dim) -> agreement, gender right [int8, float], called bare [int8, float]
+    type Group = (Agreement, [usize; 2], [usize; 2]);
+    let mut groups: std::collections::BTreeMap<(bool, bool), Group> = Default::default();
     for (clip, darker, gender) in CLIPS {
         let src = media.join("liveness").join(clip);
         for (dim, filter) in [
@@ -574,19 +644,22 @@ fn int8_age_gender_is_as_right_as_the_float_model_in_every_condition() {
                 g.0.add(x, y);
                 for (k, r) in [x, y].into_iter().enumerate() {
                     g.1[k] += usize::from(r.gender == *gender);
+                    g.2[k] += usize::from(!r.mask);
                 }
             }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    for ((darker, dim), (g, gender)) in &groups {
+    for ((darker, dim), (g, gender, bare)) in &groups {
         println!(
             "clip frames, {} skin, {} light: {n} faces; gender right int8 {}/{n}, float {}/{n}; \
-             gender same {:.3}, age |Δ| mean {:.2} p95 {:.2}",
+             called bare int8 {}/{n}, float {}/{n}; gender same {:.3}, age |Δ| mean {:.2} p95 {:.2}",
             if *darker { "darker" } else { "lighter" },
             if *dim { "dim" } else { "normal" },
             gender[0],
             gender[1],
+            bare[0],
+            bare[1],
             g.gender(),
             g.age_mean(),
             g.age_p95(),
@@ -594,10 +667,11 @@ fn int8_age_gender_is_as_right_as_the_float_model_in_every_condition() {
         );
     }
     assert_eq!(groups.len(), 4, "every condition has faces");
-    for ((darker, dim), (g, gender)) in &groups {
+    for ((darker, dim), (g, gender, bare)) in &groups {
         let what = format!("darker {darker}, dim {dim}");
         assert!(g.faces >= 20, "{what}: {} faces", g.faces);
         no_worse_than_float(&format!("{what}, gender"), *gender);
+        no_worse_than_float(&format!("{what}, mask"), *bare);
         assert!(
             g.age_mean() <= 3.0,
             "{what}: age |Δ| mean {:.2}",

@@ -131,6 +131,7 @@ fn rewritten_graphs_read_real_faces_exactly_like_the_shipped_models() {
     // The int8 graphs are compared with the float ones in tests/attributes.rs.
     let mut cfg = Config::default();
     cfg.models.int8_age_gender = false;
+    cfg.models.int8_mask = false;
     let s = SessionSettings::from_config(&cfg.models);
     for role in [Role::AgeGender, Role::Landmarks, Role::Embedder] {
         let m = ModelSession::open(&s, role).unwrap();
@@ -260,6 +261,22 @@ fn a_rewritten_graph_older_than_its_model_is_not_run() {
     set_age("age_gender_hse_mobilenet.int8.onnx", 90);
     let m = ModelSession::open(&s, Role::AgeGender).unwrap();
     assert_eq!(m.name(), "age_gender_hse_mobilenet.fast.onnx");
+    // The mask model's int8 graph, on its own switch.
+    for f in [
+        "face_mask_mobilenetv2.onnx",
+        "face_mask_mobilenetv2.int8.onnx",
+    ] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    set_age("face_mask_mobilenetv2.onnx", 60);
+    set_age("face_mask_mobilenetv2.int8.onnx", 30);
+    let m = ModelSession::open(&s, Role::Mask).unwrap();
+    assert_eq!(m.name(), "face_mask_mobilenetv2.int8.onnx");
+    float.int8_mask = false;
+    assert_eq!(
+        ModelSession::open(&float, Role::Mask).unwrap().name(),
+        "face_mask_mobilenetv2.onnx"
+    );
     // Turned off: the model as shipped.
     set_age("age_gender_hse_mobilenet.int8.onnx", 0);
     set_age("age_gender_hse_mobilenet.onnx", 0);

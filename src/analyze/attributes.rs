@@ -55,6 +55,11 @@ impl AttributeModels {
         AGE_GENDER.fill(frame, &box_crop(frame, det, 10.0, 224))
     }
 
+    /// What the mask model reads of one face (its input tensor), for the same calibration.
+    pub fn mask_input(frame: &Frame, det: &Detection) -> Vec<f32> {
+        MASK.fill(frame, &box_crop(frame, det, 0.0, 224))
+    }
+
     /// P(mask) for each face (the face box, no margin, as the classifier was trained).
     pub fn mask_probabilities(
         &mut self,
@@ -63,10 +68,7 @@ impl AttributeModels {
         if faces.is_empty() {
             return Ok(vec![]);
         }
-        let items = faces
-            .iter()
-            .map(|(f, d)| MASK.fill(f, &box_crop(f, d, 0.0, 224)))
-            .collect();
+        let items = faces.iter().map(|(f, d)| Self::mask_input(f, d)).collect();
         let mask = self
             .mask
             .run(batch_tensor(&[224, 224, 3], items)?, &["probs"])?

@@ -1,5 +1,5 @@
 //! `facestream model-calibration --out DIR IMAGE_OR_FOLDER...`: the faces the int8 age/gender
-//! graph is calibrated on (scripts/quantize-models.sh), written as the model reads them.
+//! and mask graphs are calibrated on (scripts/quantize-models.sh), written as the model reads them.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,8 +15,9 @@ use crate::ingest::image::load_image;
 
 #[derive(Debug, Args)]
 pub struct ModelCalibrationArgs {
-    /// Folder the inputs are written to: `age_gender.f32` (little-endian floats, one 224×224×3
-    /// input after another) and `faces.txt` (how many).
+    /// Folder the inputs are written to: `age_gender.f32` and `mask.f32` (little-endian floats,
+    /// one 224×224×3 input after another, the same faces in the same order) and `faces.txt`
+    /// (how many).
     #[arg(long)]
     pub out: PathBuf,
     /// Images (JPEG, PNG, BMP, WebP), or folders whose files are read (not recursively); a file
@@ -53,10 +54,13 @@ fn images(paths: &[PathBuf]) -> Vec<PathBuf> {
 
 pub fn run(cfg: &Config, a: ModelCalibrationArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let file = a.out.join("age_gender.f32");
-    let mut age_gender = std::io::BufWriter::new(
-        std::fs::File::create(&file).with_context(|| format!("creating {}", file.display()))?,
-    );
+    let create = |name: &str| {
+        let file = a.out.join(name);
+        std::fs::File::create(&file)
+            .map(std::io::BufWriter::new)
+            .with_context(|| format!("creating {}", file.display()))
+    };
+    let (mut age_gender, mut mask) = (create("age_gender.f32")?, create("mask.f32")?);
     let mut analyzer = Analyzer::open(cfg)?;
     let (mut faces, mut skipped) = (0usize, 0usize);
     'images: for path in images(&a.images) {
@@ -78,10 +82,14 @@ pub fn run(cfg: &Config, a: ModelCalibrationArgs) -> anyhow::Result<ExitCode> {
             for x in AttributeModels::age_gender_input(&frame, &det) {
                 age_gender.write_all(&x.to_le_bytes())?;
             }
+            for x in AttributeModels::mask_input(&frame, &det) {
+                mask.write_all(&x.to_le_bytes())?;
+            }
             faces += 1;
         }
     }
     age_gender.flush()?;
+    mask.flush()?;
     std::fs::write(a.out.join("faces.txt"), format!("{faces}\n"))?;
     println!(
         "{faces} faces written to {} ({skipped} images skipped)",

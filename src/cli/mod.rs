@@ -104,7 +104,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run the pipeline over one video file and write its face events as JSON Lines.
     Analyze(analyze_video::AnalyzeArgs),
-    /// Write the faces the int8 age/gender graph is calibrated on (scripts/quantize-models.sh).
+    /// Write the faces the int8 age/gender and mask graphs are calibrated on (scripts/quantize-models.sh).
     ModelCalibration(calibration::ModelCalibrationArgs),
     /// Validate a configuration file without starting anything; errors name the key.
     CheckConfig(check_config::CheckConfigArgs),

@@ -136,9 +136,13 @@ pub struct ModelsConfig {
     /// run and test scripts) writes beside it: weights and activations in 8 bits, calibrated on
     /// faces of the sample media; about 2× less time a face, gender as often right as the float
     /// model's and age within a year or two on average (measured by condition in docs/models.md).
-    /// Without that file, or with `false`, the float model runs. The mask model stays float: in
-    /// 8 bits it lost a masked face the float model finds.
+    /// Without that file, or with `false`, the float model runs.
     pub int8_age_gender: bool,
+    /// Run the mask model as the int8 graph `scripts/quantize-models.sh` writes beside it: its
+    /// first six convolutions (the 112-px layers) stay float, the rest in 8 bits; about 2× less
+    /// time a face, as often right as the float model on masked and bare faces of every size and
+    /// light measured (docs/models.md). Without that file, or with `false`, the float model runs.
+    pub int8_mask: bool,
 }
 
 impl Default for ModelsConfig {
@@ -152,6 +156,7 @@ impl Default for ModelsConfig {
             verify_sha256: false,
             fast_graphs: true,
             int8_age_gender: true,
+            int8_mask: true,
         }
     }
 }

@@ -85,6 +85,8 @@ pub struct SessionSettings {
     pub fast_graphs: bool,
     /// Use the age/gender model's int8 graph (`<name>.int8.onnx`) when it lies beside it.
     pub int8_age_gender: bool,
+    /// Use the mask model's int8 graph when it lies beside it.
+    pub int8_mask: bool,
 }
 
 impl SessionSettings {
@@ -96,6 +98,7 @@ impl SessionSettings {
             verify_sha256: cfg.verify_sha256,
             fast_graphs: cfg.fast_graphs,
             int8_age_gender: cfg.int8_age_gender,
+            int8_mask: cfg.int8_mask,
         }
     }
 }
@@ -108,7 +111,7 @@ pub fn fast_graph(file: &str) -> Option<String> {
 }
 
 /// The file name of `file`'s int8 graph (`x.onnx` -> `x.int8.onnx`), written by
-/// scripts/quantize-models.sh for the age/gender model.
+/// scripts/quantize-models.sh for the age/gender and mask models.
 pub fn int8_graph(file: &str) -> Option<String> {
     file.strip_suffix(".onnx")
         .map(|stem| format!("{stem}.int8.onnx"))
@@ -116,7 +119,11 @@ pub fn int8_graph(file: &str) -> Option<String> {
 
 /// The graphs derived from a model that `settings` lets `role` run, preferred first.
 fn derived_graphs(settings: &SessionSettings, role: Role, file: &str) -> Vec<String> {
-    let int8 = settings.int8_age_gender && role == Role::AgeGender;
+    let int8 = match role {
+        Role::AgeGender => settings.int8_age_gender,
+        Role::Mask => settings.int8_mask,
+        _ => false,
+    };
     [
         int8.then(|| int8_graph(file)).flatten(),
         settings.fast_graphs.then(|| fast_graph(file)).flatten(),
