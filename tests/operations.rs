@@ -361,6 +361,10 @@ fn install_script_lays_out_what_the_unit_expects() {
             "age_gender_hse_mobilenet.int8.onnx",
         ),
         (
+            facestream::models::Role::Mask,
+            "face_mask_mobilenetv2.int8.onnx",
+        ),
+        (
             facestream::models::Role::Landmarks,
             "face_landmarks_mediapipe_468.fast.onnx",
         ),
