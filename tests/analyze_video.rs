@@ -715,7 +715,9 @@ fn attributes_of_waiting_track_events_are_read_before_they_are_handled() {
     let (out, events) = crossbeam_channel::unbounded();
     let metrics = Arc::new(facestream::metrics::Metrics::default());
     AnalyzeStage {
-        analyzer: Analyzer::open_for_video(&cfg, false).unwrap(),
+        analyzer: facestream::base::teardown::DropAside::new(
+            Analyzer::open_for_video(&cfg, false).unwrap(),
+        ),
         input,
         out,
         snapshots: false,
@@ -810,7 +812,9 @@ fn a_track_whose_camera_stops_searching_still_ends_decided() {
     let (tx, input) = crossbeam_channel::unbounded();
     let (out, events) = crossbeam_channel::unbounded();
     let stage = AnalyzeStage {
-        analyzer: Analyzer::open_for_video(&cfg, true).unwrap(),
+        analyzer: facestream::base::teardown::DropAside::new(
+            Analyzer::open_for_video(&cfg, true).unwrap(),
+        ),
         input,
         out,
         snapshots: false,

@@ -65,17 +65,23 @@ impl AttributeModels {
         &mut self,
         faces: &[(&Frame, &Detection)],
     ) -> Result<Vec<f32>, ModelError> {
+        Self::mask_probabilities_of(&mut self.mask, faces)
+    }
+
+    fn mask_probabilities_of(
+        model: &mut ModelSession,
+        faces: &[(&Frame, &Detection)],
+    ) -> Result<Vec<f32>, ModelError> {
         if faces.is_empty() {
             return Ok(vec![]);
         }
         let items = faces.iter().map(|(f, d)| Self::mask_input(f, d)).collect();
-        let mask = self
-            .mask
+        let mask = model
             .run(batch_tensor(&[224, 224, 3], items)?, &["probs"])?
             .remove(0);
         if mask.shape() != [faces.len(), 2] {
             return Err(ModelError::Output {
-                model: self.mask.name().into(),
+                model: model.name().into(),
                 message: format!("shape {:?}", mask.shape()),
             });
         }
@@ -89,15 +95,30 @@ impl AttributeModels {
         if faces.is_empty() {
             return Ok(vec![]);
         }
-        let mask = self.mask_probabilities(faces)?;
-        let ag_items = faces
-            .iter()
-            .map(|(f, d)| AGE_GENDER.fill(f, &box_crop(f, d, 10.0, 224)))
-            .collect();
-        let ag = self.age_gender.run(
-            batch_tensor(&[224, 224, 3], ag_items)?,
-            &["age_probs", "male_prob"],
-        )?;
+        // The two models side by side, each on its own core: at batch 1 neither fills two
+        // intra-op threads (docs/performance.md, session 32).
+        let age_gender = &mut self.age_gender;
+        let (mask, ag) = std::thread::scope(|scope| {
+            let ag = scope.spawn(|| {
+                let items = faces
+                    .iter()
+                    .map(|(f, d)| AGE_GENDER.fill(f, &box_crop(f, d, 10.0, 224)))
+                    .collect();
+                age_gender.run(
+                    batch_tensor(&[224, 224, 3], items)?,
+                    &["age_probs", "male_prob"],
+                )
+            });
+            let mask = Self::mask_probabilities_of(&mut self.mask, faces);
+            let ag = ag.join().unwrap_or_else(|_| {
+                Err(ModelError::Output {
+                    model: "attributes".into(),
+                    message: "the age/gender run panicked".into(),
+                })
+            });
+            (mask, ag)
+        });
+        let (mask, ag) = (mask?, ag?);
         let (ages, male) = (&ag[0], &ag[1]);
         let bad = |m: &str| ModelError::Output {
             model: "attributes".into(),

@@ -286,6 +286,18 @@ impl Analyzer {
         self.attribute_models()?.classify(faces)
     }
 
+    /// The mesh and the attribute models at once, to run side by side.
+    pub fn mesh_and_attribute_models(
+        &mut self,
+    ) -> Result<(&mut mesh::MeshModel, &mut attributes::AttributeModels), ModelError> {
+        let (settings, threshold) = (&self.settings, self.cfg.attributes.mask_threshold);
+        let mesh = opened(&mut self.mesh, || mesh::MeshModel::open(settings))?;
+        let attributes = opened(&mut self.attributes, || {
+            attributes::AttributeModels::open(settings, threshold)
+        })?;
+        Ok((mesh, attributes))
+    }
+
     fn attribute_models(&mut self) -> Result<&mut attributes::AttributeModels, ModelError> {
         let (settings, threshold) = (&self.settings, self.cfg.attributes.mask_threshold);
         opened(&mut self.attributes, || {

@@ -120,9 +120,10 @@ pub struct ModelsConfig {
     /// Intra-op threads per ONNX session (1..=64). On 2 cores, decode and inference compete: keep it small.
     pub intra_threads: usize,
     /// Intra-op threads of the video analysis models (face mesh, attributes, embedder) in the
-    /// daemon and `analyze`, which run beside detection (0..=64; 0: `intra_threads`). Detection
-    /// keeps `intra_threads`: a stage whose threads outnumber the cores left to it waits for
-    /// descheduled partners at every layer.
+    /// daemon and `analyze`, which run beside detection (0..=64; 0: `intra_threads`). One by
+    /// default: the mesh, the age/gender and the mask model of the waiting track events run side
+    /// by side, each on one thread (at one face a run none of them fills two), and a stage whose
+    /// threads outnumber the cores left to it waits for descheduled partners at every layer.
     pub analysis_threads: usize,
     /// Embedder used for comparison and search.
     pub embedder: EmbedderKind,
@@ -151,7 +152,7 @@ impl Default for ModelsConfig {
             dir: default_models_dir(),
             onnxruntime: None,
             intra_threads: 2,
-            analysis_threads: 0,
+            analysis_threads: 1,
             embedder: EmbedderKind::Mobilefacenet,
             verify_sha256: false,
             fast_graphs: true,

@@ -115,7 +115,8 @@ impl Held {
 }
 
 pub struct AnalyzeStage {
-    pub analyzer: Analyzer,
+    /// Dropped aside (its sessions take ~20 ms to tear down).
+    pub analyzer: crate::base::teardown::DropAside<Analyzer>,
     pub input: Receiver<AnalyzeItem>,
     pub out: Sender<Event>,
     pub snapshots: bool,
@@ -145,7 +146,13 @@ impl AnalyzeStage {
         let mut ready: std::collections::VecDeque<(AnalyzeItem, Prepared)> = Default::default();
         loop {
             if ready.is_empty() {
-                let Ok(first) = input.recv() else { break };
+                let Ok(first) = input.recv() else {
+                    eprintln!(
+                        "EXP analysis input closed at {:?}",
+                        std::time::SystemTime::now()
+                    );
+                    break;
+                };
                 let mut batch = vec![first];
                 while batch.len() < MESH_BATCH {
                     match input.try_recv() {
@@ -427,23 +434,36 @@ impl AnalyzeStage {
                 })
                 .collect()
         };
-        let mesh_faces = faces(|p| p.read_mesh);
-        let mut meshes = if mesh_faces.is_empty() {
-            Vec::new().into_iter()
-        } else {
-            self.metrics
-                .mesh_readings
-                .fetch_add(mesh_faces.len() as u64, Ordering::Relaxed);
-            self.analyzer
-                .mesh_model()?
-                .landmarks(&mesh_faces)?
-                .into_iter()
-        };
-        let mut attributes = Vec::new();
-        for run in faces(|p| p.reads).chunks(ATTRIBUTE_BATCH) {
-            self.metrics.attribute_runs.fetch_add(1, Ordering::Relaxed);
-            attributes.extend(self.analyzer.attributes(run)?);
-        }
+        let (mesh_faces, attribute_faces) = (faces(|p| p.read_mesh), faces(|p| p.reads));
+        self.metrics
+            .mesh_readings
+            .fetch_add(mesh_faces.len() as u64, Ordering::Relaxed);
+        self.metrics.attribute_runs.fetch_add(
+            attribute_faces.chunks(ATTRIBUTE_BATCH).count() as u64,
+            Ordering::Relaxed,
+        );
+        // The mesh beside the attribute models (each a few ms a face, none filling both cores).
+        let (mesh_model, attribute_models) = self.analyzer.mesh_and_attribute_models()?;
+        let (meshes, attributes) = std::thread::scope(|scope| {
+            let meshes =
+                (!mesh_faces.is_empty()).then(|| scope.spawn(|| mesh_model.landmarks(&mesh_faces)));
+            let attributes: Result<Vec<_>, ModelError> = attribute_faces
+                .chunks(ATTRIBUTE_BATCH)
+                .map(|run| attribute_models.classify(run))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|runs| runs.into_iter().flatten().collect());
+            let meshes = match meshes {
+                Some(h) => h.join().unwrap_or_else(|_| {
+                    Err(ModelError::Output {
+                        model: "mesh".into(),
+                        message: "the mesh run panicked".into(),
+                    })
+                }),
+                None => Ok(vec![]),
+            };
+            (meshes, attributes)
+        });
+        let (mut meshes, attributes) = (meshes?.into_iter(), attributes?);
         let mut attributes = attributes.into_iter();
         let prepared = batch
             .into_iter()

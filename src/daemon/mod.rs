@@ -16,6 +16,7 @@ use crossbeam_channel::Sender;
 
 use crate::analyze::Analyzer;
 use crate::base::clock::{Clock, RealClock};
+use crate::base::teardown::DropAside;
 use crate::config::{CameraConfig, Config, WhenFull};
 use crate::detect::stage::DetectStage;
 use crate::detect::DetectorPool;
@@ -36,7 +37,8 @@ use analysis::AnalyzeStage;
 
 /// The tracker's embedder: MobileFaceNet whatever the face sets use (it only compares faces of one
 /// camera a moment apart, and it is the faster of the two).
-struct Reid(crate::analyze::embed::Embedder);
+/// Tracking's embedder, dropped aside (its session takes a few ms to tear down).
+struct Reid(DropAside<crate::analyze::embed::Embedder>);
 
 impl crate::track::appearance::Reidentify for Reid {
     fn features(
@@ -254,7 +256,7 @@ impl Daemon {
             None
         };
         let analyze = AnalyzeStage {
-            analyzer,
+            analyzer: DropAside::new(analyzer),
             input: trk_rx,
             out: events_tx.clone(),
             snapshots: cfg.tracking.snapshot,
@@ -278,17 +280,19 @@ impl Daemon {
             live_requests: cfg.mqtt.enabled.then_some(live_rx),
             clock: opts.clock.clone(),
             reid: if cfg.tracking.min_appearance > 0.0 {
-                Some(Box::new(Reid(crate::analyze::embed::Embedder::open(
-                    &settings,
-                    crate::config::EmbedderKind::Mobilefacenet,
-                )?)))
+                Some(Box::new(Reid(DropAside::new(
+                    crate::analyze::embed::Embedder::open(
+                        &settings,
+                        crate::config::EmbedderKind::Mobilefacenet,
+                    )?,
+                ))))
             } else {
                 None
             },
         };
         stages.push(("track", spawn("track", move || track.run())?));
         let detect = DetectStage {
-            detector,
+            detector: DropAside::new(detector),
             queues: queues.clone(),
             out: det_tx,
             batch_size: cfg.pipeline.batch_size,

@@ -16,7 +16,8 @@ use crate::metrics::Metrics;
 use crate::models::ModelError;
 
 pub struct DetectStage {
-    pub detector: DetectorPool,
+    /// Dropped aside: its sessions take ~15 ms to tear down, which the stages after it need not wait for.
+    pub detector: crate::base::teardown::DropAside<DetectorPool>,
     pub queues: Arc<FrameQueues>,
     pub out: Sender<DetectedItem>,
     pub batch_size: usize,
