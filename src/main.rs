@@ -5,7 +5,29 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// One malloc arena per core instead of glibc's eight: every thread that allocates (each camera,
+/// each stage, ONNX Runtime's, the analysis models run side by side) otherwise gets an arena of its
+/// own, whose freed memory stays there. 8 walking cameras at 10 detect fps: resident 467–517 →
+/// 334–373 MB, CPU the same (docs/performance.md, session 32). `MALLOC_ARENA_MAX`, when set, is
+/// glibc's own and wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // SAFETY: mallopt only sets one of glibc's allocator tunables; no thread has started yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, cores.min(64) as libc::c_int);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = facestream::cli::Cli::parse();
     // The daemon reports at `info` (a start summary, a line a minute); one-shot commands only warn.
     // RUST_LOG overrides both.

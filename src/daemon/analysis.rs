@@ -146,13 +146,7 @@ impl AnalyzeStage {
         let mut ready: std::collections::VecDeque<(AnalyzeItem, Prepared)> = Default::default();
         loop {
             if ready.is_empty() {
-                let Ok(first) = input.recv() else {
-                    eprintln!(
-                        "EXP analysis input closed at {:?}",
-                        std::time::SystemTime::now()
-                    );
-                    break;
-                };
+                let Ok(first) = input.recv() else { break };
                 let mut batch = vec![first];
                 while batch.len() < MESH_BATCH {
                     match input.try_recv() {
