@@ -16,7 +16,7 @@ fn limit_malloc_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
         return;
     }
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     // SAFETY: mallopt only sets one of glibc's allocator tunables; no thread has started yet.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, cores.min(64) as libc::c_int);
