@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The int8 graphs of the age/gender and mask models (`models.int8_age_gender`,
-# `models.int8_mask`, docs/models.md): the faces they are calibrated on are found by facestream itself in the sample media (group photos
-# and one frame every two seconds of the clips in video/), written as the model reads them, and
-# quantized by ONNX Runtime's tool (scripts/quantize-models.py, in the Python environment
+# `models.int8_mask`, docs/models.md): the faces they are calibrated on are found by facestream
+# itself in the sample media (group photos and one frame every two seconds of the clips in
+# video/), written as the models read them, and quantized by ONNX Runtime's tool (scripts/quantize-models.py, in the Python environment
 # scripts/setup.sh installs). Skipped while the graph was made from the same model and
 # scripts (by content). Needs a built facestream (cargo) and ORT_DYLIB_PATH.
 # usage: scripts/quantize-models.sh [MODELS_DIR]
