@@ -102,7 +102,7 @@ impl AttributeModels {
             let ag = scope.spawn(|| {
                 let items = faces
                     .iter()
-                    .map(|(f, d)| AGE_GENDER.fill(f, &box_crop(f, d, 10.0, 224)))
+                    .map(|(f, d)| Self::age_gender_input(f, d))
                     .collect();
                 age_gender.run(
                     batch_tensor(&[224, 224, 3], items)?,
@@ -110,13 +110,7 @@ impl AttributeModels {
                 )
             });
             let mask = Self::mask_probabilities_of(&mut self.mask, faces);
-            let ag = ag.join().unwrap_or_else(|_| {
-                Err(ModelError::Output {
-                    model: "attributes".into(),
-                    message: "the age/gender run panicked".into(),
-                })
-            });
-            (mask, ag)
+            (mask, crate::models::joined(ag.join(), "age/gender"))
         });
         let (mask, ag) = (mask?, ag?);
         let (ages, male) = (&ag[0], &ag[1]);

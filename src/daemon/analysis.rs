@@ -447,12 +447,7 @@ impl AnalyzeStage {
                 .collect::<Result<Vec<_>, _>>()
                 .map(|runs| runs.into_iter().flatten().collect());
             let meshes = match meshes {
-                Some(h) => h.join().unwrap_or_else(|_| {
-                    Err(ModelError::Output {
-                        model: "mesh".into(),
-                        message: "the mesh run panicked".into(),
-                    })
-                }),
+                Some(h) => crate::models::joined(h.join(), "mesh"),
                 None => Ok(vec![]),
             };
             (meshes, attributes)

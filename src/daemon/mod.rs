@@ -36,8 +36,8 @@ use crate::track::stage::{TrackStage, TrackedFrame};
 use analysis::AnalyzeStage;
 
 /// The tracker's embedder: MobileFaceNet whatever the face sets use (it only compares faces of one
-/// camera a moment apart, and it is the faster of the two).
-/// Tracking's embedder, dropped aside (its session takes a few ms to tear down).
+/// camera a moment apart, and it is the faster of the two). Dropped aside (its session takes a few
+/// ms to tear down).
 struct Reid(DropAside<crate::analyze::embed::Embedder>);
 
 impl crate::track::appearance::Reidentify for Reid {

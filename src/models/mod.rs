@@ -117,6 +117,19 @@ pub fn int8_graph(file: &str) -> Option<String> {
         .map(|stem| format!("{stem}.int8.onnx"))
 }
 
+/// The result of a model run on a thread of its own (`std::thread::scope`), a panic as an error.
+pub fn joined<T>(
+    run: std::thread::Result<Result<T, ModelError>>,
+    model: &str,
+) -> Result<T, ModelError> {
+    run.unwrap_or_else(|_| {
+        Err(ModelError::Output {
+            model: model.into(),
+            message: "the run panicked".into(),
+        })
+    })
+}
+
 /// The graphs derived from a model that `settings` lets `role` run, preferred first.
 fn derived_graphs(settings: &SessionSettings, role: Role, file: &str) -> Vec<String> {
     let int8 = match role {
