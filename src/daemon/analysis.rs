@@ -85,8 +85,16 @@ struct Plan {
     read_mesh: bool,
     /// The mesh already read on the same face (an end on the face of the track's last event).
     kept: Option<Mesh>,
+    /// The same, when that event waits in this batch: the index of its item.
+    same_as: Option<usize>,
     /// Age, gender and mask, in the batch's runs of those models.
     reads: bool,
+}
+
+impl Plan {
+    fn has_mesh(&self) -> bool {
+        self.read_mesh || self.kept.is_some() || self.same_as.is_some()
+    }
 }
 
 /// What is read for a track event before it is handled, in model runs shared with the other
@@ -381,6 +389,7 @@ impl AnalyzeStage {
         let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
         let mut read_on: HashMap<(Arc<str>, u64), f32> = HashMap::new();
         let mut earlier: HashSet<(Arc<str>, u64)> = HashSet::new();
+        let mut latest: HashMap<(Arc<str>, u64), usize> = HashMap::new();
         for item in &batch {
             let AnalyzeItem::Track(m) = item else {
                 plans.push(Plan::default());
@@ -395,12 +404,26 @@ impl AnalyzeStage {
                 continue;
             }
             earlier.insert(key.clone());
-            let kept = (every && m.phase == TrackPhase::End)
+            let ends_here = every && m.phase == TrackPhase::End;
+            let kept = ends_here
                 .then(|| held.last_mesh.get(&key))
                 .flatten()
                 .filter(|read| read.of(m))
                 .map(|read| read.mesh.clone());
+            // The track's last event may wait in this batch, not yet in `held`.
+            let same_as = latest
+                .get(&key)
+                .copied()
+                .filter(|&j| ends_here && kept.is_none() && plans[j].has_mesh())
+                .filter(|&j| match &batch[j] {
+                    AnalyzeItem::Track(e) => {
+                        Arc::ptr_eq(&e.frame, &m.frame) && e.detection == m.detection
+                    }
+                    AnalyzeItem::Live(_) => false,
+                });
+            latest.insert(key.clone(), plans.len());
             let read_mesh = kept.is_none()
+                && same_as.is_none()
                 && (every
                     || (presence_decides(&cfg.detector, &m.detection)
                         && (m.phase == TrackPhase::Start || unconfirmed)));
@@ -415,6 +438,7 @@ impl AnalyzeStage {
             plans.push(Plan {
                 read_mesh,
                 kept,
+                same_as,
                 reads,
             });
         }
@@ -454,22 +478,20 @@ impl AnalyzeStage {
         });
         let (mut meshes, attributes) = (meshes?.into_iter(), attributes?);
         let mut attributes = attributes.into_iter();
-        let prepared = batch
-            .into_iter()
-            .zip(plans)
-            .map(|(i, plan)| {
-                let prepared = Prepared {
-                    mesh: if plan.read_mesh {
-                        meshes.next()
-                    } else {
-                        plan.kept
-                    },
-                    reads_attributes: plan.reads,
-                    attributes: if plan.reads { attributes.next() } else { None },
-                };
-                (i, prepared)
-            })
-            .collect();
+        let mut prepared: Vec<(AnalyzeItem, Prepared)> = Vec::with_capacity(batch.len());
+        for (i, plan) in batch.into_iter().zip(plans) {
+            let mesh = match plan.same_as {
+                Some(j) => prepared[j].1.mesh.clone(),
+                None if plan.read_mesh => meshes.next(),
+                None => plan.kept,
+            };
+            let p = Prepared {
+                mesh,
+                reads_attributes: plan.reads,
+                attributes: if plan.reads { attributes.next() } else { None },
+            };
+            prepared.push((i, p));
+        }
         self.metrics
             .analysis_us
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
