@@ -69,6 +69,18 @@ pub fn box_crop(frame: &Frame, det: &Detection, margin: f32, size: usize) -> Aff
     Affine::crop_resize(x0, y0, (x1 - x0).max(1.0), (y1 - y0).max(1.0), size, size)
 }
 
+/// A square about the face box's centre, its side the box's longer side grown by `grow` of it per
+/// side, clipped to the image, resized to `size` (the mask model's second view of a face).
+pub fn square_crop(frame: &Frame, det: &Detection, grow: f32, size: usize) -> Affine {
+    let half = det.w.max(det.h) * (0.5 + grow);
+    let (cx, cy) = (det.x + det.w / 2.0, det.y + det.h / 2.0);
+    let x0 = (cx - half).max(0.0);
+    let y0 = (cy - half).max(0.0);
+    let x1 = (cx + half).min(frame.width as f32);
+    let y1 = (cy + half).min(frame.height as f32);
+    Affine::crop_resize(x0, y0, (x1 - x0).max(1.0), (y1 - y0).max(1.0), size, size)
+}
+
 /// MiniFASNet crop: the box scaled about its centre (factor capped to fit), shifted inside the image.
 pub fn antispoof_crop(frame: &Frame, det: &Detection, scale: f32, size: usize) -> Affine {
     let (sw, sh) = (frame.width as f32, frame.height as f32);
