@@ -731,7 +731,7 @@ fn mask_reads_video_faces_no_worse_than_the_face_box_alone_in_any_condition() {
     let cfg = facestream::config::Config::default();
     let threshold = cfg.attributes.mask_threshold;
     let mut models =
-        AttributeModels::open(&SessionSettings::from_config(&cfg.models), threshold).unwrap();
+        AttributeModels::open(&SessionSettings::from_config(&cfg.models), &cfg.attributes).unwrap();
     let mut an = common::analyzer();
     let found = Wanted {
         attributes: false,
@@ -889,6 +889,27 @@ fn mask_reads_video_faces_no_worse_than_the_face_box_alone_in_any_condition() {
             "{k}: balanced accuracy {:.3} against {:.3} on the box alone",
             balanced(0),
             balanced(1)
+        );
+    }
+    // `attributes.mask_square_view = false` publishes the box alone.
+    let mut box_only_cfg = cfg.attributes.clone();
+    box_only_cfg.mask_square_view = false;
+    let mut box_only =
+        AttributeModels::open(&SessionSettings::from_config(&cfg.models), &box_only_cfg).unwrap();
+    for p in common::images_in(&media.join("masked")).iter().take(8) {
+        let f = common::load(p);
+        let faces = an.analyze(&f, found).unwrap();
+        let pairs: Vec<_> = faces.iter().map(|x| (&f, &x.detection)).collect();
+        let published: Vec<f32> = box_only
+            .classify(&pairs)
+            .unwrap()
+            .iter()
+            .map(|a| a.mask_probability)
+            .collect();
+        assert_eq!(
+            published,
+            box_only.mask_probabilities(&pairs).unwrap(),
+            "{p:?}"
         );
     }
     // The masked photos as taken: every one the box alone reads.

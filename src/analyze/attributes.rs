@@ -1,6 +1,8 @@
-//! Mask, age and gender: two small classifiers over the face box, run in batches.
+//! Mask, age and gender: two small classifiers over the face (the mask one on two views of it),
+//! run in batches.
 
 use super::crops::{box_crop, square_crop, Layout};
+use crate::config::AttributesConfig;
 use crate::detect::Detection;
 use crate::frame::Frame;
 use crate::models::{batch_tensor, ModelError, ModelSession, Role, SessionSettings};
@@ -23,6 +25,7 @@ pub struct AttributeModels {
     mask: ModelSession,
     age_gender: ModelSession,
     mask_threshold: f32,
+    square_view: bool,
 }
 
 const MASK: Layout = Layout {
@@ -44,11 +47,12 @@ const AGE_GENDER: Layout = Layout {
 };
 
 impl AttributeModels {
-    pub fn open(settings: &SessionSettings, mask_threshold: f32) -> Result<Self, ModelError> {
+    pub fn open(settings: &SessionSettings, cfg: &AttributesConfig) -> Result<Self, ModelError> {
         Ok(Self {
             mask: ModelSession::open(settings, Role::Mask)?,
             age_gender: ModelSession::open(settings, Role::AgeGender)?,
-            mask_threshold,
+            mask_threshold: cfg.mask_threshold,
+            square_view: cfg.mask_square_view,
         })
     }
 
@@ -84,14 +88,16 @@ impl AttributeModels {
     /// no worse than the box alone on any clip, light or photo set (docs/calibration.md, "Two views
     /// of a face"). A face whose box reads under threshold² cannot reach the threshold whatever
     /// the square reads (√(p·1) < threshold), so it is not read again and its box's value stands.
+    /// Without `attributes.mask_square_view`, the box alone.
     fn mask_probabilities_of(
         model: &mut ModelSession,
         faces: &[(&Frame, &Detection)],
         threshold: f32,
+        square_view: bool,
     ) -> Result<Vec<f32>, ModelError> {
         let mut p = Self::mask_run(model, faces, Self::mask_input)?;
         let again: Vec<usize> = (0..faces.len())
-            .filter(|&i| p[i] >= threshold * threshold)
+            .filter(|&i| square_view && p[i] >= threshold * threshold)
             .collect();
         if !again.is_empty() {
             let doubted: Vec<(&Frame, &Detection)> = again.iter().map(|&i| faces[i]).collect();
@@ -145,7 +151,12 @@ impl AttributeModels {
                     &["age_probs", "male_prob"],
                 )
             });
-            let mask = Self::mask_probabilities_of(&mut self.mask, faces, self.mask_threshold);
+            let mask = Self::mask_probabilities_of(
+                &mut self.mask,
+                faces,
+                self.mask_threshold,
+                self.square_view,
+            );
             (mask, crate::models::joined(ag.join(), "age/gender"))
         });
         let (mask, ag) = (mask?, ag?);

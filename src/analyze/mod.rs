@@ -87,7 +87,7 @@ impl Analyzer {
     /// frame waits 0.1–0.3 s for a model to load (the time of a short clip).
     pub fn open_for_video(cfg: &Config, embedder: bool) -> Result<Self, ModelError> {
         let settings = SessionSettings::from_config(&cfg.models);
-        let (kind, threshold) = (cfg.models.embedder, cfg.attributes.mask_threshold);
+        let (kind, attrs) = (cfg.models.embedder, &cfg.attributes);
         let s = &settings;
         // The analysis models run beside detection: their own thread budget.
         let a = &SessionSettings {
@@ -99,7 +99,7 @@ impl Analyzer {
         };
         let (detector, mesh, attributes, embedder) = std::thread::scope(|scope| {
             let mesh = scope.spawn(|| mesh::MeshModel::open(a));
-            let attributes = scope.spawn(|| attributes::AttributeModels::open(a, threshold));
+            let attributes = scope.spawn(|| attributes::AttributeModels::open(a, attrs));
             let embedder = embedder.then(|| scope.spawn(|| Embedder::open(a, kind)));
             let detector = Detector::open(s, &cfg.detector);
             let joined = |what: &str| ModelError::Load {
@@ -290,18 +290,18 @@ impl Analyzer {
     pub fn mesh_and_attribute_models(
         &mut self,
     ) -> Result<(&mut mesh::MeshModel, &mut attributes::AttributeModels), ModelError> {
-        let (settings, threshold) = (&self.settings, self.cfg.attributes.mask_threshold);
+        let (settings, attrs) = (&self.settings, &self.cfg.attributes);
         let mesh = opened(&mut self.mesh, || mesh::MeshModel::open(settings))?;
         let attributes = opened(&mut self.attributes, || {
-            attributes::AttributeModels::open(settings, threshold)
+            attributes::AttributeModels::open(settings, attrs)
         })?;
         Ok((mesh, attributes))
     }
 
     fn attribute_models(&mut self) -> Result<&mut attributes::AttributeModels, ModelError> {
-        let (settings, threshold) = (&self.settings, self.cfg.attributes.mask_threshold);
+        let (settings, attrs) = (&self.settings, &self.cfg.attributes);
         opened(&mut self.attributes, || {
-            attributes::AttributeModels::open(settings, threshold)
+            attributes::AttributeModels::open(settings, attrs)
         })
     }
 

@@ -265,12 +265,19 @@ pub struct AttributesConfig {
     /// than YuNet's; on YuNet boxes some bare faces in group photos score up to 0.4 and some masked faces
     /// as little as 0.16: 0.2 balances the two (docs/calibration.md).
     pub mask_threshold: f32,
+    /// Also read the mask on a square of 1.2 × the face box's longer side and publish the geometric
+    /// mean of the two readings (a face whose box reads under `mask_threshold`² is read once).
+    /// Far fewer small and blurred bare faces called masked on video, at a second run of the mask
+    /// model for the others (docs/calibration.md, "Two views of a face"); false: the face box alone
+    /// (until session 33).
+    pub mask_square_view: bool,
 }
 
 impl Default for AttributesConfig {
     fn default() -> Self {
         Self {
             mask_threshold: 0.2,
+            mask_square_view: true,
         }
     }
 }
