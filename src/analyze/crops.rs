@@ -62,11 +62,12 @@ pub fn align(det: &Detection, template: &[[f32; 2]; 5]) -> Option<Affine> {
 
 /// The face box (optionally grown by `margin` px per side, clipped to the image), resized to a square.
 pub fn box_crop(frame: &Frame, det: &Detection, margin: f32, size: usize) -> Affine {
-    let x0 = (det.x - margin).max(0.0);
-    let y0 = (det.y - margin).max(0.0);
-    let x1 = (det.x + det.w + margin).min(frame.width as f32);
-    let y1 = (det.y + det.h + margin).min(frame.height as f32);
-    Affine::crop_resize(x0, y0, (x1 - x0).max(1.0), (y1 - y0).max(1.0), size, size)
+    let (x, y) = (det.x - margin, det.y - margin);
+    clipped_crop(
+        frame,
+        [x, y, det.x + det.w + margin, det.y + det.h + margin],
+        size,
+    )
 }
 
 /// A square about the face box's centre, its side the box's longer side grown by `grow` of it per
@@ -74,10 +75,14 @@ pub fn box_crop(frame: &Frame, det: &Detection, margin: f32, size: usize) -> Aff
 pub fn square_crop(frame: &Frame, det: &Detection, grow: f32, size: usize) -> Affine {
     let half = det.w.max(det.h) * (0.5 + grow);
     let (cx, cy) = (det.x + det.w / 2.0, det.y + det.h / 2.0);
-    let x0 = (cx - half).max(0.0);
-    let y0 = (cy - half).max(0.0);
-    let x1 = (cx + half).min(frame.width as f32);
-    let y1 = (cy + half).min(frame.height as f32);
+    clipped_crop(frame, [cx - half, cy - half, cx + half, cy + half], size)
+}
+
+/// The region `[x0, y0, x1, y1]` clipped to the image, resized to `size` × `size`.
+fn clipped_crop(frame: &Frame, [x0, y0, x1, y1]: [f32; 4], size: usize) -> Affine {
+    let (x0, y0) = (x0.max(0.0), y0.max(0.0));
+    let x1 = x1.min(frame.width as f32);
+    let y1 = y1.min(frame.height as f32);
     Affine::crop_resize(x0, y0, (x1 - x0).max(1.0), (y1 - y0).max(1.0), size, size)
 }
 
