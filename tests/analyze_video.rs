@@ -723,6 +723,7 @@ fn attributes_of_waiting_track_events_are_read_before_they_are_handled() {
         snapshots: false,
         metrics: metrics.clone(),
         matcher: None,
+        batch: facestream::daemon::analysis::MESH_BATCH,
     }
     .run()
     .unwrap();
@@ -820,6 +821,7 @@ fn a_track_whose_camera_stops_searching_still_ends_decided() {
         snapshots: false,
         metrics: Arc::new(facestream::metrics::Metrics::default()),
         matcher: Some(matcher),
+        batch: facestream::daemon::analysis::MESH_BATCH,
     };
     let running = std::thread::spawn(move || stage.run());
     tx.send(AnalyzeItem::Track(track_msg(
@@ -853,4 +855,125 @@ fn a_track_whose_camera_stops_searching_still_ends_decided() {
     println!("after the camera stopped searching: {after:?}");
     assert_eq!(after, ["face End", "match unknown"]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The events published, and the meshes read, do not depend on how many track events wait
+/// together for the analysis stage (how far behind it runs; CI's slower machine): with
+/// `"landmarks"` an update waiting beside its track's start used to skip the mesh and pass as
+/// confirmed (a landscape taken for a face), and an end whose best face was its track's first
+/// took that face's mesh while a later event of the track waited beside it.
+#[test]
+fn events_do_not_depend_on_how_many_wait_together() {
+    use facestream::analyze::Analyzer;
+    use facestream::config::PoseSource;
+    use facestream::daemon::analysis::{AnalyzeStage, MESH_BATCH};
+    use facestream::detect::Detection;
+    use facestream::messages::{AnalyzeItem, Event, TrackPhase};
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    let media = common::media();
+    let group = common::load(&media.join("group/dlib_bald_guys.jpg"));
+    let land = common::load(&media.join("negatives/compreface_017_0_landscape.jpg"));
+    let mut faces: Vec<Detection> = common::analyzer()
+        .detect_verified(&group)
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    faces.sort_by(|a, b| b.w.total_cmp(&a.w));
+    faces.truncate(6);
+    assert_eq!(faces.len(), 6);
+    // Not a face: a patch of landscape as large as a face the mesh judges (≥ 64 px).
+    let (x, y, w, h) = (200.0, 100.0, 96.0, 110.0);
+    let patch = Detection {
+        x,
+        y,
+        w,
+        h,
+        score: 0.9,
+        landmarks: [
+            [x + 0.3 * w, y + 0.4 * h],
+            [x + 0.7 * w, y + 0.4 * h],
+            [x + 0.5 * w, y + 0.6 * h],
+            [x + 0.35 * w, y + 0.8 * h],
+            [x + 0.65 * w, y + 0.8 * h],
+        ],
+    };
+    // Each event its own frame (a frame is known by its allocation), but where it repeats one.
+    let (g1, g2) = (Arc::new(group.clone()), Arc::new(group));
+    let (l1, l2) = (Arc::new(land.clone()), Arc::new(land));
+    let mut script = vec![
+        (1, TrackPhase::Start, &patch, &l1),
+        (2, TrackPhase::Start, &faces[0], &g1),
+        (1, TrackPhase::Update, &patch, &l2),
+    ];
+    for (i, f) in faces[1..].iter().enumerate() {
+        script.push((i as u64 + 3, TrackPhase::Start, f, &g1));
+    }
+    // Track 2's end on its start's face, an update of it on another frame waiting beside it.
+    script.push((2, TrackPhase::Update, &faces[0], &g2));
+    script.push((2, TrackPhase::End, &faces[0], &g1));
+    script.push((1, TrackPhase::End, &patch, &l2));
+    for (i, f) in faces[1..].iter().enumerate() {
+        script.push((i as u64 + 3, TrackPhase::End, f, &g1));
+    }
+    let run = |pose: PoseSource, batch: usize| {
+        let mut cfg = facestream::config::Config::default();
+        cfg.tracking.pose = pose;
+        let (tx, input) = crossbeam_channel::unbounded();
+        for (id, phase, det, frame) in &script {
+            tx.send(AnalyzeItem::Track(track_msg(*id, *phase, det, frame)))
+                .unwrap();
+        }
+        drop(tx);
+        let (out, events) = crossbeam_channel::unbounded();
+        let metrics = Arc::new(facestream::metrics::Metrics::default());
+        AnalyzeStage {
+            analyzer: facestream::base::teardown::DropAside::new(
+                Analyzer::open_for_video(&cfg, false).unwrap(),
+            ),
+            input,
+            out,
+            snapshots: false,
+            metrics: metrics.clone(),
+            matcher: None,
+            batch,
+        }
+        .run()
+        .unwrap();
+        let published: Vec<(u64, TrackPhase, Option<f32>)> = events
+            .try_iter()
+            .filter_map(|e| match e {
+                Event::Face(e) => Some((
+                    e.track_id,
+                    e.event,
+                    e.attributes.as_ref().and_then(|a| a.yaw),
+                )),
+                _ => None,
+            })
+            .collect();
+        (published, metrics.mesh_readings.load(Ordering::Relaxed))
+    };
+    for pose in [PoseSource::Mesh, PoseSource::Landmarks] {
+        let (alone, alone_meshes) = run(pose, 1);
+        let (together, together_meshes) = run(pose, MESH_BATCH);
+        println!("{pose:?}: one by one {alone_meshes} meshes, {alone:?}");
+        println!("{pose:?}: {MESH_BATCH} together {together_meshes} meshes, {together:?}");
+        assert!(
+            alone.iter().all(|e| e.0 != 1),
+            "the landscape passed as a face: {alone:?}"
+        );
+        assert_eq!(alone.len(), 13, "tracks 2-7: start and end, 2 an update");
+        let shape = |es: &[(u64, TrackPhase, Option<f32>)]| -> Vec<(u64, TrackPhase)> {
+            es.iter().map(|e| (e.0, e.1)).collect()
+        };
+        assert_eq!(shape(&alone), shape(&together), "{pose:?}");
+        // The same faces' poses (a batched mesh run may differ in the last digits).
+        for (a, b) in alone.iter().zip(&together) {
+            let (a, b) = (a.2.unwrap(), b.2.unwrap());
+            assert!((a - b).abs() <= 0.5, "{pose:?}: yaw {a} against {b}");
+        }
+        assert_eq!(alone_meshes, together_meshes, "{pose:?}");
+    }
 }

@@ -22,8 +22,9 @@ use crate::shapes::{round4, FaceJson};
 /// read on to be read again.
 const ATTRIBUTES_AGAIN_ON: f32 = 1.1;
 
-/// Most track events whose meshes are read in one batch.
-const MESH_BATCH: usize = 8;
+/// Most track events prepared together, their meshes read in one run (the daemon's
+/// [`AnalyzeStage::batch`]).
+pub const MESH_BATCH: usize = 8;
 
 /// Most faces whose age, gender and mask are read in one run of those models. One: runs of 4
 /// were no faster here (session 30) and ONNX Runtime kept buffers for each batch size, ~100 MB
@@ -97,6 +98,9 @@ impl Plan {
     }
 }
 
+/// An event with what was read for it, waiting to be handled.
+type Ready = (AnalyzeItem, Prepared);
+
 /// What is read for a track event before it is handled, in model runs shared with the other
 /// events waiting beside it.
 #[derive(Default)]
@@ -131,6 +135,9 @@ pub struct AnalyzeStage {
     pub metrics: Arc<Metrics>,
     /// Face-set search of tracks, when any camera names face sets.
     pub matcher: Option<TrackMatcher>,
+    /// Most waiting events prepared together ([`MESH_BATCH`]); the events published do not
+    /// depend on it (1 handles them one by one).
+    pub batch: usize,
 }
 
 impl AnalyzeStage {
@@ -151,18 +158,25 @@ impl AnalyzeStage {
         // Items waiting with their mesh and attributes already read: the models run once over
         // every face event waiting in the queue (the mesh: 2.2 ms a face at 8 against 3.3 ms one
         // by one).
-        let mut ready: std::collections::VecDeque<(AnalyzeItem, Prepared)> = Default::default();
+        let mut ready: std::collections::VecDeque<Ready> = Default::default();
+        // Events `prepare` left for the next batch, before any still in the queue.
+        let mut left: Vec<AnalyzeItem> = vec![];
         loop {
             if ready.is_empty() {
-                let Ok(first) = input.recv() else { break };
-                let mut batch = vec![first];
-                while batch.len() < MESH_BATCH {
+                let mut batch = std::mem::take(&mut left);
+                if batch.is_empty() {
+                    let Ok(first) = input.recv() else { break };
+                    batch.push(first);
+                }
+                while batch.len() < self.batch {
                     match input.try_recv() {
                         Ok(item) => batch.push(item),
                         Err(_) => break,
                     }
                 }
-                ready.extend(self.prepare(batch, &held)?);
+                let (prepared, rest) = self.prepare(batch, &held)?;
+                ready.extend(prepared);
+                left = rest;
             }
             let Some((item, prepared)) = ready.pop_front() else {
                 continue;
@@ -378,43 +392,61 @@ impl AnalyzeStage {
     /// and mask (the costliest models) only on a clearly better face than the best they were
     /// read on: a running estimate gains little from a worse one. Decided in queue order, as
     /// handling the events one by one would decide.
+    /// Returns the events prepared and those left for the next batch (an event whose reads
+    /// depend on how an earlier one in the batch is confirmed, and all after it).
     fn prepare(
         &mut self,
-        batch: Vec<AnalyzeItem>,
+        mut batch: Vec<AnalyzeItem>,
         held: &Held,
-    ) -> Result<Vec<(AnalyzeItem, Prepared)>, ModelError> {
+    ) -> Result<(Vec<Ready>, Vec<AnalyzeItem>), ModelError> {
         let started = std::time::Instant::now();
         let cfg = self.analyzer.config();
         let every = cfg.tracking.pose == crate::config::PoseSource::Mesh;
         let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
         let mut read_on: HashMap<(Arc<str>, u64), f32> = HashMap::new();
-        let mut earlier: HashSet<(Arc<str>, u64)> = HashSet::new();
         let mut latest: HashMap<(Arc<str>, u64), usize> = HashMap::new();
+        // Whether a track may still be unconfirmed after its latest event in this batch (its
+        // confirmation is only known once that event is handled).
+        let mut may_wait: HashMap<(Arc<str>, u64), bool> = HashMap::new();
         for item in &batch {
             let AnalyzeItem::Track(m) = item else {
                 plans.push(Plan::default());
                 continue;
             };
             let key = (m.camera.clone(), m.track_id);
-            let unconfirmed = held.unconfirmed.contains(&key);
+            // The track's previous event, when it waits in this batch.
+            let earlier_here = latest.get(&key).copied();
             // Ends unreported (`track_event`): nothing to read — unless an earlier event of the
             // track in this batch may confirm it first.
-            if unconfirmed && m.phase == TrackPhase::End && !earlier.contains(&key) {
+            if held.unconfirmed.contains(&key)
+                && m.phase == TrackPhase::End
+                && earlier_here.is_none()
+            {
                 plans.push(Plan::default());
                 continue;
             }
-            earlier.insert(key.clone());
+            // Whether the track waits unconfirmed when this event is handled: unknown here when
+            // an earlier event of it in this batch is to confirm it. What an end reads (nothing
+            // when the track ends unreported) and whether an event with `"landmarks"` reads the
+            // mesh depend on it: such an event is left for the next batch.
+            let unsure = may_wait.get(&key).copied().unwrap_or(false);
+            if unsure && (m.phase == TrackPhase::End || !every) {
+                break;
+            }
+            let waiting = unsure || held.unconfirmed.contains(&key) && earlier_here.is_none();
+            let checked = m.phase == TrackPhase::Start || waiting;
+            let decides = presence_decides(&cfg.detector, &m.detection);
+            may_wait.insert(key.clone(), checked && decides);
             let ends_here = every && m.phase == TrackPhase::End;
-            let kept = ends_here
+            // The mesh of the track's latest analysed face: in `held` unless a later event of
+            // the track waits in this batch (then that one's, below).
+            let kept = (ends_here && earlier_here.is_none())
                 .then(|| held.last_mesh.get(&key))
                 .flatten()
                 .filter(|read| read.of(m))
                 .map(|read| read.mesh.clone());
-            // The track's last event may wait in this batch, not yet in `held`.
-            let same_as = latest
-                .get(&key)
-                .copied()
-                .filter(|&j| ends_here && kept.is_none() && plans[j].has_mesh())
+            let same_as = earlier_here
+                .filter(|&j| ends_here && plans[j].has_mesh())
                 .filter(|&j| match &batch[j] {
                     AnalyzeItem::Track(e) => {
                         Arc::ptr_eq(&e.frame, &m.frame) && e.detection == m.detection
@@ -422,11 +454,7 @@ impl AnalyzeStage {
                     AnalyzeItem::Live(_) => false,
                 });
             latest.insert(key.clone(), plans.len());
-            let read_mesh = kept.is_none()
-                && same_as.is_none()
-                && (every
-                    || (presence_decides(&cfg.detector, &m.detection)
-                        && (m.phase == TrackPhase::Start || unconfirmed)));
+            let read_mesh = kept.is_none() && same_as.is_none() && (every || (decides && checked));
             let goodness = crate::track::face_goodness(&m.detection);
             let reads = read_on
                 .get(&key)
@@ -442,6 +470,7 @@ impl AnalyzeStage {
                 reads,
             });
         }
+        let rest = batch.split_off(plans.len());
         let faces = |pick: fn(&Plan) -> bool| -> Vec<(&crate::frame::Frame, &Detection)> {
             batch
                 .iter()
@@ -478,7 +507,7 @@ impl AnalyzeStage {
         });
         let (mut meshes, attributes) = (meshes?.into_iter(), attributes?);
         let mut attributes = attributes.into_iter();
-        let mut prepared: Vec<(AnalyzeItem, Prepared)> = Vec::with_capacity(batch.len());
+        let mut prepared: Vec<Ready> = Vec::with_capacity(batch.len());
         for (i, plan) in batch.into_iter().zip(plans) {
             let mesh = match plan.same_as {
                 Some(j) => prepared[j].1.mesh.clone(),
@@ -495,7 +524,7 @@ impl AnalyzeStage {
         self.metrics
             .analysis_us
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        Ok(prepared)
+        Ok((prepared, rest))
     }
 
     /// Whether a track's face is a human face: the mesh's presence, a confident mask, the second

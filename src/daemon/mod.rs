@@ -262,6 +262,7 @@ impl Daemon {
             snapshots: cfg.tracking.snapshot,
             metrics: metrics.clone(),
             matcher,
+            batch: analysis::MESH_BATCH,
         };
         stages.push((
             "analyze",
