@@ -200,6 +200,20 @@ fn rtsp_and_file_cameras_publish_faces_share_batches_and_bad_cameras_fail_alone(
     );
     println!("detection: {batches} batches, {frames} frames, {mixed} shared by both cameras");
     assert!(mixed > 0, "the two cameras should share detection batches");
+    // `detector.zoom_face_px` on a live stream (RTSP timestamps, not a file's): the door's large
+    // face is detected at a reduced input on some frames and at full size on others (its 250-ms
+    // cycle), its boxes in the frame's own coordinates (checked above). The lobby's small faces
+    // (walking-and-pause) are never reduced (`analyze`: 0 of 41 frames).
+    let zoomed = metrics.frames_zoomed.load(Ordering::Relaxed);
+    let door_frames = metrics
+        .camera("door")
+        .frames_detected
+        .load(Ordering::Relaxed);
+    println!("door: {zoomed} of {door_frames} frames detected at a reduced input");
+    assert!(
+        zoomed > 0 && zoomed < door_frames,
+        "{zoomed} of {door_frames} door frames reduced"
+    );
     drop(server);
 }
 
