@@ -691,8 +691,7 @@ fn an_end_on_an_analysed_face_takes_its_mesh() {
 /// run: runs of 4 were no faster and cost ~100 MB, docs/performance.md), each as it reads alone.
 #[test]
 fn attributes_of_waiting_track_events_are_read_before_they_are_handled() {
-    use facestream::analyze::Analyzer;
-    use facestream::daemon::analysis::AnalyzeStage;
+    use facestream::daemon::analysis::MESH_BATCH;
     use facestream::messages::{AnalyzeItem, Event, TrackPhase};
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
@@ -706,27 +705,10 @@ fn attributes_of_waiting_track_events_are_read_before_they_are_handled() {
     found.sort_by(|a, b| b.0.w.total_cmp(&a.0.w));
     found.truncate(6);
     assert_eq!(found.len(), 6);
-    let (tx, input) = crossbeam_channel::unbounded();
-    for (i, (det, _)) in found.iter().enumerate() {
-        let msg = track_msg(i as u64 + 1, TrackPhase::Start, det, &frame);
-        tx.send(AnalyzeItem::Track(msg)).unwrap();
-    }
-    drop(tx);
-    let (out, events) = crossbeam_channel::unbounded();
-    let metrics = Arc::new(facestream::metrics::Metrics::default());
-    AnalyzeStage {
-        analyzer: facestream::base::teardown::DropAside::new(
-            Analyzer::open_for_video(&cfg, false).unwrap(),
-        ),
-        input,
-        out,
-        snapshots: false,
-        metrics: metrics.clone(),
-        matcher: None,
-        batch: facestream::daemon::analysis::MESH_BATCH,
-    }
-    .run()
-    .unwrap();
+    let items = found.iter().enumerate().map(|(i, (det, _))| {
+        AnalyzeItem::Track(track_msg(i as u64 + 1, TrackPhase::Start, det, &frame))
+    });
+    let (events, metrics) = run_stage(&cfg, items, MESH_BATCH);
     let (readings, runs) = (
         metrics.attribute_readings.load(Ordering::Relaxed),
         metrics.attribute_runs.load(Ordering::Relaxed),
@@ -738,7 +720,7 @@ fn attributes_of_waiting_track_events_are_read_before_they_are_handled() {
         "six waiting starts, one face a run"
     );
     let mut published = 0;
-    for ev in events.try_iter() {
+    for ev in events {
         let Event::Face(ev) = ev else { continue };
         let det = &found[ev.track_id as usize - 1].0;
         let one = alone.attributes(&[(&*frame, det)]).unwrap().remove(0);
@@ -748,6 +730,39 @@ fn attributes_of_waiting_track_events_are_read_before_they_are_handled() {
         published += 1;
     }
     assert_eq!(published, 6);
+}
+
+/// The analysis stage run over `items` (all queued before it starts, `batch` at most prepared
+/// together) until they are handled: what it sent out, and its counters.
+fn run_stage(
+    cfg: &facestream::config::Config,
+    items: impl IntoIterator<Item = facestream::messages::AnalyzeItem>,
+    batch: usize,
+) -> (
+    Vec<facestream::messages::Event>,
+    std::sync::Arc<facestream::metrics::Metrics>,
+) {
+    let (tx, input) = crossbeam_channel::unbounded();
+    for item in items {
+        tx.send(item).unwrap();
+    }
+    drop(tx);
+    let (out, events) = crossbeam_channel::unbounded();
+    let metrics = std::sync::Arc::new(facestream::metrics::Metrics::default());
+    facestream::daemon::analysis::AnalyzeStage {
+        analyzer: facestream::base::teardown::DropAside::new(
+            facestream::analyze::Analyzer::open_for_video(cfg, false).unwrap(),
+        ),
+        input,
+        out,
+        snapshots: false,
+        metrics: metrics.clone(),
+        matcher: None,
+        batch,
+    }
+    .run()
+    .unwrap();
+    (events.try_iter().collect(), metrics)
 }
 
 /// A track event of camera "cam" about `det` in `frame`, for driving the analysis stage directly.
@@ -864,9 +879,8 @@ fn a_track_whose_camera_stops_searching_still_ends_decided() {
 /// took that face's mesh while a later event of the track waited beside it.
 #[test]
 fn events_do_not_depend_on_how_many_wait_together() {
-    use facestream::analyze::Analyzer;
     use facestream::config::PoseSource;
-    use facestream::daemon::analysis::{AnalyzeStage, MESH_BATCH};
+    use facestream::daemon::analysis::MESH_BATCH;
     use facestream::detect::Detection;
     use facestream::messages::{AnalyzeItem, Event, TrackPhase};
     use std::sync::atomic::Ordering;
@@ -921,29 +935,12 @@ fn events_do_not_depend_on_how_many_wait_together() {
     let run = |pose: PoseSource, batch: usize| {
         let mut cfg = facestream::config::Config::default();
         cfg.tracking.pose = pose;
-        let (tx, input) = crossbeam_channel::unbounded();
-        for (id, phase, det, frame) in &script {
-            tx.send(AnalyzeItem::Track(track_msg(*id, *phase, det, frame)))
-                .unwrap();
-        }
-        drop(tx);
-        let (out, events) = crossbeam_channel::unbounded();
-        let metrics = Arc::new(facestream::metrics::Metrics::default());
-        AnalyzeStage {
-            analyzer: facestream::base::teardown::DropAside::new(
-                Analyzer::open_for_video(&cfg, false).unwrap(),
-            ),
-            input,
-            out,
-            snapshots: false,
-            metrics: metrics.clone(),
-            matcher: None,
-            batch,
-        }
-        .run()
-        .unwrap();
+        let items = script
+            .iter()
+            .map(|(id, phase, det, frame)| AnalyzeItem::Track(track_msg(*id, *phase, det, frame)));
+        let (events, metrics) = run_stage(&cfg, items, batch);
         let published: Vec<(u64, TrackPhase, Option<f32>)> = events
-            .try_iter()
+            .into_iter()
             .filter_map(|e| match e {
                 Event::Face(e) => Some((
                     e.track_id,

@@ -392,6 +392,7 @@ impl AnalyzeStage {
     /// and mask (the costliest models) only on a clearly better face than the best they were
     /// read on: a running estimate gains little from a worse one. Decided in queue order, as
     /// handling the events one by one would decide.
+    ///
     /// Returns the events prepared and those left for the next batch (an event whose reads
     /// depend on how an earlier one in the batch is confirmed, and all after it).
     fn prepare(
@@ -433,7 +434,7 @@ impl AnalyzeStage {
             if unsure && (m.phase == TrackPhase::End || !every) {
                 break;
             }
-            let waiting = unsure || held.unconfirmed.contains(&key) && earlier_here.is_none();
+            let waiting = unsure || (held.unconfirmed.contains(&key) && earlier_here.is_none());
             let checked = m.phase == TrackPhase::Start || waiting;
             let decides = presence_decides(&cfg.detector, &m.detection);
             may_wait.insert(key.clone(), checked && decides);
