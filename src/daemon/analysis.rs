@@ -405,39 +405,34 @@ impl AnalyzeStage {
         let every = cfg.tracking.pose == crate::config::PoseSource::Mesh;
         let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
         let mut read_on: HashMap<(Arc<str>, u64), f32> = HashMap::new();
-        let mut latest: HashMap<(Arc<str>, u64), usize> = HashMap::new();
-        // Whether a track may still be unconfirmed after its latest event in this batch (its
-        // confirmation is only known once that event is handled).
-        let mut may_wait: HashMap<(Arc<str>, u64), bool> = HashMap::new();
+        // Each track's latest event in this batch: its index, and whether the track may still
+        // wait unconfirmed after it (known only once that event is handled).
+        let mut latest: HashMap<(Arc<str>, u64), (usize, bool)> = HashMap::new();
         for item in &batch {
             let AnalyzeItem::Track(m) = item else {
                 plans.push(Plan::default());
                 continue;
             };
             let key = (m.camera.clone(), m.track_id);
-            // The track's previous event, when it waits in this batch.
             let earlier_here = latest.get(&key).copied();
-            // Ends unreported (`track_event`): nothing to read — unless an earlier event of the
-            // track in this batch may confirm it first.
-            if held.unconfirmed.contains(&key)
-                && m.phase == TrackPhase::End
-                && earlier_here.is_none()
-            {
-                plans.push(Plan::default());
-                continue;
-            }
-            // Whether the track waits unconfirmed when this event is handled: unknown here when
-            // an earlier event of it in this batch is to confirm it. What an end reads (nothing
-            // when the track ends unreported) and whether an event with `"landmarks"` reads the
-            // mesh depend on it: such an event is left for the next batch.
-            let unsure = may_wait.get(&key).copied().unwrap_or(false);
-            if unsure && (m.phase == TrackPhase::End || !every) {
-                break;
-            }
-            let waiting = unsure || (held.unconfirmed.contains(&key) && earlier_here.is_none());
+            // Whether the track waits unconfirmed when this event is handled.
+            let waiting = match earlier_here {
+                // Ends unreported (`track_event`): nothing to read.
+                None if held.unconfirmed.contains(&key) && m.phase == TrackPhase::End => {
+                    plans.push(Plan::default());
+                    continue;
+                }
+                None => held.unconfirmed.contains(&key),
+                // Unknown here when an earlier event of the track in this batch is to confirm
+                // it. What an end reads (nothing when the track ends unreported) and whether an
+                // event with `"landmarks"` reads the mesh depend on it: such an event is left for
+                // the next batch.
+                Some((_, unsure)) if unsure && (m.phase == TrackPhase::End || !every) => break,
+                Some((_, unsure)) => unsure,
+            };
+            let earlier_here = earlier_here.map(|(j, _)| j);
             let checked = m.phase == TrackPhase::Start || waiting;
             let decides = presence_decides(&cfg.detector, &m.detection);
-            may_wait.insert(key.clone(), checked && decides);
             let ends_here = every && m.phase == TrackPhase::End;
             // The mesh of the track's latest analysed face: in `held` unless a later event of
             // the track waits in this batch (then that one's, below).
@@ -454,7 +449,7 @@ impl AnalyzeStage {
                     }
                     AnalyzeItem::Live(_) => false,
                 });
-            latest.insert(key.clone(), plans.len());
+            latest.insert(key.clone(), (plans.len(), checked && decides));
             let read_mesh = kept.is_none() && same_as.is_none() && (every || (decides && checked));
             let goodness = crate::track::face_goodness(&m.detection);
             let reads = read_on
