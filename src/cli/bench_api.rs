@@ -1,9 +1,12 @@
 //! `facestream bench-api`: detect and search requests per second through the real HTTP API at 1, 4 and
 //! 16 concurrent clients, with p50/p99 latency. The server runs in this process on a loopback port,
-//! started by the daemon's own `Services`.
+//! started by the daemon's own `Services`. With `--cameras N` the same requests are measured again
+//! while N looping file cameras run through the daemon's pipeline in the same process (as `run`
+//! serves both), with the cameras' detected and dropped frames during each row.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,12 @@ pub struct BenchApiArgs {
     pub clients: String,
     #[arg(long, default_value_t = 5)]
     pub seconds: u64,
+    /// Then again beside this many looping file cameras at 10 detect fps (0: API alone).
+    #[arg(long, default_value_t = 0)]
+    pub cameras: usize,
+    /// The cameras' video (default: the walking-group clip of ../shared/media).
+    #[arg(long)]
+    pub video: Option<std::path::PathBuf>,
 }
 
 fn post(port: u16, path: &str, body: &[u8]) -> u16 {
@@ -118,61 +127,131 @@ pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
     post(port, "/v2/p/face-detect", &detect);
     post(port, "/v2/p/face-sets/bench/search", &search);
     println!("bench-api: {} faces enrolled, requests carry gallery/Barack_Obama/face_recognition_obama_small.jpg, api.max_concurrent {}", sets.show_set("public--bench")?.face_number, c.api.max_concurrent);
-    println!(
-        "{:<8} {:>8} {:>10} {:>9} {:>9} {:>7}",
-        "endpoint", "clients", "req/s", "p50 ms", "p99 ms", "errors"
-    );
-    for (name, path, body) in [
-        ("detect", "/v2/p/face-detect", detect),
-        ("search", "/v2/p/face-sets/bench/search", search),
-    ] {
-        for n in a
-            .clients
-            .split(',')
-            .filter_map(|s| s.trim().parse::<usize>().ok())
-        {
-            let until = Instant::now() + Duration::from_secs(a.seconds);
-            let handles: Vec<_> = (0..n)
-                .map(|_| {
-                    let body = body.clone();
-                    std::thread::spawn(move || {
-                        let mut lat = vec![];
-                        let mut errors = 0;
-                        while Instant::now() < until {
-                            let t = Instant::now();
-                            if post(port, path, &body) == 200 {
-                                lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                            } else {
-                                errors += 1;
-                            }
-                        }
-                        (lat, errors)
-                    })
-                })
-                .collect();
-            let mut lat = vec![];
-            let mut errors = 0;
-            for h in handles {
-                if let Ok((l, e)) = h.join() {
-                    lat.extend(l);
-                    errors += e;
-                }
+    let video = a
+        .video
+        .clone()
+        .unwrap_or_else(|| media.join("video/intel_face-demographics-walking.mp4"))
+        .display()
+        .to_string();
+    let phases = if a.cameras > 0 {
+        vec![0, a.cameras]
+    } else {
+        vec![0]
+    };
+    for cams in phases {
+        // The cameras run in a daemon of their own beside the API's services, as `run` has them.
+        let daemon = if cams > 0 {
+            let mut d = c.clone();
+            d.mqtt.enabled = false;
+            d.cameras = super::bench_stream::cameras(cams, &video, 10.0, true);
+            let daemon = crate::daemon::Daemon::start(d, Default::default())?;
+            std::thread::sleep(Duration::from_secs(2)); // its cameras open and fill
+            println!("beside {cams} cameras of {video} at 10 detect fps:");
+            Some(daemon)
+        } else {
+            println!("the API alone:");
+            None
+        };
+        println!(
+            "{:<8} {:>8} {:>10} {:>9} {:>9} {:>7} {:>12} {:>12}",
+            "endpoint",
+            "clients",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "cam det fps",
+            "cam dropped"
+        );
+        let frames = |f: fn(&crate::metrics::CameraCounters) -> &std::sync::atomic::AtomicU64| {
+            daemon.as_ref().map_or(0, |d| {
+                (0..cams)
+                    .map(|i| f(&d.metrics.camera(&format!("cam{i}"))).load(Ordering::Relaxed))
+                    .sum::<u64>()
+            })
+        };
+        for (name, path, body) in [
+            ("detect", "/v2/p/face-detect", detect.clone()),
+            ("search", "/v2/p/face-sets/bench/search", search.clone()),
+        ] {
+            for n in a
+                .clients
+                .split(',')
+                .filter_map(|s| s.trim().parse::<usize>().ok())
+            {
+                let (det0, drop0) = (
+                    frames(|c| &c.frames_detected),
+                    frames(|c| &c.frames_dropped),
+                );
+                let (mut lat, errors) = load(port, path, &body, n, a.seconds);
+                let det = frames(|c| &c.frames_detected) - det0;
+                let dropped = frames(|c| &c.frames_dropped) - drop0;
+                lat.sort_by(f64::total_cmp);
+                let pct = |p: f64| {
+                    lat.get(((lat.len().max(1) - 1) as f64 * p) as usize)
+                        .copied()
+                        .unwrap_or(0.0)
+                };
+                let (det_fps, dropped) = if daemon.is_some() {
+                    (
+                        format!("{:.1}", det as f64 / a.seconds as f64),
+                        dropped.to_string(),
+                    )
+                } else {
+                    ("-".into(), "-".into())
+                };
+                println!(
+                    "{name:<8} {n:>8} {:>10.1} {:>9.1} {:>9.1} {errors:>7} {det_fps:>12} {dropped:>12}",
+                    lat.len() as f64 / a.seconds as f64,
+                    pct(0.5),
+                    pct(0.99)
+                );
             }
-            lat.sort_by(f64::total_cmp);
-            let pct = |p: f64| {
-                lat.get(((lat.len().max(1) - 1) as f64 * p) as usize)
-                    .copied()
-                    .unwrap_or(0.0)
-            };
-            println!(
-                "{name:<8} {n:>8} {:>10.1} {:>9.1} {:>9.1} {errors:>7}",
-                lat.len() as f64 / a.seconds as f64,
-                pct(0.5),
-                pct(0.99)
-            );
+        }
+        if let Some(d) = daemon {
+            d.shutdown();
         }
     }
     rt.block_on(services.stop());
     let _ = std::fs::remove_dir_all(&dir);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `n` clients posting `body` to `path` back to back for `seconds`: the latencies (ms) of the
+/// answered requests and how many failed.
+fn load(
+    port: u16,
+    path: &'static str,
+    body: &Arc<Vec<u8>>,
+    n: usize,
+    seconds: u64,
+) -> (Vec<f64>, usize) {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let mut lat = vec![];
+                let mut errors = 0;
+                while Instant::now() < until {
+                    let t = Instant::now();
+                    if post(port, path, &body) == 200 {
+                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let mut lat = vec![];
+    let mut errors = 0;
+    for h in handles {
+        if let Ok((l, e)) = h.join() {
+            lat.extend(l);
+            errors += e;
+        }
+    }
+    (lat, errors)
 }

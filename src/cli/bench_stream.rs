@@ -13,7 +13,7 @@ use crate::config::{CameraConfig, Config, WhenFull};
 use crate::daemon::{Daemon, RunOptions};
 use crate::detect::Detector;
 use crate::frame::Frame;
-use crate::ingest::camera::{CameraSettings, Pulled, SourceOpener};
+use crate::ingest::camera::{CameraSettings, DetectGrid, Pulled, SourceOpener};
 use crate::ingest::gst::GstOpener;
 use crate::models::SessionSettings;
 
@@ -63,7 +63,8 @@ fn steady_rss(base: &Config, video: &str, n: usize, secs: u64) -> anyhow::Result
     Ok(rss)
 }
 
-fn cameras(n: usize, video: &str, fps: f32, looping: bool) -> Vec<CameraConfig> {
+/// `n` file cameras of one video ("cam0", "cam1", …).
+pub(super) fn cameras(n: usize, video: &str, fps: f32, looping: bool) -> Vec<CameraConfig> {
     (0..n)
         .map(|i| CameraConfig {
             id: format!("cam{i}"),
@@ -194,13 +195,11 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
     for cam in &c.cameras {
         let settings = CameraSettings::new(cam, &c.pipeline, false);
         let mut src = GstOpener::default().open(&settings)?;
-        let mut next_due = 0u64;
-        let step = (1000.0 / fps) as u64;
+        let mut grid = DetectGrid::new(fps);
         loop {
             match src.pull(Duration::from_secs(5))? {
                 Pulled::Frame { frame, pts_ms } => {
-                    if pts_ms + step / 4 >= next_due {
-                        next_due = pts_ms + step;
+                    if grid.keep(pts_ms) {
                         decoded.push(frame);
                     }
                 }

@@ -199,7 +199,7 @@ impl Camera {
         let mut source = self.opener.open(&self.settings)?;
         let mut last_frame = self.clock.now();
         let mut last_status = self.clock.now();
-        let mut next_due: Option<u64> = None;
+        let mut grid = DetectGrid::new(self.settings.detect_fps);
         let mut base = self.pts_offset;
         loop {
             if self.stopping() {
@@ -221,15 +221,8 @@ impl Camera {
                     counters.frames_in.fetch_add(1, Ordering::Relaxed);
                     counters.last_pts_ms.store(pts, Ordering::Relaxed);
                     self.rate.tick(now);
-                    // detect_fps: keep frames on a regular grid of stream time.
-                    if self.settings.detect_fps > 0.0 {
-                        let step = (1000.0 / self.settings.detect_fps) as u64;
-                        if let Some(due) = next_due {
-                            if pts + step / 4 < due {
-                                continue;
-                            }
-                        }
-                        next_due = Some(pts + step);
+                    if !grid.keep(pts) {
+                        continue;
                     }
                     self.seq += 1;
                     let item = IngestItem::Frame(CameraFrame {
@@ -269,7 +262,7 @@ impl Camera {
                     if self.settings.looping && source.rewind() {
                         // Stream time goes on from where the last round ended.
                         base = self.pts_offset;
-                        next_due = None;
+                        grid = DetectGrid::new(self.settings.detect_fps);
                         continue;
                     }
                     return Ok(if self.settings.looping {
@@ -327,6 +320,46 @@ impl Camera {
     }
 }
 
+/// `detect_fps`: which frames go to detection, on a regular grid of stream time whatever the
+/// camera's own rate (a frame up to a quarter step early counts for its slot: timestamps jitter).
+#[derive(Debug, Clone)]
+pub struct DetectGrid {
+    /// ms between slots; 0: every frame.
+    step: u64,
+    next_due: Option<u64>,
+}
+
+impl DetectGrid {
+    pub fn new(detect_fps: f32) -> Self {
+        let step = if detect_fps > 0.0 {
+            (1000.0 / detect_fps) as u64
+        } else {
+            0
+        };
+        Self {
+            step,
+            next_due: None,
+        }
+    }
+
+    /// Whether the frame at `pts` (ms of stream time) is detected.
+    pub fn keep(&mut self, pts: u64) -> bool {
+        let step = self.step;
+        if step == 0 {
+            return true;
+        }
+        self.next_due = Some(match self.next_due {
+            Some(due) if pts + step / 4 < due => return false,
+            // The next slot, not a step after this frame: a frame let through early would move
+            // the grid earlier each time (a 25-fps camera at 10 was detected at 12.5 a second).
+            Some(due) if pts < due + step => due + step,
+            // The first frame, or after a gap: the grid starts again here.
+            _ => pts + step,
+        });
+        true
+    }
+}
+
 /// Frames per second over the last few seconds.
 #[derive(Default)]
 struct Rate {
@@ -373,6 +406,8 @@ mod tests {
         FramesThenEos(u32),
         /// `n` frames and end of stream, `rounds` times: the source rewinds in place in between.
         Rewinding(u32, u32),
+        /// `n` frames this many ms apart, then end of stream.
+        FramesEvery(u32, u64),
     }
 
     struct Opener {
@@ -388,14 +423,15 @@ mod tests {
         clock: Arc<ManualClock>,
         per_round: u32,
         rewinds_left: u32,
+        every_ms: u64,
     }
 
     impl FrameSource for Src {
         fn pull(&mut self, timeout: Duration) -> Result<Pulled, IngestError> {
             if self.left > 0 {
                 self.left -= 1;
-                self.pts += 40;
-                self.clock.advance(Duration::from_millis(40));
+                self.pts += self.every_ms;
+                self.clock.advance(Duration::from_millis(self.every_ms));
                 return Ok(Pulled::Frame {
                     frame: Frame::new(2, 2, vec![0; 12]).unwrap(),
                     pts_ms: self.pts,
@@ -427,6 +463,7 @@ mod tests {
             clock,
             per_round: left,
             rewinds_left,
+            every_ms: 40,
         })
     }
 
@@ -450,11 +487,25 @@ mod tests {
                 Some(Script::Rewinding(n, rounds)) => {
                     Ok(src(n, true, rounds.saturating_sub(1), clock))
                 }
+                Some(Script::FramesEvery(n, ms)) => {
+                    let mut s = src(n, true, 0, clock);
+                    s.every_ms = ms;
+                    Ok(s)
+                }
             }
         }
     }
 
     fn run(uri: &str, looping: bool, scripts: Vec<Script>) -> (Vec<StatusEvent>, Vec<IngestItem>) {
+        run_at(uri, looping, 0.0, scripts)
+    }
+
+    fn run_at(
+        uri: &str,
+        looping: bool,
+        detect_fps: f32,
+        scripts: Vec<Script>,
+    ) -> (Vec<StatusEvent>, Vec<IngestItem>) {
         let clock = Arc::new(ManualClock::default());
         let stop = Arc::new(AtomicBool::new(false));
         let queues = FrameQueues::default();
@@ -469,7 +520,7 @@ mod tests {
         let cam = CameraConfig {
             id: "cam".into(),
             uri: uri.into(),
-            detect_fps: 0.0,
+            detect_fps,
             enabled: true,
             looping,
             face_sets: vec![],
@@ -593,5 +644,31 @@ mod tests {
         let (st, _) = run("rtsp://cam", false, vec![FramesThenEos(2)]);
         assert!(st.iter().any(|s| s.status.as_str() == "retrying"
             && s.error.as_deref().is_some_and(|e| e.contains("ended"))));
+    }
+
+    /// `detect_fps` is what reaches detection whatever the camera's own rate: before, a frame
+    /// let through early by the jitter tolerance moved the grid earlier, so a 12-fps camera at
+    /// `detect_fps = 10` was detected at 12 a second, a 25-fps one at 12.5 and a 15-fps one at 7.5.
+    #[test]
+    fn detect_fps_is_kept_whatever_the_camera_rate() {
+        for every_ms in [20u64, 33, 40, 50, 67, 83, 90, 100, 200] {
+            let frames = (10_000 / every_ms) as u32;
+            let (_, items) = run_at(
+                "file:///x.mp4",
+                false,
+                10.0,
+                vec![Script::FramesEvery(frames, every_ms)],
+            );
+            let kept = items
+                .iter()
+                .filter(|i| matches!(i, IngestItem::Frame(_)))
+                .count() as f64;
+            let camera_fps = 1000.0 / every_ms as f64;
+            let want = 10.0 * camera_fps.min(10.0);
+            assert!(
+                (kept - want).abs() <= 1.0,
+                "a {camera_fps:.1}-fps camera at detect_fps 10 for 10 s: {kept} frames detected, want {want}"
+            );
+        }
     }
 }
