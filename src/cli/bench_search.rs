@@ -75,6 +75,11 @@ pub struct BenchSearchArgs {
     /// vectors among the synthetic ones, against exact search.
     #[arg(long)]
     pub real: Option<std::path::PathBuf>,
+    /// After the restart, add this many new faces in place (enough, a twentieth of the set, makes
+    /// the graph move its grown memory to huge pages again) and time searches while that move
+    /// runs and after it; the added faces are removed again at the end.
+    #[arg(long, default_value_t = 0)]
+    pub grow: usize,
     /// Search breadths (ef) to measure on the same graph, comma separated; the first is the
     /// set's setting (default: the face sets' own, by the set's size).
     #[arg(long)]
@@ -436,7 +441,11 @@ pub fn run(cfg: &crate::config::Config, a: BenchSearchArgs) -> anyhow::Result<Ex
             ix.graph_opened(),
             disk as f64 / size as f64,
         );
-        drop(ix);
+        if a.grow > 0 {
+            grow(ix, &synth, &mut rng, size, a.grow, &queries);
+        } else {
+            drop(ix);
+        }
         if a.store {
             restart_through_sqlite()?;
         }
@@ -508,3 +517,84 @@ fn store_restart(
 /// The similarity at which a face matches (MobileFaceNet's track threshold): what "the same
 /// person's other photos" means for the above-threshold recall.
 pub(super) const THRESHOLD: f32 = 0.46;
+
+/// `--grow`: `n` new faces added in place to the restarted set, then searches timed while the
+/// graph's grown memory moves to huge pages (on its own thread) and after; the faces go again.
+fn grow(
+    mut ix: SetIndex,
+    synth: &Synthetic,
+    rng: &mut Rng,
+    size: usize,
+    n: usize,
+    queries: &[Vec<f32>],
+) {
+    // The restart's own move first.
+    let first = ix.graph_huge_pages().map_or("none".into(), |c| {
+        format!("{} MiB, {} ms", c.bytes >> 20, c.ms)
+    });
+    let moves = ix.graph_page_moves();
+    let mut added = records(
+        &(0..n)
+            .map(|i| synth.face(i % size.max(1), rng))
+            .collect::<Vec<_>>(),
+    );
+    for (i, r) in added.iter_mut().enumerate() {
+        r.face_id = format!("grown-{i:016x}");
+    }
+    let ids: Vec<String> = added.iter().map(|r| r.face_id.clone()).collect();
+    // Added until the graph starts moving again, so the searches below meet the move.
+    let t = Instant::now();
+    let mut count = 0;
+    for r in added {
+        ix.insert(r);
+        count += 1;
+        if ix.graph_page_moves() > moves {
+            break;
+        }
+    }
+    let add_ms = t.elapsed().as_secs_f64() * 1000.0 / count.max(1) as f64;
+    // Searches while the move runs, then as many after it.
+    let (mut during, mut after) = (vec![], vec![]);
+    let t = Instant::now();
+    let mut q = queries.iter().cycle();
+    while ix.graph_pages_moving() {
+        let Some(query) = q.next() else { break };
+        let (ms, _) = timed(|| {
+            ix.search(query, 10, 0.0, None)
+                .iter()
+                .map(|h| h.index)
+                .collect()
+        });
+        during.push(ms);
+    }
+    let moving_s = t.elapsed().as_secs_f64();
+    let moved = ix.graph_huge_pages();
+    for query in queries.iter().cycle().take(during.len().max(queries.len())) {
+        let (ms, _) = timed(|| {
+            ix.search(query, 10, 0.0, None)
+                .iter()
+                .map(|h| h.index)
+                .collect()
+        });
+        after.push(ms);
+    }
+    during.sort_by(f64::total_cmp);
+    after.sort_by(f64::total_cmp);
+    let p = |v: &[f64], q: f64| if v.is_empty() { 0.0 } else { pct(v, q) };
+    println!(
+        "{size:>9} faces + {count} added in place: add {add_ms:.3} ms a face | moves to huge pages {} → {} \
+         (the restart's: {first}) | during the move ({moving_s:.2} s, {}): {} searches p50 {:.3} ms p99 {:.3} ms | \
+         after: p50 {:.3} ms p99 {:.3} ms",
+        moves,
+        ix.graph_page_moves(),
+        moved.map_or("none".into(), |c| format!("{} MiB in huge pages, {} ms", c.bytes >> 20, c.ms)),
+        during.len(),
+        p(&during, 0.5),
+        p(&during, 0.99),
+        p(&after, 0.5),
+        p(&after, 0.99),
+    );
+    for id in ids.iter().take(count) {
+        ix.remove(id);
+    }
+}

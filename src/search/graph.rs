@@ -281,6 +281,11 @@ impl Graph {
         }
     }
 
+    /// Whether a move to huge pages is under way.
+    pub fn pages_moving(&self) -> bool {
+        matches!(&self.pages, Pages::Moving(h, _) if !h.is_finished())
+    }
+
     /// How many times the graph's memory was moved to huge pages (the first after it was read
     /// or built, then after each [`MOVE_AGAIN_AFTER`]-or-more faces added in place).
     pub fn page_moves(&self) -> u32 {

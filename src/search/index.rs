@@ -387,12 +387,17 @@ impl SetIndex {
         self.graph.as_mut()?.huge_pages().cloned()
     }
 
-    /// Bytes the graph holds (0 without one).
     /// How many times the graph's memory was moved to huge pages (0 without a graph).
     pub fn graph_page_moves(&self) -> u32 {
         self.graph.as_ref().map_or(0, Graph::page_moves)
     }
 
+    /// Whether the graph's memory is being moved to huge pages right now.
+    pub fn graph_pages_moving(&self) -> bool {
+        self.graph.as_ref().is_some_and(Graph::pages_moving)
+    }
+
+    /// Bytes the graph holds (0 without one).
     pub fn graph_bytes(&self) -> usize {
         self.graph.as_ref().map_or(0, Graph::memory_bytes)
     }
