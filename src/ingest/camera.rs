@@ -260,9 +260,9 @@ impl Camera {
                         return Err(IngestError::UnexpectedEnd);
                     }
                     if self.settings.looping && source.rewind() {
-                        // Stream time goes on from where the last round ended.
+                        // Stream time goes on from where the last round ended, and so does
+                        // the detect_fps grid.
                         base = self.pts_offset;
-                        grid = DetectGrid::new(self.settings.detect_fps);
                         continue;
                     }
                     return Ok(if self.settings.looping {
@@ -670,5 +670,16 @@ mod tests {
                 "a {camera_fps:.1}-fps camera at detect_fps 10 for 10 s: {kept} frames detected, want {want}"
             );
         }
+        // A looping file keeps the grid across its rounds (25 fps, 20 rounds of 13 frames, 10.4
+        // s): before, each round started a grid of its own and gave a frame more.
+        let (_, items) = run_at("/videos/a.mp4", true, 10.0, vec![Script::Rewinding(13, 20)]);
+        let kept = items
+            .iter()
+            .filter(|i| matches!(i, IngestItem::Frame(_)))
+            .count();
+        assert!(
+            (103..=105).contains(&kept),
+            "10.4 s of a looping 25-fps file at detect_fps 10: {kept} frames detected"
+        );
     }
 }
