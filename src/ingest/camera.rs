@@ -349,6 +349,10 @@ impl DetectGrid {
             return true;
         }
         self.next_due = Some(match self.next_due {
+            // Earlier than the frame that took the last slot could be: the stream's time went
+            // back (a source restarting its timestamps). The grid starts again here instead of
+            // skipping every frame until time comes back to where it was.
+            Some(due) if pts + step + step / 4 < due => pts + step,
             Some(due) if pts + step / 4 < due => return false,
             // The next slot, not a step after this frame: a frame let through early would move
             // the grid earlier each time (a 25-fps camera at 10 was detected at 12.5 a second).
@@ -644,6 +648,28 @@ mod tests {
         let (st, _) = run("rtsp://cam", false, vec![FramesThenEos(2)]);
         assert!(st.iter().any(|s| s.status.as_str() == "retrying"
             && s.error.as_deref().is_some_and(|e| e.contains("ended"))));
+    }
+
+    /// A stream whose time goes back keeps being detected (before: nothing until its time came
+    /// back to where it had been — for a source restarting its timestamps, possibly hours).
+    #[test]
+    fn detect_fps_survives_time_going_back() {
+        let mut grid = DetectGrid::new(10.0);
+        let kept: Vec<u64> = (0..20u64)
+            .map(|i| 3_600_000 + i * 40)
+            .chain((0..20u64).map(|i| i * 40))
+            .filter(|&pts| grid.keep(pts))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                3_600_000, 3_600_080, 3_600_200, 3_600_280, 3_600_400, 3_600_480, 3_600_600,
+                3_600_680
+            ]
+            .into_iter()
+            .chain([0, 80, 200, 280, 400, 480, 600, 680])
+            .collect::<Vec<_>>()
+        );
     }
 
     /// `detect_fps` is what reaches detection whatever the camera's own rate: before, a frame
