@@ -178,6 +178,17 @@ pub(super) fn rss_bytes() -> u64 {
         * 4096
 }
 
+/// How long one top-10 search takes (ms).
+fn search_ms(ix: &SetIndex, q: &[f32]) -> f64 {
+    timed(|| {
+        ix.search(q, 10, 0.0, None)
+            .iter()
+            .map(|h| h.index)
+            .collect()
+    })
+    .0
+}
+
 fn timed(f: impl FnOnce() -> Vec<usize>) -> (f64, Vec<usize>) {
     let t = Instant::now();
     let out = f();
@@ -374,7 +385,7 @@ pub fn run(cfg: &crate::config::Config, a: BenchSearchArgs) -> anyhow::Result<Ex
                     t.lat.push(ms);
                     let mut best = ms;
                     for _ in 1..a.repeat {
-                        let (ms, _) = timed(|| ids(ix.search(q, 10, 0.0, None)));
+                        let ms = search_ms(ix, q);
                         t.lat.push(ms);
                         best = best.min(ms);
                     }
@@ -585,24 +596,12 @@ fn grow(
     let mut q = queries.iter().cycle();
     while ix.graph_pages_moving() {
         let Some(query) = q.next() else { break };
-        let (ms, _) = timed(|| {
-            ix.search(query, 10, 0.0, None)
-                .iter()
-                .map(|h| h.index)
-                .collect()
-        });
-        during.push(ms);
+        during.push(search_ms(&ix, query));
     }
     let moving_s = t.elapsed().as_secs_f64();
     let moved = ix.graph_huge_pages();
     for query in queries.iter().cycle().take(during.len().max(queries.len())) {
-        let (ms, _) = timed(|| {
-            ix.search(query, 10, 0.0, None)
-                .iter()
-                .map(|h| h.index)
-                .collect()
-        });
-        after.push(ms);
+        after.push(search_ms(&ix, query));
     }
     during.sort_by(f64::total_cmp);
     after.sort_by(f64::total_cmp);
