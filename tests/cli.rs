@@ -665,3 +665,41 @@ fn start_failures_name_the_key_and_the_address_or_path() {
     }
     drop(taken);
 }
+
+/// A benchmark given a video that is not there says so at once; before, bench-stream never
+/// ended (it waited for a camera that never opened to finish its file; killed after 10 min here).
+#[test]
+fn benchmarks_name_a_missing_video_before_they_start() {
+    let missing = scratch_dir().join("no-such-clip.mp4");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        vec![
+            "bench-stream",
+            "--streams",
+            "1",
+            "--seconds",
+            "1",
+            "--video",
+            missing,
+        ],
+        vec![
+            "bench-api",
+            "--clients",
+            "1",
+            "--seconds",
+            "1",
+            "--cameras",
+            "1",
+            "--video",
+            missing,
+        ],
+    ] {
+        let (code, _, stderr) = facestream(&args);
+        assert_ne!(code, 0, "{}: exit 0 with a missing video", args[0]);
+        assert!(
+            stderr.contains(missing) && stderr.contains("no such video file"),
+            "{}: {stderr}",
+            args[0]
+        );
+    }
+}

@@ -54,6 +54,15 @@ fn post(port: u16, path: &str, body: &[u8]) -> u16 {
 
 pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
     let media = super::default_media_dir();
+    let video = a
+        .video
+        .clone()
+        .unwrap_or_else(|| media.join("video/intel_face-demographics-walking.mp4"));
+    // Before the set is enrolled and the API started: a wrong path is named at once.
+    if a.cameras > 0 && !video.is_file() {
+        anyhow::bail!("--video {}: no such video file", video.display());
+    }
+    let video = video.display().to_string();
     let dir = std::env::temp_dir().join(format!("facestream-bench-api-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut c = cfg.clone();
@@ -127,12 +136,6 @@ pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
     post(port, "/v2/p/face-detect", &detect);
     post(port, "/v2/p/face-sets/bench/search", &search);
     println!("bench-api: {} faces enrolled, requests carry gallery/Barack_Obama/face_recognition_obama_small.jpg, api.max_concurrent {}", sets.show_set("public--bench")?.face_number, c.api.max_concurrent);
-    let video = a
-        .video
-        .clone()
-        .unwrap_or_else(|| media.join("video/intel_face-demographics-walking.mp4"))
-        .display()
-        .to_string();
     let phases = if a.cameras > 0 {
         vec![0, a.cameras]
     } else {

@@ -478,7 +478,7 @@ pub fn run(cfg: &crate::config::Config, a: BenchSearchArgs) -> anyhow::Result<Ex
             ix.graph_opened(),
             disk as f64 / size as f64,
         );
-        if a.grow > 0 {
+        if a.grow > 0 && size > 0 {
             grow(ix, &synth, &mut rng, size, a.grow, &queries);
         } else {
             drop(ix);
