@@ -54,15 +54,15 @@ fn post(port: u16, path: &str, body: &[u8]) -> u16 {
 
 pub fn run(cfg: &Config, a: BenchApiArgs) -> anyhow::Result<ExitCode> {
     let media = super::default_media_dir();
-    let video = a
-        .video
-        .clone()
-        .unwrap_or_else(|| media.join("video/intel_face-demographics-walking.mp4"));
     // Before the set is enrolled and the API started: a wrong path is named at once.
-    if a.cameras > 0 && !video.is_file() {
-        anyhow::bail!("--video {}: no such video file", video.display());
-    }
-    let video = video.display().to_string();
+    let video = if a.cameras > 0 {
+        super::bench_video(
+            a.video.as_deref(),
+            "video/intel_face-demographics-walking.mp4",
+        )?
+    } else {
+        String::new()
+    };
     let dir = std::env::temp_dir().join(format!("facestream-bench-api-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut c = cfg.clone();

@@ -78,13 +78,10 @@ pub(super) fn cameras(n: usize, video: &str, fps: f32, looping: bool) -> Vec<Cam
 }
 
 pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
-    let video = a.video.clone().unwrap_or_else(|| {
-        super::default_media_dir().join("video/face_recognition_short_hamilton_clip.mp4")
-    });
-    if !video.is_file() {
-        anyhow::bail!("--video {}: no such video file", video.display());
-    }
-    let video = video.display().to_string();
+    let video = super::bench_video(
+        a.video.as_deref(),
+        "video/face_recognition_short_hamilton_clip.mp4",
+    )?;
     let mut base = cfg.clone();
     base.mqtt.enabled = false;
     base.http.bind = String::new();

@@ -19,7 +19,7 @@ mod facesets;
 mod liveness;
 pub mod run;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -160,6 +160,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Camera { cmd } => cluster::camera(&cfg, cmd),
         Command::Cluster { cmd } => cluster::cluster(&cfg, cmd),
     }
+}
+
+/// A benchmark's `--video`, or `default` under the sample media: named at once when it is not a
+/// file (a camera that never opens would otherwise be measured, or waited for, as if it ran).
+pub(crate) fn bench_video(arg: Option<&Path>, default: &str) -> anyhow::Result<String> {
+    let video = arg.map_or_else(|| default_media_dir().join(default), Path::to_path_buf);
+    if !video.is_file() {
+        anyhow::bail!("--video {}: no such video file", video.display());
+    }
+    Ok(video.display().to_string())
 }
 
 /// Default location of the sample media: `../shared/media` beside the crate, or `$FACESTREAM_MEDIA`.
