@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::analyze::attributes::MaskState;
 use crate::analyze::{FaceAnalysis, Quality};
 use crate::detect::Detection;
 use crate::ingest::image::InputError;
@@ -27,8 +28,11 @@ impl From<&Detection> for BoundingBox {
 pub struct AttributesJson {
     pub age: f32,
     pub gender: &'static str,
+    /// True only when the mask is known to be there (`mask_state` "masked").
     pub mask: bool,
     pub mask_probability: f32,
+    /// "masked", "bare" or "unknown" (a face too small for the model to tell).
+    pub mask_state: MaskState,
     pub male_probability: f32,
     pub yaw: Option<f32>,
     pub pitch: Option<f32>,
@@ -82,6 +86,7 @@ impl From<&FaceAnalysis> for FaceJson {
                 gender: a.gender,
                 mask: a.mask,
                 mask_probability: round4(a.mask_probability),
+                mask_state: a.mask_state,
                 male_probability: round4(a.male_probability),
                 yaw: f.pose.map(|p| round2(p.yaw)),
                 pitch: f.pose.map(|p| round2(p.pitch)),

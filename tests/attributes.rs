@@ -2,6 +2,7 @@
 
 mod common;
 
+use facestream::analyze::attributes::MaskState;
 use facestream::analyze::Wanted;
 
 const ATTRS: Wanted = Wanted {
@@ -701,18 +702,32 @@ fn degraded(
     facestream::frame::Frame::new(img.width(), img.height(), img.into_raw()).unwrap()
 }
 
-/// Right calls of the mask: [as published, on the face box alone], of `faces`.
+/// Right calls of the mask: [the two views at the threshold, on the face box alone], of `faces`;
+/// and the published state (masked / bare / unknown): right, wrong and unknown.
 #[derive(Default, Debug)]
 struct MaskCalls {
     right: [usize; 2],
     faces: usize,
+    stated: [usize; 3],
+    /// Published masked; made unknown where the call at the threshold was right.
+    masked: usize,
+    unknown_right: usize,
 }
 
 impl MaskCalls {
-    fn add(&mut self, truth: bool, published: f32, box_alone: f32, threshold: f32) {
+    fn add(&mut self, truth: bool, read: (f32, f32, MaskState), threshold: f32) {
+        let (published, box_alone, state) = read;
         self.faces += 1;
         self.right[0] += usize::from((published >= threshold) == truth);
         self.right[1] += usize::from((box_alone >= threshold) == truth);
+        let k = match state {
+            MaskState::Unknown => 2,
+            s => usize::from((s == MaskState::Masked) != truth),
+        };
+        self.stated[k] += 1;
+        self.masked += usize::from(state == MaskState::Masked);
+        self.unknown_right +=
+            usize::from(state == MaskState::Unknown && (published >= threshold) == truth);
     }
 }
 
@@ -747,7 +762,7 @@ fn mask_reads_video_faces_no_worse_than_the_face_box_alone_in_any_condition() {
         published
             .iter()
             .zip(alone)
-            .map(|(a, b)| (a.mask_probability, b))
+            .map(|(a, b)| (a.mask_probability, b, a.mask_state))
             .collect::<Vec<_>>()
     };
     let media = common::media();
@@ -779,7 +794,7 @@ fn mask_reads_video_faces_no_worse_than_the_face_box_alone_in_any_condition() {
         let f = common::load(&p);
         let faces = an.analyze(&f, found).unwrap();
         let dets: Vec<_> = faces.iter().map(|x| x.detection.clone()).collect();
-        for (face, (published, alone)) in faces.iter().zip(read(&f, &dets)) {
+        for (face, reading) in faces.iter().zip(read(&f, &dets)) {
             let w = face.detection.w;
             let size = match w {
                 w if w < 24.0 => "clip faces under 24 px",
@@ -796,7 +811,7 @@ fn mask_reads_video_faces_no_worse_than_the_face_box_alone_in_any_condition() {
                 table
                     .entry(k.into())
                     .or_default()
-                    .add(false, published, alone, threshold);
+                    .add(false, reading, threshold);
             }
         }
     }
@@ -829,11 +844,11 @@ fn mask_reads_video_faces_no_worse_than_the_face_box_alone_in_any_condition() {
         };
         let label = if *masked { "masked" } else { "bare" };
         let face_w = faces[i].detection.w;
-        let (published, alone) = read(&f, &[faces[i].detection.clone()])[0];
+        let reading = read(&f, &[faces[i].detection.clone()])[0];
         table
             .entry(format!("{label} photos as taken"))
             .or_default()
-            .add(*masked, published, alone, threshold);
+            .add(*masked, reading, threshold);
         for size in [18.0f32, 26.0, 40.0, 64.0] {
             if size >= face_w {
                 continue;
@@ -844,18 +859,23 @@ fn mask_reads_video_faces_no_worse_than_the_face_box_alone_in_any_condition() {
                 let Some(j) = common::largest_face(&faces) else {
                     continue;
                 };
-                let (published, alone) = read(&g, &[faces[j].detection.clone()])[0];
+                let reading = read(&g, &[faces[j].detection.clone()])[0];
                 let how = if soft { "softened" } else { "compressed" };
                 table
                     .entry(format!("{label} photos at {size} px, {how}"))
                     .or_default()
-                    .add(*masked, published, alone, threshold);
+                    .add(*masked, reading, threshold);
             }
         }
     }
-    println!("| condition | faces | right, published | right, face box alone |");
+    println!(
+        "| condition | faces | right, two views | right, face box alone | published: right / wrong / unknown |"
+    );
     for (k, c) in &table {
-        println!("| {k} | {} | {} | {} |", c.faces, c.right[0], c.right[1]);
+        println!(
+            "| {k} | {} | {} | {} | {} / {} / {} |",
+            c.faces, c.right[0], c.right[1], c.stated[0], c.stated[1], c.stated[2]
+        );
     }
 
     // Every condition of bare faces: no more false masks than before (one face of slack).
@@ -925,4 +945,71 @@ fn mask_reads_video_faces_no_worse_than_the_face_box_alone_in_any_condition() {
         false_masks(0),
         false_masks(1)
     );
+
+    // Mask unknown (`attributes.mask_min_face_px`, `mask_sure_*`). Pooled over the shrunk photos
+    // and the clips' faces by size (one face once): a reading made unknown must be one that says
+    // little — under 10 times likelier on a masked face than on a bare one (with one masked face
+    // in ten, such a "masked" is more often wrong than right) — while a face published as masked
+    // is at least 10 times likelier masked. The clips' bare faces published as masked fall to a
+    // third at most of those read over the threshold; the masked photos as taken stay masked.
+    // [masked faces, bare faces] in all, made unknown, published masked:
+    let (mut all, mut unknown, mut masked) = ([0usize; 2], [0usize; 2], [0usize; 2]);
+    for (k, c) in &table {
+        println!(
+            "{k}: published masked {} / bare {} / unknown {} (the call at the threshold right on {} of those)",
+            c.masked,
+            c.stated[0] + c.stated[1] - c.masked,
+            c.stated[2],
+            c.unknown_right
+        );
+        if k.ends_with("as taken")
+            || (k.starts_with("clip faces") && (k.contains("all") || k.contains("light")))
+        {
+            continue;
+        }
+        let i = usize::from(!k.starts_with("masked"));
+        all[i] += c.faces;
+        unknown[i] += c.stated[2];
+        masked[i] += c.masked;
+    }
+    let ratio = |z: [usize; 2]| {
+        (z[0] as f64 / all[0].max(1) as f64) / (z[1].max(1) as f64 / all[1].max(1) as f64)
+    };
+    println!(
+        "of {} masked and {} bare faces: made unknown {} / {} (likelihood ratio {:.1}), published masked {} / {} ({:.1})",
+        all[0], all[1], unknown[0], unknown[1], ratio(unknown), masked[0], masked[1], ratio(masked)
+    );
+    assert!(all[0] >= 150 && all[1] >= 500, "{all:?}");
+    assert!(
+        ratio(unknown) < 10.0,
+        "unknown where the reading could tell: {unknown:?} of {all:?}"
+    );
+    assert!(
+        ratio(masked) >= 10.0,
+        "masked on readings that cannot tell: {masked:?} of {all:?}"
+    );
+    assert!(
+        3 * clips.masked <= false_masks(0),
+        "clip faces published as masked: {} against {} read over the threshold",
+        clips.masked,
+        false_masks(0)
+    );
+    assert_eq!(taken.masked, taken.faces, "{taken:?}");
+    assert!(
+        3 * clips.stated[1] <= false_masks(0),
+        "clip faces published as masked: {} against {} read over the threshold",
+        clips.stated[1],
+        false_masks(0)
+    );
+    for k in [
+        "clip faces 96 px and more",
+        "bare photos at 64 px, softened",
+        "bare photos at 64 px, compressed",
+    ] {
+        assert!(
+            table[k].stated[2] <= table[k].faces / 20,
+            "{k}: {:?}",
+            table[k]
+        );
+    }
 }

@@ -15,16 +15,68 @@ pub struct Attributes {
     pub gender: &'static str,
     /// Probability that the person is male, 0..1.
     pub male_probability: f32,
-    /// True when a mask covers the mouth and nose.
+    /// True when a mask covers the mouth and nose (`mask_state` is masked).
     pub mask: bool,
-    /// Probability of a mask, 0..1.
+    /// Probability of a mask, 0..1, as the model read it (also when the state is unknown).
     pub mask_probability: f32,
+    /// Masked, bare, or unknown: a face too small for the model to tell ([`MaskRule`]).
+    pub mask_state: MaskState,
+}
+
+/// What a mask reading says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskState {
+    Masked,
+    Bare,
+    /// The model leans to a mask, but on a face this small such readings came from bare faces
+    /// about as often as from masked ones (docs/calibration.md, "Mask unknown").
+    Unknown,
+}
+
+/// When a mask reading is published as masked, bare or unknown (`attributes.mask_*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaskRule {
+    /// P(mask) from which a face is masked.
+    pub threshold: f32,
+    /// Faces whose shorter side is under this (px) are never masked: over the threshold, unknown.
+    pub min_face_px: f32,
+    /// Faces under this (px) are masked only from `sure_threshold`; between `threshold` and it,
+    /// unknown.
+    pub sure_face_px: f32,
+    pub sure_threshold: f32,
+}
+
+impl MaskRule {
+    pub fn from_config(cfg: &AttributesConfig) -> Self {
+        Self {
+            threshold: cfg.mask_threshold,
+            min_face_px: cfg.mask_min_face_px,
+            sure_face_px: cfg.mask_sure_face_px,
+            sure_threshold: cfg.mask_sure_threshold,
+        }
+    }
+
+    /// The state of a reading `p` on a face whose shorter side is `face_px`. A reading under the
+    /// threshold is bare at any size (bare faces read low at every size measured); one over it is
+    /// masked only on a face large enough for that reading to mean it, else unknown.
+    pub fn state(&self, p: f32, face_px: f32) -> MaskState {
+        if p < self.threshold {
+            MaskState::Bare
+        } else if face_px >= self.sure_face_px
+            || (face_px >= self.min_face_px && p >= self.sure_threshold)
+        {
+            MaskState::Masked
+        } else {
+            MaskState::Unknown
+        }
+    }
 }
 
 pub struct AttributeModels {
     mask: ModelSession,
     age_gender: ModelSession,
-    mask_threshold: f32,
+    rule: MaskRule,
     square_view: bool,
 }
 
@@ -51,7 +103,7 @@ impl AttributeModels {
         Ok(Self {
             mask: ModelSession::open(settings, Role::Mask)?,
             age_gender: ModelSession::open(settings, Role::AgeGender)?,
-            mask_threshold: cfg.mask_threshold,
+            rule: MaskRule::from_config(cfg),
             square_view: cfg.mask_square_view,
         })
     }
@@ -154,7 +206,7 @@ impl AttributeModels {
             let mask = Self::mask_probabilities_of(
                 &mut self.mask,
                 faces,
-                self.mask_threshold,
+                self.rule.threshold,
                 self.square_view,
             );
             (mask, crate::models::joined(ag.join(), "age/gender"))
@@ -173,12 +225,15 @@ impl AttributeModels {
             .map(|i| {
                 let probs: Vec<f32> = (0..100).map(|k| ages[[i, k]]).collect();
                 let p_mask = mask[i];
+                let (_, d) = faces[i];
+                let mask_state = self.rule.state(p_mask, d.w.min(d.h));
                 Attributes {
                     age: decode_age(&probs),
                     gender: if male[i] >= 0.5 { "male" } else { "female" },
                     male_probability: male[i],
-                    mask: p_mask >= self.mask_threshold,
+                    mask: mask_state == MaskState::Masked,
                     mask_probability: p_mask,
+                    mask_state,
                 }
             })
             .collect())
@@ -196,6 +251,36 @@ fn decode_age(probs: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mask_is_unknown_on_faces_too_small_and_weak_readings_of_small_faces() {
+        let rule = MaskRule::from_config(&AttributesConfig::default());
+        let cases = [
+            // (P, face px, state)
+            (0.9, 20.0, MaskState::Unknown),
+            (0.21, 25.9, MaskState::Unknown),
+            (0.05, 14.0, MaskState::Bare),
+            (0.5, 26.0, MaskState::Masked),
+            (0.3, 40.0, MaskState::Unknown),
+            (0.5, 40.0, MaskState::Masked),
+            (0.19, 40.0, MaskState::Bare),
+            (0.3, 64.0, MaskState::Masked),
+            (0.1, 300.0, MaskState::Bare),
+        ];
+        for (p, px, want) in cases {
+            assert_eq!(rule.state(p, px), want, "P {p} at {px} px");
+        }
+        // 0 px: every face is read as before (the threshold alone).
+        let all = MaskRule {
+            min_face_px: 0.0,
+            sure_face_px: 0.0,
+            ..rule
+        };
+        assert_eq!(all.state(0.3, 10.0), MaskState::Masked);
+        assert_eq!(all.state(0.1, 10.0), MaskState::Bare);
+    }
+
     #[test]
     fn age_is_the_weighted_top_two() {
         let mut p = vec![0.0; 100];

@@ -4,7 +4,7 @@
 //! published label changes only when the running estimate crosses the decision point by a
 //! hysteresis margin.
 
-use super::attributes::Attributes;
+use super::attributes::{Attributes, MaskState};
 
 /// How far past the decision point the running estimate must go to flip a published label.
 pub const HYSTERESIS: f32 = 0.15;
@@ -21,7 +21,12 @@ pub struct RunningAttributes {
     readings: u32,
     weight: f32,
     male: f32,
+    /// P(mask) over every reading, and over those whose mask state was known (with their weight):
+    /// only those decide the label; a track seen only too small to tell stays unknown.
+    mask_any: f32,
     mask: f32,
+    mask_weight: f32,
+    mask_readings: u32,
     age: f32,
     gender: Option<&'static str>,
     masked: Option<bool>,
@@ -38,8 +43,10 @@ pub struct Published {
     /// 0..1: how far the running mean is from undecided (0.5).
     pub gender_confidence: f32,
     pub mask: bool,
+    /// The running mean over the readings that could tell (over all of them while none could).
     pub mask_probability: f32,
     pub mask_confidence: f32,
+    pub mask_state: MaskState,
     pub age: f32,
 }
 
@@ -50,10 +57,20 @@ impl RunningAttributes {
         self.readings += 1;
         self.weight += w;
         self.male += w * a.male_probability;
-        self.mask += w * a.mask_probability;
+        self.mask_any += w * a.mask_probability;
+        if a.mask_state != MaskState::Unknown {
+            self.mask += w * a.mask_probability;
+            self.mask_weight += w;
+            self.mask_readings += 1;
+        }
         self.age += w * a.age;
         let male = self.male / self.weight;
-        let mask = self.mask / self.weight;
+        let known = self.mask_weight > 0.0;
+        let mask = if known {
+            self.mask / self.mask_weight
+        } else {
+            self.mask_any / self.weight
+        };
         // Labels: set by the first reading, flipped only past the margin.
         let settling = self.readings <= SETTLING;
         let gender = match self.gender {
@@ -74,7 +91,10 @@ impl RunningAttributes {
         };
         self.gender = Some(gender);
         let settle = SETTLING_MARGIN.min(mask_threshold / 2.0);
+        // The mask settles over the readings that could tell it.
+        let settling = self.mask_readings <= SETTLING;
         let masked = match self.masked {
+            _ if !known => false,
             Some(true) if settling => mask >= mask_threshold - settle,
             Some(false) if settling => mask > mask_threshold + settle,
             _ if settling => mask >= mask_threshold,
@@ -84,16 +104,25 @@ impl RunningAttributes {
             Some(m) => m,
             None => mask >= mask_threshold,
         };
-        self.masked = Some(masked);
+        if known {
+            self.masked = Some(masked);
+        }
         let p = Published {
             gender,
             male_probability: male,
             gender_confidence: ((male - 0.5).abs() * 2.0).min(1.0),
             mask: masked,
             mask_probability: mask,
-            mask_confidence: ((mask - mask_threshold).abs()
-                / mask_threshold.max(1.0 - mask_threshold))
-            .min(1.0),
+            mask_confidence: if known {
+                ((mask - mask_threshold).abs() / mask_threshold.max(1.0 - mask_threshold)).min(1.0)
+            } else {
+                0.0
+            },
+            mask_state: match (known, masked) {
+                (false, _) => MaskState::Unknown,
+                (true, true) => MaskState::Masked,
+                (true, false) => MaskState::Bare,
+            },
             age: self.age / self.weight,
         };
         self.last = Some(p.clone());
@@ -117,6 +146,11 @@ mod tests {
             male_probability: male,
             mask: mask >= 0.2,
             mask_probability: mask,
+            mask_state: if mask >= 0.2 {
+                MaskState::Masked
+            } else {
+                MaskState::Bare
+            },
         }
     }
 
@@ -172,5 +206,40 @@ mod tests {
         let mut r = RunningAttributes::default();
         r.add(&reading(0.6, 0.25, 30.0), 1.0, 0.2);
         assert!(!r.add(&reading(0.6, 0.0, 30.0), 1.0, 0.2).mask);
+    }
+
+    /// A track seen only too small to tell publishes its mask as unknown (not masked, not bare),
+    /// whatever the model read; its first readable face decides, and settles as a first one.
+    #[test]
+    fn a_track_too_small_to_tell_is_unknown_until_a_face_can_tell() {
+        let unknown = |p: f32| Attributes {
+            mask_state: MaskState::Unknown,
+            mask: false,
+            ..reading(0.6, p, 30.0)
+        };
+        let mut r = RunningAttributes::default();
+        for p in [0.45, 0.3, 0.6] {
+            let got = r.add(&unknown(p), 0.2, 0.2);
+            assert_eq!(got.mask_state, MaskState::Unknown);
+            assert!(!got.mask);
+            assert_eq!(got.mask_confidence, 0.0);
+        }
+        // The raw mean while nothing could tell.
+        let now = r.current().map(|p| p.mask_probability).unwrap_or_default();
+        assert!((now - 0.45).abs() < 1e-5, "{now}");
+        // A bare reading of a readable face decides, alone (the unknown ones do not weigh in).
+        let got = r.add(&reading(0.6, 0.05, 30.0), 1.0, 0.2);
+        assert_eq!(got.mask_state, MaskState::Bare);
+        assert!((got.mask_probability - 0.05).abs() < 1e-5);
+        // Later unknown readings change nothing.
+        let got = r.add(&unknown(0.9), 1.0, 0.2);
+        assert_eq!((got.mask_state, got.mask), (MaskState::Bare, false));
+        // A masked first readable face after unknown ones: masked at once.
+        let mut r = RunningAttributes::default();
+        for _ in 0..5 {
+            r.add(&unknown(0.1), 0.2, 0.2);
+        }
+        let got = r.add(&reading(0.6, 0.7, 30.0), 1.0, 0.2);
+        assert_eq!((got.mask_state, got.mask), (MaskState::Masked, true));
     }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::analyze::attributes::MaskState;
 use crate::analyze::{Analyzer, FaceAnalysis, Wanted};
 use crate::config::Config;
 use crate::draw;
@@ -136,7 +137,11 @@ pub fn annotate(canvas: &mut Frame, faces: &[FaceAnalysis]) {
                 " {}{:.0}{}",
                 &a.gender[..1].to_uppercase(),
                 a.age,
-                if a.mask { " mask" } else { "" }
+                match a.mask_state {
+                    MaskState::Masked => " mask",
+                    MaskState::Unknown => " mask?",
+                    MaskState::Bare => "",
+                }
             ));
         }
         if let Some(q) = &f.quality {
@@ -158,7 +163,12 @@ fn print_human(r: &ImageResult) {
                     b.top_left_x, b.top_left_y, b.width, b.height, f.score
                 );
                 if let Some(a) = &f.attributes {
-                    line.push_str(&format!(" | {} age {:.0} mask {}", a.gender, a.age, a.mask));
+                    let mask = match a.mask_state {
+                        MaskState::Masked => "masked",
+                        MaskState::Bare => "bare",
+                        MaskState::Unknown => "unknown",
+                    };
+                    line.push_str(&format!(" | {} age {:.0} mask {mask}", a.gender, a.age));
                     if let (Some(y), Some(p), Some(r)) = (a.yaw, a.pitch, a.roll) {
                         line.push_str(&format!(" yaw {y:.0} pitch {p:.0} roll {r:.0}"));
                     }

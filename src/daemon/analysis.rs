@@ -41,6 +41,7 @@ fn published_json(
         gender: p.gender,
         mask: p.mask,
         mask_probability: round4(p.mask_probability),
+        mask_state: p.mask_state,
         male_probability: round4(p.male_probability),
         yaw: face.pose.map(|q| crate::shapes::round2(q.yaw)),
         pitch: face.pose.map(|q| crate::shapes::round2(q.pitch)),
@@ -299,6 +300,7 @@ impl AnalyzeStage {
             out.male_probability = round4(p.male_probability);
             out.mask = p.mask;
             out.mask_probability = round4(p.mask_probability);
+            out.mask_state = p.mask_state;
             out.age = p.age.round();
             out.gender_confidence = Some(round4(p.gender_confidence));
             out.mask_confidence = Some(round4(p.mask_confidence));
