@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::analyze::attributes::MaskState;
+use crate::analyze::mask::MaskState;
 use crate::analyze::{FaceAnalysis, Quality};
 use crate::detect::Detection;
 use crate::ingest::image::InputError;

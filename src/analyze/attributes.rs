@@ -1,7 +1,8 @@
-//! Mask, age and gender: two small classifiers over the face (the mask one on two views of it),
-//! run in batches.
+//! Mask, age and gender: two small classifiers over the face (the mask one on two views of it,
+//! `mask.rs`), run side by side.
 
-use super::crops::{box_crop, square_crop, Layout};
+use super::crops::{box_crop, Layout};
+use super::mask::{MaskModels, MaskRule, MaskState};
 use crate::config::AttributesConfig;
 use crate::detect::Detection;
 use crate::frame::Frame;
@@ -23,73 +24,13 @@ pub struct Attributes {
     pub mask_state: MaskState,
 }
 
-/// What a mask reading says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MaskState {
-    Masked,
-    Bare,
-    /// The model leans to a mask, but on a face this small such readings came from bare faces
-    /// about as often as from masked ones (docs/calibration.md, "Mask unknown").
-    Unknown,
-}
-
-/// When a mask reading is published as masked, bare or unknown (`attributes.mask_*`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MaskRule {
-    /// P(mask) from which a face is masked.
-    pub threshold: f32,
-    /// Faces whose shorter side is under this (px) are never masked: over the threshold, unknown.
-    pub min_face_px: f32,
-    /// Faces under this (px) are masked only from `sure_threshold`; between `threshold` and it,
-    /// unknown.
-    pub sure_face_px: f32,
-    pub sure_threshold: f32,
-}
-
-impl MaskRule {
-    pub fn from_config(cfg: &AttributesConfig) -> Self {
-        Self {
-            threshold: cfg.mask_threshold,
-            min_face_px: cfg.mask_min_face_px,
-            sure_face_px: cfg.mask_sure_face_px,
-            sure_threshold: cfg.mask_sure_threshold,
-        }
-    }
-
-    /// The state of a reading `p` on a face whose shorter side is `face_px`. A reading under the
-    /// threshold is bare at any size (bare faces read low at every size measured); one over it is
-    /// masked only on a face large enough for that reading to mean it, else unknown.
-    pub fn state(&self, p: f32, face_px: f32) -> MaskState {
-        if p < self.threshold {
-            MaskState::Bare
-        } else if face_px >= self.sure_face_px
-            || (face_px >= self.min_face_px && p >= self.sure_threshold)
-        {
-            MaskState::Masked
-        } else {
-            MaskState::Unknown
-        }
-    }
-}
-
 pub struct AttributeModels {
-    mask: ModelSession,
+    mask: MaskModels,
     age_gender: ModelSession,
     rule: MaskRule,
     square_view: bool,
 }
 
-const MASK: Layout = Layout {
-    size: 224,
-    nchw: false,
-    bgr: false,
-    mean: [127.5; 3],
-    scale: 1.0 / 127.5,
-};
-/// How much of the face's side the mask model's second view adds around it per side (measured at
-/// 0, 5, 10, 15 and 20 %: docs/calibration.md, "Two views of a face").
-pub const MASK_GROW: f32 = 0.1;
 const AGE_GENDER: Layout = Layout {
     size: 224,
     nchw: false,
@@ -101,7 +42,7 @@ const AGE_GENDER: Layout = Layout {
 impl AttributeModels {
     pub fn open(settings: &SessionSettings, cfg: &AttributesConfig) -> Result<Self, ModelError> {
         Ok(Self {
-            mask: ModelSession::open(settings, Role::Mask)?,
+            mask: MaskModels::open(settings, cfg.mask_small_face_px)?,
             age_gender: ModelSession::open(settings, Role::AgeGender)?,
             rule: MaskRule::from_config(cfg),
             square_view: cfg.mask_square_view,
@@ -115,71 +56,18 @@ impl AttributeModels {
     }
 
     /// What the mask model reads of one face (its input tensor), for the same calibration: the
-    /// face box, no margin (the first of its two views).
+    /// face box, no margin (the first of its two views), at the model's own 224 px.
     pub fn mask_input(frame: &Frame, det: &Detection) -> Vec<f32> {
-        MASK.fill(frame, &box_crop(frame, det, 0.0, 224))
+        MaskModels::input_224(frame, det)
     }
 
-    /// The mask model's second view: a square about the face, `MASK_GROW` of its side around it.
-    fn mask_input_square(frame: &Frame, det: &Detection) -> Vec<f32> {
-        MASK.fill(frame, &square_crop(frame, det, MASK_GROW, 224))
-    }
-
-    /// P(mask) for each face from the face box alone (the detector's second opinion on doubted
-    /// faces reads this, with its own stricter bar).
+    /// P(mask) for each face from the face box alone at 224 px (the detector's second opinion on
+    /// doubted faces reads this, with its own stricter bar calibrated there).
     pub fn mask_probabilities(
         &mut self,
         faces: &[(&Frame, &Detection)],
     ) -> Result<Vec<f32>, ModelError> {
-        Self::mask_run(&mut self.mask, faces, Self::mask_input)
-    }
-
-    /// P(mask) of each face as published: the geometric mean of the two views (a mask must show
-    /// in both). On the box alone small and blurred bare faces read as masked far more often, on
-    /// the square alone some bare faces in dim light or behind a microphone do; both together were
-    /// no worse than the box alone on any clip, light or photo set (docs/calibration.md, "Two views
-    /// of a face"). A face whose box reads under threshold² cannot reach the threshold whatever
-    /// the square reads (√(p·1) < threshold), so it is not read again and its box's value stands.
-    /// Without `attributes.mask_square_view`, the box alone.
-    fn mask_probabilities_of(
-        model: &mut ModelSession,
-        faces: &[(&Frame, &Detection)],
-        threshold: f32,
-        square_view: bool,
-    ) -> Result<Vec<f32>, ModelError> {
-        let mut p = Self::mask_run(model, faces, Self::mask_input)?;
-        let again: Vec<usize> = (0..faces.len())
-            .filter(|&i| square_view && p[i] >= threshold * threshold)
-            .collect();
-        if !again.is_empty() {
-            let doubted: Vec<(&Frame, &Detection)> = again.iter().map(|&i| faces[i]).collect();
-            let square = Self::mask_run(model, &doubted, Self::mask_input_square)?;
-            for (&i, q) in again.iter().zip(square) {
-                p[i] = (p[i] * q).sqrt();
-            }
-        }
-        Ok(p)
-    }
-
-    fn mask_run(
-        model: &mut ModelSession,
-        faces: &[(&Frame, &Detection)],
-        input: fn(&Frame, &Detection) -> Vec<f32>,
-    ) -> Result<Vec<f32>, ModelError> {
-        if faces.is_empty() {
-            return Ok(vec![]);
-        }
-        let items = faces.iter().map(|(f, d)| input(f, d)).collect();
-        let mask = model
-            .run(batch_tensor(&[224, 224, 3], items)?, &["probs"])?
-            .remove(0);
-        if mask.shape() != [faces.len(), 2] {
-            return Err(ModelError::Output {
-                model: model.name().into(),
-                message: format!("shape {:?}", mask.shape()),
-            });
-        }
-        Ok((0..faces.len()).map(|i| mask[[i, 0]]).collect())
+        self.mask.box_alone(faces)
     }
 
     pub fn classify(
@@ -203,12 +91,7 @@ impl AttributeModels {
                     &["age_probs", "male_prob"],
                 )
             });
-            let mask = Self::mask_probabilities_of(
-                &mut self.mask,
-                faces,
-                self.rule.threshold,
-                self.square_view,
-            );
+            let mask = self.mask.published(faces, &self.rule, self.square_view);
             (mask, crate::models::joined(ag.join(), "age/gender"))
         });
         let (mask, ag) = (mask?, ag?);
@@ -224,9 +107,9 @@ impl AttributeModels {
         Ok((0..faces.len())
             .map(|i| {
                 let probs: Vec<f32> = (0..100).map(|k| ages[[i, k]]).collect();
-                let p_mask = mask[i];
+                let (p_mask, side) = mask[i];
                 let (_, d) = faces[i];
-                let mask_state = self.rule.state(p_mask, d.w.min(d.h));
+                let mask_state = self.rule.state(p_mask, d.w.min(d.h), side);
                 Attributes {
                     age: decode_age(&probs),
                     gender: if male[i] >= 0.5 { "male" } else { "female" },
@@ -251,36 +134,6 @@ fn decode_age(probs: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn a_mask_is_unknown_on_faces_too_small_and_weak_readings_of_small_faces() {
-        let rule = MaskRule::from_config(&AttributesConfig::default());
-        let cases = [
-            // (P, face px, state)
-            (0.9, 20.0, MaskState::Unknown),
-            (0.21, 25.9, MaskState::Unknown),
-            (0.05, 14.0, MaskState::Bare),
-            (0.5, 26.0, MaskState::Masked),
-            (0.3, 40.0, MaskState::Unknown),
-            (0.5, 40.0, MaskState::Masked),
-            (0.19, 40.0, MaskState::Bare),
-            (0.3, 64.0, MaskState::Masked),
-            (0.1, 300.0, MaskState::Bare),
-        ];
-        for (p, px, want) in cases {
-            assert_eq!(rule.state(p, px), want, "P {p} at {px} px");
-        }
-        // 0 px: every face is read as before (the threshold alone).
-        let all = MaskRule {
-            min_face_px: 0.0,
-            sure_face_px: 0.0,
-            ..rule
-        };
-        assert_eq!(all.state(0.3, 10.0), MaskState::Masked);
-        assert_eq!(all.state(0.1, 10.0), MaskState::Bare);
-    }
-
     #[test]
     fn age_is_the_weighted_top_two() {
         let mut p = vec![0.0; 100];

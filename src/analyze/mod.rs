@@ -9,6 +9,7 @@ pub mod crops;
 pub mod embed;
 pub mod landmark_pose;
 pub mod liveness;
+pub mod mask;
 pub mod mesh;
 pub mod quality;
 pub mod snapshot;

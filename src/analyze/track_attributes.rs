@@ -4,7 +4,8 @@
 //! published label changes only when the running estimate crosses the decision point by a
 //! hysteresis margin.
 
-use super::attributes::{Attributes, MaskState};
+use super::attributes::Attributes;
+use super::mask::MaskState;
 
 /// How far past the decision point the running estimate must go to flip a published label.
 pub const HYSTERESIS: f32 = 0.15;

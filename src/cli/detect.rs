@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::analyze::attributes::MaskState;
+use crate::analyze::mask::MaskState;
 use crate::analyze::{Analyzer, FaceAnalysis, Wanted};
 use crate::config::Config;
 use crate::draw;

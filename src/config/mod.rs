@@ -284,6 +284,16 @@ pub struct AttributesConfig {
     pub mask_sure_face_px: f32,
     /// P(mask) from which a face under `mask_sure_face_px` is masked (≥ `mask_threshold`).
     pub mask_sure_threshold: f32,
+    /// Faces whose shorter side is under this many pixels are read by the mask model at 112 px
+    /// instead of 224 (they are blown up either way; a quarter of the time a run), and judged by
+    /// `mask_small_threshold` and `mask_small_sure_threshold`. Needs the mask graph
+    /// scripts/setup.sh rewrites to take any size; 0: every face at 224.
+    pub mask_small_face_px: f32,
+    /// `mask_threshold` for faces read at 112 px: the model reads a face lower there (calibrated
+    /// on the same faces: docs/calibration.md, "Small faces at 112 px").
+    pub mask_small_threshold: f32,
+    /// `mask_sure_threshold` for faces read at 112 px (≥ `mask_small_threshold`).
+    pub mask_small_sure_threshold: f32,
 }
 
 impl Default for AttributesConfig {
@@ -294,6 +304,9 @@ impl Default for AttributesConfig {
             mask_min_face_px: 26.0,
             mask_sure_face_px: 64.0,
             mask_sure_threshold: 0.5,
+            mask_small_face_px: 64.0,
+            mask_small_threshold: 0.05,
+            mask_small_sure_threshold: 0.4,
         }
     }
 }
@@ -469,6 +482,23 @@ impl Config {
         }
         if !(0.0..=10_000.0).contains(&at.mask_min_face_px) {
             return Err(invalid("attributes.mask_min_face_px", "must be 0..=10000"));
+        }
+        unit("attributes.mask_small_threshold", at.mask_small_threshold)?;
+        unit(
+            "attributes.mask_small_sure_threshold",
+            at.mask_small_sure_threshold,
+        )?;
+        if at.mask_small_sure_threshold < at.mask_small_threshold {
+            return Err(invalid(
+                "attributes.mask_small_sure_threshold",
+                "must not be below attributes.mask_small_threshold",
+            ));
+        }
+        if !(0.0..=10_000.0).contains(&at.mask_small_face_px) {
+            return Err(invalid(
+                "attributes.mask_small_face_px",
+                "must be 0..=10000",
+            ));
         }
         if !(at.mask_min_face_px..=10_000.0).contains(&at.mask_sure_face_px) {
             return Err(invalid(

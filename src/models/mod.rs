@@ -213,6 +213,16 @@ impl ModelSession {
         &self.name
     }
 
+    /// The dimensions of the first input as the graph declares them (-1: any size).
+    pub fn input_dims(&self) -> Vec<i64> {
+        self.session
+            .inputs()
+            .first()
+            .and_then(|i| i.dtype().tensor_shape())
+            .map(|s| s.to_vec())
+            .unwrap_or_default()
+    }
+
     /// Total time spent in ONNX Runtime's `run` since the session opened.
     pub fn run_time(&self) -> std::time::Duration {
         self.run_time
