@@ -650,6 +650,10 @@ mod tests {
                 "[storage]\ngraph_breadth = 8\n".into(),
             ),
             (
+                "storage.graph_retry_breadth",
+                "[storage]\ngraph_retry_breadth = 5\n".into(),
+            ),
+            (
                 "storage.graph_breadth",
                 "[storage]\ngraph_breadth = 5000\n".into(),
             ),

@@ -414,6 +414,12 @@ pub struct StorageConfig {
     /// The graph's search breadth (ef, 16..=4096): higher finds the best face more often and
     /// takes longer. 0 (default): by the set's size, 96 × √(faces / 1 000 000), at least 64.
     pub graph_breadth: usize,
+    /// A search with a match threshold that finds no face at or above it through the graph
+    /// looks again with this many candidates (16..=4096; 0: never). At 10⁶ faces a group of real
+    /// faces unlike the rest of the set lost matches at the default breadth that a breadth of 256
+    /// finds (docs/facesets.md, "Real faces among a million"); the cost falls on searches with no
+    /// match (strangers), ~2.5× their time.
+    pub graph_retry_breadth: usize,
     /// How the graph keeps each vector: "f16" (default, half floats) or "i8" (a byte a dimension:
     /// 29 % less on disk, a restart 2.5 s instead of 4.3 s at 10⁶ faces and 1.7× faster searches
     /// at 10⁵, but at 10⁶ no faster and a little lower recall, measured in docs/facesets.md). The
@@ -443,6 +449,7 @@ impl Default for StorageConfig {
             pool_size: 4,
             graph_from: 50_000,
             graph_breadth: 0,
+            graph_retry_breadth: 256,
             graph_precision: "f16".into(),
             graph_huge_pages: true,
         }
@@ -723,6 +730,12 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
         return Err(invalid(
             "storage.graph_precision",
             format!("must be \"i8\" or \"f16\", got {:?}", st.graph_precision),
+        ));
+    }
+    if st.graph_retry_breadth != 0 && !(16..=4096).contains(&st.graph_retry_breadth) {
+        return Err(invalid(
+            "storage.graph_retry_breadth",
+            "must be 0 (never) or 16..=4096",
         ));
     }
     if st.graph_breadth != 0 && !(16..=4096).contains(&st.graph_breadth) {

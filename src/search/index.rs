@@ -37,6 +37,11 @@ pub struct IndexSettings {
     /// first start on a large set must not stall its searches for minutes); off in benchmarks
     /// and tests that time or inspect the build.
     pub build_in_background: bool,
+    /// A search with a threshold that finds no face at or above it through the graph looks again
+    /// this wide (candidates kept, usearch's beam); 0: never. A group of faces unlike the rest of
+    /// the set (one population among a million) is where the graph misses a match
+    /// (docs/facesets.md, "Real faces among a million").
+    pub retry_breadth: usize,
 }
 
 impl Default for IndexSettings {
@@ -47,6 +52,7 @@ impl Default for IndexSettings {
             graph_from: 50_000,
             graph: GraphSettings::default(),
             build_in_background: true,
+            retry_breadth: 256,
         }
     }
 }
@@ -86,6 +92,8 @@ pub struct SetIndex {
     opened: Option<Opened>,
     /// A graph being built on its own thread, and what changed since its snapshot.
     building: Option<Building>,
+    /// Searches that looked again wider (`IndexSettings::retry_breadth`).
+    retries: std::sync::atomic::AtomicU64,
 }
 
 /// A graph under construction: it arrives on `done`; `log` holds the adds and removals made
@@ -195,6 +203,7 @@ impl SetIndex {
             graph_file: None,
             opened: None,
             building: None,
+            retries: Default::default(),
         }
     }
 
@@ -666,6 +675,49 @@ impl SetIndex {
         }
         // Some slack over top_n: the graph ranks on i8/f16 copies, the answer on full vectors.
         let want = top_n + top_n.div_ceil(2) + 8;
+        let hits = self.through_graph(graph, query, want, top_n, threshold, filter);
+        // Nothing at the threshold: a miss of the graph's, or a stranger. Asking for more
+        // candidates widens usearch's beam to that many (it keeps max(ef, count)).
+        let wide = self.settings.retry_breadth;
+        if hits.as_ref().is_some_and(Vec::is_empty)
+            && threshold > 0.0
+            && wide > want.max(graph.breadth())
+        {
+            self.retries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return self
+                .through_graph(graph, query, wide, top_n, threshold, filter)
+                .unwrap_or_else(|| self.search_exact(query, top_n, threshold, filter));
+        }
+        hits.unwrap_or_else(|| self.search_exact(query, top_n, threshold, filter))
+    }
+
+    /// How wide a search with no face at its threshold looks again (0: never).
+    pub fn retry_breadth(&self) -> usize {
+        self.settings.retry_breadth
+    }
+
+    /// Changes how wide a search with no face at its threshold looks again (0: never).
+    pub fn set_retry_breadth(&mut self, candidates: usize) {
+        self.settings.retry_breadth = candidates;
+    }
+
+    /// How many searches looked again wider ([`IndexSettings::retry_breadth`]).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The top `top_n` of `want` graph candidates re-ranked on full vectors (with the faces kept
+    /// outside the graph); None when a filter left the graph short (the exact scan answers).
+    fn through_graph(
+        &self,
+        graph: &Graph,
+        query: &[f32],
+        want: usize,
+        top_n: usize,
+        threshold: f32,
+        filter: Option<&Filter>,
+    ) -> Option<Vec<Hit>> {
         let passes = |key: u64| {
             self.by_key
                 .get(&key)
@@ -680,7 +732,7 @@ impl SetIndex {
         // A filter the graph could not satisfy (few faces pass it, or they sit far from the
         // query): the exact scan is the answer, never a short list.
         if filter.is_some() && keys.len() < want {
-            return self.search_exact(query, top_n, threshold, filter);
+            return None;
         }
         let q_sq = dot(query, query);
         // The walk already applied the filter to the graph's candidates; only the faces
@@ -698,7 +750,7 @@ impl SetIndex {
                 top.offer(score(slot as usize), slot, self);
             }
         }
-        Self::finish(top)
+        Some(Self::finish(top))
     }
 
     /// Scans every face's full vector, whatever the graph (also the reference for recall).

@@ -172,6 +172,7 @@ impl FaceSets {
             ..IndexSettings::default()
         };
         index.graph.expansion_search = storage.graph_breadth;
+        index.retry_breadth = storage.graph_retry_breadth;
         index.graph.precision = graph::Precision::from_name(&storage.graph_precision);
         index.graph.huge_pages = storage.graph_huge_pages;
         Ok(Self::with_store(store)?

@@ -453,3 +453,34 @@ fn a_graph_moved_to_huge_pages_answers_as_before() {
     drop(loaded);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A search that finds no face at its threshold through the graph looks again wider (a match the
+/// graph's beam missed, or a stranger); one that finds a match does not, nor one without a
+/// threshold; `retry_breadth` 0 never does. The answer stays exact search's where both agree.
+#[test]
+fn a_search_with_no_match_looks_again_wider() {
+    let mut rng = Rng(7);
+    let (centers, recs) = clustered(&mut rng);
+    let mut ix = with_graph(recs);
+    assert!(ix.has_graph());
+    assert_eq!(ix.retry_breadth(), 256);
+    // A member's centre: a match at 0.9.
+    let hits = ix.search(&centers[3], 5, 0.9, None);
+    assert!(!hits.is_empty());
+    assert_eq!(ix.retries(), 0);
+    // A stranger (the opposite of a centre nobody is near): nothing at 0.9, looked again once,
+    // still nothing.
+    let stranger: Vec<f32> = centers
+        .iter()
+        .map(|c| c.iter().map(|x| -x).collect::<Vec<f32>>())
+        .find(|v| ix.search_exact(v, 5, 0.9, None).is_empty())
+        .expect("a direction with no face near it");
+    assert!(ix.search(&stranger, 5, 0.9, None).is_empty());
+    assert_eq!(ix.retries(), 1);
+    // No threshold: the top 5 as found, no second look.
+    assert_eq!(ix.search(&stranger, 5, 0.0, None).len(), 5);
+    assert_eq!(ix.retries(), 1);
+    ix.set_retry_breadth(0);
+    assert!(ix.search(&stranger, 5, 0.9, None).is_empty());
+    assert_eq!(ix.retries(), 1);
+}
