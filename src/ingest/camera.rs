@@ -107,6 +107,9 @@ pub struct Camera {
     last_pts: u64,
     rate: Rate,
     rate_out: Rate,
+    /// Which frames go to detection (`detect_fps`): kept across a looping file's reopening, so
+    /// each round does not start a grid of its own.
+    grid: DetectGrid,
 }
 
 impl Camera {
@@ -133,6 +136,7 @@ impl Camera {
             last_pts: 0,
             rate: Rate::default(),
             rate_out: Rate::default(),
+            grid: DetectGrid::new(0.0),
         }
     }
 
@@ -143,9 +147,11 @@ impl Camera {
             if self.stopping() {
                 break;
             }
-            // A file reopened to loop is not an outage: it stays running.
+            // A file reopened to loop is not an outage: it stays running, and its stream time
+            // and detect_fps grid go on. A new stream (first open, after an outage) starts a grid.
             if !looped {
                 self.set_status(CameraStatus::Buffering, None, None);
+                self.grid = DetectGrid::new(self.settings.detect_fps);
             }
             looped = false;
             match self.run_once(&mut backoff) {
@@ -199,7 +205,6 @@ impl Camera {
         let mut source = self.opener.open(&self.settings)?;
         let mut last_frame = self.clock.now();
         let mut last_status = self.clock.now();
-        let mut grid = DetectGrid::new(self.settings.detect_fps);
         let mut base = self.pts_offset;
         loop {
             if self.stopping() {
@@ -221,7 +226,7 @@ impl Camera {
                     counters.frames_in.fetch_add(1, Ordering::Relaxed);
                     counters.last_pts_ms.store(pts, Ordering::Relaxed);
                     self.rate.tick(now);
-                    if !grid.keep(pts) {
+                    if !self.grid.keep(pts) {
                         continue;
                     }
                     self.seq += 1;
@@ -706,6 +711,17 @@ mod tests {
         assert!(
             (103..=105).contains(&kept),
             "10.4 s of a looping 25-fps file at detect_fps 10: {kept} frames detected"
+        );
+        // So does one whose source cannot rewind in place and is reopened for each round.
+        let reopened = (0..20).map(|_| Script::FramesThenEos(13)).collect();
+        let (_, items) = run_at("/videos/a.mp4", true, 10.0, reopened);
+        let kept = items
+            .iter()
+            .filter(|i| matches!(i, IngestItem::Frame(_)))
+            .count();
+        assert!(
+            (103..=105).contains(&kept),
+            "10.4 s of a looping 25-fps file reopened each round at detect_fps 10: {kept} frames detected"
         );
     }
 }
