@@ -660,7 +660,10 @@ fn stranger_ids_on_video_tracks_by_lighting_size_pose_and_skin_tone() {
     let ended = |camera: &str| {
         let (mut starts, mut ends) = (0, 0);
         for l in std::fs::read_to_string(&events).unwrap_or_default().lines() {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            // Read while the daemon appends: its last line may be half written.
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
+                continue;
+            };
             if v["camera"] == camera {
                 starts += usize::from(v["event"] == "start");
                 ends += usize::from(v["event"] == "end");
