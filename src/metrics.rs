@@ -51,6 +51,8 @@ pub struct Metrics {
     pub attribute_runs: AtomicU64,
     /// Frames detected at a reduced input size (`detector.zoom_face_px`).
     pub frames_zoomed: AtomicU64,
+    /// Frames detected only around their faces (a crop), all faces in view being large.
+    pub frames_cropped: AtomicU64,
     /// Faces of track events whose face mesh was read (all of them with `tracking.pose = "mesh"`).
     pub mesh_readings: AtomicU64,
     /// What the analysis stage keeps of live tracks (entries): back to 0 when every track ended.
@@ -405,7 +407,7 @@ impl Metrics {
                 ));
             }
         }
-        let global: [(&str, &str, &str, &AtomicU64); 25] = [
+        let global: [(&str, &str, &str, &AtomicU64); 26] = [
             (
                 "facestream_mqtt_link",
                 "gauge",
@@ -525,6 +527,12 @@ impl Metrics {
                 "counter",
                 "Frames detected at a reduced input size, all faces in view being large (detector.zoom_face_px)",
                 &self.frames_zoomed,
+            ),
+            (
+                "facestream_frames_cropped_total",
+                "counter",
+                "Frames detected only around the faces a camera shows (a crop), all faces in view being large (detector.zoom_face_px)",
+                &self.frames_cropped,
             ),
             (
                 "facestream_mesh_readings_total",

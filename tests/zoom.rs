@@ -1,21 +1,25 @@
-//! Detection at a reduced input (`detector.zoom_face_px`, `detect/zoom.rs`) against the full size,
-//! on the same frames of real clips: the faces found, where their landmarks fall, and what the
-//! embedder makes of them — what a track event analyses and searches with.
+//! Detection at a reduced input and in a crop around the faces (`detector.zoom_face_px`,
+//! `detect/zoom.rs`) against the whole frame at full size, on the same frames of real clips: the
+//! faces found, where their landmarks fall, and what the embedder makes of them — what a track
+//! event analyses and searches with.
 
 mod common;
 
 use facestream::detect::zoom::{Zoom, ZoomSettings};
-use facestream::detect::Detection;
+use facestream::detect::{Detection, View};
 use facestream::frame::Frame;
 
-/// Clips whose faces are large enough to be zoomed (talking heads, a close-up, a CIF clip).
-const CLIPS: [&str; 6] = [
+/// Clips whose faces are large enough to be zoomed or cropped (talking heads, a close-up, a CIF
+/// clip, a signer of 61–68 px in 640×480).
+const CLIPS: [&str; 8] = [
     "video/liveportrait_d10.mp4",
     "video/liveportrait_d13.mp4",
     "video/liveportrait_s20.mp4",
     "video/liveportrait_s32.mp4",
     "video/openh264_foreman_cif.mp4",
     "video/face_recognition_short_hamilton_clip.mp4",
+    "video/intel_asl_no.mkv",
+    "video/intel_asl_yes.mkv",
 ];
 
 /// Landmark distance between two readings of one face, in eye distances (the mean of the five).
@@ -43,18 +47,19 @@ fn embedded_cosine(
     }
 }
 
-/// The input side the daemon's zoom picks for a camera's next frame when `faces` are what its
-/// last full-size frame showed (None: it stays at full size).
-fn zoomed_side(faces: &[Detection], frame: &Frame, full: u32) -> Option<u32> {
+/// The view the daemon's zoom picks for a camera's next frame when `faces` are what its last
+/// full-size frame showed (None: it stays whole at full size).
+fn zoomed_view(faces: &[Detection], frame: &Frame, full: u32) -> Option<View> {
     let settings = ZoomSettings {
         face_px: facestream::config::Config::default().detector.zoom_face_px,
         full_every_ms: 250,
     };
     let mut zoom = Zoom::default();
     let cam: std::sync::Arc<str> = "clip".into();
-    zoom.settle(&cam, 0, full, full, faces.to_vec());
-    let side = zoom.side_for(settings, "clip", 1, frame.width.max(frame.height), full);
-    (side < full).then_some(side)
+    let dims = (frame.width, frame.height);
+    zoom.settle(&cam, 0, View::whole(full), full, dims, faces.to_vec());
+    let view = zoom.view_for(settings, "clip", 1, dims, full);
+    (view != View::whole(full)).then_some(view)
 }
 
 fn percentile(mut v: Vec<f32>, p: f32) -> f32 {
@@ -68,6 +73,7 @@ fn faces_found_at_the_reduced_size_align_and_embed_as_at_full_size() {
     let mut an = common::analyzer();
     let full = an.detector().config().max_side;
     let (mut cosines, mut shifts, mut found, mut missed, mut zoomed) = (vec![], vec![], 0, 0, 0);
+    let (mut cropped, mut crop_shifts, mut crop_cosines) = (0, vec![], vec![]);
     let mut next_frame = vec![];
     for clip in CLIPS {
         let video = facestream::ingest::video::decode(&media.join(clip), 1 << 30, full).unwrap();
@@ -80,13 +86,14 @@ fn faces_found_at_the_reduced_size_align_and_embed_as_at_full_size() {
                     next_frame.extend(embedded_cosine(&mut an, (frame, d), (next, l)));
                 }
             }
-            let Some(side) = zoomed_side(&whole, frame, full) else {
+            let Some(view) = zoomed_view(&whole, frame, full) else {
                 continue;
             };
             zoomed += 1;
+            cropped += usize::from(view.crop.is_some());
             let reduced = an
                 .detector()
-                .detect_sized(&[(frame, side)])
+                .detect_sized(&[(frame, view)])
                 .unwrap()
                 .remove(0);
             for d in &whole {
@@ -99,8 +106,16 @@ fn faces_found_at_the_reduced_size_align_and_embed_as_at_full_size() {
                     continue;
                 };
                 found += 1;
-                shifts.push(landmark_shift(d, r));
-                cosines.extend(embedded_cosine(&mut an, (frame, d), (frame, r)));
+                let (shift, cosine) = (
+                    landmark_shift(d, r),
+                    embedded_cosine(&mut an, (frame, d), (frame, r)),
+                );
+                shifts.push(shift);
+                cosines.extend(cosine);
+                if view.crop.is_some() {
+                    crop_shifts.push(shift);
+                    crop_cosines.extend(cosine);
+                }
             }
         }
     }
@@ -114,7 +129,7 @@ fn faces_found_at_the_reduced_size_align_and_embed_as_at_full_size() {
         percentile(shifts.clone(), 0.95),
     );
     println!(
-        "{zoomed} frames zoomed: {found} faces found again, {missed} missed | landmark shift (eye distances) median {s50:.3}, p95 {s95:.3} | embedding cosine full/reduced median {c50:.3}, p5 {c05:.3}, p1 {c01:.3} ({} pairs)",
+        "{zoomed} frames zoomed ({cropped} of them cropped to their faces): {found} faces found again, {missed} missed | landmark shift (eye distances) median {s50:.3}, p95 {s95:.3} | embedding cosine full/reduced median {c50:.3}, p5 {c05:.3}, p1 {c01:.3} ({} pairs)",
         cosines.len()
     );
     println!(
@@ -124,7 +139,21 @@ fn faces_found_at_the_reduced_size_align_and_embed_as_at_full_size() {
         percentile(next_frame.clone(), 0.01),
         next_frame.len()
     );
+    let (cs50, cs95, cc50, cc05) = (
+        percentile(crop_shifts.clone(), 0.5),
+        percentile(crop_shifts.clone(), 0.95),
+        percentile(crop_cosines.clone(), 0.5),
+        percentile(crop_cosines.clone(), 0.05),
+    );
+    println!(
+        "the cropped frames alone: landmark shift median {cs50:.3}, p95 {cs95:.3} | cosine median {cc50:.3}, p5 {cc05:.3} ({} pairs)",
+        crop_cosines.len()
+    );
     assert!(zoomed >= 60, "{zoomed}");
+    // The ASL signer (61–68 px in 640×480) and the portrait talking heads are read in crops.
+    assert!(cropped >= 20, "{cropped} cropped");
+    assert!(cs50 <= 0.10 && cs95 <= 0.25, "cropped: {cs50} {cs95}");
+    assert!(cc50 >= 0.95 && cc05 >= 0.85, "cropped: {cc50} {cc05}");
     assert!(
         missed * 50 <= found,
         "{missed} of {} missed",
@@ -165,11 +194,12 @@ fn faces_read_at_the_reduced_size_are_identified_as_at_full_size() {
             let Some(d) = facestream::analyze::largest(&whole).map(|i| whole[i].clone()) else {
                 continue;
             };
-            let side = zoomed_side(std::slice::from_ref(&d), &frame, full).unwrap_or(full);
-            reduced_photos += usize::from(side < full);
+            let view = zoomed_view(std::slice::from_ref(&d), &frame, full);
+            reduced_photos += usize::from(view.is_some());
+            let view = view.unwrap_or(View::whole(full));
             let reduced = an
                 .detector()
-                .detect_sized(&[(&frame, side)])
+                .detect_sized(&[(&frame, view)])
                 .unwrap()
                 .remove(0);
             let Some(r) = reduced

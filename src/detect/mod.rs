@@ -4,4 +4,4 @@ pub mod stage;
 pub mod yunet;
 pub mod zoom;
 pub use pool::DetectorPool;
-pub use yunet::{Detection, Detector};
+pub use yunet::{Detection, Detector, View};

@@ -7,7 +7,7 @@
 //! machine: 4.3–5.0 ms a frame with 2 intra-op threads, 3.0–3.8 ms with two 1-thread sessions side
 //! by side; docs/performance.md).
 
-use super::{Detection, Detector};
+use super::{Detection, Detector, View};
 use crate::config::DetectorConfig;
 use crate::frame::Frame;
 use crate::models::{ModelError, SessionSettings};
@@ -44,15 +44,15 @@ impl DetectorPool {
     /// Detects faces in every frame; the frames are shared out in order, one contiguous part of
     /// about equal work per worker, and the answers come back in the frames' order.
     pub fn detect_batch(&mut self, frames: &[&Frame]) -> Result<Vec<Vec<Detection>>, ModelError> {
-        let side = self.max_side();
-        let sized: Vec<(&Frame, u32)> = frames.iter().map(|&f| (f, side)).collect();
+        let view = View::whole(self.max_side());
+        let sized: Vec<(&Frame, View)> = frames.iter().map(|&f| (f, view)).collect();
         self.detect_sized(&sized)
     }
 
-    /// As [`DetectorPool::detect_batch`], each frame with its own long-side cap (`zoom.rs`).
+    /// As [`DetectorPool::detect_batch`], each frame with its own view (`zoom.rs`).
     pub fn detect_sized(
         &mut self,
-        frames: &[(&Frame, u32)],
+        frames: &[(&Frame, View)],
     ) -> Result<Vec<Vec<Detection>>, ModelError> {
         let parts = self.workers.len().min(frames.len()).max(1);
         if parts == 1 {
@@ -81,14 +81,10 @@ impl DetectorPool {
 }
 
 /// The frames cut, in order, into `parts` runs of about equal work: a full-size frame costs as
-/// many reduced ones as it has times their pixels (`zoom.rs`), so equal counts would leave one
-/// worker waiting for the other.
-fn balanced<'a, 'f>(frames: &'a [(&'f Frame, u32)], parts: usize) -> Vec<&'a [(&'f Frame, u32)]> {
-    let cost = |&(f, side): &(&Frame, u32)| {
-        let long = f.width.max(f.height).max(1) as f64;
-        let k = (f64::from(side) / long).min(1.0);
-        f64::from(f.width) * f64::from(f.height) * k * k
-    };
+/// many reduced or cropped ones as it has times their input's pixels (`zoom.rs`), so equal
+/// counts would leave one worker waiting for the other.
+fn balanced<'a, 'f>(frames: &'a [(&'f Frame, View)], parts: usize) -> Vec<&'a [(&'f Frame, View)]> {
+    let cost = |&(f, view): &(&Frame, View)| view.input_pixels(f);
     let total: f64 = frames.iter().map(cost).sum();
     let mut out = Vec::with_capacity(parts);
     let (mut start, mut done) = (0, 0.0);
@@ -113,36 +109,39 @@ fn balanced<'a, 'f>(frames: &'a [(&'f Frame, u32)], parts: usize) -> Vec<&'a [(&
 mod tests {
     use super::*;
 
-    fn frames(sides: &[u32]) -> Vec<(Frame, u32)> {
+    fn frames(sides: &[u32]) -> Vec<(Frame, View)> {
         sides
             .iter()
-            .map(|&s| (Frame::new(640, 640, vec![0; 640 * 640 * 3]).unwrap(), s))
+            .map(|&s| {
+                let f = Frame::new(640, 640, vec![0; 640 * 640 * 3]).unwrap();
+                (f, View::whole(s))
+            })
             .collect()
     }
 
     #[test]
     fn frames_are_shared_out_by_their_work_in_order() {
         let owned = frames(&[640, 160, 160, 160]);
-        let f: Vec<(&Frame, u32)> = owned.iter().map(|(f, s)| (f, *s)).collect();
+        let f: Vec<(&Frame, View)> = owned.iter().map(|(f, s)| (f, *s)).collect();
         let parts = balanced(&f, 2);
         assert_eq!(
             parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
             vec![1, 3]
         );
         let owned = frames(&[640, 640, 640, 640]);
-        let f: Vec<(&Frame, u32)> = owned.iter().map(|(f, s)| (f, *s)).collect();
+        let f: Vec<(&Frame, View)> = owned.iter().map(|(f, s)| (f, *s)).collect();
         assert_eq!(
             balanced(&f, 2).iter().map(|p| p.len()).collect::<Vec<_>>(),
             vec![2, 2]
         );
         let owned = frames(&[160, 160, 160, 640]);
-        let f: Vec<(&Frame, u32)> = owned.iter().map(|(f, s)| (f, *s)).collect();
+        let f: Vec<(&Frame, View)> = owned.iter().map(|(f, s)| (f, *s)).collect();
         assert_eq!(
             balanced(&f, 2).iter().map(|p| p.len()).collect::<Vec<_>>(),
             vec![3, 1]
         );
         let owned = frames(&[640, 640]);
-        let f: Vec<(&Frame, u32)> = owned.iter().map(|(f, s)| (f, *s)).collect();
+        let f: Vec<(&Frame, View)> = owned.iter().map(|(f, s)| (f, *s)).collect();
         assert_eq!(
             balanced(&f, 2).iter().map(|p| p.len()).collect::<Vec<_>>(),
             vec![1, 1]

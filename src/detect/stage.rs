@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::zoom::{Zoom, ZoomSettings};
-use super::DetectorPool;
+use super::{DetectorPool, View};
 use crate::base::clock::Clock;
 use crate::ingest::frames::{CameraFrame, IngestItem};
 use crate::ingest::queue::FrameQueues;
@@ -142,23 +142,31 @@ impl DetectStage {
         let frames: Vec<_> = batch
             .iter()
             .map(|f| {
-                let long = f.frame.width.max(f.frame.height);
-                let side = zoom.side_for(settings, &f.camera, f.pts_ms, long, full);
-                (&*f.frame, side)
+                let dims = (f.frame.width, f.frame.height);
+                let view = zoom.view_for(settings, &f.camera, f.pts_ms, dims, full);
+                (&*f.frame, view)
             })
             .collect();
         let started = Instant::now();
         let faces = self.detector.detect_sized(&frames)?;
-        let reduced = frames.iter().filter(|(_, side)| *side < full).count();
+        let reduced = frames.iter().filter(|(_, v)| v.side < full).count();
+        let cropped = frames.iter().filter(|(_, v)| v.crop.is_some()).count();
         self.metrics
             .frames_zoomed
             .fetch_add(reduced as u64, Ordering::Relaxed);
-        let sides: Vec<u32> = frames.iter().map(|&(_, side)| side).collect();
+        self.metrics
+            .frames_cropped
+            .fetch_add(cropped as u64, Ordering::Relaxed);
+        let views: Vec<View> = frames.iter().map(|&(_, v)| v).collect();
         let faces: Vec<_> = batch
             .iter()
-            .zip(sides)
+            .zip(views)
             .zip(faces)
-            .map(|((f, side), found)| self.zoom.settle(&f.camera, f.pts_ms, side, full, found))
+            .map(|((f, view), found)| {
+                let dims = (f.frame.width, f.frame.height);
+                self.zoom
+                    .settle(&f.camera, f.pts_ms, view, full, dims, found)
+            })
             .collect();
         self.metrics
             .inference_us

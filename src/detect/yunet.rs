@@ -58,13 +58,42 @@ pub struct Detector {
     output_names: Vec<String>,
 }
 
+/// What of a frame the detector reads, and at what scale (`zoom.rs` chooses it per frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View {
+    /// Long-side cap of the whole frame's scaling: `detector.max_side`, or less when zoomed.
+    pub side: u32,
+    /// The part of the frame read (left, top, width, height in frame pixels), at the scale the
+    /// whole frame would have; None: all of it.
+    pub crop: Option<[u32; 4]>,
+}
+
+impl View {
+    /// The whole frame, its long side capped at `side`.
+    pub fn whole(side: u32) -> Self {
+        Self { side, crop: None }
+    }
+
+    /// Pixels of the detector's input for `f` (what a run costs grows with them).
+    pub fn input_pixels(&self, f: &Frame) -> f64 {
+        let p = place(f, *self);
+        (p.rw * p.rh) as f64
+    }
+}
+
 struct Placement {
-    /// Size of the image after the long-side cap.
+    /// Size of the image (or its crop) after the long-side cap.
     rw: usize,
     rh: usize,
     /// Factors from detector input pixels back to image pixels.
     fx: f32,
     fy: f32,
+    /// The crop's left and top in image pixels (0 for the whole image).
+    ox: f32,
+    oy: f32,
+    /// The part read (image pixels).
+    cw: f32,
+    ch: f32,
 }
 
 fn round_up32(v: usize) -> usize {
@@ -105,20 +134,20 @@ impl Detector {
     /// size share a run; different sizes are not padded further, because the network's biases make
     /// extra padding change the scores near the border (a batch must equal single runs).
     pub fn detect_batch(&mut self, frames: &[&Frame]) -> Result<Vec<Vec<Detection>>, ModelError> {
-        let side = self.cfg.max_side;
-        let sized: Vec<(&Frame, u32)> = frames.iter().map(|&f| (f, side)).collect();
+        let view = View::whole(self.cfg.max_side);
+        let sized: Vec<(&Frame, View)> = frames.iter().map(|&f| (f, view)).collect();
         self.detect_sized(&sized)
     }
 
-    /// As [`Detector::detect_batch`], each image with its own long-side cap (`zoom.rs`); boxes and
-    /// landmarks always come back in the image's own pixels.
+    /// As [`Detector::detect_batch`], each image with its own view: a long-side cap and maybe a
+    /// crop (`zoom.rs`); boxes and landmarks always come back in the image's own pixels.
     pub fn detect_sized(
         &mut self,
-        frames: &[(&Frame, u32)],
+        frames: &[(&Frame, View)],
     ) -> Result<Vec<Vec<Detection>>, ModelError> {
         let mut groups: Vec<((usize, usize), Vec<usize>)> = vec![];
-        for (i, &(f, side)) in frames.iter().enumerate() {
-            let p = place(f, side);
+        for (i, &(f, view)) in frames.iter().enumerate() {
+            let p = place(f, view);
             let key = (round_up32(p.rh), round_up32(p.rw));
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(i),
@@ -130,7 +159,7 @@ impl Detector {
             // Large inputs run in parts: per frame, big batches are slower (`batch_pixels`).
             let per_run = (self.cfg.batch_pixels / (h * w).max(1)).max(1);
             for part in idx.chunks(per_run) {
-                let group: Vec<(&Frame, u32)> = part.iter().map(|&i| frames[i]).collect();
+                let group: Vec<(&Frame, View)> = part.iter().map(|&i| frames[i]).collect();
                 for (&i, dets) in part.iter().zip(self.run_same_size(&group)?) {
                     result[i] = dets;
                 }
@@ -141,12 +170,12 @@ impl Detector {
 
     fn run_same_size(
         &mut self,
-        sized: &[(&Frame, u32)],
+        sized: &[(&Frame, View)],
     ) -> Result<Vec<Vec<Detection>>, ModelError> {
         if sized.is_empty() {
             return Ok(vec![]);
         }
-        let places: Vec<Placement> = sized.iter().map(|&(f, side)| place(f, side)).collect();
+        let places: Vec<Placement> = sized.iter().map(|&(f, view)| place(f, view)).collect();
         let frames: Vec<&Frame> = sized.iter().map(|&(f, _)| f).collect();
         let h = places.iter().map(|p| round_up32(p.rh)).max().unwrap_or(32);
         let w = places.iter().map(|p| round_up32(p.rw)).max().unwrap_or(32);
@@ -154,7 +183,7 @@ impl Detector {
         let mut data = vec![0f32; frames.len() * 3 * plane];
         for (i, (f, pl)) in frames.iter().zip(&places).enumerate() {
             let base = i * 3 * plane;
-            let m = Affine::crop_resize(0.0, 0.0, f.width as f32, f.height as f32, pl.rw, pl.rh);
+            let m = Affine::crop_resize(pl.ox, pl.oy, pl.cw, pl.ch, pl.rw, pl.rh);
             let buf = &mut data[base..base + 3 * plane];
             // BGR planes, raw 0..255.
             f.warp(&m, pl.rw, pl.rh, |x, y, p| {
@@ -221,12 +250,12 @@ impl Detector {
                         let bh = b[3].exp() * sf;
                         let mut landmarks = [[0f32; 2]; 5];
                         for (j, lm) in landmarks.iter_mut().enumerate() {
-                            lm[0] = (col as f32 + k[2 * j]) * sf * pl.fx;
-                            lm[1] = (row as f32 + k[2 * j + 1]) * sf * pl.fy;
+                            lm[0] = (col as f32 + k[2 * j]) * sf * pl.fx + pl.ox;
+                            lm[1] = (row as f32 + k[2 * j + 1]) * sf * pl.fy + pl.oy;
                         }
                         dets.push(Detection {
-                            x: (cx - bw / 2.0) * pl.fx,
-                            y: (cy - bh / 2.0) * pl.fy,
+                            x: (cx - bw / 2.0) * pl.fx + pl.ox,
+                            y: (cy - bh / 2.0) * pl.fy + pl.oy,
                             w: bw * pl.fx,
                             h: bh * pl.fy,
                             score,
@@ -241,17 +270,31 @@ impl Detector {
     }
 }
 
-/// The image resized so its long side is at most `max_side` (never up).
-fn place(f: &Frame, max_side: u32) -> Placement {
+/// The image (or the view's crop of it, kept inside the image) at the scale that brings the
+/// whole image's long side to at most `view.side` (never up).
+fn place(f: &Frame, view: View) -> Placement {
     let long = f.width.max(f.height) as f32;
-    let scale = (max_side as f32 / long).min(1.0);
-    let rw = ((f.width as f32 * scale).round() as usize).max(1);
-    let rh = ((f.height as f32 * scale).round() as usize).max(1);
+    let scale = (view.side as f32 / long).min(1.0);
+    let [x, y, w, h] = match view.crop {
+        Some([x, y, w, h]) => {
+            let x = x.min(f.width.saturating_sub(1));
+            let y = y.min(f.height.saturating_sub(1));
+            [x, y, w.min(f.width - x).max(1), h.min(f.height - y).max(1)]
+        }
+        None => [0, 0, f.width, f.height],
+    };
+    let (cw, ch) = (w as f32, h as f32);
+    let rw = ((cw * scale).round() as usize).max(1);
+    let rh = ((ch * scale).round() as usize).max(1);
     Placement {
         rw,
         rh,
-        fx: f.width as f32 / rw as f32,
-        fy: f.height as f32 / rh as f32,
+        fx: cw / rw as f32,
+        fy: ch / rh as f32,
+        ox: x as f32,
+        oy: y as f32,
+        cw,
+        ch,
     }
 }
 
