@@ -41,6 +41,14 @@ pub fn to_uri(uri: &str) -> Result<String, IngestError> {
         })
 }
 
+/// Decoded frames scaled (in YUV) to at most `width` on either side, then converted to RGB.
+fn to_rgb(width: u32) -> String {
+    format!(
+        "videoscale ! video/x-raw,width=[16,{side}],height=[16,{side}],pixel-aspect-ratio=1/1 ! videoconvert ! video/x-raw,format=RGB",
+        side = width.max(16)
+    )
+}
+
 /// Opens GStreamer pipelines for cameras.
 #[derive(Default)]
 pub struct GstOpener {
@@ -61,9 +69,9 @@ impl SourceOpener for GstOpener {
         // the detector's own input, instead of 640×1213. Then one conversion of the small frame
         // to RGB.
         let tail = format!(
-            "videoscale ! video/x-raw,width=[16,{side}],height=[16,{side}],pixel-aspect-ratio=1/1 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink max-buffers=4 drop=false sync={}",
+            "{} ! appsink name=sink max-buffers=4 drop=false sync={}",
+            to_rgb(s.width),
             s.realtime && !s.is_live(),
-            side = s.width.max(16),
         );
         let desc = if s.is_live() {
             let protocols = if self.rtsp_tcp_only {
@@ -195,18 +203,21 @@ impl Drop for GstSource {
     }
 }
 
-/// Duration of a media file in ms, when the container says.
-pub fn file_duration_ms(uri: &str) -> Option<u64> {
+/// Duration of a media file in ms, when the container says. The file's first frame goes through
+/// the cameras' own scaling and conversion to `width` (its preroll), so that a process about to
+/// read the file has GStreamer's demuxer, decoder and converters loaded and compiled.
+pub fn file_duration_ms(uri: &str, width: u32) -> Option<u64> {
     init().ok()?;
     let uri = to_uri(uri).ok()?;
-    let d = gstreamer_pbutils_free_duration(&uri)?;
+    let d = gstreamer_pbutils_free_duration(&uri, width)?;
     Some(d)
 }
 
 /// Prerolls the file and asks the pipeline for its duration (no pbutils dependency needed).
-fn gstreamer_pbutils_free_duration(uri: &str) -> Option<u64> {
+fn gstreamer_pbutils_free_duration(uri: &str, width: u32) -> Option<u64> {
     let p = gst::parse::launch(&format!(
-        "uridecodebin uri=\"{uri}\" caps=video/x-raw ! fakesink"
+        "uridecodebin uri=\"{uri}\" caps=video/x-raw ! {} ! fakesink",
+        to_rgb(width)
     ))
     .ok()?;
     p.set_state(gst::State::Paused).ok()?;
