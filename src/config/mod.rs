@@ -207,9 +207,11 @@ pub struct DetectorConfig {
     /// working memory.
     pub workers: usize,
     /// While every face a camera shows is large, detect most frames at a smaller input: one where
-    /// the smallest face still measures this many pixels (shorter side); a full-size frame every
-    /// `zoom_full_every_ms`, and at once when a face goes missing or appears, looks for small and
-    /// new ones. 0 turns it off. Measured in docs/performance.md ("Detection sized to the faces").
+    /// the smallest face still measures this many pixels (shorter side), and only around the
+    /// faces (a crop, when it is at most 60 % of the frame); a full-size frame every
+    /// `zoom_full_every_ms`, and at once when a face goes missing, nears a crop's edge or
+    /// appears, looks for small and new ones. 0 turns it off. Measured in docs/performance.md
+    /// ("Detection sized to the faces", "Session 37").
     pub zoom_face_px: f32,
     /// Longest stream time between two full-size frames of a camera while zoomed (ms, 1..=10000).
     pub zoom_full_every_ms: u64,
