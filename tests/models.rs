@@ -297,3 +297,36 @@ fn a_rewritten_graph_older_than_its_model_is_not_run() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_mask_model_without_an_int8_graph_is_opened_once() {
+    // The small-face reader is the float graph; when no int8 graph lies beside the model the
+    // large reader already is that graph, and it used to be opened a second time to find out.
+    let src = Config::default().models.dir;
+    let dir = scratch_dir("mask-once");
+    for f in ["manifest.toml", "face_mask_mobilenetv2.onnx"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let fast = src.join("face_mask_mobilenetv2.fast.onnx");
+    assert!(fast.is_file(), "scripts/setup.sh writes {}", fast.display());
+    std::fs::copy(&fast, dir.join("face_mask_mobilenetv2.fast.onnx")).unwrap();
+    let s = settings(&dir, false);
+    assert!(s.int8_mask, "the default prefers the int8 graph");
+    let before = ModelSession::opened_on_this_thread();
+    let masks = facestream::analyze::mask::MaskModels::open(&s, 64.0).unwrap();
+    assert_eq!(ModelSession::opened_on_this_thread() - before, 1);
+    // Small faces are still read at the small input, by that one session.
+    let small = facestream::detect::Detection {
+        x: 0.0,
+        y: 0.0,
+        w: 40.0,
+        h: 48.0,
+        score: 0.9,
+        landmarks: [[0.0; 2]; 5],
+    };
+    assert_eq!(
+        masks.side(&small),
+        facestream::analyze::mask::MASK_SMALL_INPUT
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

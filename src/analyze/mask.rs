@@ -136,13 +136,19 @@ impl MaskModels {
                 small_below: 0.0,
             });
         }
-        // The float graph for small faces, unless the large session already is it.
+        // The float graph for small faces, unless the large session already is it (no int8
+        // graph beside the model): checked before opening, a session costs its weights again.
         let float = if settings.int8_mask {
             let float = SessionSettings {
                 int8_mask: false,
                 ..settings.clone()
             };
-            Some(ModelSession::open(&float, Role::Mask)?).filter(|f| f.name() != large.name())
+            let (_, name) = ModelSession::graph(&float, Role::Mask)?;
+            if name == large.name() {
+                None
+            } else {
+                Some(ModelSession::open(&float, Role::Mask)?)
+            }
         } else {
             None
         };

@@ -146,6 +146,10 @@ fn derived_graphs(settings: &SessionSettings, role: Role, file: &str) -> Vec<Str
     .collect()
 }
 
+thread_local! {
+    static OPENED_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// One ONNX session for one model role.
 pub struct ModelSession {
     name: String,
@@ -156,6 +160,14 @@ pub struct ModelSession {
 
 impl ModelSession {
     pub fn open(settings: &SessionSettings, role: Role) -> Result<Self, ModelError> {
+        let (path, name) = Self::graph(settings, role)?;
+        Self::open_graph(settings, path, name)
+    }
+
+    /// The graph `open` would run for `role` under `settings` (its path and file name), checked
+    /// but not loaded: a caller that needs two variants of one model can tell whether they are
+    /// the same file before paying for a second session.
+    pub fn graph(settings: &SessionSettings, role: Role) -> Result<(PathBuf, String), ModelError> {
         let manifest = Manifest::load(&settings.models_dir)?;
         let entry = manifest.entry(role)?;
         let path = settings.models_dir.join(&entry.file);
@@ -186,7 +198,15 @@ impl ModelSession {
                 _ => {}
             }
         }
-        let (path, name) = chosen;
+        Ok(chosen)
+    }
+
+    fn open_graph(
+        settings: &SessionSettings,
+        path: PathBuf,
+        name: String,
+    ) -> Result<Self, ModelError> {
+        OPENED_HERE.with(|n| n.set(n.get() + 1));
         let env = runtime(settings.onnxruntime.as_deref())?;
         let load = |m: String| ModelError::Load {
             path: path.clone(),
@@ -211,6 +231,12 @@ impl ModelSession {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// How many sessions this thread has opened (a session costs 0.1–0.3 s and its weights'
+    /// memory: start-up accounting, and the tests that hold it to one per graph).
+    pub fn opened_on_this_thread() -> usize {
+        OPENED_HERE.with(std::cell::Cell::get)
     }
 
     /// The dimensions of the first input as the graph declares them (-1: any size).
