@@ -169,9 +169,7 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
     let d = Daemon::start(c.clone(), opts)?;
     let start_cost = t.elapsed();
     let t = Instant::now();
-    while !d.cameras_finished() {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    while !d.wait_cameras_finished(Duration::from_secs(1)) {}
     let m = d.metrics.clone();
     d.shutdown();
     let pipeline = t.elapsed();
