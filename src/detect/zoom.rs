@@ -215,6 +215,17 @@ fn at_crop_edge(d: &Detection, view: View, (frame_w, frame_h): (u32, u32)) -> bo
 mod tests {
     use super::*;
 
+    /// What a full-size look (640) at `frame` found.
+    fn full(
+        z: &mut Zoom,
+        cam: &Arc<str>,
+        pts: u64,
+        frame: (u32, u32),
+        faces: Vec<Detection>,
+    ) -> Vec<Detection> {
+        z.settle(cam, pts, View::whole(640), 640, frame, faces)
+    }
+
     const ON: ZoomSettings = ZoomSettings {
         face_px: 64.0,
         full_every_ms: 250,
@@ -237,14 +248,7 @@ mod tests {
         let mut z = Zoom::default();
         // First frame: full size.
         assert_eq!(z.view_for(ON, "door", 0, (512, 512), 640).side, 640);
-        z.settle(
-            &cam,
-            0,
-            View::whole(640),
-            640,
-            (1280, 1280),
-            vec![face(256.0)],
-        );
+        full(&mut z, &cam, 0, (1280, 1280), vec![face(256.0)]);
         // 256 px in a 512-px frame: 64 px at a quarter, 128 px (the floor).
         assert_eq!(z.view_for(ON, "door", 33, (512, 512), 640).side, 128);
         z.settle(
@@ -266,36 +270,21 @@ mod tests {
     fn a_batch_sized_at_once_looks_at_full_size_once() {
         let cam: Arc<str> = "door".into();
         let mut z = Zoom::default();
-        z.settle(
-            &cam,
-            0,
-            View::whole(640),
-            640,
-            (1280, 1280),
-            vec![face(256.0)],
-        );
+        full(&mut z, &cam, 0, (1280, 1280), vec![face(256.0)]);
         // Four frames sized before any settles: the first due looks, the others stay reduced.
         let sides: Vec<u32> = [250, 283, 316, 350]
             .map(|t| z.view_for(ON, "door", t, (512, 512), 640).side)
             .to_vec();
         assert_eq!(sides, vec![640, 128, 128, 128]);
         // Another camera in the same batch looks for itself.
-        z.settle(
-            &"yard".into(),
-            0,
-            View::whole(640),
-            640,
-            (1280, 1280),
-            vec![face(256.0)],
-        );
+        full(&mut z, &"yard".into(), 0, (1280, 1280), vec![face(256.0)]);
         assert_eq!(z.view_for(ON, "yard", 250, (512, 512), 640).side, 640);
         // Settled in order: the look found a new face the reduced frames missed, so the next
         // batch starts at full size again, all of it (a recheck, not the periodic look).
-        z.settle(
+        full(
+            &mut z,
             &cam,
             250,
-            View::whole(640),
-            640,
             (1280, 1280),
             vec![face(256.0), face(100.0)],
         );
@@ -315,11 +304,10 @@ mod tests {
     fn a_face_lost_or_found_at_the_small_size_brings_the_full_size_back() {
         let cam: Arc<str> = "door".into();
         let mut z = Zoom::default();
-        z.settle(
+        full(
+            &mut z,
             &cam,
             0,
-            View::whole(640),
-            640,
             (1280, 1280),
             vec![face(300.0), face(200.0)],
         );
@@ -334,14 +322,7 @@ mod tests {
             vec![face(300.0)],
         );
         assert_eq!(z.view_for(ON, "door", 80, (1280, 1280), 640).side, 640);
-        z.settle(
-            &cam,
-            80,
-            View::whole(640),
-            640,
-            (1280, 1280),
-            vec![face(300.0)],
-        );
+        full(&mut z, &cam, 80, (1280, 1280), vec![face(300.0)]);
         let side = z.view_for(ON, "door", 120, (1280, 1280), 640).side;
         // A face where none was, found only at the reduced size: not passed on, and the next
         // frame, full size, decides.
@@ -362,25 +343,11 @@ mod tests {
         let cam: Arc<str> = "door".into();
         let mut z = Zoom::default();
         // A 60-px face in a 640 frame: already near `face_px`.
-        z.settle(
-            &cam,
-            0,
-            View::whole(640),
-            640,
-            (1280, 1280),
-            vec![face(300.0), face(60.0)],
-        );
+        full(&mut z, &cam, 0, (1280, 1280), vec![face(300.0), face(60.0)]);
         assert_eq!(z.view_for(ON, "door", 40, (640, 640), 640).side, 640);
-        z.settle(&cam, 40, View::whole(640), 640, (1280, 1280), vec![]);
+        full(&mut z, &cam, 40, (1280, 1280), vec![]);
         assert_eq!(z.view_for(ON, "door", 80, (640, 640), 640).side, 640);
-        z.settle(
-            &cam,
-            80,
-            View::whole(640),
-            640,
-            (1280, 1280),
-            vec![face(300.0)],
-        );
+        full(&mut z, &cam, 80, (1280, 1280), vec![face(300.0)]);
         let off = ZoomSettings { face_px: 0.0, ..ON };
         assert_eq!(z.view_for(off, "door", 120, (640, 640), 640).side, 640);
         assert!(z.view_for(ON, "door", 120, (640, 640), 640).side < 640);
@@ -394,14 +361,7 @@ mod tests {
     fn a_face_walking_away_shrinks_the_reduction() {
         let cam: Arc<str> = "door".into();
         let mut z = Zoom::default();
-        z.settle(
-            &cam,
-            0,
-            View::whole(640),
-            640,
-            (1280, 1280),
-            vec![face(400.0)],
-        );
+        full(&mut z, &cam, 0, (1280, 1280), vec![face(400.0)]);
         let first = z.view_for(ON, "door", 40, (1280, 1280), 640).side;
         z.settle(
             &cam,
@@ -424,14 +384,7 @@ mod tests {
         let cam: Arc<str> = "signer".into();
         let mut z = Zoom::default();
         let frame = (640, 480);
-        z.settle(
-            &cam,
-            0,
-            View::whole(640),
-            640,
-            frame,
-            vec![face_at(300.0, 60.0, 65.0)],
-        );
+        full(&mut z, &cam, 0, frame, vec![face_at(300.0, 60.0, 65.0)]);
         // 65 px against 64: not worth reducing, but the rest of the frame is not worth reading.
         // The face and most of a face on each side, in whole 32-px cells: 192 px; its top
         // would be above the frame, so it starts at the top.
@@ -448,14 +401,7 @@ mod tests {
         assert!(kept.is_empty());
         assert_eq!(z.view_for(ON, "signer", 100, frame, 640), View::whole(640));
         // A frame edge is no crop edge: a face at the top of the frame is trusted.
-        z.settle(
-            &cam,
-            100,
-            View::whole(640),
-            640,
-            frame,
-            vec![face_at(300.0, 0.0, 65.0)],
-        );
+        full(&mut z, &cam, 100, frame, vec![face_at(300.0, 0.0, 65.0)]);
         let view = z.view_for(ON, "signer", 133, frame, 640);
         assert_eq!(view.crop.map(|c| c[1]), Some(0));
         let kept = z.settle(&cam, 133, view, 640, frame, vec![face_at(301.0, 0.0, 65.0)]);
@@ -469,17 +415,10 @@ mod tests {
         let frame = (640, 480);
         // Two large faces in opposite corners: their crop would be most of the frame.
         let apart = vec![face_at(10.0, 10.0, 70.0), face_at(560.0, 400.0, 70.0)];
-        z.settle(&cam, 0, View::whole(640), 640, frame, apart);
+        full(&mut z, &cam, 0, frame, apart);
         assert_eq!(z.view_for(ON, "hall", 33, frame, 640), View::whole(640));
         // A face under `face_px` keeps the whole frame: new faces are found where they arrive.
-        z.settle(
-            &cam,
-            33,
-            View::whole(640),
-            640,
-            frame,
-            vec![face_at(300.0, 60.0, 50.0)],
-        );
+        full(&mut z, &cam, 33, frame, vec![face_at(300.0, 60.0, 50.0)]);
         assert_eq!(z.view_for(ON, "hall", 66, frame, 640), View::whole(640));
     }
 
@@ -491,14 +430,7 @@ mod tests {
         // 416-px long side), and cropped to 300 + 2 × 225 px around it: 750 × 416 / 1920 = 162.5
         // input px, so six whole cells of 32.
         let frame = (1920, 1080);
-        z.settle(
-            &cam,
-            0,
-            View::whole(640),
-            640,
-            frame,
-            vec![face_at(800.0, 300.0, 300.0)],
-        );
+        full(&mut z, &cam, 0, frame, vec![face_at(800.0, 300.0, 300.0)]);
         let view = z.view_for(ON, "gate", 33, frame, 640);
         assert_eq!(view.side, 416);
         let [x, y, w, h] = view.crop.unwrap();
