@@ -143,11 +143,11 @@ impl MaskModels {
                 int8_mask: false,
                 ..settings.clone()
             };
-            let (_, name) = ModelSession::graph(&float, Role::Mask)?;
+            let (path, name) = ModelSession::graph(&float, Role::Mask)?;
             if name == large.name() {
                 None
             } else {
-                Some(ModelSession::open(&float, Role::Mask)?)
+                Some(ModelSession::open_graph(&float, path, name)?)
             }
         } else {
             None

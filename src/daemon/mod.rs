@@ -8,7 +8,7 @@ pub mod service;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -134,18 +134,16 @@ struct CameraRunning(Arc<CamerasRunning>);
 
 impl CameraRunning {
     fn new(running: &Arc<CamerasRunning>) -> Self {
-        if let Ok(mut n) = running.count.lock() {
-            *n += 1;
-        }
+        *running.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
         Self(running.clone())
     }
 }
 
 impl Drop for CameraRunning {
     fn drop(&mut self) {
-        if let Ok(mut n) = self.0.count.lock() {
-            *n = n.saturating_sub(1);
-        }
+        let mut n = self.0.count.lock().unwrap_or_else(PoisonError::into_inner);
+        *n = n.saturating_sub(1);
+        drop(n);
         self.0.ended.notify_all();
     }
 }
@@ -465,26 +463,24 @@ impl Daemon {
     }
 
     pub fn cameras_finished(&self) -> bool {
-        match self.running.count.lock() {
-            Ok(n) => *n == 0,
-            Err(_) => self.cameras.values().all(|c| c.handle.is_finished()),
-        }
+        self.wait_cameras_finished(Duration::ZERO)
     }
 
     /// Waits until every camera has ended (files read to their end) or `timeout` passes; true
     /// when they have. Woken by the last camera's end, not polled.
     pub fn wait_cameras_finished(&self, timeout: Duration) -> bool {
-        let Ok(count) = self.running.count.lock() else {
-            return self.cameras_finished();
-        };
-        match self
+        // Only a count changes under the lock: a poisoned one still holds it.
+        let count = self
+            .running
+            .count
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (n, _) = self
             .running
             .ended
             .wait_timeout_while(count, timeout, |n| *n > 0)
-        {
-            Ok((n, _)) => *n == 0,
-            Err(_) => self.cameras_finished(),
-        }
+            .unwrap_or_else(PoisonError::into_inner);
+        *n == 0
     }
 
     pub fn camera_ids(&self) -> Vec<String> {

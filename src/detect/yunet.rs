@@ -74,6 +74,11 @@ impl View {
         Self { side, crop: None }
     }
 
+    /// The factor that brings a `(width, height)` frame's long side to at most `side` (never up).
+    pub fn scale(&self, (width, height): (u32, u32)) -> f32 {
+        (self.side as f32 / width.max(height).max(1) as f32).min(1.0)
+    }
+
     /// Pixels of the detector's input for `f` (what a run costs grows with them).
     pub fn input_pixels(&self, f: &Frame) -> f64 {
         let p = place(f, *self);
@@ -273,8 +278,7 @@ impl Detector {
 /// The image (or the view's crop of it, kept inside the image) at the scale that brings the
 /// whole image's long side to at most `view.side` (never up).
 fn place(f: &Frame, view: View) -> Placement {
-    let long = f.width.max(f.height) as f32;
-    let scale = (view.side as f32 / long).min(1.0);
+    let scale = view.scale((f.width, f.height));
     let [x, y, w, h] = match view.crop {
         Some([x, y, w, h]) => {
             let x = x.min(f.width.saturating_sub(1));

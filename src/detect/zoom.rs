@@ -166,7 +166,7 @@ impl Zoom {
 /// a whole number of the detector's 32-px cells (no padding) and kept inside the frame; None when
 /// it would not save enough ([`CROP_WORTH_IT`]).
 fn crop_around(faces: &[Detection], (frame_w, frame_h): (u32, u32), side: u32) -> Option<[u32; 4]> {
-    let scale = (side as f32 / frame_w.max(frame_h).max(1) as f32).min(1.0);
+    let scale = View::whole(side).scale((frame_w, frame_h));
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     let mut largest = 0f32;
     for d in faces {
@@ -202,7 +202,7 @@ fn at_crop_edge(d: &Detection, view: View, (frame_w, frame_h): (u32, u32)) -> bo
     let Some([x, y, w, h]) = view.crop else {
         return false;
     };
-    let scale = (view.side as f32 / frame_w.max(frame_h).max(1) as f32).min(1.0);
+    let scale = view.scale((frame_w, frame_h));
     let near = CROP_EDGE_PX / scale;
     let (x, y, w, h) = (x as f32, y as f32, w as f32, h as f32);
     (x > 0.0 && d.x < x + near)

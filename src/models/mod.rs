@@ -201,7 +201,8 @@ impl ModelSession {
         Ok(chosen)
     }
 
-    fn open_graph(
+    /// Opens a graph `graph` resolved, without resolving it again.
+    pub fn open_graph(
         settings: &SessionSettings,
         path: PathBuf,
         name: String,
