@@ -703,3 +703,23 @@ fn benchmarks_name_a_missing_video_before_they_start() {
         );
     }
 }
+
+/// Every start loads and relocates every shared library the binary links: libavdevice (FFmpeg's
+/// capture devices, never used here) alone brought ~80 more (X11, SDL, PulseAudio…), 20–30 ms of
+/// each start (docs/performance.md, session 39).
+#[test]
+fn the_binary_does_not_link_ffmpeg_s_capture_devices() {
+    let out = Command::new("ldd")
+        .arg(env!("CARGO_BIN_EXE_facestream"))
+        .output()
+        .expect("run ldd");
+    let libs = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "ldd: {libs}");
+    assert!(
+        libs.contains("libavcodec"),
+        "FFmpeg still decodes clips: {libs}"
+    );
+    for unused in ["libavdevice", "libavfilter", "libSDL2", "libpulse"] {
+        assert!(!libs.contains(unused), "{unused} is linked: {libs}");
+    }
+}

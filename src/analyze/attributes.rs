@@ -41,9 +41,17 @@ const AGE_GENDER: Layout = Layout {
 
 impl AttributeModels {
     pub fn open(settings: &SessionSettings, cfg: &AttributesConfig) -> Result<Self, ModelError> {
+        let (mask, age_gender) = std::thread::scope(|scope| {
+            let age_gender = scope.spawn(|| ModelSession::open(settings, Role::AgeGender));
+            let mask = MaskModels::open(settings, cfg.mask_small_face_px);
+            (
+                mask,
+                crate::models::opened_beside(age_gender.join(), settings, "age/gender"),
+            )
+        });
         Ok(Self {
-            mask: MaskModels::open(settings, cfg.mask_small_face_px)?,
-            age_gender: ModelSession::open(settings, Role::AgeGender)?,
+            mask: mask?,
+            age_gender: age_gender?,
             rule: MaskRule::from_config(cfg),
             square_view: cfg.mask_square_view,
         })

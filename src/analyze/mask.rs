@@ -128,7 +128,31 @@ fn any_size(s: &ModelSession) -> bool {
 
 impl MaskModels {
     pub fn open(settings: &SessionSettings, small_face_px: f32) -> Result<Self, ModelError> {
-        let large = ModelSession::open(settings, Role::Mask)?;
+        let (large_path, large_name) = ModelSession::graph(settings, Role::Mask)?;
+        // The float graph for small faces, unless the large session already is it (no int8
+        // graph beside the model): checked before opening, a session costs its weights again.
+        let float_settings = SessionSettings {
+            int8_mask: false,
+            ..settings.clone()
+        };
+        let float = if small_face_px > 0.0 && settings.int8_mask {
+            Some(ModelSession::graph(&float_settings, Role::Mask)?)
+                .filter(|(_, name)| *name != large_name)
+        } else {
+            None
+        };
+        // The two sessions side by side (`models::opened_beside`).
+        let (large, float) = std::thread::scope(|scope| {
+            let float = float.map(|(path, name)| {
+                scope.spawn(|| ModelSession::open_graph(&float_settings, path, name))
+            });
+            let large = ModelSession::open_graph(settings, large_path, large_name);
+            let float = float
+                .map(|h| crate::models::opened_beside(h.join(), settings, "small-face mask"))
+                .transpose();
+            (large, float)
+        });
+        let (large, float) = (large?, float?);
         if small_face_px <= 0.0 {
             return Ok(Self {
                 large,
@@ -136,22 +160,6 @@ impl MaskModels {
                 small_below: 0.0,
             });
         }
-        // The float graph for small faces, unless the large session already is it (no int8
-        // graph beside the model): checked before opening, a session costs its weights again.
-        let float = if settings.int8_mask {
-            let float = SessionSettings {
-                int8_mask: false,
-                ..settings.clone()
-            };
-            let (path, name) = ModelSession::graph(&float, Role::Mask)?;
-            if name == large.name() {
-                None
-            } else {
-                Some(ModelSession::open_graph(&float, path, name)?)
-            }
-        } else {
-            None
-        };
         if !any_size(float.as_ref().unwrap_or(&large)) {
             // The model as shipped, before scripts/setup.sh rewrote it.
             tracing::info!(

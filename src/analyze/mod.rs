@@ -103,16 +103,12 @@ impl Analyzer {
             let attributes = scope.spawn(|| attributes::AttributeModels::open(a, attrs));
             let embedder = embedder.then(|| scope.spawn(|| Embedder::open(a, kind)));
             let detector = Detector::open(s, &cfg.detector);
-            let joined = |what: &str| ModelError::Load {
-                path: s.models_dir.clone(),
-                message: format!("opening the {what} model panicked"),
-            };
             Ok::<_, ModelError>((
                 detector?,
-                mesh.join().map_err(|_| joined("mesh"))??,
-                attributes.join().map_err(|_| joined("attribute"))??,
+                crate::models::opened_beside(mesh.join(), s, "mesh")?,
+                crate::models::opened_beside(attributes.join(), s, "attribute")?,
                 match embedder {
-                    Some(h) => Some(h.join().map_err(|_| joined("embedder"))??),
+                    Some(h) => Some(crate::models::opened_beside(h.join(), s, "embedder")?),
                     None => None,
                 },
             ))

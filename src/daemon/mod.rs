@@ -180,9 +180,41 @@ fn spawn(
         .map_err(DaemonError::Thread)
 }
 
+/// Every model the daemon runs, opened side by side (`models::opened_beside`) while GStreamer
+/// loads its plugins: the detector's sessions, the analysis models and the tracker's
+/// re-identification embedder (when `tracking.min_appearance` asks for it). Start-up then takes
+/// about the slowest model's time, not the sum of all. A model that fails to open fails the start.
+fn open_models(
+    cfg: &Config,
+    settings: &SessionSettings,
+    searches: bool,
+) -> Result<(DetectorPool, Analyzer, Option<crate::analyze::Embedder>), DaemonError> {
+    use crate::models::opened_beside;
+    std::thread::scope(|scope| {
+        let gst = scope.spawn(crate::ingest::gst::init);
+        let pool = scope.spawn(|| DetectorPool::open(settings, &cfg.detector));
+        let reid = (cfg.tracking.min_appearance > 0.0).then(|| {
+            scope.spawn(|| {
+                crate::analyze::Embedder::open(settings, crate::config::EmbedderKind::Mobilefacenet)
+            })
+        });
+        let analyzer = Analyzer::open_for_video(cfg, searches);
+        let gst = gst.join().unwrap_or_else(|_| {
+            Err(crate::ingest::camera::IngestError::Stream(
+                "GStreamer init panicked".into(),
+            ))
+        });
+        let pool = opened_beside(pool.join(), settings, "detector");
+        let reid = reid
+            .map(|h| opened_beside(h.join(), settings, "re-identification"))
+            .transpose();
+        gst?;
+        Ok((pool?, analyzer?, reid?))
+    })
+}
+
 impl Daemon {
     pub fn start(cfg: Config, opts: RunOptions) -> Result<Self, DaemonError> {
-        crate::ingest::gst::init()?;
         let broker = if cfg.mqtt.enabled && cfg.mqtt.embedded_broker {
             Some(EmbeddedBroker::start(cfg.mqtt.port).map_err(DaemonError::Broker)?)
         } else {
@@ -196,8 +228,7 @@ impl Daemon {
         let searches = opts.history
             || cfg.cluster.enabled
             || cfg.cameras.iter().any(|c| !c.face_sets.is_empty());
-        let detector = DetectorPool::open(&settings, &cfg.detector)?;
-        let analyzer = Analyzer::open_for_video(&cfg, searches)?;
+        let (detector, analyzer, reid) = open_models(&cfg, &settings, searches)?;
 
         // The cameras this daemon watches (all configured ones, or in a pool those it holds).
         let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));
@@ -308,16 +339,9 @@ impl Daemon {
             live_view: opts.live_view.clone(),
             live_requests: cfg.mqtt.enabled.then_some(live_rx),
             clock: opts.clock.clone(),
-            reid: if cfg.tracking.min_appearance > 0.0 {
-                Some(Box::new(Reid(DropAside::new(
-                    crate::analyze::embed::Embedder::open(
-                        &settings,
-                        crate::config::EmbedderKind::Mobilefacenet,
-                    )?,
-                ))))
-            } else {
-                None
-            },
+            reid: reid.map(|e| {
+                Box::new(Reid(DropAside::new(e))) as Box<dyn crate::track::appearance::Reidentify>
+            }),
         };
         stages.push(("track", spawn("track", move || track.run())?));
         let detect = DetectStage {

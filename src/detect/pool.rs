@@ -25,9 +25,20 @@ impl DetectorPool {
             intra_threads: if n > 1 { 1 } else { settings.intra_threads },
             ..settings.clone()
         };
-        let workers = (0..n)
-            .map(|_| Detector::open(&one, cfg))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Side by side (`models::opened_beside`).
+        let workers = std::thread::scope(|scope| {
+            let others: Vec<_> = (1..n)
+                .map(|_| scope.spawn(|| Detector::open(&one, cfg)))
+                .collect();
+            let first = Detector::open(&one, cfg);
+            std::iter::once(first)
+                .chain(
+                    others
+                        .into_iter()
+                        .map(|h| crate::models::opened_beside(h.join(), &one, "detector")),
+                )
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         Ok(Self { workers })
     }
 

@@ -117,6 +117,22 @@ pub fn int8_graph(file: &str) -> Option<String> {
         .map(|stem| format!("{stem}.int8.onnx"))
 }
 
+/// A model opened on a thread of its own (`std::thread::scope`): opening a session is mostly one
+/// core's work, so models opened side by side start in the time of the slowest, not of their sum.
+/// A panic there is that model's load error.
+pub fn opened_beside<T>(
+    opened: std::thread::Result<Result<T, ModelError>>,
+    settings: &SessionSettings,
+    what: &str,
+) -> Result<T, ModelError> {
+    opened.unwrap_or_else(|_| {
+        Err(ModelError::Load {
+            path: settings.models_dir.clone(),
+            message: format!("opening the {what} model panicked"),
+        })
+    })
+}
+
 /// The result of a model run on a thread of its own (`std::thread::scope`), a panic as an error.
 pub fn joined<T>(
     run: std::thread::Result<Result<T, ModelError>>,
