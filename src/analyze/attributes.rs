@@ -78,50 +78,65 @@ impl AttributeModels {
         self.mask.box_alone(faces)
     }
 
+    /// Age, gender and mask of faces (of any frames), each model in one run over all of them.
     pub fn classify(
         &mut self,
         faces: &[(&Frame, &Detection)],
     ) -> Result<Vec<Attributes>, ModelError> {
+        self.classify_runs(faces, faces.len())
+    }
+
+    /// Age, gender and mask of faces, each model in runs of `run` faces. The two models side by
+    /// side, each on its own core (at batch 1 neither fills two intra-op threads: session 32),
+    /// and each goes through all its runs without waiting for the other between faces: waiting
+    /// face by face left a core idle whenever the two runs of a face took unequal times (an
+    /// age/gender run 4.5 ms a face, a mask read 1.7–7 ms), most of all at the end of a clip when
+    /// nothing else runs (docs/performance.md, session 39).
+    pub fn classify_runs(
+        &mut self,
+        faces: &[(&Frame, &Detection)],
+        run: usize,
+    ) -> Result<Vec<Attributes>, ModelError> {
         if faces.is_empty() {
             return Ok(vec![]);
         }
-        // The two models side by side, each on its own core: at batch 1 neither fills two
-        // intra-op threads (docs/performance.md, session 32).
-        let age_gender = &mut self.age_gender;
+        let run = run.max(1);
+        let (age_gender, mask_models) = (&mut self.age_gender, &mut self.mask);
+        let (rule, square_view) = (&self.rule, self.square_view);
         let (mask, ag) = std::thread::scope(|scope| {
             let ag = scope.spawn(|| {
-                let items = faces
-                    .iter()
-                    .map(|(f, d)| Self::age_gender_input(f, d))
-                    .collect();
-                age_gender.run(
-                    batch_tensor(&[224, 224, 3], items)?,
-                    &["age_probs", "male_prob"],
-                )
+                faces
+                    .chunks(run)
+                    .map(|part| {
+                        let items = part
+                            .iter()
+                            .map(|(f, d)| Self::age_gender_input(f, d))
+                            .collect();
+                        let out = age_gender.run(
+                            batch_tensor(&[224, 224, 3], items)?,
+                            &["age_probs", "male_prob"],
+                        )?;
+                        age_gender_of(&out, part.len())
+                    })
+                    .collect::<Result<Vec<_>, _>>()
             });
-            let mask = self.mask.published(faces, &self.rule, self.square_view);
+            let mask = faces
+                .chunks(run)
+                .map(|part| mask_models.published(part, rule, square_view))
+                .collect::<Result<Vec<_>, _>>();
             (mask, crate::models::joined(ag.join(), "age/gender"))
         });
         let (mask, ag) = (mask?, ag?);
-        let (ages, male) = (&ag[0], &ag[1]);
-        let bad = |m: &str| ModelError::Output {
-            model: "attributes".into(),
-            message: m.into(),
-        };
-        if ages.shape() != [faces.len(), 100] || male.len() != faces.len() {
-            return Err(bad("unexpected output shapes"));
-        }
-        let male: Vec<f32> = male.iter().copied().collect();
-        Ok((0..faces.len())
-            .map(|i| {
-                let probs: Vec<f32> = (0..100).map(|k| ages[[i, k]]).collect();
-                let (p_mask, side) = mask[i];
-                let (_, d) = faces[i];
-                let mask_state = self.rule.state(p_mask, d.w.min(d.h), side);
+        Ok(faces
+            .iter()
+            .zip(ag.into_iter().flatten())
+            .zip(mask.into_iter().flatten())
+            .map(|(((_, d), (age, male)), (p_mask, side))| {
+                let mask_state = rule.state(p_mask, d.w.min(d.h), side);
                 Attributes {
-                    age: decode_age(&probs),
-                    gender: if male[i] >= 0.5 { "male" } else { "female" },
-                    male_probability: male[i],
+                    age,
+                    gender: if male >= 0.5 { "male" } else { "female" },
+                    male_probability: male,
                     mask: mask_state == MaskState::Masked,
                     mask_probability: p_mask,
                     mask_state,
@@ -129,6 +144,28 @@ impl AttributeModels {
             })
             .collect())
     }
+}
+
+/// Age and P(male) of each of `n` faces from one run of the age/gender model.
+fn age_gender_of(out: &[ndarray::ArrayD<f32>], n: usize) -> Result<Vec<(f32, f32)>, ModelError> {
+    let bad = |m: &str| ModelError::Output {
+        model: "attributes".into(),
+        message: m.into(),
+    };
+    let [ages, male] = out else {
+        return Err(bad("expected two outputs"));
+    };
+    if ages.shape() != [n, 100] || male.len() != n {
+        return Err(bad("unexpected output shapes"));
+    }
+    Ok(male
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| {
+            let probs: Vec<f32> = (0..100).map(|k| ages[[i, k]]).collect();
+            (decode_age(&probs), m)
+        })
+        .collect())
 }
 
 /// The original's decoding: the two likeliest ages, weighted by their renormalised probabilities.

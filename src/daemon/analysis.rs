@@ -492,11 +492,7 @@ impl AnalyzeStage {
         let (meshes, attributes) = std::thread::scope(|scope| {
             let meshes =
                 (!mesh_faces.is_empty()).then(|| scope.spawn(|| mesh_model.landmarks(&mesh_faces)));
-            let attributes: Result<Vec<_>, ModelError> = attribute_faces
-                .chunks(ATTRIBUTE_BATCH)
-                .map(|run| attribute_models.classify(run))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|runs| runs.into_iter().flatten().collect());
+            let attributes = attribute_models.classify_runs(&attribute_faces, ATTRIBUTE_BATCH);
             let meshes = match meshes {
                 Some(h) => crate::models::joined(h.join(), "mesh"),
                 None => Ok(vec![]),
