@@ -412,7 +412,7 @@ pub struct StorageConfig {
     /// HNSW, saved in `dir`/graphs); smaller ones are scanned exactly (1 ms at 50 000 faces).
     pub graph_from: usize,
     /// The graph's search breadth (ef, 16..=4096): higher finds the best face more often and
-    /// takes longer. 0 (default): by the set's size, 96 × √(faces / 1 000 000), at least 64.
+    /// takes longer. 0 (default): by the set's size, 60 × √(faces / 1 000 000), at least 60.
     pub graph_breadth: usize,
     /// A search with a match threshold that finds no face at or above it through the graph
     /// looks again with this many candidates (16..=4096; 0: never). At 10⁶ faces a group of real
