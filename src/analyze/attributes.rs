@@ -126,11 +126,25 @@ impl AttributeModels {
                 .collect::<Result<Vec<_>, _>>();
             (mask, crate::models::joined(ag.join(), "age/gender"))
         });
-        let (mask, ag) = (mask?, ag?);
+        let (mask, ag): (Vec<_>, Vec<_>) = (
+            mask?.into_iter().flatten().collect(),
+            ag?.into_iter().flatten().collect(),
+        );
+        if mask.len() != faces.len() || ag.len() != faces.len() {
+            return Err(ModelError::Output {
+                model: "attributes".into(),
+                message: format!(
+                    "{} faces read as {} ages and {} masks",
+                    faces.len(),
+                    ag.len(),
+                    mask.len()
+                ),
+            });
+        }
         Ok(faces
             .iter()
-            .zip(ag.into_iter().flatten())
-            .zip(mask.into_iter().flatten())
+            .zip(ag)
+            .zip(mask)
             .map(|(((_, d), (age, male)), (p_mask, side))| {
                 let mask_state = rule.state(p_mask, d.w.min(d.h), side);
                 Attributes {
