@@ -565,7 +565,8 @@ impl Drop for Graph {
 /// The search breadth for a graph of `faces` faces: 60 up to 10⁶, then growing with the square
 /// root of the size. Measured on face-like vectors with 32 links a node and an efConstruction of
 /// 256 (docs/facesets.md, session 39): at 10⁶ ef 60 finds the exact top 1 for 99.2 % of queries
-/// and every stored face above the match threshold, p99 0.92–0.98 ms; ef 56 99.0 %.
+/// and every stored face above the match threshold, p99 0.92–1.00 ms in a quiet hour (1.10–1.24
+/// in a slower one); ef 56 99.0 %.
 pub fn auto_breadth(faces: usize) -> usize {
     let ef = 60.0 * (faces as f64 / 1_000_000.0).sqrt();
     (ef.round() as usize).clamp(60, 512)
