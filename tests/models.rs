@@ -123,6 +123,56 @@ fn video_analysis_opens_every_model_it_needs_up_front() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The cameras connect while the models open (`Daemon::start`): when a model then fails, the start
+/// still fails naming it, and the cameras it had started are stopped again, not left running.
+#[test]
+fn a_model_missing_at_start_stops_the_cameras_started_beside_it() {
+    let src = Config::default().models.dir;
+    let dir = scratch_dir("models-daemon");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name != "face_mask_mobilenetv2.onnx" && p.is_file() {
+            std::fs::copy(&p, dir.join(&name)).unwrap();
+        }
+    }
+    let video = common::media().join("video/openh264_foreman_cif.mp4");
+    let mut cfg = Config::default();
+    cfg.models.dir = dir.clone();
+    cfg.mqtt.enabled = false;
+    cfg.http.bind = String::new();
+    cfg.cameras = ["mx1", "mx2"]
+        .map(|id| facestream::config::CameraConfig {
+            id: id.into(),
+            uri: video.display().to_string(),
+            detect_fps: 0.0,
+            enabled: true,
+            looping: true,
+            face_sets: vec![],
+        })
+        .to_vec();
+    cfg.validate().unwrap();
+    let camera_threads = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|c| c.trim().starts_with("camera-mx"))
+            .count()
+    };
+    let started = std::time::Instant::now();
+    let e = facestream::daemon::Daemon::start(cfg, Default::default())
+        .err()
+        .expect("a daemon without the mask model");
+    assert!(e.to_string().contains("face_mask_mobilenetv2.onnx"), "{e}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the failed start took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(camera_threads(), 0, "camera threads left running");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The rewritten graphs (scripts/optimize-models.py: ReLU6 as Clip, PRelu as x + (s-1)·min(x,0),
 /// the mask model's pool made global so it takes any size)
 /// compute what the shipped models compute: on real faces, every reading of the fast analyzer

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::analyze::Analyzer;
 use crate::base::clock::{Clock, RealClock};
@@ -154,12 +154,119 @@ struct RunningCamera {
     handle: JoinHandle<()>,
 }
 
+impl RunningCamera {
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.handle.join();
+        tracing::info!(camera = %self.cfg.id, "camera stopped");
+    }
+}
+
+/// What a camera thread is started with: where its frames and status go, how files are read.
+/// Built before the models open, so that cameras connect (an RTSP handshake, a file's demuxer
+/// and decoder) while they load.
+struct CameraStarter {
+    pipeline: crate::config::PipelineConfig,
+    realtime_files: bool,
+    policy: WhenFull,
+    clock: Arc<dyn Clock>,
+    queues: Arc<FrameQueues>,
+    events: Sender<Event>,
+    metrics: Arc<Metrics>,
+    running: Arc<CamerasRunning>,
+}
+
+impl CameraStarter {
+    fn start(&self, c: CameraConfig) -> Result<RunningCamera, DaemonError> {
+        let settings = CameraSettings::new(&c, &self.pipeline, self.realtime_files);
+        let queue = self
+            .queues
+            .add(settings.id.clone(), self.pipeline.frame_queue, self.policy);
+        let stop = Arc::new(AtomicBool::new(false));
+        let opener: Box<dyn SourceOpener> = Box::new(GstOpener {
+            rtsp_tcp_only: self.pipeline.rtsp_tcp_only,
+        });
+        let events = self.events.clone();
+        let camera = Camera::new(
+            settings,
+            opener,
+            self.clock.clone(),
+            queue,
+            Box::new(move |ev| {
+                let _ = events.send(Event::Status(ev));
+            }),
+            self.metrics.clone(),
+            stop.clone(),
+        );
+        let running = CameraRunning::new(&self.running);
+        let handle = std::thread::Builder::new()
+            .name(format!("camera-{}", c.id))
+            .spawn(move || {
+                let _running = running;
+                camera.run();
+            })
+            .map_err(DaemonError::Thread)?;
+        tracing::info!(camera = %c.id, uri = %crate::ingest::cause::mask_uri(&c.uri), "camera started");
+        Ok(RunningCamera {
+            cfg: c,
+            stop,
+            handle,
+        })
+    }
+
+    /// Every enabled camera of `cfg`, before the daemon is whole: `events` is the receiving end
+    /// of their status channel, held until the publish stage takes it.
+    fn start_all(
+        &self,
+        cfg: &Config,
+        events: Receiver<Event>,
+    ) -> Result<StartedCameras, DaemonError> {
+        let mut started = StartedCameras {
+            cameras: vec![],
+            events: Some(events),
+        };
+        for c in cfg.cameras.iter().filter(|c| c.enabled) {
+            started.cameras.push(self.start(c.clone())?);
+        }
+        Ok(started)
+    }
+}
+
+/// Cameras started while the daemon is still starting: stopped again if the start fails.
+struct StartedCameras {
+    cameras: Vec<RunningCamera>,
+    events: Option<Receiver<Event>>,
+}
+
+impl StartedCameras {
+    /// The status channel's receiving end, for the publish stage. Taken once, by the start
+    /// that holds this (again: a receiver nothing sends to).
+    fn events(&mut self) -> Receiver<Event> {
+        self.events.take().unwrap_or_else(crossbeam_channel::never)
+    }
+
+    /// The cameras, now owned by the daemon.
+    fn take(&mut self) -> Vec<RunningCamera> {
+        std::mem::take(&mut self.cameras)
+    }
+}
+
+impl Drop for StartedCameras {
+    fn drop(&mut self) {
+        // The channel goes first: a camera blocked sending its status, with no stage to read
+        // it, would never see its stop.
+        self.events = None;
+        self.cameras.drain(..).for_each(RunningCamera::stop);
+    }
+}
+
 pub struct Daemon {
     cfg: Config,
     opts: RunOptions,
     pub metrics: Arc<Metrics>,
     queues: Arc<FrameQueues>,
-    events: Option<Sender<Event>>,
+    /// None once shutting down (it holds a sender of the publish stage's channel).
+    starter: Option<CameraStarter>,
     cameras: HashMap<String, RunningCamera>,
     running: Arc<CamerasRunning>,
     drain: Arc<AtomicBool>,
@@ -180,18 +287,27 @@ fn spawn(
         .map_err(DaemonError::Thread)
 }
 
+/// The detector, the analysis models and the tracker's embedder, open.
+type OpenModels = (DetectorPool, Analyzer, Option<crate::analyze::Embedder>);
+
 /// Every model the daemon runs, opened side by side (`models::opened_beside`) while GStreamer
 /// loads its plugins: the detector's sessions, the analysis models and the tracker's
 /// re-identification embedder (when `tracking.min_appearance` asks for it). Start-up then takes
-/// about the slowest model's time, not the sum of all. A model that fails to open fails the start.
+/// about the slowest model's time, not the sum of all. The cameras start as soon as GStreamer
+/// is ready (`start_cameras`), so they connect while the models load; a model that fails to
+/// open fails the start and stops them.
 fn open_models(
     cfg: &Config,
     settings: &SessionSettings,
     searches: bool,
-) -> Result<(DetectorPool, Analyzer, Option<crate::analyze::Embedder>), DaemonError> {
+    start_cameras: impl FnOnce() -> Result<StartedCameras, DaemonError> + Send,
+) -> Result<(OpenModels, StartedCameras), DaemonError> {
     use crate::models::opened_beside;
     std::thread::scope(|scope| {
-        let gst = scope.spawn(crate::ingest::gst::init);
+        let cameras = scope.spawn(|| {
+            crate::ingest::gst::init()?;
+            start_cameras()
+        });
         let pool = scope.spawn(|| DetectorPool::open(settings, &cfg.detector));
         let reid = (cfg.tracking.min_appearance > 0.0).then(|| {
             scope.spawn(|| {
@@ -199,17 +315,17 @@ fn open_models(
             })
         });
         let analyzer = Analyzer::open_for_video(cfg, searches);
-        let gst = gst.join().unwrap_or_else(|_| {
-            Err(crate::ingest::camera::IngestError::Stream(
-                "GStreamer init panicked".into(),
-            ))
+        let cameras = cameras.join().unwrap_or_else(|_| {
+            Err(crate::ingest::camera::IngestError::Stream("GStreamer init panicked".into()).into())
         });
         let pool = opened_beside(pool.join(), settings, "detector");
         let reid = reid
             .map(|h| opened_beside(h.join(), settings, "re-identification"))
             .transpose();
-        gst?;
-        Ok((pool?, analyzer?, reid?))
+        let cameras = cameras?;
+        let models = (|| Ok::<_, DaemonError>((pool?, analyzer?, reid?)))();
+        // On an error, dropping `cameras` stops them.
+        Ok((models?, cameras))
     })
 }
 
@@ -222,13 +338,33 @@ impl Daemon {
         };
         let metrics = Arc::new(Metrics::default());
         let settings = SessionSettings::from_config(&cfg.models);
-        // Open every model before any thread starts, so a model problem fails the start.
         // A daemon (history on) always searches: a reload or a pool round may give a camera face
         // sets later (before, a daemon started without any never searched the cameras added).
         let searches = opts.history
             || cfg.cluster.enabled
             || cfg.cameras.iter().any(|c| !c.face_sets.is_empty());
-        let (detector, analyzer, reid) = open_models(&cfg, &settings, searches)?;
+        let q = cfg.pipeline.stage_queue;
+        let (events_tx, events_rx) = crossbeam_channel::bounded::<Event>(q);
+        let queues = Arc::new(FrameQueues::default());
+        let running = Arc::<CamerasRunning>::default();
+        let starter = CameraStarter {
+            pipeline: cfg.pipeline.clone(),
+            realtime_files: opts.realtime_files,
+            policy: opts
+                .frame_policy
+                .unwrap_or(cfg.pipeline.frame_queue_when_full),
+            clock: opts.clock.clone(),
+            queues: queues.clone(),
+            events: events_tx.clone(),
+            metrics: metrics.clone(),
+            running: running.clone(),
+        };
+        // The cameras connect while the models open; their frames wait in their queues. A model
+        // problem still fails the start: the guard stops them again.
+        let (models, mut started) = open_models(&cfg, &settings, searches, || {
+            starter.start_all(&cfg, events_rx)
+        })?;
+        let (detector, analyzer, reid) = models;
 
         // The cameras this daemon watches (all configured ones, or in a pool those it holds).
         let camera_sets = Arc::new(RwLock::new(camera_sets(&cfg)));
@@ -281,11 +417,9 @@ impl Daemon {
             sinks.push(Box::new(sink));
         }
 
-        let q = cfg.pipeline.stage_queue;
-        let (events_tx, events_rx) = crossbeam_channel::bounded::<Event>(q);
+        let events_rx = started.events();
         let (det_tx, det_rx) = crossbeam_channel::bounded(q);
         let (trk_tx, trk_rx) = crossbeam_channel::bounded(q);
-        let queues = Arc::new(FrameQueues::default());
         let drain = Arc::new(AtomicBool::new(false));
         let mut stages = vec![];
         stages.push((
@@ -368,78 +502,40 @@ impl Daemon {
             })?,
         ));
 
-        let mut d = Daemon {
+        drop(events_tx);
+        let cameras = started
+            .take()
+            .into_iter()
+            .map(|rc| (rc.cfg.id.clone(), rc))
+            .collect();
+        Ok(Daemon {
             cfg: cfg.clone(),
             opts,
             metrics,
             queues,
-            events: Some(events_tx),
-            cameras: HashMap::new(),
-            running: Arc::default(),
+            starter: Some(starter),
+            cameras,
+            running,
             drain,
             camera_sets,
             site_cameras,
             stages,
             _broker: broker,
-        };
-        for c in cfg.cameras.iter().filter(|c| c.enabled) {
-            d.start_camera(c.clone())?;
-        }
-        Ok(d)
+        })
     }
 
     fn start_camera(&mut self, c: CameraConfig) -> Result<(), DaemonError> {
-        let Some(events) = self.events.clone() else {
+        let Some(starter) = &self.starter else {
             return Ok(());
         };
-        let settings = CameraSettings::new(&c, &self.cfg.pipeline, self.opts.realtime_files);
-        let policy = self
-            .opts
-            .frame_policy
-            .unwrap_or(self.cfg.pipeline.frame_queue_when_full);
-        let queue = self
-            .queues
-            .add(settings.id.clone(), self.cfg.pipeline.frame_queue, policy);
-        let stop = Arc::new(AtomicBool::new(false));
-        let opener: Box<dyn SourceOpener> = Box::new(GstOpener {
-            rtsp_tcp_only: self.cfg.pipeline.rtsp_tcp_only,
-        });
-        let camera = Camera::new(
-            settings,
-            opener,
-            self.opts.clock.clone(),
-            queue,
-            Box::new(move |ev| {
-                let _ = events.send(Event::Status(ev));
-            }),
-            self.metrics.clone(),
-            stop.clone(),
-        );
-        let running = CameraRunning::new(&self.running);
-        let handle = std::thread::Builder::new()
-            .name(format!("camera-{}", c.id))
-            .spawn(move || {
-                let _running = running;
-                camera.run();
-            })
-            .map_err(DaemonError::Thread)?;
-        tracing::info!(camera = %c.id, uri = %crate::ingest::cause::mask_uri(&c.uri), "camera started");
-        self.cameras.insert(
-            c.id.clone(),
-            RunningCamera {
-                cfg: c,
-                stop,
-                handle,
-            },
-        );
+        let rc = starter.start(c.clone())?;
+        self.cameras.insert(c.id, rc);
         Ok(())
     }
 
     fn stop_camera(&mut self, id: &str) {
         if let Some(rc) = self.cameras.remove(id) {
-            rc.stop.store(true, Ordering::Relaxed);
-            let _ = rc.handle.join();
-            tracing::info!(camera = id, "camera stopped");
+            rc.stop();
         }
     }
 
@@ -525,7 +621,7 @@ impl Daemon {
         self.drain.store(true, Ordering::Relaxed);
         // Detection may be waiting up to 100 ms for a frame that will not come.
         self.queues.ring();
-        self.events = None;
+        self.starter = None;
         // Stages were pushed publish, analyze, track, detect: join from the front of the flow.
         while let Some((name, h)) = self.stages.pop() {
             if h.join().is_err() {
