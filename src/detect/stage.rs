@@ -77,6 +77,7 @@ impl Batcher {
 
 impl DetectStage {
     pub fn run(mut self) -> Result<(), ModelError> {
+        self.queues.start_detecting();
         let mut batch: Vec<CameraFrame> = vec![];
         let mut batcher = Batcher::new(self.batch_size, self.batch_timeout);
         let mut cursor = 0usize;

@@ -244,7 +244,7 @@ impl Camera {
                         }
                         .emit(&self.metrics),
                         Pushed::Stopped => return Ok(Finish::Stopped),
-                        Pushed::Queued => self.rate_out.tick(now),
+                        Pushed::Queued | Pushed::Replaced => self.rate_out.tick(now),
                     }
                     counters
                         .queue_depth
@@ -554,6 +554,49 @@ mod tests {
         let statuses = rx.try_iter().collect();
         let items = std::iter::from_fn(|| queue.pop()).collect();
         (statuses, items)
+    }
+
+    /// Frames a camera's full queue lets go (`DropOldest`, 2 frames, 6 sent): counted as dropped
+    /// once detection reads, not while the daemon is still opening its models.
+    fn dropped(detecting: bool) -> u64 {
+        let clock = Arc::new(ManualClock::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let queues = FrameQueues::default();
+        if detecting {
+            queues.start_detecting();
+        }
+        let queue = queues.add(Arc::from("cam"), 2, WhenFull::DropOldest);
+        let cam = CameraConfig {
+            id: "cam".into(),
+            uri: "x.mp4".into(),
+            detect_fps: 0.0,
+            enabled: true,
+            looping: false,
+            face_sets: vec![],
+        };
+        let opener = Opener {
+            scripts: vec![Script::FramesThenEos(6)].into(),
+            clock: clock.clone(),
+            stop: stop.clone(),
+        };
+        let metrics = Arc::new(Metrics::default());
+        Camera::new(
+            CameraSettings::new(&cam, &PipelineConfig::default(), false),
+            Box::new(opener),
+            clock,
+            queue,
+            Box::new(|_| {}),
+            metrics.clone(),
+            stop,
+        )
+        .run();
+        metrics.camera("cam").frames_dropped.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn frames_let_go_before_detection_starts_are_not_counted_as_dropped() {
+        assert_eq!(dropped(false), 0);
+        assert_eq!(dropped(true), 4);
     }
 
     /// The statuses published before the first retry.

@@ -18,6 +18,8 @@ pub struct FrameQueue {
     doorbell: Sender<()>,
     /// Rung when a frame is taken, for a `Block` camera waiting for room.
     room: (Mutex<()>, Condvar),
+    /// Whether the detection stage has started reading ([`FrameQueues::start_detecting`]).
+    detecting: Arc<AtomicBool>,
 }
 
 /// How long a blocked camera waits before it looks at its stop flag again.
@@ -31,20 +33,31 @@ pub enum Pushed {
     DroppedOldest,
     /// The new frame was dropped.
     DroppedNewest,
+    /// A frame made way for another before detection started (the daemon still opening its
+    /// models, the camera already connected): as if it had not been read, as before cameras
+    /// started that early — not a frame detection fell behind on.
+    Replaced,
     /// Shutting down while blocked.
     Stopped,
 }
 
 impl FrameQueue {
     pub fn push(&self, item: IngestItem, stop: &AtomicBool) -> Pushed {
+        let dropped = |p: Pushed| {
+            if self.detecting.load(Ordering::Relaxed) {
+                p
+            } else {
+                Pushed::Replaced
+            }
+        };
         let outcome = match self.policy {
             WhenFull::DropOldest => match self.items.force_push(item) {
                 None => Pushed::Queued,
-                Some(_) => Pushed::DroppedOldest,
+                Some(_) => dropped(Pushed::DroppedOldest),
             },
             WhenFull::DropNewest => match self.items.push(item) {
                 Ok(()) => Pushed::Queued,
-                Err(_) => Pushed::DroppedNewest,
+                Err(_) => dropped(Pushed::DroppedNewest),
             },
             WhenFull::Block => {
                 let mut item = item;
@@ -103,6 +116,7 @@ pub struct FrameQueues {
     queues: Mutex<Vec<Arc<FrameQueue>>>,
     doorbell_tx: Sender<()>,
     pub doorbell: Receiver<()>,
+    detecting: Arc<AtomicBool>,
 }
 
 impl Default for FrameQueues {
@@ -112,6 +126,7 @@ impl Default for FrameQueues {
             queues: Mutex::new(vec![]),
             doorbell_tx,
             doorbell,
+            detecting: Arc::default(),
         }
     }
 }
@@ -124,9 +139,16 @@ impl FrameQueues {
             policy,
             doorbell: self.doorbell_tx.clone(),
             room: (Mutex::new(()), Condvar::new()),
+            detecting: self.detecting.clone(),
         });
         self.lock().push(q.clone());
         q
+    }
+
+    /// The detection stage reads from now on: a frame a full queue drops is dropped, not
+    /// [`Pushed::Replaced`].
+    pub fn start_detecting(&self) {
+        self.detecting.store(true, Ordering::Relaxed);
     }
 
     /// Forgets a camera's queue once it is empty (its end marker has been read).
@@ -179,6 +201,7 @@ mod tests {
 
     fn fill(policy: WhenFull) -> (Arc<FrameQueue>, Vec<Pushed>) {
         let queues = FrameQueues::default();
+        queues.start_detecting();
         let q = queues.add(Arc::from("cam"), 3, policy);
         let stop = AtomicBool::new(false);
         let outcomes = (1..=5).map(|s| q.push(frame(s), &stop)).collect();
@@ -201,6 +224,32 @@ mod tests {
             [Pushed::DroppedNewest, Pushed::DroppedNewest]
         );
         assert_eq!(seqs(&q), [1, 2, 3], "the oldest frames are kept");
+    }
+
+    /// Cameras connect while the daemon opens its models: what a full queue lets go before
+    /// detection reads is not counted as dropped (no "detection is behind" at every start), what
+    /// it lets go after is.
+    #[test]
+    fn frames_let_go_before_detection_starts_are_replaced_not_dropped() {
+        // (policy, the sixth push once detection reads, what is left)
+        for (policy, after, left) in [
+            (WhenFull::DropOldest, Pushed::DroppedOldest, [4, 5, 6]),
+            (WhenFull::DropNewest, Pushed::DroppedNewest, [1, 2, 3]),
+        ] {
+            let queues = FrameQueues::default();
+            let q = queues.add(Arc::from("cam"), 3, policy);
+            let stop = AtomicBool::new(false);
+            let outcomes: Vec<_> = (1..=5).map(|s| q.push(frame(s), &stop)).collect();
+            assert_eq!(
+                outcomes[..3],
+                [Pushed::Queued, Pushed::Queued, Pushed::Queued]
+            );
+            assert_eq!(outcomes[3..], [Pushed::Replaced, Pushed::Replaced]);
+            assert_eq!(q.len(), 3, "bounded before detection too");
+            queues.start_detecting();
+            assert_eq!(q.push(frame(6), &stop), after);
+            assert_eq!(seqs(&q), left);
+        }
     }
 
     #[test]
