@@ -2,17 +2,18 @@
 //! stops cameras (also on reload), and shuts down in stage order so every event is flushed.
 
 pub mod analysis;
+mod cameras;
 pub mod http;
 pub mod service;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 
 use crate::analyze::Analyzer;
 use crate::base::clock::{Clock, RealClock};
@@ -20,8 +21,6 @@ use crate::base::teardown::DropAside;
 use crate::config::{CameraConfig, Config, WhenFull};
 use crate::detect::stage::DetectStage;
 use crate::detect::DetectorPool;
-use crate::ingest::camera::{Camera, CameraSettings, SourceOpener};
-use crate::ingest::gst::GstOpener;
 use crate::ingest::queue::FrameQueues;
 use crate::messages::Event;
 use crate::metrics::Metrics;
@@ -34,6 +33,7 @@ use crate::search::tracks::TrackMatcher;
 use crate::search::FaceSets;
 use crate::track::stage::{TrackStage, TrackedFrame};
 use analysis::AnalyzeStage;
+use cameras::{CameraStarter, CamerasRunning, RunningCamera, StartedCameras};
 
 /// The tracker's embedder: MobileFaceNet whatever the face sets use (it only compares faces of one
 /// camera a moment apart, and it is the faster of the two). Dropped aside (its session takes a few
@@ -118,145 +118,6 @@ impl Default for RunOptions {
             history: false,
             live_view: None,
         }
-    }
-}
-
-/// How many camera threads are still running, and a wake-up when one ends: `analyze` waits on
-/// it for the end of its file (a 5 ms poll cost a 9-frame clip 2–3 ms of its ~50).
-#[derive(Default)]
-struct CamerasRunning {
-    count: Mutex<usize>,
-    ended: Condvar,
-}
-
-/// Held by a camera thread: counts it out however it ends, a panic included.
-struct CameraRunning(Arc<CamerasRunning>);
-
-impl CameraRunning {
-    fn new(running: &Arc<CamerasRunning>) -> Self {
-        *running.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        Self(running.clone())
-    }
-}
-
-impl Drop for CameraRunning {
-    fn drop(&mut self) {
-        let mut n = self.0.count.lock().unwrap_or_else(PoisonError::into_inner);
-        *n = n.saturating_sub(1);
-        drop(n);
-        self.0.ended.notify_all();
-    }
-}
-
-struct RunningCamera {
-    cfg: CameraConfig,
-    stop: Arc<AtomicBool>,
-    handle: JoinHandle<()>,
-}
-
-impl RunningCamera {
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.handle.join();
-        tracing::info!(camera = %self.cfg.id, "camera stopped");
-    }
-}
-
-/// What a camera thread is started with: where its frames and status go, how files are read.
-/// Built before the models open, so that cameras connect (an RTSP handshake, a file's demuxer
-/// and decoder) while they load.
-struct CameraStarter {
-    pipeline: crate::config::PipelineConfig,
-    realtime_files: bool,
-    policy: WhenFull,
-    clock: Arc<dyn Clock>,
-    queues: Arc<FrameQueues>,
-    events: Sender<Event>,
-    metrics: Arc<Metrics>,
-    running: Arc<CamerasRunning>,
-}
-
-impl CameraStarter {
-    fn start(&self, c: CameraConfig) -> Result<RunningCamera, DaemonError> {
-        let settings = CameraSettings::new(&c, &self.pipeline, self.realtime_files);
-        let queue = self
-            .queues
-            .add(settings.id.clone(), self.pipeline.frame_queue, self.policy);
-        let stop = Arc::new(AtomicBool::new(false));
-        let opener: Box<dyn SourceOpener> = Box::new(GstOpener {
-            rtsp_tcp_only: self.pipeline.rtsp_tcp_only,
-        });
-        let events = self.events.clone();
-        let camera = Camera::new(
-            settings,
-            opener,
-            self.clock.clone(),
-            queue,
-            Box::new(move |ev| {
-                let _ = events.send(Event::Status(ev));
-            }),
-            self.metrics.clone(),
-            stop.clone(),
-        );
-        let running = CameraRunning::new(&self.running);
-        let handle = std::thread::Builder::new()
-            .name(format!("camera-{}", c.id))
-            .spawn(move || {
-                let _running = running;
-                camera.run();
-            })
-            .map_err(DaemonError::Thread)?;
-        tracing::info!(camera = %c.id, uri = %crate::ingest::cause::mask_uri(&c.uri), "camera started");
-        Ok(RunningCamera {
-            cfg: c,
-            stop,
-            handle,
-        })
-    }
-
-    /// Every enabled camera of `cfg`, before the daemon is whole: `events` is the receiving end
-    /// of their status channel, held until the publish stage takes it.
-    fn start_all(
-        &self,
-        cfg: &Config,
-        events: Receiver<Event>,
-    ) -> Result<StartedCameras, DaemonError> {
-        let mut started = StartedCameras {
-            cameras: vec![],
-            events: Some(events),
-        };
-        for c in cfg.cameras.iter().filter(|c| c.enabled) {
-            started.cameras.push(self.start(c.clone())?);
-        }
-        Ok(started)
-    }
-}
-
-/// Cameras started while the daemon is still starting: stopped again if the start fails.
-struct StartedCameras {
-    cameras: Vec<RunningCamera>,
-    events: Option<Receiver<Event>>,
-}
-
-impl StartedCameras {
-    /// The status channel's receiving end, for the publish stage. Taken once, by the start
-    /// that holds this (again: a receiver nothing sends to).
-    fn events(&mut self) -> Receiver<Event> {
-        self.events.take().unwrap_or_else(crossbeam_channel::never)
-    }
-
-    /// The cameras, now owned by the daemon.
-    fn take(&mut self) -> Vec<RunningCamera> {
-        std::mem::take(&mut self.cameras)
-    }
-}
-
-impl Drop for StartedCameras {
-    fn drop(&mut self) {
-        // The channel goes first: a camera blocked sending its status, with no stage to read
-        // it, would never see its stop.
-        self.events = None;
-        self.cameras.drain(..).for_each(RunningCamera::stop);
     }
 }
 
@@ -589,18 +450,7 @@ impl Daemon {
     /// Waits until every camera has ended (files read to their end) or `timeout` passes; true
     /// when they have. Woken by the last camera's end, not polled.
     pub fn wait_cameras_finished(&self, timeout: Duration) -> bool {
-        // Only a count changes under the lock: a poisoned one still holds it.
-        let count = self
-            .running
-            .count
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (n, _) = self
-            .running
-            .ended
-            .wait_timeout_while(count, timeout, |n| *n > 0)
-            .unwrap_or_else(PoisonError::into_inner);
-        *n == 0
+        self.running.wait_all_ended(timeout)
     }
 
     pub fn camera_ids(&self) -> Vec<String> {
@@ -609,12 +459,9 @@ impl Daemon {
 
     /// Stops cameras, lets every stage drain in order, and flushes the sinks.
     pub fn shutdown(mut self) {
+        // All told first, so that they stop side by side.
+        self.cameras.values().for_each(RunningCamera::tell_to_stop);
         let ids: Vec<String> = self.cameras.keys().cloned().collect();
-        for id in &ids {
-            if let Some(c) = self.cameras.get(id) {
-                c.stop.store(true, Ordering::Relaxed);
-            }
-        }
         for id in ids {
             self.stop_camera(&id);
         }
