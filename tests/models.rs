@@ -20,6 +20,18 @@ fn scratch_dir(tag: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A copy of the models folder without `missing`, in a scratch folder named by `tag`.
+fn models_without(missing: &str, tag: &str) -> std::path::PathBuf {
+    let dir = scratch_dir(tag);
+    for e in std::fs::read_dir(Config::default().models.dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() && p.file_name().is_some_and(|n| n != missing) {
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
 #[test]
 fn every_manifest_entry_is_present_and_verified() {
     let cfg = Config::default();
@@ -97,14 +109,7 @@ fn shipped_configs_and_presets_are_valid() {
 #[test]
 fn video_analysis_opens_every_model_it_needs_up_front() {
     let src = Config::default().models.dir;
-    let dir = scratch_dir("models-video");
-    for e in std::fs::read_dir(&src).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if name != "face_mask_mobilenetv2.onnx" && p.is_file() {
-            std::fs::copy(&p, dir.join(&name)).unwrap();
-        }
-    }
+    let dir = models_without("face_mask_mobilenetv2.onnx", "models-video");
     let mut cfg = Config::default();
     cfg.models.dir = dir.clone();
     // Still images open models on first use: the detector alone is enough to start.
@@ -127,15 +132,7 @@ fn video_analysis_opens_every_model_it_needs_up_front() {
 /// still fails naming it, and the cameras it had started are stopped again, not left running.
 #[test]
 fn a_model_missing_at_start_stops_the_cameras_started_beside_it() {
-    let src = Config::default().models.dir;
-    let dir = scratch_dir("models-daemon");
-    for e in std::fs::read_dir(&src).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if name != "face_mask_mobilenetv2.onnx" && p.is_file() {
-            std::fs::copy(&p, dir.join(&name)).unwrap();
-        }
-    }
+    let dir = models_without("face_mask_mobilenetv2.onnx", "models-daemon");
     let video = common::media().join("video/openh264_foreman_cif.mp4");
     let mut cfg = Config::default();
     cfg.models.dir = dir.clone();
