@@ -94,6 +94,70 @@ impl Frame {
         }
     }
 
+    /// Where an `out_w`×`out_h` picture through `m` starts in this frame when `m` only shifts it by
+    /// whole pixels and it lies inside: its pixels are then the frame's own.
+    pub fn unscaled_origin(
+        &self,
+        m: &[f32; 6],
+        out_w: usize,
+        out_h: usize,
+    ) -> Option<(usize, usize)> {
+        let (dx, dy) = (m[2] as i64, m[5] as i64);
+        let inside = m[0] == 1.0
+            && m[1] == 0.0
+            && m[3] == 0.0
+            && m[4] == 1.0
+            && m[2] == dx as f32
+            && m[5] == dy as f32
+            && dx >= 0
+            && dy >= 0
+            && dx + out_w as i64 <= i64::from(self.width)
+            && dy + out_h as i64 <= i64::from(self.height);
+        inside.then_some((dx as usize, dy as usize))
+    }
+
+    /// `n` pixels of row `y` from column `x` (RGB bytes); the caller keeps them inside.
+    fn row(&self, x: usize, y: usize, n: usize) -> &[u8] {
+        let start = (y * self.width as usize + x) * 3;
+        &self.rgb[start..start + n * 3]
+    }
+
+    /// Appends the planes `channels` (0 R, 1 G, 2 B) of an `out_w`×`out_h` picture through `m`,
+    /// each padded with zeros to `w`×`h` (the picture at the top left): a detector's input. A
+    /// picture that is the frame's own pixels is copied plane by plane, row by row; any other is
+    /// warped.
+    pub fn push_planes(
+        &self,
+        m: &Affine,
+        (out_w, out_h): (usize, usize),
+        (w, h): (usize, usize),
+        channels: [usize; 3],
+        data: &mut Vec<f32>,
+    ) {
+        let (out_w, out_h) = (out_w.min(w), out_h.min(h));
+        if let Some((dx, dy)) = self.unscaled_origin(&m.0, out_w, out_h) {
+            for c in channels {
+                for y in 0..out_h {
+                    let row = self.row(dx, dy + y, out_w);
+                    data.extend(row.chunks_exact(3).map(|p| f32::from(p[c])));
+                    data.resize(data.len() + (w - out_w), 0.0);
+                }
+                data.resize(data.len() + (h - out_h) * w, 0.0);
+            }
+            return;
+        }
+        let base = data.len();
+        let plane = w * h;
+        data.resize(base + 3 * plane, 0.0);
+        let buf = &mut data[base..];
+        self.warp(m, out_w, out_h, |x, y, p| {
+            let o = y * w + x;
+            for (k, &c) in channels.iter().enumerate() {
+                buf[k * plane + o] = p[c];
+            }
+        });
+    }
+
     /// Scale + translate only (every resize and box crop): the column weights are computed once and
     /// rows read directly, several times faster than sampling each pixel through `sample`.
     fn warp_axis_aligned(
@@ -106,21 +170,9 @@ impl Frame {
         let (w, h) = (self.width as i64, self.height as i64);
         // Unscaled and whole-pixel shifted (a frame already at the detector's size): the pixels
         // themselves, as the weights below would give them (1 and 0), without the arithmetic.
-        let (dx, dy) = (m[2] as i64, m[5] as i64);
-        if m[0] == 1.0
-            && m[4] == 1.0
-            && m[2] == dx as f32
-            && m[5] == dy as f32
-            && dx >= 0
-            && dy >= 0
-            && dx + out_w as i64 <= w
-            && dy + out_h as i64 <= h
-        {
-            let stride = self.width as usize * 3;
+        if let Some((dx, dy)) = self.unscaled_origin(m, out_w, out_h) {
             for y in 0..out_h {
-                let start = (dy as usize + y) * stride + dx as usize * 3;
-                let row = &self.rgb[start..start + out_w * 3];
-                for (x, p) in row.chunks_exact(3).enumerate() {
+                for (x, p) in self.row(dx, dy + y, out_w).chunks_exact(3).enumerate() {
                     put(x, y, [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]);
                 }
             }
@@ -332,6 +384,37 @@ mod tests {
             let (sx, sy) = m.apply(x as f32, y as f32);
             assert_eq!(p, f.sample(sx, sy), "({x}, {y})");
         }
+    }
+
+    /// A detector's input built plane by plane is what warping pixel by pixel gives, for a
+    /// picture that is the frame's own pixels (copied) and for a scaled one (warped), zeros around.
+    #[test]
+    fn planes_copied_or_warped_are_the_warped_pixels_padded_with_zeros() {
+        let rgb: Vec<u8> = (0..7 * 5 * 3).map(|v| (v * 37 % 251) as u8).collect();
+        let f = Frame::new(7, 5, rgb).unwrap();
+        let (w, h) = (8, 6);
+        for (m, out) in [
+            (Affine::crop_resize(1.0, 2.0, 5.0, 3.0, 5, 3), (5, 3)),
+            (Affine::crop_resize(0.0, 0.0, 7.0, 5.0, 7, 5), (7, 5)),
+            (Affine::crop_resize(-1.0, 0.5, 7.0, 5.0, 6, 4), (6, 4)),
+        ] {
+            let mut want = vec![0f32; 3 * w * h];
+            f.warp(&m, out.0, out.1, |x, y, p| {
+                want[y * w + x] = p[2];
+                want[w * h + y * w + x] = p[1];
+                want[2 * w * h + y * w + x] = p[0];
+            });
+            let mut got = vec![-1.0];
+            f.push_planes(&m, out, (w, h), [2, 1, 0], &mut got);
+            assert_eq!(got[0], -1.0, "appended after what was there");
+            assert_eq!(got[1..], want[..], "{m:?}");
+        }
+        assert!(f
+            .unscaled_origin(&Affine::crop_resize(1.0, 2.0, 5.0, 3.0, 5, 3).0, 5, 3)
+            .is_some());
+        assert!(f
+            .unscaled_origin(&Affine::crop_resize(3.0, 0.0, 5.0, 3.0, 5, 3).0, 5, 3)
+            .is_none());
     }
 
     #[test]

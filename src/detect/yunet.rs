@@ -184,19 +184,11 @@ impl Detector {
         let frames: Vec<&Frame> = sized.iter().map(|&(f, _)| f).collect();
         let h = places.iter().map(|p| round_up32(p.rh)).max().unwrap_or(32);
         let w = places.iter().map(|p| round_up32(p.rw)).max().unwrap_or(32);
-        let plane = h * w;
-        let mut data = vec![0f32; frames.len() * 3 * plane];
-        for (i, (f, pl)) in frames.iter().zip(&places).enumerate() {
-            let base = i * 3 * plane;
+        let mut data = Vec::with_capacity(frames.len() * 3 * h * w);
+        for (f, pl) in frames.iter().zip(&places) {
             let m = Affine::crop_resize(pl.ox, pl.oy, pl.cw, pl.ch, pl.rw, pl.rh);
-            let buf = &mut data[base..base + 3 * plane];
             // BGR planes, raw 0..255.
-            f.warp(&m, pl.rw, pl.rh, |x, y, p| {
-                let o = y * w + x;
-                buf[o] = p[2];
-                buf[plane + o] = p[1];
-                buf[2 * plane + o] = p[0];
-            });
+            f.push_planes(&m, (pl.rw, pl.rh), (w, h), [2, 1, 0], &mut data);
         }
         let input = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[frames.len(), 3, h, w]), data)
             .map_err(|e| ModelError::Run {
