@@ -96,12 +96,7 @@ impl Frame {
 
     /// Where an `out_w`×`out_h` picture through `m` starts in this frame when `m` only shifts it by
     /// whole pixels and it lies inside: its pixels are then the frame's own.
-    pub fn unscaled_origin(
-        &self,
-        m: &[f32; 6],
-        out_w: usize,
-        out_h: usize,
-    ) -> Option<(usize, usize)> {
+    fn unscaled_origin(&self, m: &[f32; 6], out_w: usize, out_h: usize) -> Option<(usize, usize)> {
         let (dx, dy) = (m[2] as i64, m[5] as i64);
         let inside = m[0] == 1.0
             && m[1] == 0.0
@@ -122,21 +117,19 @@ impl Frame {
         &self.rgb[start..start + n * 3]
     }
 
-    /// Appends the planes `channels` (0 R, 1 G, 2 B) of an `out_w`×`out_h` picture through `m`,
-    /// each padded with zeros to `w`×`h` (the picture at the top left): a detector's input. A
-    /// picture that is the frame's own pixels is copied plane by plane, row by row; any other is
-    /// warped.
-    pub fn push_planes(
+    /// Appends the B, G and R planes (raw 0..255) of an `out_w`×`out_h` picture through `m`, each
+    /// padded with zeros to `w`×`h` (the picture at the top left): the detector's input. A picture
+    /// that is the frame's own pixels is copied plane by plane, row by row; any other is warped.
+    pub fn push_bgr_planes(
         &self,
         m: &Affine,
         (out_w, out_h): (usize, usize),
         (w, h): (usize, usize),
-        channels: [usize; 3],
         data: &mut Vec<f32>,
     ) {
         let (out_w, out_h) = (out_w.min(w), out_h.min(h));
         if let Some((dx, dy)) = self.unscaled_origin(&m.0, out_w, out_h) {
-            for c in channels {
+            for c in [2, 1, 0] {
                 for y in 0..out_h {
                     let row = self.row(dx, dy + y, out_w);
                     data.extend(row.chunks_exact(3).map(|p| f32::from(p[c])));
@@ -152,9 +145,9 @@ impl Frame {
         let buf = &mut data[base..];
         self.warp(m, out_w, out_h, |x, y, p| {
             let o = y * w + x;
-            for (k, &c) in channels.iter().enumerate() {
-                buf[k * plane + o] = p[c];
-            }
+            buf[o] = p[2];
+            buf[plane + o] = p[1];
+            buf[2 * plane + o] = p[0];
         });
     }
 
@@ -405,7 +398,7 @@ mod tests {
                 want[2 * w * h + y * w + x] = p[0];
             });
             let mut got = vec![-1.0];
-            f.push_planes(&m, out, (w, h), [2, 1, 0], &mut got);
+            f.push_bgr_planes(&m, out, (w, h), &mut got);
             assert_eq!(got[0], -1.0, "appended after what was there");
             assert_eq!(got[1..], want[..], "{m:?}");
         }

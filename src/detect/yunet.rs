@@ -187,8 +187,7 @@ impl Detector {
         let mut data = Vec::with_capacity(frames.len() * 3 * h * w);
         for (f, pl) in frames.iter().zip(&places) {
             let m = Affine::crop_resize(pl.ox, pl.oy, pl.cw, pl.ch, pl.rw, pl.rh);
-            // BGR planes, raw 0..255.
-            f.push_planes(&m, (pl.rw, pl.rh), (w, h), [2, 1, 0], &mut data);
+            f.push_bgr_planes(&m, (pl.rw, pl.rh), (w, h), &mut data);
         }
         let input = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[frames.len(), 3, h, w]), data)
             .map_err(|e| ModelError::Run {
