@@ -47,14 +47,11 @@ impl Frame {
             let w = self.width as usize;
             let i = (yi as usize * w + xi as usize) * 3;
             let j = i + w * 3;
-            let g = |k: usize| {
-                [
-                    self.rgb[k] as f32,
-                    self.rgb[k + 1] as f32,
-                    self.rgb[k + 2] as f32,
-                ]
-            };
-            (g(i), g(i + 3), g(j), g(j + 3))
+            // Two row slices, one bounds check each, instead of one per byte.
+            let (top, bot) = (&self.rgb[i..i + 6], &self.rgb[j..j + 6]);
+            let g =
+                |r: &[u8], k: usize| [f32::from(r[k]), f32::from(r[k + 1]), f32::from(r[k + 2])];
+            (g(top, 0), g(top, 3), g(bot, 0), g(bot, 3))
         } else {
             (
                 self.px(xi, yi),
