@@ -67,7 +67,7 @@ pub(super) struct RunningCamera {
 
 impl RunningCamera {
     /// Asks the camera's thread to stop, without waiting for it.
-    pub(super) fn tell_to_stop(&self) {
+    fn tell_to_stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 
@@ -77,6 +77,13 @@ impl RunningCamera {
         let _ = self.handle.join();
         tracing::info!(camera = %self.cfg.id, "camera stopped");
     }
+}
+
+/// Stops cameras side by side: every one told first, then each waited for.
+pub(super) fn stop_all(cameras: impl IntoIterator<Item = RunningCamera>) {
+    let cameras: Vec<RunningCamera> = cameras.into_iter().collect();
+    cameras.iter().for_each(RunningCamera::tell_to_stop);
+    cameras.into_iter().for_each(RunningCamera::stop);
 }
 
 /// What a camera thread is started with: where its frames and status go, how files are read.
@@ -173,7 +180,6 @@ impl Drop for StartedCameras {
         // The channel goes first: a camera blocked sending its status, with no stage to read
         // it, would never see its stop.
         self.events = None;
-        self.cameras.iter().for_each(RunningCamera::tell_to_stop);
-        self.cameras.drain(..).for_each(RunningCamera::stop);
+        stop_all(self.cameras.drain(..));
     }
 }

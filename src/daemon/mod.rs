@@ -459,12 +459,7 @@ impl Daemon {
 
     /// Stops cameras, lets every stage drain in order, and flushes the sinks.
     pub fn shutdown(mut self) {
-        // All told first, so that they stop side by side.
-        self.cameras.values().for_each(RunningCamera::tell_to_stop);
-        let ids: Vec<String> = self.cameras.keys().cloned().collect();
-        for id in ids {
-            self.stop_camera(&id);
-        }
+        cameras::stop_all(self.cameras.drain().map(|(_, c)| c));
         self.drain.store(true, Ordering::Relaxed);
         // Detection may be waiting up to 100 ms for a frame that will not come.
         self.queues.ring();
