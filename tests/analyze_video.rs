@@ -752,6 +752,9 @@ fn attributes_of_waiting_track_events_are_read_before_they_are_handled() {
     assert_eq!(published, 6);
 }
 
+/// The wall time of [`run_stage`]'s clock (ms), which never moves.
+const STAGE_WALL_MS: u64 = 1_000_000;
+
 /// The analysis stage run over `items` (all queued before it starts, `batch` at most prepared
 /// together) until they are handled: what it sent out, and its counters.
 fn run_stage(
@@ -779,6 +782,9 @@ fn run_stage(
         metrics: metrics.clone(),
         matcher: None,
         batch,
+        clock: std::sync::Arc::new(facestream::base::clock::ManualClock::starting_at(
+            STAGE_WALL_MS,
+        )),
     }
     .run()
     .unwrap();
@@ -857,6 +863,7 @@ fn a_track_whose_camera_stops_searching_still_ends_decided() {
         metrics: Arc::new(facestream::metrics::Metrics::default()),
         matcher: Some(matcher),
         batch: facestream::daemon::analysis::MESH_BATCH,
+        clock: Arc::new(facestream::base::clock::RealClock::default()),
     };
     let running = std::thread::spawn(move || stage.run());
     tx.send(AnalyzeItem::Track(track_msg(
@@ -993,4 +1000,56 @@ fn events_do_not_depend_on_how_many_wait_together() {
         }
         assert_eq!(alone_meshes, together_meshes, "{pose:?}");
     }
+}
+
+/// `facestream_face_event_delay_seconds` counts how late each start and update event leaves
+/// analysis after its frame arrived (on the daemon's clock); an end, which carries its track's best
+/// face from any time before, is not counted.
+#[test]
+fn face_events_count_how_late_they_leave_analysis() {
+    use facestream::messages::{AnalyzeItem, TrackPhase};
+    use std::sync::Arc;
+
+    let media = common::media();
+    let group = common::load(&media.join("group/dlib_bald_guys.jpg"));
+    let faces: Vec<_> = common::analyzer()
+        .detect_verified(&group)
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    let face = &faces[facestream::analyze::largest(&faces).unwrap()];
+    let frame = Arc::new(group);
+    let late = |phase, ms: u64| {
+        let mut m = track_msg(1, phase, face, &frame);
+        m.wall_ms = STAGE_WALL_MS - ms;
+        AnalyzeItem::Track(m)
+    };
+    let items = [
+        late(TrackPhase::Start, 300),
+        late(TrackPhase::Update, 40),
+        late(TrackPhase::End, 600_000),
+    ];
+    let cfg = facestream::config::Config::default();
+    let (events, metrics) = run_stage(&cfg, items, 1);
+    assert_eq!(events.len(), 3, "start, update, end published");
+    let delay = metrics.face_event_delay.snapshot();
+    assert_eq!(delay.count(), 2, "the end is not counted");
+    assert_eq!(
+        delay.quantile_ms(0.5),
+        Some(Some(50)),
+        "40 ms: the ≤ 50 ms bucket"
+    );
+    assert_eq!(
+        delay.quantile_ms(1.0),
+        Some(Some(500)),
+        "300 ms: the ≤ 500 ms bucket"
+    );
+    let text = metrics.render();
+    assert!(
+        text.contains("facestream_face_event_delay_seconds_bucket{le=\"0.05\"} 1\n")
+            && text.contains("facestream_face_event_delay_seconds_count 2\n")
+            && text.contains("facestream_face_event_delay_seconds_sum 0.34\n"),
+        "{text}"
+    );
 }

@@ -93,7 +93,7 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
         a.streams, a.seconds, base.pipeline.batch_size
     );
     println!(
-        "{:<10} {:>9} {:>12} {:>9} {:>8} {:>8} {:>10}",
+        "{:<10} {:>9} {:>12} {:>9} {:>8} {:>8} {:>10}  face events late (p50 / p99)",
         "detect_fps", "fps in", "fps detected", "dropped", "drop %", "CPU %", "batch avg"
     );
     for fps in [5.0f32, 10.0, 0.0] {
@@ -116,6 +116,7 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
             m.batches.load(Ordering::Relaxed),
             m.batch_frames.load(Ordering::Relaxed),
         );
+        let delay0 = m.face_event_delay.snapshot();
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         std::thread::sleep(Duration::from_secs(a.seconds));
         let secs = t0.elapsed().as_secs_f64();
@@ -125,6 +126,7 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
         let fdrop = (sum(&|c| c.frames_dropped.load(Ordering::Relaxed)) - drop0) as f64;
         let batches = (m.batches.load(Ordering::Relaxed) - b0).max(1) as f64;
         let bframes = (m.batch_frames.load(Ordering::Relaxed) - bf0) as f64;
+        let delay = m.face_event_delay.snapshot().since(&delay0);
         d.shutdown();
         let label = if fps == 0.0 {
             "full".to_string()
@@ -133,13 +135,16 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
         };
         let offered = fdet + fdrop;
         println!(
-            "{label:<10} {:>9.1} {:>12.1} {:>9.0} {:>7.1}% {:>7.0}% {:>10.2}",
+            "{label:<10} {:>9.1} {:>12.1} {:>9.0} {:>7.1}% {:>7.0}% {:>10.2}  {} / {} ({} events)",
             fin / secs,
             fdet / secs,
             fdrop,
             100.0 * fdrop / offered.max(1.0),
             100.0 * cpu / secs / cores,
-            bframes / batches
+            bframes / batches,
+            delay.describe(0.5),
+            delay.describe(0.99),
+            delay.count()
         );
     }
     println!("peak RSS {:.0} MB", status_mb("VmHWM:"));

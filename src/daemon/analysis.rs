@@ -139,6 +139,8 @@ pub struct AnalyzeStage {
     /// Most waiting events prepared together ([`MESH_BATCH`]); the events published do not
     /// depend on it (1 handles them one by one).
     pub batch: usize,
+    /// The clock the frames' arrival was read on (`face_event_delay`).
+    pub clock: Arc<dyn crate::base::clock::Clock>,
 }
 
 impl AnalyzeStage {
@@ -366,6 +368,11 @@ impl AnalyzeStage {
             identity,
         };
         self.metrics.face_events.fetch_add(1, Ordering::Relaxed);
+        if m.phase != TrackPhase::End {
+            self.metrics
+                .face_event_delay
+                .observe_ms(self.clock.wall_ms().saturating_sub(m.wall_ms));
+        }
         if read_attributes {
             self.metrics
                 .attribute_readings

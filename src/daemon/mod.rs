@@ -317,6 +317,7 @@ impl Daemon {
             metrics: metrics.clone(),
             matcher,
             batch: analysis::MESH_BATCH,
+            clock: opts.clock.clone(),
         };
         stages.push((
             "analyze",

@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod delay;
+pub use delay::{DelayHistogram, DelaySnapshot};
+
 /// Per-camera counters.
 #[derive(Debug, Default)]
 pub struct CameraCounters {
@@ -57,6 +60,9 @@ pub struct Metrics {
     pub mesh_readings: AtomicU64,
     /// What the analysis stage keeps of live tracks (entries): back to 0 when every track ended.
     pub analysis_tracks_held: AtomicU64,
+    /// How late `start` and `update` face events leave analysis, from their frame's arrival
+    /// (an `end` carries its track's best face, often long past).
+    pub face_event_delay: DelayHistogram,
     pub mqtt_reconnects: AtomicU64,
     /// Moves to the next broker of `mqtt.hosts`.
     pub mqtt_failovers: AtomicU64,
@@ -95,6 +101,7 @@ pub struct Totals {
     pub tracks: u64,
     pub matches: u64,
     pub events_overflowed: u64,
+    pub face_event_delay: DelaySnapshot,
 }
 
 impl Totals {
@@ -102,7 +109,7 @@ impl Totals {
     pub fn summary_since(&self, before: &Totals, secs: f64) -> String {
         let d = |a: u64, b: u64| a.saturating_sub(b);
         format!(
-            "cameras {}/{} online, {:.1} fps in, {} tracks, {} matches, {} frames dropped, {} events dropped",
+            "cameras {}/{} online, {:.1} fps in, {} tracks, {} matches, {} frames dropped, {} events dropped, face events p99 {} late",
             self.online,
             self.cameras,
             d(self.frames_in, before.frames_in) as f64 / secs.max(1e-3),
@@ -110,6 +117,9 @@ impl Totals {
             d(self.matches, before.matches),
             d(self.frames_dropped, before.frames_dropped),
             d(self.events_overflowed, before.events_overflowed),
+            self.face_event_delay
+                .since(&before.face_event_delay)
+                .describe(0.99),
         )
     }
 }
@@ -336,6 +346,7 @@ impl Metrics {
             tracks: self.tracks_started.load(Ordering::Relaxed),
             matches: self.matches.load(Ordering::Relaxed),
             events_overflowed: self.events_overflowed.load(Ordering::Relaxed),
+            face_event_delay: self.face_event_delay.snapshot(),
         }
     }
 
@@ -571,6 +582,11 @@ impl Metrics {
                 v.load(Ordering::Relaxed)
             ));
         }
+        self.face_event_delay.render(
+            "facestream_face_event_delay_seconds",
+            "From a frame's arrival to its start or update face event leaving analysis",
+            &mut out,
+        );
         out
     }
 }
@@ -655,7 +671,16 @@ mod summary_tests {
         m.matches.store(2, Ordering::Relaxed);
         assert_eq!(
             m.totals().summary_since(&before, 60.0),
-            "cameras 1/2 online, 10.0 fps in, 4 tracks, 2 matches, 5 frames dropped, 0 events dropped"
+            "cameras 1/2 online, 10.0 fps in, 4 tracks, 2 matches, 5 frames dropped, 0 events dropped, face events p99 - late"
+        );
+        m.face_event_delay.observe_ms(40);
+        let before = m.totals();
+        m.face_event_delay.observe_ms(80);
+        assert!(
+            m.totals()
+                .summary_since(&before, 60.0)
+                .ends_with("face events p99 ≤100 ms late"),
+            "the minute's events only"
         );
     }
 }
