@@ -327,6 +327,81 @@ fn analysis_of_a_file_is_complete_and_reproducible() {
     }
 }
 
+/// Offline analysis runs whole detection batches only, so its events do not depend on how fast
+/// the frames were decoded: a small clip (176×144, decoded faster than some batches are detected)
+/// used to run partial batches when `pipeline.batch_timeout_ms` let a batch go without waiting
+/// (0, the live default) — 3.6 frames a batch instead of 4, and 1 of its 8 events different from
+/// run to run, as the zoom's full-size look is one frame a batch.
+#[test]
+fn offline_batches_are_whole_whatever_the_timing() {
+    let media = common::media();
+    let dir = std::env::temp_dir().join(format!("fs-whole-batches-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip = dir.join("foreman_176x144.mp4");
+    common::ffmpeg(&[
+        "-i",
+        media
+            .join("video/openh264_foreman_cif.mp4")
+            .to_str()
+            .unwrap(),
+        "-vf",
+        "scale=176:144",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-an",
+        clip.to_str().unwrap(),
+    ]);
+    let config = dir.join("no-wait.toml");
+    std::fs::write(
+        &config,
+        "[pipeline]\nbatch_timeout_ms = 0\nbatch_size = 4\n",
+    )
+    .unwrap();
+    let frames = count_frames(&clip);
+    let mut runs = vec![];
+    for i in 0..3 {
+        let out = dir.join(format!("events-{i}.jsonl"));
+        let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
+            .args(["analyze", "--config", config.to_str().unwrap()])
+            .args([clip.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{err}");
+        let batches: usize = err
+            .split(" frames a batch, ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no batch count in {err}"));
+        assert_eq!(
+            batches,
+            frames.div_ceil(4),
+            "run {i}: {frames} frames in {batches} batches, not whole ones"
+        );
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut e: serde_json::Value = serde_json::from_str(l).unwrap();
+                let o = e.as_object_mut().unwrap();
+                o.remove("wall_time_ms");
+                o.remove("event_id");
+                e
+            })
+            .collect();
+        assert!(!events.is_empty());
+        runs.push(events);
+    }
+    assert!(
+        runs.windows(2).all(|w| w[0] == w[1]),
+        "runs gave different events"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The analysis schedule (docs/performance.md): age, gender and mask are read at a track's start
 /// and again only on a clearly better face; every face event still carries the track's estimate.
 #[test]

@@ -99,6 +99,10 @@ fn rtsp_and_file_cameras_publish_faces_share_batches_and_bad_cameras_fail_alone(
             camera("missing", "/nonexistent/video.mp4", false),
         ],
     );
+    // A batch that waits for more frames (the default, 0, takes only the frames already waiting:
+    // two lightly loaded cameras then rarely meet in one).
+    let mut cfg = cfg;
+    cfg.pipeline.batch_timeout_ms = 40;
     let daemon = Daemon::start(cfg, RunOptions::default()).unwrap();
     let got_faces = wait_until(Duration::from_secs(40), || {
         !sub.on("fs/door/face").is_empty() && !sub.on("fs/lobby/face").is_empty()

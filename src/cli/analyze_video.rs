@@ -125,8 +125,8 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // Where the time went, per frame and per face event (docs/performance.md).
     let zoomed = metrics.frames_zoomed.load(Ordering::Relaxed);
     let cropped = metrics.frames_cropped.load(Ordering::Relaxed);
-    let batch = metrics.batch_frames.load(Ordering::Relaxed) as f64
-        / metrics.batches.load(Ordering::Relaxed).max(1) as f64;
+    let batches = metrics.batches.load(Ordering::Relaxed);
+    let batch = metrics.batch_frames.load(Ordering::Relaxed) as f64 / batches.max(1) as f64;
     let (detect_ms, analysis_ms) = (
         metrics.inference_us.load(Ordering::Relaxed) as f64 / 1000.0,
         metrics.analysis_us.load(Ordering::Relaxed) as f64 / 1000.0,
@@ -141,7 +141,7 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         frames as f64 / secs.max(1e-3)
     );
     eprintln!(
-        "cost: detection {:.2} ms a frame ({batch:.1} frames a batch, {zoomed} at a reduced size, {cropped} cropped to their faces); analysis {:.2} ms a face event (mesh, quality, attributes when read, search)",
+        "cost: detection {:.2} ms a frame ({batch:.1} frames a batch, {batches} batches, {zoomed} at a reduced size, {cropped} cropped to their faces); analysis {:.2} ms a face event (mesh, quality, attributes when read, search)",
         detect_ms / frames.max(1) as f64,
         analysis_ms / events.max(1) as f64,
     );

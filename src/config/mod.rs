@@ -603,6 +603,10 @@ mod tests {
                 "[pipeline]\nframe_queue = 1000\n".into(),
             ),
             (
+                "pipeline.batch_timeout_ms",
+                "[pipeline]\nbatch_timeout_ms = 3600000\n".into(),
+            ),
+            (
                 "pipeline.ingest_width",
                 "[pipeline]\ningest_width = 32\n".into(),
             ),

@@ -345,7 +345,10 @@ impl Daemon {
             queues: queues.clone(),
             out: det_tx,
             batch_size: cfg.pipeline.batch_size,
-            batch_timeout: Duration::from_millis(cfg.pipeline.batch_timeout_ms),
+            // Offline, whole batches only: events that do not depend on the machine's speed.
+            batch_timeout: opts
+                .realtime_files
+                .then(|| Duration::from_millis(cfg.pipeline.batch_timeout_ms)),
             metrics: metrics.clone(),
             drain: drain.clone(),
             clock: opts.clock.clone(),

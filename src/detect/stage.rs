@@ -1,5 +1,8 @@
 //! The detection stage: gathers frames from every camera's queue (round-robin) into batches of up
-//! to `batch_size`, waiting at most `batch_timeout` for a batch to fill, and runs one inference.
+//! to `batch_size` — every frame already waiting, then at most `batch_timeout` for more (0 by
+//! default: a live frame is not held back for frames that may come) — and runs one inference.
+//! Offline analysis runs whole batches only, whatever the timing, so its events never depend on
+//! how fast the machine decoded (the zoom's full-size look is one frame a batch: `zoom.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,7 +24,8 @@ pub struct DetectStage {
     pub queues: Arc<FrameQueues>,
     pub out: Sender<DetectedItem>,
     pub batch_size: usize,
-    pub batch_timeout: Duration,
+    /// None: whole batches only (offline analysis), a partial one only at a stream's end.
+    pub batch_timeout: Option<Duration>,
     pub metrics: Arc<Metrics>,
     /// Set once ingest has stopped: the stage drains the queues and returns.
     pub drain: Arc<AtomicBool>,
@@ -31,17 +35,18 @@ pub struct DetectStage {
     pub zoom_settings: ZoomSettings,
 }
 
-/// When a batch is run: as soon as it is full, or `timeout` after its first frame arrived.
+/// When a batch is run: as soon as it is full, or `timeout` after its first frame arrived (never,
+/// without a timeout).
 #[derive(Debug)]
 pub struct Batcher {
     size: usize,
-    timeout: Duration,
+    timeout: Option<Duration>,
     /// Set while a batch is open: when it must run at the latest.
     deadline: Option<Duration>,
 }
 
 impl Batcher {
-    pub fn new(size: usize, timeout: Duration) -> Self {
+    pub fn new(size: usize, timeout: Option<Duration>) -> Self {
         Batcher {
             size: size.max(1),
             timeout,
@@ -58,7 +63,10 @@ impl Batcher {
         if len == 0 {
             return false;
         }
-        let deadline = *self.deadline.get_or_insert(now + self.timeout);
+        let Some(timeout) = self.timeout else {
+            return self.is_full(len);
+        };
+        let deadline = *self.deadline.get_or_insert(now + timeout);
         self.is_full(len) || now >= deadline
     }
 
@@ -116,7 +124,10 @@ impl DetectStage {
                     .store(q.len() as u64, Ordering::Relaxed);
             }
             cursor = cursor.wrapping_add(1);
-            if batcher.due(batch.len(), self.clock.now()) {
+            // Frames still waiting in the queues join the batch first (up to its size), so a
+            // batch never runs short of frames that are already here.
+            let due = batcher.due(batch.len(), self.clock.now());
+            if batcher.is_full(batch.len()) || (due && !took) {
                 self.flush(&mut batch)?;
                 batcher.ran();
                 continue;
@@ -215,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_full_batch_runs_at_once() {
-        let mut b = Batcher::new(4, 20 * MS);
+        let mut b = Batcher::new(4, Some(20 * MS));
         assert!(!b.due(3, Duration::ZERO));
         assert!(b.due(4, 1 * MS));
         b.ran();
@@ -225,7 +236,7 @@ mod tests {
     /// A partial batch waits `timeout` from its first frame, not from the last one.
     #[test]
     fn a_partial_batch_runs_at_its_deadline() {
-        let mut b = Batcher::new(8, 20 * MS);
+        let mut b = Batcher::new(8, Some(20 * MS));
         assert!(!b.due(1, 100 * MS));
         assert_eq!(b.wait(105 * MS, 100 * MS), 15 * MS);
         assert!(!b.due(2, 119 * MS));
@@ -238,10 +249,20 @@ mod tests {
 
     #[test]
     fn idle_waits_for_the_doorbell_and_never_spins() {
-        let mut b = Batcher::new(2, Duration::ZERO);
+        let mut b = Batcher::new(2, Some(Duration::ZERO));
         assert_eq!(b.wait(Duration::ZERO, 100 * MS), 100 * MS);
         assert!(b.due(1, 5 * MS), "a zero timeout runs every frame at once");
         assert_eq!(b.wait(5 * MS, 100 * MS), MS, "at least 1 ms");
-        assert!(Batcher::new(0, MS).is_full(1), "size 0 means 1");
+        assert!(Batcher::new(0, Some(MS)).is_full(1), "size 0 means 1");
+    }
+
+    /// Offline analysis: a batch runs only when full, however long its frames take to come.
+    #[test]
+    fn without_a_timeout_only_a_full_batch_runs() {
+        let mut b = Batcher::new(4, None);
+        assert!(!b.due(3, Duration::ZERO));
+        assert!(!b.due(3, 3_600_000 * MS), "an hour later, still waiting");
+        assert_eq!(b.wait(Duration::ZERO, 100 * MS), 100 * MS);
+        assert!(b.due(4, 3_600_001 * MS));
     }
 }
