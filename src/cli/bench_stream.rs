@@ -28,6 +28,14 @@ pub struct BenchStreamArgs {
     /// Video (default: the Hamilton clip of ../shared/media).
     #[arg(long)]
     pub video: Option<PathBuf>,
+    /// Only print the resident memory (MB) of `--streams` cameras after 6 s at 10 detect fps: the
+    /// benchmark runs itself so for each stream count, each in a fresh process.
+    #[arg(long, hide = true)]
+    pub steady_rss_only: bool,
+    /// With `--steady-rss-only`: decoders set up as for this many cameras (both measurements of
+    /// the per-camera figure alike).
+    #[arg(long, hide = true)]
+    pub decoders_for: Option<usize>,
 }
 
 /// CPU seconds (user + system) used by this process so far.
@@ -63,6 +71,33 @@ fn steady_rss(base: &Config, video: &str, n: usize, secs: u64) -> anyhow::Result
     Ok(rss)
 }
 
+/// [`steady_rss`] in a fresh process: in this one, the allocator keeps what the earlier runs
+/// used (one stream measured after eight read as much as eight, and the difference went
+/// negative).
+fn steady_rss_apart(
+    config: Option<&std::path::Path>,
+    video: &str,
+    n: usize,
+    decoders_for: usize,
+) -> anyhow::Result<f64> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    if let Some(p) = config {
+        cmd.arg("--config").arg(p);
+    }
+    let out = cmd
+        .args(["bench-stream", "--steady-rss-only", "--video", video])
+        .args(["--streams", &n.to_string()])
+        .args(["--decoders-for", &decoders_for.to_string()])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().parse().map_err(|_| {
+        anyhow::anyhow!(
+            "steady memory of {n} streams: {text:?} ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
+}
+
 /// `n` file cameras of one video ("cam0", "cam1", …).
 pub(super) fn cameras(n: usize, video: &str, fps: f32, looping: bool) -> Vec<CameraConfig> {
     (0..n)
@@ -77,7 +112,11 @@ pub(super) fn cameras(n: usize, video: &str, fps: f32, looping: bool) -> Vec<Cam
         .collect()
 }
 
-pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
+pub fn run(
+    cfg: &Config,
+    config_path: Option<&std::path::Path>,
+    a: BenchStreamArgs,
+) -> anyhow::Result<ExitCode> {
     let video = super::bench_video(
         a.video.as_deref(),
         "video/face_recognition_short_hamilton_clip.mp4",
@@ -85,6 +124,14 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
     let mut base = cfg.clone();
     base.mqtt.enabled = false;
     base.http.bind = String::new();
+    if a.steady_rss_only {
+        let decoders = base
+            .pipeline
+            .decoder_threads_for(a.decoders_for.unwrap_or(a.streams));
+        base.pipeline.decoder_threads = Some(decoders).filter(|&n| n > 0);
+        println!("{:.1}", steady_rss(&base, &video, a.streams, 6)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let cores = std::thread::available_parallelism()
         .map(std::num::NonZero::get)
         .unwrap_or(1) as f64;
@@ -148,11 +195,12 @@ pub fn run(cfg: &Config, a: BenchStreamArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("peak RSS {:.0} MB", status_mb("VmHWM:"));
-    // Steady state: the same load with one stream and with all, after 6 s each; the difference
-    // is what the extra cameras hold (queues, decoders, trackers), the rest is models and runtime.
+    // Steady state: the same load with one stream and with all, after 6 s each, each in a
+    // process of its own; the difference is what the extra cameras hold (queues, decoders,
+    // trackers), the rest is models and runtime.
     if a.streams > 1 {
-        let one = steady_rss(&base, &video, 1, 6)?;
-        let all = steady_rss(&base, &video, a.streams, 6)?;
+        let one = steady_rss_apart(config_path, &video, 1, a.streams)?;
+        let all = steady_rss_apart(config_path, &video, a.streams, a.streams)?;
         println!(
             "steady RSS at 10 detect fps: 1 stream {one:.0} MB, {} streams {all:.0} MB: {:.1} MB per extra camera",
             a.streams,

@@ -143,7 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench::run(&cfg, a),
         Command::BenchApi(a) => bench_api::run(&cfg, a),
         Command::BenchSearch(a) => bench_search::run(&cfg, a),
-        Command::BenchStream(a) => bench_stream::run(&cfg, a),
+        Command::BenchStream(a) => bench_stream::run(&cfg, cli.config.as_deref(), a),
         Command::Faceset { d, cmd } => facesets::faceset(&cfg, d, cmd),
         Command::Face { d, cmd } => facesets::face(&cfg, d, cmd),
         Command::Search { d, a } => facesets::search(&cfg, d, a),

@@ -534,6 +534,19 @@ pub(crate) fn unit(key: &str, v: f32) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
 
+    /// Absent, one thread per core for a lone camera (0: FFmpeg's choice), one for several.
+    #[test]
+    fn decoders_get_their_threads_by_how_many_cameras_there_are() {
+        let auto = PipelineConfig::default();
+        assert_eq!(auto.decoder_threads_for(0), 0);
+        assert_eq!(auto.decoder_threads_for(1), 0);
+        assert_eq!(auto.decoder_threads_for(2), 1);
+        assert_eq!(auto.decoder_threads_for(16), 1);
+        let c = Config::parse("[pipeline]\ndecoder_threads = 2\n", Path::new("x.toml")).unwrap();
+        assert_eq!(c.pipeline.decoder_threads_for(1), 2);
+        assert_eq!(c.pipeline.decoder_threads_for(8), 2);
+    }
+
     #[test]
     fn empty_file_is_default() {
         let c = Config::parse("", Path::new("x.toml")).unwrap();
@@ -601,6 +614,10 @@ mod tests {
             (
                 "pipeline.frame_queue",
                 "[pipeline]\nframe_queue = 1000\n".into(),
+            ),
+            (
+                "pipeline.decoder_threads",
+                "[pipeline]\ndecoder_threads = 0\n".into(),
             ),
             (
                 "pipeline.batch_timeout_ms",

@@ -95,6 +95,21 @@ pub struct PipelineConfig {
     pub rtsp_latency_ms: u32,
     /// RTSP over TCP only. Off: UDP first with rtspsrc's automatic TCP fallback.
     pub rtsp_tcp_only: bool,
+    /// Threads of each camera's software video decoder (1..=64). Absent: one per core when the
+    /// configuration names a single camera (a lone 1080p stream decodes faster so), one when it
+    /// names several — the cameras then decode side by side anyway, and each decoder's own
+    /// threads only cost memory (4 cameras of 1080p: ~25 MB a camera less at the same CPU;
+    /// docs/performance.md). Cameras added after the start keep the count chosen at the start.
+    pub decoder_threads: Option<u32>,
+}
+
+impl PipelineConfig {
+    /// Threads for each camera's decoder when `cameras` are configured (0: FFmpeg's own choice,
+    /// one per core).
+    pub fn decoder_threads_for(&self, cameras: usize) -> u32 {
+        self.decoder_threads
+            .unwrap_or(if cameras > 1 { 1 } else { 0 })
+    }
 }
 
 impl Default for PipelineConfig {
@@ -111,6 +126,7 @@ impl Default for PipelineConfig {
             backoff_max_ms: 30_000,
             rtsp_latency_ms: 100,
             rtsp_tcp_only: false,
+            decoder_threads: None,
         }
     }
 }
@@ -525,6 +541,9 @@ pub(super) fn validate(cfg: &super::Config) -> Result<(), ConfigError> {
     let p = &cfg.pipeline;
     if !(1..=32).contains(&p.batch_size) {
         return Err(invalid("pipeline.batch_size", "must be 1..=32"));
+    }
+    if p.decoder_threads.is_some_and(|n| !(1..=64).contains(&n)) {
+        return Err(invalid("pipeline.decoder_threads", "must be 1..=64"));
     }
     // A longer wait would hold a live frame back for no batch worth it.
     if p.batch_timeout_ms > 1000 {

@@ -208,8 +208,12 @@ impl Daemon {
         let (events_tx, events_rx) = crossbeam_channel::bounded::<Event>(q);
         let queues = Arc::new(FrameQueues::default());
         let running = Arc::<CamerasRunning>::default();
+        let enabled = cfg.cameras.iter().filter(|c| c.enabled).count();
         let starter = CameraStarter {
-            pipeline: cfg.pipeline.clone(),
+            pipeline: crate::config::PipelineConfig {
+                decoder_threads: Some(cfg.pipeline.decoder_threads_for(enabled)),
+                ..cfg.pipeline.clone()
+            },
             realtime_files: opts.realtime_files,
             policy: opts
                 .frame_policy

@@ -61,6 +61,8 @@ pub struct CameraSettings {
     pub realtime: bool,
     /// How often a running camera republishes its status with fresh rates.
     pub status_interval: Duration,
+    /// Threads of its software decoder (0: FFmpeg's own choice, one per core).
+    pub decoder_threads: u32,
 }
 
 impl CameraSettings {
@@ -77,6 +79,7 @@ impl CameraSettings {
             rtsp_latency_ms: p.rtsp_latency_ms,
             realtime,
             status_interval: Duration::from_secs(10),
+            decoder_threads: p.decoder_threads.unwrap_or(0),
         }
     }
 
