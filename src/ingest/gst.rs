@@ -333,21 +333,27 @@ mod tests {
         );
     }
 
-    /// s32 (1280×720 H.264) does not name its colorimetry: `videoscale` used to convert it from
-    /// HD's default to SD's on the way to 640×360 (the slow path, the frame's colours re-matrixed).
-    #[test]
-    fn a_stream_that_leaves_out_its_colorimetry_is_scaled_without_converting_colours() {
+    /// A camera reading a clip of ../shared/media/video once, every frame, default settings.
+    fn clip_camera(clip: &str) -> CameraSettings {
         let video = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/media/video/liveportrait_s32.mp4");
+            .join("../shared/media/video")
+            .join(clip);
         let cam = CameraConfig {
-            id: "s32".into(),
+            id: clip.into(),
             uri: video.display().to_string(),
             detect_fps: 0.0,
             enabled: true,
             looping: false,
             face_sets: vec![],
         };
-        let settings = CameraSettings::new(&cam, &PipelineConfig::default(), false);
+        CameraSettings::new(&cam, &PipelineConfig::default(), false)
+    }
+
+    /// s32 (1280×720 H.264) does not name its colorimetry: `videoscale` used to convert it from
+    /// HD's default to SD's on the way to 640×360 (the slow path, the frame's colours re-matrixed).
+    #[test]
+    fn a_stream_that_leaves_out_its_colorimetry_is_scaled_without_converting_colours() {
+        let settings = clip_camera("liveportrait_s32.mp4");
         let mut src = GstOpener::default().pipeline(&settings).unwrap();
         let Pulled::Frame { frame, .. } = src.pull(Duration::from_secs(10)).unwrap() else {
             panic!("no frame");
@@ -369,18 +375,8 @@ mod tests {
     /// FFmpeg's own choice (one thread per core).
     #[test]
     fn a_camera_decodes_on_the_threads_it_was_given() {
-        let video = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/media/video/intel_face-demographics-walking.mp4");
-        let cam = CameraConfig {
-            id: "walking".into(),
-            uri: video.display().to_string(),
-            detect_fps: 0.0,
-            enabled: true,
-            looping: false,
-            face_sets: vec![],
-        };
         for (threads, expected) in [(1, 1), (3, 3), (0, 0)] {
-            let mut settings = CameraSettings::new(&cam, &PipelineConfig::default(), false);
+            let mut settings = clip_camera("intel_face-demographics-walking.mp4");
             settings.decoder_threads = threads;
             let mut src = GstOpener::default().pipeline(&settings).unwrap();
             assert!(matches!(
