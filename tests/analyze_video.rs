@@ -919,13 +919,7 @@ fn a_track_whose_camera_stops_searching_still_ends_decided() {
     let mut an = common::analyzer();
     let photo = common::images_in(&common::media().join("gallery/Barack_Obama")).remove(0);
     let frame = Arc::new(common::load(&photo));
-    let found: Vec<_> = an
-        .detect_verified(&frame)
-        .unwrap()
-        .into_iter()
-        .map(|(d, _)| d)
-        .collect();
-    let det = &found[facestream::analyze::largest(&found).unwrap()];
+    let det = &common::largest_verified(&mut an, &frame).unwrap();
     let (tx, input) = crossbeam_channel::unbounded();
     let (out, events) = crossbeam_channel::unbounded();
     let stage = AnalyzeStage {
@@ -1087,13 +1081,7 @@ fn face_events_count_how_late_they_leave_analysis() {
 
     let media = common::media();
     let group = common::load(&media.join("group/dlib_bald_guys.jpg"));
-    let faces: Vec<_> = common::analyzer()
-        .detect_verified(&group)
-        .unwrap()
-        .into_iter()
-        .map(|(d, _)| d)
-        .collect();
-    let face = &faces[facestream::analyze::largest(&faces).unwrap()];
+    let face = &common::largest_verified(&mut common::analyzer(), &group).unwrap();
     let frame = Arc::new(group);
     let late = |phase, ms: u64| {
         let mut m = track_msg(1, phase, face, &frame);

@@ -91,6 +91,8 @@ pub(super) fn stop_all(cameras: impl IntoIterator<Item = RunningCamera>) {
 /// and decoder) while they load.
 pub(super) struct CameraStarter {
     pub(super) pipeline: PipelineConfig,
+    /// Threads of each camera's decoder, chosen at the start (`decoder_threads_for`).
+    pub(super) decoder_threads: u32,
     pub(super) realtime_files: bool,
     pub(super) policy: WhenFull,
     pub(super) clock: Arc<dyn Clock>,
@@ -102,7 +104,8 @@ pub(super) struct CameraStarter {
 
 impl CameraStarter {
     pub(super) fn start(&self, c: CameraConfig) -> Result<RunningCamera, DaemonError> {
-        let settings = CameraSettings::new(&c, &self.pipeline, self.realtime_files);
+        let mut settings = CameraSettings::new(&c, &self.pipeline, self.realtime_files);
+        settings.decoder_threads = self.decoder_threads;
         let queue = self
             .queues
             .add(settings.id.clone(), self.pipeline.frame_queue, self.policy);

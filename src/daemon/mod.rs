@@ -210,10 +210,8 @@ impl Daemon {
         let running = Arc::<CamerasRunning>::default();
         let enabled = cfg.cameras.iter().filter(|c| c.enabled).count();
         let starter = CameraStarter {
-            pipeline: crate::config::PipelineConfig {
-                decoder_threads: Some(cfg.pipeline.decoder_threads_for(enabled)),
-                ..cfg.pipeline.clone()
-            },
+            pipeline: cfg.pipeline.clone(),
+            decoder_threads: cfg.pipeline.decoder_threads_for(enabled),
             realtime_files: opts.realtime_files,
             policy: opts
                 .frame_policy

@@ -49,11 +49,6 @@ fn to_rgb(width: u32) -> String {
     )
 }
 
-/// Keeps `videoscale` a scaler. A stream whose caps leave out its colorimetry gets GStreamer's
-/// default for its size (BT.709 for HD), and the smaller output the default for SD (BT.601), so
-/// `videoscale` also converted the colour matrix, through its slowest path: +0.34 s of CPU for
-/// the 180 frames of s32 (1280×720), against nothing for s18 whose stream names BT.709 (session
-/// 37). The decoder's caps are given their colorimetry explicitly, which the output then keeps.
 /// Sets the thread count of the FFmpeg decoder `decodebin` picks (`avdec_*`: its `max-threads`,
 /// 0 meaning one per core), as it is added.
 fn decoder_threads(pipeline: &gst::Pipeline, threads: u32) {
@@ -69,6 +64,11 @@ fn decoder_threads(pipeline: &gst::Pipeline, threads: u32) {
     });
 }
 
+/// Keeps `videoscale` a scaler. A stream whose caps leave out its colorimetry gets GStreamer's
+/// default for its size (BT.709 for HD), and the smaller output the default for SD (BT.601), so
+/// `videoscale` also converted the colour matrix, through its slowest path: +0.34 s of CPU for
+/// the 180 frames of s32 (1280×720), against nothing for s18 whose stream names BT.709 (session
+/// 37). The decoder's caps are given their colorimetry explicitly, which the output then keeps.
 fn keep_colorimetry(pipeline: &gst::Pipeline) {
     let Some(pad) = pipeline
         .by_name("shrink")

@@ -87,6 +87,17 @@ pub fn largest_face(faces: &[FaceAnalysis]) -> Option<usize> {
 
 /// The largest verified face of `frame` and its embedding by `an`'s embedder (None: no face, or
 /// one that cannot be aligned).
+/// The largest verified face of `frame`.
+pub fn largest_verified(an: &mut Analyzer, frame: &Frame) -> Option<facestream::detect::Detection> {
+    let dets: Vec<_> = an
+        .detect_verified(frame)
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    dets.get(facestream::analyze::largest(&dets)?).cloned()
+}
+
 pub fn largest_embedded(
     an: &mut Analyzer,
     frame: &Frame,
@@ -94,13 +105,7 @@ pub fn largest_embedded(
     facestream::detect::Detection,
     facestream::analyze::Embedding,
 )> {
-    let dets: Vec<_> = an
-        .detect_verified(frame)
-        .unwrap()
-        .into_iter()
-        .map(|(d, _)| d)
-        .collect();
-    let d = dets.get(facestream::analyze::largest(&dets)?)?.clone();
+    let d = largest_verified(an, frame)?;
     let e = an
         .embedder()
         .unwrap()
