@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn facestream(args: &[&str]) -> (i32, serde_json::Value, String) {
@@ -22,10 +22,9 @@ fn facestream(args: &[&str]) -> (i32, serde_json::Value, String) {
     (code, json, stderr)
 }
 
-fn scratch_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("facestream-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// The test's own folder (tests run side by side in this process), removed after it.
+fn scratch_dir(test: &str) -> common::Scratch {
+    common::Scratch::new(format!("facestream-cli-{}-{test}", std::process::id()))
 }
 
 fn crc32(data: &[u8]) -> u32 {
@@ -82,7 +81,7 @@ fn error_of(path: &Path) -> (String, String) {
 #[test]
 fn every_bad_input_gets_its_own_error_and_no_panic() {
     let media = common::media();
-    let dir = scratch_dir();
+    let dir = scratch_dir("bad-input");
     let jpeg =
         std::fs::read(media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg")).unwrap();
 
@@ -168,7 +167,7 @@ fn every_bad_input_gets_its_own_error_and_no_panic() {
 #[test]
 fn detect_json_has_the_seed_shape_and_draw_writes_an_image() {
     let media = common::media();
-    let dir = scratch_dir();
+    let dir = scratch_dir("detect");
     let img = media.join("group/face_recognition_kit_with_rose.jpg");
     let out = dir.join("drawn.jpg");
     let (code, json, stderr) = facestream(&[
@@ -274,7 +273,7 @@ fn compare_says_same_and_different_people() {
 
 #[test]
 fn missing_models_or_runtime_is_a_clear_error() {
-    let dir = scratch_dir();
+    let dir = scratch_dir("missing-models");
     let cfg = dir.join("bad-ort.toml");
     std::fs::write(
         &cfg,
@@ -363,8 +362,7 @@ fn faceset_reembed_on_postgres() {
 
 fn reembed_on(backend: Backend, test: &str) {
     let media = common::media();
-    let dir = scratch_dir().join(test);
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = scratch_dir(test);
     std::fs::create_dir_all(&dir).unwrap();
     let (storage, extra) = backend.storage(test, &dir.join("data"));
     let (mfn, dlib) = (dir.join("mfn.toml"), dir.join("dlib.toml"));
@@ -447,8 +445,7 @@ fn reembed_on(backend: Backend, test: &str) {
 /// were accepted, or named the wrong key, before).
 #[test]
 fn check_config_names_the_key_of_every_bad_value() {
-    let dir = scratch_dir().join("check-config");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("check-config");
     let key = |k: &str| format!("[[api.keys]]\nkey = \"{k}\"\ntenant = \"a\"\n");
     let cases: &[(&str, String, &str)] = &[
         (
@@ -526,8 +523,7 @@ fn check_config_names_the_key_of_every_bad_value() {
 /// summary says when there is nothing to do, camera passwords never appear.
 #[test]
 fn daemon_log_is_plain_and_masks_camera_passwords() {
-    let dir = scratch_dir().join("daemon-log");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("daemon-log");
     let f = dir.join("cfg.toml");
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
@@ -577,8 +573,7 @@ fn enroll_on_postgres_names_faces_and_warns_likewise() {
 
 fn enroll_names_on(backend: Backend, test: &str) {
     let media = common::media();
-    let dir = scratch_dir().join(test);
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = scratch_dir(test);
     let people = dir.join("people");
     std::fs::create_dir_all(people.join("nobody")).unwrap();
     std::os::unix::fs::symlink(media.join("gallery/George_Clooney"), people.join("clooney"))
@@ -639,8 +634,7 @@ fn enroll_names_on(backend: Backend, test: &str) {
 /// path (a bad bind used to be a bare "Address in use").
 #[test]
 fn start_failures_name_the_key_and_the_address_or_path() {
-    let dir = scratch_dir().join("start-failures");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("start-failures");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let not_a_dir = dir.join("a-file");
@@ -670,7 +664,8 @@ fn start_failures_name_the_key_and_the_address_or_path() {
 /// ended (it waited for a camera that never opened to finish its file; killed after 10 min here).
 #[test]
 fn benchmarks_name_a_missing_video_before_they_start() {
-    let missing = scratch_dir().join("no-such-clip.mp4");
+    let scratch = scratch_dir("missing-video");
+    let missing = scratch.join("no-such-clip.mp4");
     let missing = missing.to_str().unwrap();
     for args in [
         vec![

@@ -274,8 +274,8 @@ fn stopping_and_restarting_the_broker_loses_no_event() {
     let port = free_port();
     let broker = Mosquitto::start(port);
     let sub = Subscriber::start(port, "fs/+/face");
-    let events_file =
-        std::env::temp_dir().join(format!("facestream-events-{}.jsonl", std::process::id()));
+    let dir = common::Scratch::new(format!("facestream-events-{}", std::process::id()));
+    let events_file = dir.join("events.jsonl");
     let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
     let mut cfg = config(
         port,
@@ -318,8 +318,7 @@ fn enrolling_while_running_turns_unknown_tracks_into_matches() {
     let media = common::media();
     let broker = Mosquitto::start(free_port());
     let sub = Subscriber::start(broker.port, "fs/#");
-    let data = std::env::temp_dir().join(format!("fs-live-sets-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
+    let data = common::Scratch::new(format!("fs-live-sets-{}", std::process::id()));
     let sets = facestream::search::FaceSets::open(&data).unwrap();
     sets.create_set(
         "vip",
@@ -332,7 +331,7 @@ fn enrolling_while_running_turns_unknown_tracks_into_matches() {
     let mut cam = camera("stage", &clip.display().to_string(), true);
     cam.face_sets = vec!["vip".into()];
     let mut cfg = config(broker.port, vec![cam]);
-    cfg.storage.dir = data.clone();
+    cfg.storage.dir = data.to_path_buf();
     let daemon = Daemon::start(cfg, RunOptions::default()).unwrap();
     // Nobody is enrolled: searched tracks end as unknown.
     assert!(
@@ -506,16 +505,14 @@ fn live_liveness_challenges_over_mqtt() {
 fn events_spooled_to_disk_at_shutdown_are_delivered_after_the_next_start() {
     let media = common::media();
     let port = free_port(); // no broker yet
-    let dir = std::env::temp_dir().join(format!("fs-spool-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::Scratch::new(format!("fs-spool-{}", std::process::id()));
     let events_file = dir.join("produced.jsonl");
-    std::fs::create_dir_all(&dir).unwrap();
     let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
     let mut cfg = config(
         port,
         vec![camera("lobby", &file.display().to_string(), true)],
     );
-    cfg.mqtt.spool_dir = Some(dir.clone());
+    cfg.mqtt.spool_dir = Some(dir.to_path_buf());
     cfg.mqtt.flush_timeout_s = 1;
     let d = Daemon::start(
         cfg.clone(),
@@ -573,7 +570,7 @@ fn events_spooled_to_disk_at_shutdown_are_delivered_after_the_next_start() {
 #[test]
 fn events_reach_a_tls_broker_and_a_wrong_ca_is_refused() {
     let media = common::media();
-    let dir = std::env::temp_dir().join(format!("fs-mqtt-tls-{}", std::process::id()));
+    let dir = common::Scratch::new(format!("fs-mqtt-tls-{}", std::process::id()));
     let server = common::tls::self_signed(&dir, "broker");
     let stranger = common::tls::self_signed(&dir, "other-ca");
     let (plain, tls_port) = (free_port(), free_port());
@@ -633,7 +630,7 @@ fn events_reach_a_tls_broker_and_a_wrong_ca_is_refused() {
 #[test]
 fn a_broker_demanding_client_certificates_takes_only_the_configured_one() {
     let media = common::media();
-    let dir = std::env::temp_dir().join(format!("fs-mqtt-mtls-{}", std::process::id()));
+    let dir = common::Scratch::new(format!("fs-mqtt-mtls-{}", std::process::id()));
     let server = common::tls::self_signed(&dir, "broker");
     let client = common::tls::self_signed(&dir, "client");
     let (plain, tls_port) = (free_port(), free_port());
@@ -704,8 +701,8 @@ fn killing_the_broker_in_use_moves_to_the_next_with_no_event_lost() {
     let b = Mosquitto::start(pb);
     let sub_a = Subscriber::start(pa, "fs/+/face");
     let sub_b = Subscriber::start(pb, "fs/+/face");
-    let events_file =
-        std::env::temp_dir().join(format!("facestream-failover-{}.jsonl", std::process::id()));
+    let dir = common::Scratch::new(format!("facestream-failover-{}", std::process::id()));
+    let events_file = dir.join("events.jsonl");
     let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
     let mut cfg = config(pa, vec![camera("lobby", &file.display().to_string(), true)]);
     cfg.mqtt.hosts = vec![format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}")];

@@ -16,49 +16,64 @@ use facestream::search::{FaceSets, SearchParams};
 use facestream::shapes::BoundingBox;
 use serde_json::{json, Map, Value};
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fs-sets-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+fn tmp(name: &str) -> common::Scratch {
+    common::Scratch::new(format!("fs-sets-{name}-{}", std::process::id()))
+}
+
+/// Face sets with the folder they live in (SQLite), which goes after them.
+struct Sets {
+    sets: FaceSets,
+    _dir: Option<common::Scratch>,
+}
+
+impl std::ops::Deref for Sets {
+    type Target = FaceSets;
+    fn deref(&self) -> &FaceSets {
+        &self.sets
+    }
 }
 
 /// Where a test's face sets live — a SQLite folder or a PostgreSQL database — opened again as
 /// often as the test needs, as another process would.
 #[derive(Clone)]
 enum Place {
-    Sqlite(PathBuf),
-    Postgres(String),
+    Sqlite(Arc<common::Scratch>),
+    /// The database, and where its graphs are saved (one folder per database, as one per daemon).
+    Postgres(String, Arc<common::Scratch>),
 }
 
 impl Place {
     /// The same test's place on each backend.
     fn both(name: &str) -> Vec<Place> {
         vec![
-            Place::Sqlite(tmp(name)),
-            Place::Postgres(common::services::Postgres::shared().database(&name.replace('-', "_"))),
+            Place::Sqlite(Arc::new(tmp(name))),
+            Place::Postgres(
+                common::services::Postgres::shared().database(&name.replace('-', "_")),
+                Arc::new(common::Scratch::new(format!(
+                    "fs-pg-{name}-{}",
+                    std::process::id()
+                ))),
+            ),
         ]
     }
 
     fn name(&self) -> &'static str {
         match self {
             Place::Sqlite(_) => "sqlite",
-            Place::Postgres(_) => "postgres",
+            Place::Postgres(..) => "postgres",
         }
     }
 
     fn open(&self) -> Result<FaceSets, facestream::search::SetError> {
         match self {
-            Place::Sqlite(dir) => FaceSets::open(dir),
-            Place::Postgres(url) => FaceSets::open_storage(&facestream::config::StorageConfig {
-                url: url.clone(),
-                // Where the graphs are saved: one folder per database, as one per daemon.
-                dir: std::env::temp_dir().join(format!(
-                    "fs-pg-{}-{}",
-                    url.rsplit('/').next().unwrap_or("db"),
-                    std::process::id()
-                )),
-                ..Default::default()
-            }),
+            Place::Sqlite(dir) => FaceSets::open(dir.path()),
+            Place::Postgres(url, graphs) => {
+                FaceSets::open_storage(&facestream::config::StorageConfig {
+                    url: url.clone(),
+                    dir: graphs.to_path_buf(),
+                    ..Default::default()
+                })
+            }
         }
     }
 
@@ -71,7 +86,7 @@ impl Place {
                     .execute_batch(sql)
                     .unwrap();
             }
-            Place::Postgres(url) => {
+            Place::Postgres(url, _) => {
                 postgres::Client::connect(url, postgres::NoTls)
                     .unwrap()
                     .batch_execute(sql)
@@ -87,7 +102,7 @@ impl Place {
                 .unwrap()
                 .query_row(sql, [], |r| r.get(0))
                 .unwrap(),
-            Place::Postgres(url) => postgres::Client::connect(url, postgres::NoTls)
+            Place::Postgres(url, _) => postgres::Client::connect(url, postgres::NoTls)
                 .unwrap()
                 .query_one(sql, &[])
                 .unwrap()
@@ -100,7 +115,7 @@ impl Place {
     fn cli_args(&self, scratch: &std::path::Path) -> Vec<String> {
         match self {
             Place::Sqlite(dir) => vec!["--data-dir".into(), dir.display().to_string()],
-            Place::Postgres(url) => {
+            Place::Postgres(url, _) => {
                 std::fs::create_dir_all(scratch).unwrap();
                 let cfg = scratch.join("pg.toml");
                 std::fs::write(&cfg, format!("[storage]\nurl = \"{url}\"\n")).unwrap();
@@ -179,24 +194,34 @@ fn staff_face(i: u64, age: i64) -> (BoundingBox, Embedding, Map<String, Value>) 
 
 /// Empty face sets on each backend: SQLite in a fresh folder, and a fresh database on the
 /// PostgreSQL server this test binary starts.
-fn both(name: &str) -> Vec<(&'static str, FaceSets)> {
+fn both(name: &str) -> Vec<(&'static str, Sets)> {
     let url = common::services::Postgres::shared().database(&name.replace('-', "_"));
+    let dir = tmp(name);
     vec![
-        ("sqlite", FaceSets::open(&tmp(name)).unwrap()),
+        (
+            "sqlite",
+            Sets {
+                sets: FaceSets::open(&dir).unwrap(),
+                _dir: Some(dir),
+            },
+        ),
         (
             "postgres",
-            FaceSets::open_storage(&facestream::config::StorageConfig {
-                url,
-                ..Default::default()
-            })
-            .unwrap(),
+            Sets {
+                sets: FaceSets::open_storage(&facestream::config::StorageConfig {
+                    url,
+                    ..Default::default()
+                })
+                .unwrap(),
+                _dir: None,
+            },
         ),
     ]
 }
 
 /// On each backend, the set `staff` (capacity 5) with faces p0..p3 (ages 20..50, users u0 and
 /// u1); their ids.
-fn staff(name: &str) -> Vec<(&'static str, FaceSets, Vec<String>)> {
+fn staff(name: &str) -> Vec<(&'static str, Sets, Vec<String>)> {
     both(name)
         .into_iter()
         .map(|(backend, sets)| {
@@ -900,6 +925,7 @@ fn searching_while_enrolling_from_another_thread() {
 fn kill_9_during_bulk_enrolment_leaves_a_consistent_database() {
     let media = common::media();
     for dir in Place::both("kill9") {
+        let scratch = tmp(&format!("kill9-cli-{}", dir.name()));
         println!("backend: {}", dir.name());
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_facestream"))
             .args([
@@ -910,7 +936,7 @@ fn kill_9_during_bulk_enrolment_leaves_a_consistent_database() {
                 "--no-quality-gate",
                 "--json",
             ])
-            .args(dir.cli_args(&tmp(&format!("kill9-cli-{}", dir.name()))))
+            .args(dir.cli_args(&scratch))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use facestream::analyze::liveness::{
@@ -148,8 +148,9 @@ fn gst(args: &str) {
     assert!(ok, "gst-launch-1.0 {args}");
 }
 
-fn scratch(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("fs-live-{}-{name}", std::process::id()))
+/// The test's own folder for the clips it makes, removed after it.
+fn scratch(test: &str) -> common::Scratch {
+    common::Scratch::new(format!("fs-live-{}-{test}", std::process::id()))
 }
 
 #[test]
@@ -157,7 +158,8 @@ fn a_still_photo_and_a_face_swap_do_not_pass() {
     let media = common::media();
     let mut an = common::analyzer();
     // A photo held still for 3 s.
-    let still = scratch("still.mp4");
+    let dir = scratch("still-and-swap");
+    let still = dir.join("still.mp4");
     gst(&format!(
         "filesrc location={} ! jpegdec ! imagefreeze num-buffers=75 ! videoconvert ! videoscale ! video/x-raw,format=I420,framerate=25/1,width=320,height=240 ! x264enc ! mp4mux ! filesink location={}",
         media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg").display(),
@@ -168,7 +170,7 @@ fn a_still_photo_and_a_face_swap_do_not_pass() {
         assert!(!r.video_result.alive, "still photo passed action {a}");
     }
     // Mouth movement by one person, then another person: the mouth action is there, the identity is not kept.
-    let swap = scratch("swap.mp4");
+    let swap = dir.join("swap.mp4");
     let part = |p: &Path| {
         format!("filesrc location={} ! decodebin ! videoconvert ! videoscale ! videorate ! video/x-raw,format=I420,width=480,height=480,framerate=25/1 ! c.", p.display())
     };
@@ -196,9 +198,10 @@ fn a_still_photo_and_a_face_swap_do_not_pass() {
 fn other_containers_and_codecs_decode() {
     let media = common::media();
     let mut an = common::analyzer();
-    let webm = scratch("d18.webm");
+    let dir = scratch("containers");
+    let webm = dir.join("d18.webm");
     gst(&format!("filesrc location={} ! decodebin ! videoconvert ! vp8enc deadline=1 ! webmmux ! filesink location={}", media.join("liveness/liveportrait_d18.mp4").display(), webm.display()));
-    let flv = scratch("d18.flv");
+    let flv = dir.join("d18.flv");
     gst(&format!(
         "filesrc location={} ! decodebin ! videoconvert ! x264enc ! flvmux ! filesink location={}",
         media.join("liveness/liveportrait_d18.mp4").display(),
@@ -214,7 +217,7 @@ fn other_containers_and_codecs_decode() {
         ("d18_vp9.webm", "vp9enc deadline=1 cpu-used=8 ! webmmux"),
         ("d18_wmv.asf", "avenc_wmv2 ! asfmux"),
     ] {
-        let out = scratch(name);
+        let out = dir.join(name);
         gst(&format!(
             "filesrc location={} ! decodebin ! videoconvert ! {chain} ! filesink location={}",
             media.join("liveness/liveportrait_d18.mp4").display(),
@@ -258,7 +261,8 @@ fn other_containers_and_codecs_decode() {
 fn every_error_path_has_its_code() {
     let media = common::media();
     let clip = media.join("liveness/liveportrait_d18.mp4");
-    let text = scratch("notes.mp4");
+    let dir = scratch("errors");
+    let text = dir.join("notes.mp4");
     std::fs::write(&text, b"not a video at all").unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["--actions", "7"], "FRS.0601"),

@@ -14,14 +14,12 @@ fn settings(dir: &std::path::Path, verify: bool) -> SessionSettings {
 }
 
 /// An empty folder of this test process, for a models folder of the test's own making.
-fn scratch_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("facestream-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch_dir(tag: &str) -> common::Scratch {
+    common::Scratch::new(format!("facestream-{tag}-{}", std::process::id()))
 }
 
 /// A copy of the models folder without `missing`, in a scratch folder named by `tag`.
-fn models_without(missing: &str, tag: &str) -> std::path::PathBuf {
+fn models_without(missing: &str, tag: &str) -> common::Scratch {
     let dir = scratch_dir(tag);
     for e in std::fs::read_dir(Config::default().models.dir).unwrap() {
         let p = e.unwrap().path();
@@ -111,7 +109,7 @@ fn video_analysis_opens_every_model_it_needs_up_front() {
     let src = Config::default().models.dir;
     let dir = models_without("face_mask_mobilenetv2.onnx", "models-video");
     let mut cfg = Config::default();
-    cfg.models.dir = dir.clone();
+    cfg.models.dir = dir.to_path_buf();
     // Still images open models on first use: the detector alone is enough to start.
     assert!(facestream::analyze::Analyzer::open(&cfg).is_ok());
     let e = facestream::analyze::Analyzer::open_for_video(&cfg, true)
@@ -135,7 +133,7 @@ fn a_model_missing_at_start_stops_the_cameras_started_beside_it() {
     let dir = models_without("face_mask_mobilenetv2.onnx", "models-daemon");
     let video = common::media().join("video/openh264_foreman_cif.mp4");
     let mut cfg = Config::default();
-    cfg.models.dir = dir.clone();
+    cfg.models.dir = dir.to_path_buf();
     cfg.mqtt.enabled = false;
     cfg.http.bind = String::new();
     cfg.cameras = ["mx1", "mx2"]

@@ -59,8 +59,7 @@ fn metrics_health_reload_and_clean_stop() {
         .join("video/liveportrait_d20.mp4")
         .display()
         .to_string();
-    let dir = std::env::temp_dir().join(format!("fs-ops-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::Scratch::new(format!("fs-ops-{}", std::process::id()));
     let cfg = dir.join("facestream.toml");
     std::fs::write(&cfg, config(broker.port, http, &[("lobby", &lobby)])).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_facestream"))
@@ -205,9 +204,7 @@ fn events_survive_kill_9_while_the_broker_is_down() {
     let media = common::media();
     let port = free_port(); // no broker yet
     let http = free_port();
-    let dir = std::env::temp_dir().join(format!("fs-ops-kill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::Scratch::new(format!("fs-ops-kill-{}", std::process::id()));
     let spool = dir.join("spool");
     let produced_file = dir.join("produced.jsonl");
     let lobby = media
@@ -307,8 +304,7 @@ fn events_survive_kill_9_while_the_broker_is_down() {
 /// binary runs on the installed models and config.
 #[test]
 fn install_script_lays_out_what_the_unit_expects() {
-    let root = std::env::temp_dir().join(format!("fs-install-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = common::Scratch::new(format!("fs-install-{}", std::process::id()));
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(repo.join("scripts/install.sh"))
         .args([

@@ -113,8 +113,7 @@ fn span(events: &[Value]) -> (u64, u64) {
 
 #[test]
 fn a_track_never_carries_over_to_another_person() {
-    let dir = std::env::temp_dir().join(format!("fs-tracking-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::Scratch::new(format!("fs-tracking-{}", std::process::id()));
     let videos = compose(&dir);
     let mut report = vec![];
     // (video, the time one person gives way to another)

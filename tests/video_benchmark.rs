@@ -101,8 +101,7 @@ fn run(args: &[&str]) -> std::process::Output {
 #[test]
 fn recognition_on_a_composed_video_meets_its_targets() {
     let gallery = common::media().join("gallery");
-    let dir = std::env::temp_dir().join(format!("fs-video-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::Scratch::new(format!("fs-video-bench-{}", std::process::id()));
     // Enrol the enrolled people from their other photos.
     let people = dir.join("people");
     for (person, probe, enrolled) in CAST {
@@ -198,8 +197,7 @@ fn recognition_on_a_composed_video_meets_its_targets() {
 #[test]
 fn hamilton_against_its_identity_time_ranges() {
     let gallery = common::media().join("gallery");
-    let dir = std::env::temp_dir().join(format!("fs-video-bench-ham-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::Scratch::new(format!("fs-video-bench-ham-{}", std::process::id()));
     let people = dir.join("people");
     let ranges = [
         ("Lin-Manuel_Miranda", 0u64, 600u64),
@@ -293,8 +291,7 @@ fn slideshow(photos: &[std::path::PathBuf], seconds: f64, fps: u32, out: &std::p
 #[test]
 fn open_set_threshold_on_video() {
     let gallery = common::media().join("gallery");
-    let dir = std::env::temp_dir().join(format!("fs-open-set-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::Scratch::new(format!("fs-open-set-{}", std::process::id()));
     let mut people: Vec<(String, Vec<std::path::PathBuf>)> = std::fs::read_dir(&gallery)
         .unwrap()
         .flatten()
@@ -470,8 +467,7 @@ fn fnv1a(s: &str) -> u64 {
 #[test]
 fn walking_clips_match_nobody_in_the_gallery() {
     let media = common::media();
-    let dir = std::env::temp_dir().join(format!("fs-walkers-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::Scratch::new(format!("fs-walkers-{}", std::process::id()));
     let data = dir.join("data");
     enroll(&media.join("gallery"), "everyone", &data);
     let clips = [

@@ -169,16 +169,19 @@ impl Journal {
 mod tests {
     use super::*;
 
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("fs-journal-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
+    /// Removed after the test.
+    fn dir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("fs-journal-{name}-"))
+            .tempdir()
+            .unwrap()
     }
 
     #[test]
     fn unacknowledged_events_survive_a_crash_and_acknowledged_ones_do_not_come_back() {
-        let d = dir("crash");
-        let (mut j, old) = Journal::open(&d, 100).unwrap();
+        let tmp = dir("crash");
+        let d = tmp.path();
+        let (mut j, old) = Journal::open(d, 100).unwrap();
         assert!(old.is_empty());
         for i in 0..10 {
             j.append("t/face", format!("e{i}").as_bytes(), false)
@@ -193,7 +196,7 @@ mod tests {
             .open(d.join("mqtt-journal.jsonl"))
             .unwrap();
         f.write_all(b"{\"seq\":11,\"topic\":\"t/fa").unwrap();
-        let (mut j, pending) = Journal::open(&d, 100).unwrap();
+        let (mut j, pending) = Journal::open(d, 100).unwrap();
         let payloads: Vec<String> = pending
             .iter()
             .map(|e| String::from_utf8_lossy(&e.payload).into())
@@ -208,19 +211,20 @@ mod tests {
         j.acked(7);
         j.sync(std::iter::empty(), 0, true, Duration::ZERO).unwrap();
         drop(j);
-        let (_, pending) = Journal::open(&d, 100).unwrap();
+        let (_, pending) = Journal::open(d, 100).unwrap();
         assert!(pending.is_empty());
     }
 
     #[test]
     fn recovery_keeps_the_newest_capacity_events_and_compaction_keeps_pending_ones() {
-        let d = dir("cap");
-        let (mut j, _) = Journal::open(&d, 3).unwrap();
+        let tmp = dir("cap");
+        let d = tmp.path();
+        let (mut j, _) = Journal::open(d, 3).unwrap();
         for i in 0..5 {
             j.append("t", format!("{i}").as_bytes(), false).unwrap();
         }
         drop(j);
-        let (mut j, pending) = Journal::open(&d, 3).unwrap();
+        let (mut j, pending) = Journal::open(d, 3).unwrap();
         let p: Vec<String> = pending
             .iter()
             .map(|e| String::from_utf8_lossy(&e.payload).into())
@@ -244,7 +248,7 @@ mod tests {
         let text = std::fs::read_to_string(d.join("mqtt-journal.jsonl")).unwrap();
         assert_eq!(text.lines().count(), 1);
         drop(j);
-        let (_, pending) = Journal::open(&d, 3).unwrap();
+        let (_, pending) = Journal::open(d, 3).unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].payload, b"x1199");
     }

@@ -103,9 +103,7 @@ fn hostile_filters_are_refused_and_the_server_stays_up() {
 fn timed_out_work_keeps_its_slot_and_leaves_no_temporary_file() {
     let media = common::media();
     let metrics = common::services::free_port();
-    let tmp = std::env::temp_dir().join(format!("fs-api-tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = common::Scratch::new(format!("fs-api-tmp-{}", std::process::id()));
     let srv = start_env(
         "max_concurrent = 1\nrequest_timeout_ms = 300\nqueue_timeout_ms = 2500\nrate_per_second = 0.0",
         Some(metrics),

@@ -30,6 +30,8 @@ struct Server {
     port: u16,
     /// The server's `storage.dir`.
     data: std::path::PathBuf,
+    /// Its config, log and data; removed after the server is stopped.
+    _dir: common::Scratch,
 }
 
 impl Drop for Server {
@@ -61,8 +63,7 @@ fn start_env(extra: &str, metrics: Option<u16>, storage: &str, env: &[(&str, &st
         .map(|p| format!("127.0.0.1:{p}"))
         .unwrap_or_default();
     let port = free_port();
-    let dir = std::env::temp_dir().join(format!("fs-api-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::Scratch::new(format!("fs-api-{}-{port}", std::process::id()));
     let cfg = dir.join("api.toml");
     std::fs::write(
         &cfg,
@@ -96,6 +97,7 @@ fn start_env(extra: &str, metrics: Option<u16>, storage: &str, env: &[(&str, &st
         child,
         port,
         data: dir.join("data"),
+        _dir: dir,
     }
 }
 

@@ -107,6 +107,8 @@ impl Mosquitto {
                 .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())),
             "mosquitto did not start on {port}/{tls_port}"
         );
+        // Read once at start: nothing of the test is left behind.
+        let _ = std::fs::remove_file(&conf);
         Mosquitto { child, port }
     }
 
