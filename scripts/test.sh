@@ -17,6 +17,9 @@ fi
 # it fails (tests/common `Scratch`). Chromium's own profile folders are not the suite's to clean.
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/facestream-tests.XXXXXX")"
 chmod 1777 "$scratch"
+# The test binaries load ONNX Runtime in-process, without the binary's start-up (main.rs) that turns
+# its telemetry client off; tests/cli.rs checks the binary with this variable removed.
+export ORT_DISABLE_TELEMETRY=1
 TMPDIR="$scratch" cargo test --release --all-targets -- --nocapture
 # (A test binary's shared PostgreSQL server is removed by a watcher within a second or two of its exit.)
 for _ in $(seq 15); do

@@ -26,8 +26,20 @@ fn limit_malloc_arenas() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
 
+/// ONNX Runtime's Linux build carries Microsoft's telemetry client (OneCollector), which starts
+/// with the runtime, before any session option could turn it off, and writes a session file
+/// (`.ses`) into the temp dir at every start. A self-hosted face service reports to nobody: its
+/// own switch, set before the runtime is loaded and before any thread starts. Set by the user,
+/// theirs wins.
+fn silence_onnx_runtime_telemetry() {
+    if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+        std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+    }
+}
+
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    silence_onnx_runtime_telemetry();
     let cli = facestream::cli::Cli::parse();
     // The daemon reports at `info` (a start summary, a line a minute); one-shot commands only warn.
     // RUST_LOG overrides both.

@@ -718,3 +718,42 @@ fn the_binary_does_not_link_ffmpeg_s_capture_devices() {
         assert!(!libs.contains(unused), "{unused} is linked: {libs}");
     }
 }
+
+/// ONNX Runtime's Linux build starts Microsoft's telemetry client with the runtime and writes its
+/// session file (`.ses`) into the temp dir at every start (found by the suite's "nothing left
+/// behind" check). The binary turns it off before the runtime loads; a user's own setting wins.
+#[test]
+fn the_binary_turns_onnx_runtime_telemetry_off_and_leaves_the_temp_dir_alone() {
+    let dir = scratch_dir("telemetry");
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let clip = common::media().join("video/openh264_test_vd_1d_2people.264");
+    let analyze = |disable: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_facestream"));
+        cmd.args(["analyze", clip.to_str().unwrap(), "--out"])
+            .arg(dir.join("events.jsonl"))
+            .env("TMPDIR", &tmp)
+            .env_remove("ORT_DISABLE_TELEMETRY");
+        if let Some(v) = disable {
+            cmd.env("ORT_DISABLE_TELEMETRY", v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut left: Vec<String> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        for name in &left {
+            let _ = std::fs::remove_file(tmp.join(name));
+        }
+        left
+    };
+    assert_eq!(analyze(None), Vec::<String>::new(), "left in the temp dir");
+    // The runtime's own switch is what the binary sets: the user's "0" turns the client back on.
+    assert_eq!(analyze(Some("0")), vec![".ses".to_string()]);
+}

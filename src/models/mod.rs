@@ -60,9 +60,16 @@ pub fn runtime(explicit: Option<&Path>) -> Result<ort::environment::Environment,
         if !path.is_file() {
             return Err((path, "file does not exist".into()));
         }
+        // Its telemetry events off too (the binary sets ORT_DISABLE_TELEMETRY at start, which
+        // alone keeps the client from starting: main.rs).
         let built = ort::init_from(&path)
             .map_err(|e| e.to_string())
-            .and_then(|b| b.with_name("facestream").build().map_err(|e| e.to_string()));
+            .and_then(|b| {
+                b.with_name("facestream")
+                    .with_telemetry(false)
+                    .build()
+                    .map_err(|e| e.to_string())
+            });
         built.map_err(|m| (path, m))
     });
     match res {
