@@ -95,17 +95,19 @@ pub struct PipelineConfig {
     pub rtsp_latency_ms: u32,
     /// RTSP over TCP only. Off: UDP first with rtspsrc's automatic TCP fallback.
     pub rtsp_tcp_only: bool,
-    /// Threads of each camera's software video decoder (1..=64). Absent: one per core when the
-    /// configuration names a single camera (a lone 1080p stream decodes faster so), one when it
-    /// names several — the cameras then decode side by side anyway, and each decoder's own
-    /// threads only cost memory (4 cameras of 1080p: ~25 MB a camera less at the same CPU;
-    /// docs/performance.md). Cameras added after the start keep the count chosen at the start.
+    /// Threads of each camera's software video decoder (1..=64). Absent: one when the
+    /// configuration names several cameras (they decode side by side anyway, and each decoder's
+    /// own threads only cost memory: 4 cameras of 1080p ~25 MB a camera less at the same CPU);
+    /// for a single camera, chosen by its stream's size — one up to 1280×720, one per core above
+    /// (a lone 1080p stream decodes faster so; smaller ones ran 1–8 % faster on one thread while
+    /// detection and analysis kept the cores busy; docs/performance.md). Cameras added after the
+    /// start keep the choice made at the start.
     pub decoder_threads: Option<u32>,
 }
 
 impl PipelineConfig {
-    /// Threads for each camera's decoder when `cameras` are configured (0: FFmpeg's own choice,
-    /// one per core).
+    /// Threads for each camera's decoder when `cameras` are configured (0: chosen by the stream's
+    /// size, `ingest::gst`).
     pub fn decoder_threads_for(&self, cameras: usize) -> u32 {
         self.decoder_threads
             .unwrap_or(if cameras > 1 { 1 } else { 0 })

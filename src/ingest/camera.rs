@@ -61,7 +61,8 @@ pub struct CameraSettings {
     pub realtime: bool,
     /// How often a running camera republishes its status with fresh rates.
     pub status_interval: Duration,
-    /// Threads of its software decoder (0: FFmpeg's own choice, one per core).
+    /// Threads of its software decoder (0: chosen by the stream's size: one up to 1280×720, else
+    /// FFmpeg's own, one per core).
     pub decoder_threads: u32,
 }
 

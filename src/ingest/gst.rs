@@ -49,8 +49,16 @@ fn to_rgb(width: u32) -> String {
     )
 }
 
+/// The largest stream (pixels a frame) one decoder thread takes: up to it, FFmpeg's threads cost
+/// more than they give while detection and analysis keep both cores busy (`analyze`, alternating
+/// runs: Orlando 320×240 +4 %, d10 512×512 +6.5 %, d13 720×1280 +6 %, s18 1280×720 +1 % frames a
+/// second), above it they pay (facenet 1920×1080 −2.3 % on one thread; docs/performance.md, session 43).
+const ONE_DECODER_THREAD_MAX_PIXELS: i64 = 1280 * 720;
+
 /// Sets the thread count of the FFmpeg decoder `decodebin` picks (`avdec_*`: its `max-threads`,
-/// 0 meaning one per core), as it is added.
+/// 0 meaning one per core), as it is added. `threads` 0: chosen by the stream's size when its
+/// caps reach the decoder, before it opens (one thread up to [`ONE_DECODER_THREAD_MAX_PIXELS`],
+/// else FFmpeg's own; a stream whose caps give no size keeps FFmpeg's own).
 fn decoder_threads(pipeline: &gst::Pipeline, threads: u32) {
     let threads = i32::try_from(threads).unwrap_or(i32::MAX);
     pipeline.connect_deep_element_added(move |_, _, e| {
@@ -58,10 +66,41 @@ fn decoder_threads(pipeline: &gst::Pipeline, threads: u32) {
         let int = e
             .find_property("max-threads")
             .is_some_and(|p| p.value_type() == gst::glib::Type::I32);
-        if ffmpeg && int {
-            e.set_property("max-threads", threads);
+        if !(ffmpeg && int) {
+            return;
         }
+        if threads > 0 {
+            e.set_property("max-threads", threads);
+            return;
+        }
+        let Some(pad) = e.static_pad("sink") else {
+            return;
+        };
+        let decoder = e.downgrade();
+        // A sink pad's probe sees the caps event before the decoder's handler, which opens FFmpeg
+        // with the thread count then set (again at a new size).
+        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            if let Some(gst::PadProbeData::Event(ev)) = &info.data {
+                if let (gst::EventView::Caps(c), Some(decoder)) = (ev.view(), decoder.upgrade()) {
+                    decoder.set_property("max-threads", threads_for_size(c.caps()));
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
     });
+}
+
+/// The decoder's threads for a stream with these caps: 1 up to [`ONE_DECODER_THREAD_MAX_PIXELS`],
+/// else 0 (FFmpeg's own, one per core).
+fn threads_for_size(caps: &gst::CapsRef) -> i32 {
+    let size = caps.structure(0).and_then(|s| {
+        let (w, h) = (s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?);
+        Some(i64::from(w) * i64::from(h))
+    });
+    match size {
+        Some(px) if px > 0 && px <= ONE_DECODER_THREAD_MAX_PIXELS => 1,
+        _ => 0,
+    }
 }
 
 /// Keeps `videoscale` a scaler. A stream whose caps leave out its colorimetry gets GStreamer's
@@ -161,9 +200,7 @@ impl GstOpener {
             .downcast::<gst::Pipeline>()
             .map_err(|_| open_err("not a pipeline".into()))?;
         keep_colorimetry(&pipeline);
-        if s.decoder_threads > 0 {
-            decoder_threads(&pipeline, s.decoder_threads);
-        }
+        decoder_threads(&pipeline, s.decoder_threads);
         let sink = pipeline
             .by_name("sink")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
@@ -371,12 +408,22 @@ mod tests {
         assert_eq!(colorimetry("src"), colorimetry("sink"));
     }
 
-    /// `pipeline.decoder_threads` reaches the FFmpeg decoder `decodebin` picks; 0 leaves it at
-    /// FFmpeg's own choice (one thread per core).
+    /// `pipeline.decoder_threads` reaches the FFmpeg decoder `decodebin` picks; 0 chooses by the
+    /// stream's size: one thread for the 480×270 clip, FFmpeg's own (one per core) for 1080p.
     #[test]
     fn a_camera_decodes_on_the_threads_it_was_given() {
-        for (threads, expected) in [(1, 1), (3, 3), (0, 0)] {
-            let mut settings = clip_camera("intel_face-demographics-walking.mp4");
+        let (small, large) = (
+            "intel_face-demographics-walking.mp4",
+            "facenet-pytorch_video_1080p.mp4",
+        );
+        for (clip, threads, expected) in [
+            (small, 1, 1),
+            (small, 3, 3),
+            (large, 1, 1),
+            (small, 0, 1),
+            (large, 0, 0),
+        ] {
+            let mut settings = clip_camera(clip);
             settings.decoder_threads = threads;
             let mut src = GstOpener::default().pipeline(&settings).unwrap();
             assert!(matches!(
@@ -388,12 +435,15 @@ mod tests {
                 .iterate_recurse()
                 .into_iter()
                 .filter_map(Result::ok)
-                .find(|e| e.factory().is_some_and(|f| f.name().starts_with("avdec_")))
-                .expect("an FFmpeg decoder");
+                .find(|e| {
+                    e.factory().is_some_and(|f| f.name().starts_with("avdec_"))
+                        && e.find_property("max-threads").is_some()
+                })
+                .expect("an FFmpeg video decoder");
             assert_eq!(
                 decoder.property::<i32>("max-threads"),
                 expected,
-                "{threads}"
+                "{clip}, {threads}"
             );
         }
     }
