@@ -90,6 +90,28 @@ fn decoder_threads(pipeline: &gst::Pipeline, threads: u32) {
     });
 }
 
+/// Stops `uridecodebin` at a file's audio tracks: it decoded them (`avdec_aac` for most of the sample
+/// clips) only to leave them on a pad nobody reads. Their encoded pad stays unlinked, as the decoded
+/// one did.
+fn video_only(pipeline: &gst::Pipeline) {
+    let Some(bin) = pipeline
+        .iterate_elements()
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.factory().is_some_and(|f| f.name() == "uridecodebin"))
+    else {
+        return;
+    };
+    bin.connect("autoplug-continue", false, |args| {
+        let audio = args
+            .get(2)
+            .and_then(|v| v.get::<gst::Caps>().ok())
+            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("audio/")))
+            .unwrap_or(false);
+        Some((!audio).to_value())
+    });
+}
+
 /// The decoder's threads for a stream with these caps: 1 up to [`ONE_DECODER_THREAD_MAX_PIXELS`],
 /// else 0 (FFmpeg's own, one per core).
 fn threads_for_size(caps: &gst::CapsRef) -> i32 {
@@ -201,6 +223,7 @@ impl GstOpener {
             .map_err(|_| open_err("not a pipeline".into()))?;
         keep_colorimetry(&pipeline);
         decoder_threads(&pipeline, s.decoder_threads);
+        video_only(&pipeline);
         let sink = pipeline
             .by_name("sink")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
@@ -325,6 +348,7 @@ fn gstreamer_pbutils_free_duration(uri: &str, width: u32) -> Option<u64> {
     .downcast::<gst::Pipeline>()
     .ok()?;
     keep_colorimetry(&p);
+    video_only(&p);
     p.set_state(gst::State::Paused).ok()?;
     let (res, _, _) = p.state(gst::ClockTime::from_seconds(5));
     let d = res
@@ -406,6 +430,29 @@ mod tests {
         };
         assert_eq!(colorimetry("sink"), "bt709");
         assert_eq!(colorimetry("src"), colorimetry("sink"));
+    }
+
+    /// A clip's audio track is left encoded: no parser or decoder of audio in the camera's
+    /// pipeline (before: `aacparse ! avdec_aac`, decoding what nobody read), its frames as before.
+    #[test]
+    fn a_file_s_audio_is_not_decoded() {
+        let settings = clip_camera("liveportrait_d10.mp4");
+        let mut src = GstOpener::default().pipeline(&settings).unwrap();
+        let mut frames = 0;
+        while let Pulled::Frame { .. } = src.pull(Duration::from_secs(10)).unwrap() {
+            frames += 1;
+        }
+        assert_eq!(frames, 448, "every frame of the clip");
+        let audio: Vec<String> = src
+            .pipeline
+            .iterate_recurse()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter_map(|e| e.factory())
+            .filter(|f| f.metadata("klass").is_some_and(|k| k.contains("Audio")))
+            .map(|f| f.name().to_string())
+            .collect();
+        assert!(audio.is_empty(), "audio elements: {audio:?}");
     }
 
     /// `pipeline.decoder_threads` reaches the FFmpeg decoder `decodebin` picks; 0 chooses by the
