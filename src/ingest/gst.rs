@@ -94,12 +94,7 @@ fn decoder_threads(pipeline: &gst::Pipeline, threads: u32) {
 /// clips) only to leave them on a pad nobody reads. Their encoded pad stays unlinked, as the decoded
 /// one did.
 fn video_only(pipeline: &gst::Pipeline) {
-    let Some(bin) = pipeline
-        .iterate_elements()
-        .into_iter()
-        .filter_map(Result::ok)
-        .find(|e| e.factory().is_some_and(|f| f.name() == "uridecodebin"))
-    else {
+    let Some(bin) = pipeline.by_name("decode") else {
         return;
     };
     bin.connect("autoplug-continue", false, |args| {
@@ -215,7 +210,7 @@ impl GstOpener {
                     return Err(open_err(format!("no such file {}", local.display())));
                 }
             }
-            format!("uridecodebin uri=\"{uri}\" caps=video/x-raw ! {tail}")
+            format!("uridecodebin name=decode uri=\"{uri}\" caps=video/x-raw ! {tail}")
         };
         let pipeline = gst::parse::launch(&desc)
             .map_err(|e| open_err(e.to_string()))?
@@ -341,7 +336,7 @@ pub fn file_duration_ms(uri: &str, width: u32) -> Option<u64> {
 /// Prerolls the file and asks the pipeline for its duration (no pbutils dependency needed).
 fn gstreamer_pbutils_free_duration(uri: &str, width: u32) -> Option<u64> {
     let p = gst::parse::launch(&format!(
-        "uridecodebin uri=\"{uri}\" caps=video/x-raw ! {} ! fakesink",
+        "uridecodebin name=decode uri=\"{uri}\" caps=video/x-raw ! {} ! fakesink",
         to_rgb(width)
     ))
     .ok()?
