@@ -719,21 +719,50 @@ fn the_binary_does_not_link_ffmpeg_s_capture_devices() {
     }
 }
 
-/// ONNX Runtime's Linux build starts Microsoft's telemetry client with the runtime and writes its
-/// session file (`.ses`) into the temp dir at every start (found by the suite's "nothing left
-/// behind" check). The binary turns it off before the runtime loads; a user's own setting wins.
+/// ONNX Runtime's Linux build starts Microsoft's telemetry client with the runtime: it writes a
+/// session file (`.ses`) into the temp dir and a device id and an event store
+/// (`~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db`, megabytes after a few
+/// hundred starts) into the home folder at every start (found by the suite's "nothing left behind"
+/// check). The binary turns it off before the runtime loads; a user's own setting wins.
+///
+/// The runtime keeps its client off by itself when a CI service's variable is set (`CI`,
+/// `GITHUB_ACTIONS`, …: the list below is the one in the 1.31.1 library), which hid the client on
+/// the CI machine; the children run without them, as on a user's machine.
 #[test]
 fn the_binary_turns_onnx_runtime_telemetry_off_and_leaves_the_temp_dir_alone() {
+    const CI_VARIABLES: [&str; 12] = [
+        "CI",
+        "TF_BUILD",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "CIRCLECI",
+        "TRAVIS",
+        "JENKINS_URL",
+        "CODEBUILD_BUILD_ID",
+        "BUILDKITE",
+        "TEAMCITY_VERSION",
+        "APPVEYOR",
+        "BITBUCKET_BUILD_NUMBER",
+    ];
     let dir = scratch_dir("telemetry");
-    let tmp = dir.join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
     let clip = common::media().join("video/openh264_test_vd_1d_2people.264");
-    let analyze = |disable: Option<&str>| {
+    // What one start leaves in a fresh temp dir and a fresh home folder (GStreamer's own
+    // registry cache aside, which a user's home keeps anyway).
+    let analyze = |run: &str, disable: Option<&str>| {
+        let tmp = dir.join(run).join("tmp");
+        let home = dir.join(run).join("home");
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_facestream"));
         cmd.args(["analyze", clip.to_str().unwrap(), "--out"])
-            .arg(dir.join("events.jsonl"))
+            .arg(dir.join(run).join("events.jsonl"))
             .env("TMPDIR", &tmp)
+            .env("HOME", &home)
+            .env_remove("XDG_CACHE_HOME")
             .env_remove("ORT_DISABLE_TELEMETRY");
+        for ci in CI_VARIABLES {
+            cmd.env_remove(ci);
+        }
         if let Some(v) = disable {
             cmd.env("ORT_DISABLE_TELEMETRY", v);
         }
@@ -743,17 +772,27 @@ fn the_binary_turns_onnx_runtime_telemetry_off_and_leaves_the_temp_dir_alone() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut left: Vec<String> = std::fs::read_dir(&tmp)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        let names = |d: &std::path::Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .map(|rd| {
+                    rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        let cache: Vec<String> = names(&home.join(".cache"))
+            .into_iter()
+            .filter(|n| n != "gstreamer-1.0")
             .collect();
-        left.sort();
-        for name in &left {
-            let _ = std::fs::remove_file(tmp.join(name));
-        }
-        left
+        (names(&tmp), cache)
     };
-    assert_eq!(analyze(None), Vec::<String>::new(), "left in the temp dir");
+    let (tmp, cache) = analyze("default", None);
+    assert_eq!(tmp, Vec::<String>::new(), "left in the temp dir");
+    assert_eq!(cache, Vec::<String>::new(), "left in ~/.cache");
     // The runtime's own switch is what the binary sets: the user's "0" turns the client back on.
-    assert_eq!(analyze(Some("0")), vec![".ses".to_string()]);
+    let (tmp, cache) = analyze("user-turned-on", Some("0"));
+    assert_eq!(tmp, vec![".ses".to_string()]);
+    assert_eq!(cache, vec!["Microsoft".to_string()]);
 }
