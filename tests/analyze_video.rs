@@ -11,11 +11,7 @@ fn analyze(video: &str, extra: &[&str]) -> Vec<serde_json::Value> {
     // Unique per call: tests running in parallel may analyse the same clip.
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = common::Scratch::new(format!(
-        "fs-analyze-{}-{n}-{}",
-        std::process::id(),
-        video.replace('/', "_")
-    ));
+    let dir = common::Scratch::new(format!("fs-analyze-{n}-{}", video.replace('/', "_")));
     let out = dir.join("events.jsonl");
     let status = Command::new(env!("CARGO_BIN_EXE_facestream"))
         .args([
@@ -39,7 +35,7 @@ fn analyze(video: &str, extra: &[&str]) -> Vec<serde_json::Value> {
 fn analyze_with(clip: &str, config: &str) -> (String, Vec<serde_json::Value>) {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = common::Scratch::new(format!("fs-analyze-with-{}-{n}", std::process::id()));
+    let dir = common::Scratch::new(format!("fs-analyze-with-{n}"));
     let (cfg, out) = (dir.join("config.toml"), dir.join("events.jsonl"));
     std::fs::write(&cfg, config).unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
@@ -164,7 +160,7 @@ fn foreman_track_ends_when_the_face_leaves_the_frame() {
 
 #[test]
 fn jsonl_has_the_event_shape_and_draw_writes_a_playable_video() {
-    let dir = common::Scratch::new(format!("fs-draw-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-draw");
     let out = dir.join("drawn.mp4");
     let ev = analyze(
         "video/intel_face-demographics-walking.mp4",
@@ -227,7 +223,7 @@ fn count_frames(path: &std::path::Path) -> usize {
 fn draw_writes_the_container_its_name_asks_for() {
     let media = common::media();
     let clip = media.join("video/intel_face-demographics-walking.mp4");
-    let base = common::Scratch::new(format!("fs-draw-kind-{}", std::process::id()));
+    let base = common::Scratch::new("fs-draw-kind");
     // (extension, offset, the bytes the file holds there)
     let kinds: [(&str, usize, &[u8]); 3] = [
         ("mkv", 0, &[0x1A, 0x45, 0xDF, 0xA3]),
@@ -283,7 +279,7 @@ fn analysis_of_a_file_is_complete_and_reproducible() {
         let decoded = count_frames(&media.join(clip));
         let mut runs = vec![];
         for _ in 0..2 {
-            let dir = common::Scratch::new(format!("fs-repro-{}", std::process::id()));
+            let dir = common::Scratch::new("fs-repro");
             let out = dir.join("events.jsonl");
             let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
                 .args([
@@ -336,7 +332,7 @@ fn analysis_of_a_file_is_complete_and_reproducible() {
 #[test]
 fn offline_batches_are_whole_whatever_the_timing() {
     let media = common::media();
-    let dir = common::Scratch::new(format!("fs-whole-batches-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-whole-batches");
     let clip = dir.join("foreman_176x144.mp4");
     common::ffmpeg(&[
         "-i",
@@ -408,7 +404,7 @@ fn offline_batches_are_whole_whatever_the_timing() {
 fn attributes_are_read_on_better_faces_only_and_published_on_every_event() {
     let media = common::media();
     let clip = media.join("video/liveportrait_d10.mp4");
-    let dir = common::Scratch::new(format!("fs-schedule-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-schedule");
     let out = dir.join("events.jsonl");
     let run = Command::new(env!("CARGO_BIN_EXE_facestream"))
         .args([
@@ -645,7 +641,7 @@ fn a_large_face_is_detected_reduced_with_the_same_events() {
 /// is printed (docs/performance.md).
 #[test]
 fn a_small_face_arriving_beside_a_large_one_is_found_within_the_full_size_cycle() {
-    let dir = common::Scratch::new(format!("fs-arrivals-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-arrivals");
     let video = dir.join("arrivals.mp4");
     // (start s, x, y): 1 s each, 36×45 patches clear of the large face. The face in them (~25 px)
     // shrinks to ~8 px at the reduced size, where YuNet cannot see it, so only the full-size cycle
@@ -901,7 +897,7 @@ fn a_track_whose_camera_stops_searching_still_ends_decided() {
     use std::time::Duration;
 
     let cfg = facestream::config::Config::default();
-    let dir = common::Scratch::new(format!("fs-ends-decided-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-ends-decided");
     let sets = facestream::search::FaceSets::open(&dir).unwrap();
     sets.create_set("people", 100, Default::default(), cfg.models.embedder)
         .unwrap();

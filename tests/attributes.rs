@@ -601,7 +601,7 @@ fn int8_graphs_are_as_right_as_the_float_models_in_every_condition() {
         ("liveportrait_d6.mp4", false, "female"),
         ("liveportrait_d12.mp4", false, "male"),
     ];
-    let dir = common::Scratch::new(format!("facestream-int8-{}", std::process::id()));
+    let dir = common::Scratch::new("facestream-int8");
     // (darker, dim) -> agreement, gender right [int8, float], called bare [int8, float]
     type Group = (Agreement, [usize; 2], [usize; 2]);
     let mut groups: std::collections::BTreeMap<(bool, bool), Group> = Default::default();
@@ -779,7 +779,7 @@ fn mask_reads_video_faces_no_worse_than_the_face_box_alone_in_any_condition() {
     let mut table: BTreeMap<String, MaskCalls> = BTreeMap::new();
 
     // Bare faces of the clips, every 8th frame, scaled as ingest scales (long side ≤ 640).
-    let dir = common::Scratch::new(format!("facestream-maskvideo-{}", std::process::id()));
+    let dir = common::Scratch::new("facestream-maskvideo");
     let mut clips: Vec<_> = std::fs::read_dir(media.join("video"))
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -24,7 +24,7 @@ fn facestream(args: &[&str]) -> (i32, serde_json::Value, String) {
 
 /// The test's own folder (tests run side by side in this process), removed after it.
 fn scratch_dir(test: &str) -> common::Scratch {
-    common::Scratch::new(format!("facestream-cli-{}-{test}", std::process::id()))
+    common::Scratch::new(format!("facestream-cli-{test}"))
 }
 
 fn crc32(data: &[u8]) -> u32 {

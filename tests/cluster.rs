@@ -138,7 +138,7 @@ fn three_daemons_share_six_cameras_and_take_over_from_a_dead_one() {
     let url = pg.database("pool");
     let broker = Mosquitto::start(free_port());
     let sub = Subscriber::start(broker.port, "fs/+/status");
-    let dir = common::Scratch::new(format!("fs-cluster-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-cluster");
     let video = media.join("video/openh264_foreman_cif.mp4");
     let stage = media.join("video/face_recognition_short_hamilton_clip.mp4");
     // The first daemon's file seeds the pool's cameras; the others bring none. cam0 shows the
@@ -441,7 +441,7 @@ fn eight_daemons_forty_cameras_ten_takeovers() {
     let pg = Postgres::start();
     let url = pg.database("pool8");
     let broker = Mosquitto::start(free_port());
-    let dir = common::Scratch::new(format!("fs-cluster8-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-cluster8");
     let clip = dir.join("light.mp4");
     let ok = Command::new("ffmpeg")
         .args([
@@ -620,7 +620,7 @@ fn a_daemon_cut_off_from_the_database_stops_its_cameras_before_others_take_them(
     let cut_url = url.replace(&format!(":{}/", pg.port), &format!(":{}/", relay.port));
     let broker = Mosquitto::start(free_port());
     let statuses = Subscriber::start(broker.port, "fs/+/status");
-    let dir = common::Scratch::new(format!("fs-cluster-cut-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-cluster-cut");
     let video = media.join("video/openh264_foreman_cif.mp4");
     let cameras: String = (0..4)
         .map(|i| {

@@ -264,7 +264,7 @@ async fn wait_for(c: &fantoccini::Client, url: &str, css: &str, secs: u64) -> bo
 #[test]
 fn the_console_names_a_stranger_corrects_a_match_and_deletes_a_person() {
     // Its screenshots stay with FACESTREAM_KEEP_TEST_FILES set.
-    let dir = common::Scratch::new(format!("fs-console-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-console");
     let video = passing_person(&dir);
     let broker = Mosquitto::start(free_port());
     let sub = Subscriber::start(broker.port, "fs/#");
@@ -421,7 +421,7 @@ fn the_console_names_a_stranger_corrects_a_match_and_deletes_a_person() {
 /// site; another tenant sees neither the site's strangers nor their pictures.
 #[test]
 fn the_console_needs_a_session_a_csrf_token_and_scopes_tenants() {
-    let dir = common::Scratch::new(format!("fs-console-sec-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-console-sec");
     let video = passing_person(&dir);
     let broker = Mosquitto::start(free_port());
     let sub = Subscriber::start(broker.port, "fs/#");
@@ -611,7 +611,7 @@ fn the_console_needs_a_session_a_csrf_token_and_scopes_tenants() {
 /// camera removed by a reload has its entities removed.
 #[test]
 fn home_assistant_discovers_a_camera_device_and_forgets_a_removed_one() {
-    let dir = common::Scratch::new(format!("fs-ha-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-ha");
     let video = passing_person(&dir);
     let broker = Mosquitto::start(free_port());
     let d = start_daemon(

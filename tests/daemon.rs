@@ -274,7 +274,7 @@ fn stopping_and_restarting_the_broker_loses_no_event() {
     let port = free_port();
     let broker = Mosquitto::start(port);
     let sub = Subscriber::start(port, "fs/+/face");
-    let dir = common::Scratch::new(format!("facestream-events-{}", std::process::id()));
+    let dir = common::Scratch::new("facestream-events");
     let events_file = dir.join("events.jsonl");
     let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
     let mut cfg = config(
@@ -318,7 +318,7 @@ fn enrolling_while_running_turns_unknown_tracks_into_matches() {
     let media = common::media();
     let broker = Mosquitto::start(free_port());
     let sub = Subscriber::start(broker.port, "fs/#");
-    let data = common::Scratch::new(format!("fs-live-sets-{}", std::process::id()));
+    let data = common::Scratch::new("fs-live-sets");
     let sets = facestream::search::FaceSets::open(&data).unwrap();
     sets.create_set(
         "vip",
@@ -505,7 +505,7 @@ fn live_liveness_challenges_over_mqtt() {
 fn events_spooled_to_disk_at_shutdown_are_delivered_after_the_next_start() {
     let media = common::media();
     let port = free_port(); // no broker yet
-    let dir = common::Scratch::new(format!("fs-spool-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-spool");
     let events_file = dir.join("produced.jsonl");
     let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
     let mut cfg = config(
@@ -570,7 +570,7 @@ fn events_spooled_to_disk_at_shutdown_are_delivered_after_the_next_start() {
 #[test]
 fn events_reach_a_tls_broker_and_a_wrong_ca_is_refused() {
     let media = common::media();
-    let dir = common::Scratch::new(format!("fs-mqtt-tls-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-mqtt-tls");
     let server = common::tls::self_signed(&dir, "broker");
     let stranger = common::tls::self_signed(&dir, "other-ca");
     let (plain, tls_port) = (free_port(), free_port());
@@ -630,7 +630,7 @@ fn events_reach_a_tls_broker_and_a_wrong_ca_is_refused() {
 #[test]
 fn a_broker_demanding_client_certificates_takes_only_the_configured_one() {
     let media = common::media();
-    let dir = common::Scratch::new(format!("fs-mqtt-mtls-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-mqtt-mtls");
     let server = common::tls::self_signed(&dir, "broker");
     let client = common::tls::self_signed(&dir, "client");
     let (plain, tls_port) = (free_port(), free_port());
@@ -701,7 +701,7 @@ fn killing_the_broker_in_use_moves_to_the_next_with_no_event_lost() {
     let b = Mosquitto::start(pb);
     let sub_a = Subscriber::start(pa, "fs/+/face");
     let sub_b = Subscriber::start(pb, "fs/+/face");
-    let dir = common::Scratch::new(format!("facestream-failover-{}", std::process::id()));
+    let dir = common::Scratch::new("facestream-failover");
     let events_file = dir.join("events.jsonl");
     let file = media.join("video/intel_face-demographics-walking-and-pause.mp4");
     let mut cfg = config(pa, vec![camera("lobby", &file.display().to_string(), true)]);

@@ -17,7 +17,7 @@ use facestream::shapes::BoundingBox;
 use serde_json::{json, Map, Value};
 
 fn tmp(name: &str) -> common::Scratch {
-    common::Scratch::new(format!("fs-sets-{name}-{}", std::process::id()))
+    common::Scratch::new(format!("fs-sets-{name}"))
 }
 
 /// Face sets with the folder they live in (SQLite), which goes after them.
@@ -49,10 +49,7 @@ impl Place {
             Place::Sqlite(Arc::new(tmp(name))),
             Place::Postgres(
                 common::services::Postgres::shared().database(&name.replace('-', "_")),
-                Arc::new(common::Scratch::new(format!(
-                    "fs-pg-{name}-{}",
-                    std::process::id()
-                ))),
+                Arc::new(common::Scratch::new(format!("fs-pg-{name}"))),
             ),
         ]
     }

@@ -150,7 +150,7 @@ fn gst(args: &str) {
 
 /// The test's own folder for the clips it makes, removed after it.
 fn scratch(test: &str) -> common::Scratch {
-    common::Scratch::new(format!("fs-live-{}-{test}", std::process::id()))
+    common::Scratch::new(format!("fs-live-{test}"))
 }
 
 #[test]

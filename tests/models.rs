@@ -15,7 +15,7 @@ fn settings(dir: &std::path::Path, verify: bool) -> SessionSettings {
 
 /// An empty folder of this test process, for a models folder of the test's own making.
 fn scratch_dir(tag: &str) -> common::Scratch {
-    common::Scratch::new(format!("facestream-{tag}-{}", std::process::id()))
+    common::Scratch::new(format!("facestream-{tag}"))
 }
 
 /// A copy of the models folder without `missing`, in a scratch folder named by `tag`.

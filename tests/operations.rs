@@ -59,7 +59,7 @@ fn metrics_health_reload_and_clean_stop() {
         .join("video/liveportrait_d20.mp4")
         .display()
         .to_string();
-    let dir = common::Scratch::new(format!("fs-ops-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-ops");
     let cfg = dir.join("facestream.toml");
     std::fs::write(&cfg, config(broker.port, http, &[("lobby", &lobby)])).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_facestream"))
@@ -204,7 +204,7 @@ fn events_survive_kill_9_while_the_broker_is_down() {
     let media = common::media();
     let port = free_port(); // no broker yet
     let http = free_port();
-    let dir = common::Scratch::new(format!("fs-ops-kill-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-ops-kill");
     let spool = dir.join("spool");
     let produced_file = dir.join("produced.jsonl");
     let lobby = media
@@ -304,7 +304,7 @@ fn events_survive_kill_9_while_the_broker_is_down() {
 /// binary runs on the installed models and config.
 #[test]
 fn install_script_lays_out_what_the_unit_expects() {
-    let root = common::Scratch::new(format!("fs-install-{}", std::process::id()));
+    let root = common::Scratch::new("fs-install");
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(repo.join("scripts/install.sh"))
         .args([

@@ -58,11 +58,7 @@ struct Rates {
 
 /// The ids given to each arrival, in order.
 fn given(threshold: f32, arrivals: &[(String, Embedding)]) -> Vec<(String, String)> {
-    let dir = common::Scratch::new(format!(
-        "fs-strangers-{}-{}",
-        std::process::id(),
-        (threshold * 100.0) as u32
-    ));
+    let dir = common::Scratch::new(format!("fs-strangers-{}", (threshold * 100.0) as u32));
     let sets = FaceSets::open(&dir).unwrap();
     let s = Strangers::new(
         &UnknownConfig {
@@ -182,7 +178,7 @@ fn stranger_ids_survive_a_restart_and_are_shared_by_a_pool() {
         .expect("a second photo of the first person");
     let other = arrivals.iter().find(|(w, _)| w != who).unwrap().1.clone();
     let s = Strangers::new(&UnknownConfig::default(), EmbedderKind::Mobilefacenet);
-    let dir = common::Scratch::new(format!("fs-strangers-restart-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-strangers-restart");
     let url = common::services::Postgres::shared().database("strangers_pool");
     let pg = || {
         FaceSets::open_storage(&facestream::config::StorageConfig {
@@ -569,7 +565,7 @@ fn stranger_ids_on_video_tracks_by_lighting_size_pose_and_skin_tone() {
     use std::time::{Duration, Instant};
 
     let media = common::media();
-    let dir = common::Scratch::new(format!("fs-stranger-video-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-stranger-video");
     let looks = [Look::Normal, Look::Dim, Look::Small, Look::Normal];
     let mut rounds: Vec<Vec<(Visit, std::path::PathBuf)>> = looks.iter().map(|_| vec![]).collect();
     let only: usize = std::env::var("STRANGER_CLIPS")

@@ -113,7 +113,7 @@ fn span(events: &[Value]) -> (u64, u64) {
 
 #[test]
 fn a_track_never_carries_over_to_another_person() {
-    let dir = common::Scratch::new(format!("fs-tracking-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-tracking");
     let videos = compose(&dir);
     let mut report = vec![];
     // (video, the time one person gives way to another)

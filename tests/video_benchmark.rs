@@ -101,7 +101,7 @@ fn run(args: &[&str]) -> std::process::Output {
 #[test]
 fn recognition_on_a_composed_video_meets_its_targets() {
     let gallery = common::media().join("gallery");
-    let dir = common::Scratch::new(format!("fs-video-bench-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-video-bench");
     // Enrol the enrolled people from their other photos.
     let people = dir.join("people");
     for (person, probe, enrolled) in CAST {
@@ -197,7 +197,7 @@ fn recognition_on_a_composed_video_meets_its_targets() {
 #[test]
 fn hamilton_against_its_identity_time_ranges() {
     let gallery = common::media().join("gallery");
-    let dir = common::Scratch::new(format!("fs-video-bench-ham-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-video-bench-ham");
     let people = dir.join("people");
     let ranges = [
         ("Lin-Manuel_Miranda", 0u64, 600u64),
@@ -291,7 +291,7 @@ fn slideshow(photos: &[std::path::PathBuf], seconds: f64, fps: u32, out: &std::p
 #[test]
 fn open_set_threshold_on_video() {
     let gallery = common::media().join("gallery");
-    let dir = common::Scratch::new(format!("fs-open-set-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-open-set");
     let mut people: Vec<(String, Vec<std::path::PathBuf>)> = std::fs::read_dir(&gallery)
         .unwrap()
         .flatten()
@@ -467,7 +467,7 @@ fn fnv1a(s: &str) -> u64 {
 #[test]
 fn walking_clips_match_nobody_in_the_gallery() {
     let media = common::media();
-    let dir = common::Scratch::new(format!("fs-walkers-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-walkers");
     let data = dir.join("data");
     enroll(&media.join("gallery"), "everyone", &data);
     let clips = [

@@ -103,7 +103,7 @@ fn hostile_filters_are_refused_and_the_server_stays_up() {
 fn timed_out_work_keeps_its_slot_and_leaves_no_temporary_file() {
     let media = common::media();
     let metrics = common::services::free_port();
-    let tmp = common::Scratch::new(format!("fs-api-tmp-{}", std::process::id()));
+    let tmp = common::Scratch::new("fs-api-tmp");
     let srv = start_env(
         "max_concurrent = 1\nrequest_timeout_ms = 300\nqueue_timeout_ms = 2500\nrate_per_second = 0.0",
         Some(metrics),

@@ -63,7 +63,7 @@ fn start_env(extra: &str, metrics: Option<u16>, storage: &str, env: &[(&str, &st
         .map(|p| format!("127.0.0.1:{p}"))
         .unwrap_or_default();
     let port = free_port();
-    let dir = common::Scratch::new(format!("fs-api-{}-{port}", std::process::id()));
+    let dir = common::Scratch::new(format!("fs-api-{port}"));
     let cfg = dir.join("api.toml");
     std::fs::write(
         &cfg,

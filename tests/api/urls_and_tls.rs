@@ -34,7 +34,7 @@ fn https_call(port: u16, ca: &std::path::Path, path: &str) -> Result<(u16, Value
 
 #[test]
 fn https_when_a_certificate_is_configured() {
-    let dir = common::Scratch::new(format!("fs-api-tls-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-api-tls");
     let cert = common::tls::self_signed(&dir, "api");
     let other = common::tls::self_signed(&dir, "other");
     let srv = start(&format!(
@@ -57,7 +57,7 @@ fn https_when_a_certificate_is_configured() {
 
 #[test]
 fn bad_tls_settings_fail_the_start_naming_the_key() {
-    let dir = common::Scratch::new(format!("fs-api-tls-bad-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-api-tls-bad");
     let cert = common::tls::self_signed(&dir, "half");
     let run = |api: &str| {
         let cfg = dir.join("bad.toml");
@@ -267,7 +267,7 @@ fn https_image_urls_trust_the_configured_ca() {
     let media = common::media();
     let photo =
         std::fs::read(media.join("gallery/Barack_Obama/face_recognition_obama_small.jpg")).unwrap();
-    let dir = common::Scratch::new(format!("fs-api-https-url-{}", std::process::id()));
+    let dir = common::Scratch::new("fs-api-https-url");
     let cert = common::tls::self_signed(&dir, "images");
     let web = https_photo_server(photo, &cert);
     let url = format!("https://127.0.0.1:{web}/ok.jpg");

@@ -20,8 +20,10 @@ pub mod tls;
 pub struct Scratch(PathBuf);
 
 impl Scratch {
-    pub fn new(name: impl AsRef<Path>) -> Self {
-        let dir = std::env::temp_dir().join(name);
+    /// `<temp dir>/<name>-<pid>`: runs of the suite side by side (and a kept folder of an
+    /// earlier run) never share one.
+    pub fn new(name: impl AsRef<str>) -> Self {
+        let dir = std::env::temp_dir().join(format!("{}-{}", name.as_ref(), std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         Self(dir)
