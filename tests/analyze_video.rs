@@ -302,6 +302,12 @@ fn analysis_of_a_file_is_complete_and_reproducible() {
                 analysed, decoded,
                 "{clip}: analysed {analysed} of {decoded} frames"
             );
+            // Standard error is a pipe here: the summary only, no progress line redrawn with
+            // carriage returns (nor the duration probe that feeds it).
+            assert!(
+                !err.contains('\r'),
+                "{clip}: a progress line in a pipe: {err:?}"
+            );
             let mut events: Vec<serde_json::Value> = std::fs::read_to_string(&out)
                 .unwrap()
                 .lines()

@@ -1,7 +1,7 @@
 //! `facestream analyze VIDEO [--out events.jsonl] [--draw OUT.mp4]`: the daemon's pipeline over one
 //! file, as fast as it decodes, nothing dropped; face events as JSON Lines.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -56,20 +56,26 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         cfg.storage.dir = d.clone();
     }
     cfg.validate()?;
+    // The progress line is for a person at a terminal: in a log or a pipe it is a run of
+    // carriage returns, and its duration probe decodes a frame of its own (on a 1080p clip ~50 ms
+    // of CPU during start-up). Without a terminal only the summary is written.
+    let progress = std::io::stderr().is_terminal();
     // The duration only feeds the progress line: probed beside the start-up (a preroll of its
     // own, 30–100 ms, used to delay every run; a short clip is done before the line first shows).
     // Not joined: it ends by itself (5 s at most), and the process may exit before. It also loads
     // GStreamer's demuxer, decoder and converters while the models load: read off the camera's
     // own pipeline instead, the 9-frame clip and Orlando ran 5–10 % slower (session 37).
-    let probe = {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let uri = a.video.display().to_string();
-        let width = cfg.pipeline.ingest_width;
-        std::thread::Builder::new()
-            .name("duration-probe".into())
-            .spawn(move || tx.send(file_duration_ms(&uri, width)))?;
-        rx
-    };
+    let probe = progress
+        .then(|| {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let uri = a.video.display().to_string();
+            let width = cfg.pipeline.ingest_width;
+            std::thread::Builder::new()
+                .name("duration-probe".into())
+                .spawn(move || tx.send(file_duration_ms(&uri, width)))
+                .map(|_| rx)
+        })
+        .transpose()?;
     let mut duration: Option<u64> = None;
     let (draw_tx, drawer) = match &a.draw {
         Some(path) => {
@@ -92,6 +98,7 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // Woken by the file's end (a short clip is done in a fraction of a second: a 250 ms nap was
     // most of a 9-frame clip's time, a 5 ms poll 2–3 ms of it); the progress line four times a second.
     while !daemon.wait_cameras_finished(Duration::from_millis(250)) {
+        let Some(probe) = &probe else { continue };
         if let Ok(d) = probe.try_recv() {
             duration = d;
         }
@@ -136,8 +143,9 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             .map_err(|_| anyhow::anyhow!("video writer panicked"))??;
     }
     let secs = started.elapsed().as_secs_f64();
+    let over_progress = if progress { "\r" } else { "" };
     eprintln!(
-        "\ranalysed {frames} frames in {secs:.1} s ({:.1} fps); {tracks} tracks started; {events} face events, {readings} with attributes read afresh (in {runs} runs), {meshes} with a face mesh read",
+        "{over_progress}analysed {frames} frames in {secs:.1} s ({:.1} fps); {tracks} tracks started; {events} face events, {readings} with attributes read afresh (in {runs} runs), {meshes} with a face mesh read",
         frames as f64 / secs.max(1e-3)
     );
     eprintln!(
