@@ -64,7 +64,8 @@ pub fn run(cfg: &Config, a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // own, 30–100 ms, used to delay every run; a short clip is done before the line first shows).
     // Not joined: it ends by itself (5 s at most), and the process may exit before. It also loads
     // GStreamer's demuxer, decoder and converters while the models load: read off the camera's
-    // own pipeline instead, the 9-frame clip and Orlando ran 5–10 % slower (session 37).
+    // own pipeline instead, the 9-frame clip and Orlando ran 5–10 % slower (session 37); without
+    // any probe (a pipe) they run no slower (session 44).
     let probe = progress
         .then(|| {
             let (tx, rx) = crossbeam_channel::bounded(1);
