@@ -81,8 +81,10 @@ fn decoder_threads(pipeline: &gst::Pipeline, threads: u32) {
         // with the thread count then set (again at a new size).
         pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
             if let Some(gst::PadProbeData::Event(ev)) = &info.data {
-                if let (gst::EventView::Caps(c), Some(decoder)) = (ev.view(), decoder.upgrade()) {
-                    decoder.set_property("max-threads", threads_for_size(c.caps()));
+                if let gst::EventView::Caps(c) = ev.view() {
+                    if let Some(decoder) = decoder.upgrade() {
+                        decoder.set_property("max-threads", threads_for_size(c.caps()));
+                    }
                 }
             }
             gst::PadProbeReturn::Ok
